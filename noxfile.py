@@ -1,0 +1,39 @@
+"""Developer tasks. Plain ``nox`` runs what a contributor must pass before pushing."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = ["3.11"]
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-e", ".", "mypy")
+    session.run("mypy", "--strict", "stomp_enterprise")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The offline suite: protocol units and the client against the in-process broker."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Protocol benchmarks against stomp.py and stompest (prints ratios)."""
+    session.install("-e", ".[bench]")
+    session.run("python", "-m", "benchmarks.bench_parser", *session.posargs)

@@ -1,0 +1,163 @@
+"""Every exception stomp_enterprise raises, in one tree.
+
+::
+
+    StompError
+    ├── ProtocolError                 bytes or calls that break the STOMP rules
+    │   ├── LocalProtocolError        we were asked to do something illegal (nothing was sent)
+    │   ├── RemoteProtocolError       the peer sent something malformed
+    │   └── FrameTooLarge             a frame or header beyond a configured limit
+    ├── BrokerError                   the broker answered with an ERROR frame (.frame, .message)
+    ├── StompConnectionError          the connection could not be made or was lost
+    │   ├── ConnectFailed             no broker could be reached (.attempts lists each one tried)
+    │   ├── ConnectionLost            an established connection broke
+    │   │   └── HeartbeatTimeout      the broker went silent past the negotiated window
+    │   └── NotConnected              an operation needs a connection and there is none
+    ├── StompTimeout                  a bounded wait ran out
+    │   ├── ConnectTimeout            TCP connect or CONNECTED took too long
+    │   ├── ReceiptTimeout            no RECEIPT within the timeout
+    │   └── DisconnectTimeout         no DISCONNECT receipt within the timeout
+    ├── TransactionError              a transaction was used after its end or lost with its connection
+    ├── AckError                      a message cannot be acked (its connection is gone, or ack mode is auto)
+    └── ConfigError (also ValueError) a URI, option or argument is invalid
+
+The names deliberately avoid the builtins ``ConnectionError`` and ``TimeoutError``;
+``StompTimeout`` does subclass the builtin ``TimeoutError`` so generic code still catches it.
+Only :mod:`stomp_enterprise.transport` turns ``OSError`` / ``ssl.SSLError`` into these.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stomp_enterprise.protocol.frames import Frame
+
+__all__ = [
+    "AckError",
+    "BrokerError",
+    "ConfigError",
+    "ConnectFailed",
+    "ConnectTimeout",
+    "ConnectionLost",
+    "DisconnectTimeout",
+    "FrameTooLarge",
+    "HeartbeatTimeout",
+    "LocalProtocolError",
+    "NotConnected",
+    "ProtocolError",
+    "ReceiptTimeout",
+    "RemoteProtocolError",
+    "StompConnectionError",
+    "StompError",
+    "StompTimeout",
+    "TransactionError",
+]
+
+
+class StompError(Exception):
+    """Root of every exception raised by stomp_enterprise."""
+
+
+class ProtocolError(StompError):
+    """Bytes or calls that break the STOMP rules."""
+
+
+class LocalProtocolError(ProtocolError):
+    """We were asked to do something the protocol or the session state forbids; nothing was sent."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent bytes that are not valid STOMP.
+
+    Attributes:
+        offset: stream offset (bytes fed to the parser so far) near which the error was found,
+            or ``None`` when unknown.
+    """
+
+    def __init__(self, message: str, *, offset: int | None = None) -> None:
+        if offset is not None:
+            message = f"{message} (at stream offset {offset})"
+        super().__init__(message)
+        self.offset = offset
+
+
+class FrameTooLarge(RemoteProtocolError):
+    """A frame, header or header count beyond a configured limit."""
+
+
+class BrokerError(StompError):
+    """The broker sent an ERROR frame.
+
+    Attributes:
+        frame: the ERROR frame.
+        message: the broker's ``message`` header (or the body when the header is absent).
+    """
+
+    def __init__(self, message: str, frame: Frame | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.frame = frame
+
+
+class StompConnectionError(StompError):
+    """The connection could not be made or was lost."""
+
+
+class ConnectFailed(StompConnectionError):
+    """No broker could be reached.
+
+    Attributes:
+        attempts: ``(broker_url, exception)`` for every broker tried, the last error of each.
+    """
+
+    def __init__(self, message: str, attempts: list[tuple[str, BaseException]] | None = None) -> None:
+        self.attempts = list(attempts or [])
+        if self.attempts:
+            tried = "; ".join(f"{url}: {type(exc).__name__}: {exc}" for url, exc in self.attempts)
+            message = f"{message} (tried {tried})"
+        super().__init__(message)
+
+
+class ConnectionLost(StompConnectionError):
+    """An established connection broke (socket error, EOF, ERROR and close, heart-beat timeout)."""
+
+
+class HeartbeatTimeout(ConnectionLost):
+    """The broker sent nothing within the negotiated heart-beat window."""
+
+
+class NotConnected(StompConnectionError):
+    """The operation needs a connection and the client has none (and is not reconnecting)."""
+
+
+class StompTimeout(StompError, TimeoutError):
+    """A bounded wait ran out."""
+
+
+class ConnectTimeout(StompTimeout):
+    """TCP connect, TLS handshake or the CONNECTED frame took longer than allowed."""
+
+
+class ReceiptTimeout(StompTimeout):
+    """No RECEIPT arrived within the timeout."""
+
+
+class DisconnectTimeout(StompTimeout):
+    """The broker did not confirm DISCONNECT within the timeout."""
+
+
+class TransactionError(StompError):
+    """A transaction was used after it ended, or its connection was lost before COMMIT."""
+
+
+class AckError(StompError):
+    """A message cannot be acknowledged: its connection is gone, or its subscription is auto-ack."""
+
+
+class ConfigError(StompError, ValueError):
+    """A URI, option or argument is invalid; the message names the offending part."""
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.context = context

@@ -1,0 +1,349 @@
+"""Incremental, exact STOMP frame parser (sans-I/O).
+
+Feed it bytes as they arrive; it returns complete frames and counts heart-beats (EOLs between
+frames). Design points:
+
+* EOL is LF or CRLF everywhere, for every version (command line, headers, the blank line,
+  heart-beats); any number of EOLs may separate frames.
+* ``content-length`` bodies may contain NULs and may be split anywhere; the octet after them
+  must be NUL. Without ``content-length`` the body ends at the first NUL.
+* Bytes are buffered as a list of chunks and joined only when a frame can be complete, so a
+  large body arriving in small pieces costs O(n), not O(n^2).
+* Limits are enforced before buffering: a declared ``content-length`` beyond ``max_frame_size``
+  fails at once; an over-long header line or header block fails as soon as it is seen.
+* Any error is a :class:`~stomp_enterprise.errors.ProtocolError` subclass naming what and
+  where; after it the parser refuses further input.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from stomp_enterprise.errors import FrameTooLarge, RemoteProtocolError
+from stomp_enterprise.protocol.constants import (
+    COMMANDS,
+    MAX_COMMAND_LENGTH,
+    UNESCAPED_COMMANDS,
+    VERSIONS,
+)
+from stomp_enterprise.protocol.escaping import unescape
+from stomp_enterprise.protocol.frames import Frame
+
+__all__ = [
+    "DEFAULT_MAX_FRAME_SIZE",
+    "DEFAULT_MAX_HEADER_COUNT",
+    "DEFAULT_MAX_HEADER_LENGTH",
+    "FrameParser",
+]
+
+DEFAULT_MAX_FRAME_SIZE: Final = 64 * 1024 * 1024
+DEFAULT_MAX_HEADER_COUNT: Final = 1000
+DEFAULT_MAX_HEADER_LENGTH: Final = 64 * 1024
+
+_COMMAND_PREFIXES: Final = frozenset(c[:i].encode() for c in COMMANDS for i in range(len(c) + 1))
+_COMMAND_BYTES: Final = frozenset(c.encode() for c in COMMANDS)
+_new_frame = Frame._wire
+
+
+class FrameParser:
+    """Turns a byte stream into :class:`Frame` objects.
+
+    Args:
+        version: the STOMP version whose escaping applies; may be changed after CONNECTED
+            (``parser.version = "1.1"``).
+        max_frame_size: largest frame (headers and body) accepted, in bytes.
+        max_header_count: most headers in one frame.
+        max_header_length: longest single header line (name, colon and value), in bytes.
+
+    Attributes:
+        heartbeats: EOLs received between frames so far.
+        bytes_received: bytes fed so far.
+
+    Not thread-safe: one parser belongs to one reader.
+    """
+
+    __slots__ = (
+        "_chunks",
+        "_failed",
+        "_need",
+        "_size",
+        "_version",
+        "_waiting_for",
+        "bytes_received",
+        "heartbeats",
+        "max_frame_size",
+        "max_header_count",
+        "max_header_length",
+    )
+
+    def __init__(
+        self,
+        version: str = "1.2",
+        *,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
+        max_header_length: int = DEFAULT_MAX_HEADER_LENGTH,
+    ) -> None:
+        for label, limit in (
+            ("max_frame_size", max_frame_size),
+            ("max_header_count", max_header_count),
+            ("max_header_length", max_header_length),
+        ):
+            if not isinstance(limit, int) or limit < 1:
+                raise ValueError(f"{label} must be a positive int, got {limit!r}")
+        self.version = version
+        self.max_frame_size = max_frame_size
+        self.max_header_count = max_header_count
+        self.max_header_length = max_header_length
+        self.heartbeats = 0
+        self.bytes_received = 0
+        self._chunks: list[bytes] = []
+        self._size = 0  # bytes held in _chunks
+        self._need = 0  # do not parse again until _size reaches this
+        self._waiting_for: bytes | None = None  # a byte that must arrive before parsing again
+        self._failed: RemoteProtocolError | None = None
+
+    @property
+    def version(self) -> str:
+        """The STOMP version whose escaping rules apply to the frames parsed next."""
+        return self._version
+
+    @version.setter
+    def version(self, value: str) -> None:
+        if value not in VERSIONS:
+            raise ValueError(f"unknown STOMP version {value!r}; expected one of {VERSIONS}")
+        self._version = value
+
+    @property
+    def pending(self) -> int:
+        """Bytes buffered that do not yet form a complete frame."""
+        return self._size
+
+    def _fail(self, exc: RemoteProtocolError) -> RemoteProtocolError:
+        self._failed = exc
+        self._chunks = []
+        self._size = 0
+        return exc
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """Add received bytes; return the frames they complete (possibly none).
+
+        Raises:
+            RemoteProtocolError: malformed input (and on every call after one).
+            FrameTooLarge: a frame or header beyond the limits.
+        """
+        if self._failed is not None:
+            raise RemoteProtocolError(f"parser unusable after an earlier error: {self._failed}")
+        if not data:
+            return []
+        base = self.bytes_received - self._size  # stream offset of the buffer's first byte
+        self.bytes_received += len(data)
+        if self._size:
+            self._chunks.append(data)
+            self._size += len(data)
+            if self._size < self._need:
+                return []
+            waiting_for = self._waiting_for
+            if waiting_for is not None and waiting_for not in data:
+                self._check_incomplete(base)
+                return []
+            buf = b"".join(self._chunks)
+            self._chunks = []
+            self._size = 0
+        else:
+            buf = bytes(data) if not isinstance(data, bytes) else data
+        try:
+            return self._parse(buf, base)
+        except RemoteProtocolError as exc:
+            raise self._fail(exc) from None
+
+    def _keep(self, buf: bytes, pos: int, need: int, waiting_for: bytes | None, base: int) -> None:
+        rest = buf[pos:] if pos else buf
+        self._chunks = [rest]
+        self._size = len(rest)
+        self._need = need
+        self._waiting_for = waiting_for
+        self._check_incomplete(base + pos)
+
+    def _check_incomplete(self, base: int) -> None:
+        """Limits on an incomplete frame held in the buffer (slow path only)."""
+        size = self._size
+        if size > self.max_frame_size:
+            raise self._fail(
+                FrameTooLarge(
+                    f"frame exceeds max_frame_size={self.max_frame_size} bytes", offset=base
+                )
+            )
+        if self._need == 0 or self._waiting_for == b"\n":
+            # still in the command/header block
+            head = b"".join(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
+            if len(self._chunks) > 1:
+                self._chunks = [head]
+            stripped = head.lstrip(b"\r\n")
+            newline = stripped.find(b"\n", 0, MAX_COMMAND_LENGTH + 2)
+            if newline >= 0:
+                first = stripped[:newline]
+                valid = (first[:-1] if first.endswith(b"\r") else first) in _COMMAND_BYTES
+            else:
+                start = stripped[: MAX_COMMAND_LENGTH + 1]
+                if start.endswith(b"\r") and len(start) == len(stripped):
+                    start = start[:-1]  # the CR of a CRLF whose LF has not arrived yet
+                valid = start in _COMMAND_PREFIXES
+            if not valid:
+                raise self._fail(
+                    RemoteProtocolError(
+                        f"not a STOMP frame: starts with {head[:16]!r}", offset=base
+                    )
+                )
+            last_line = len(head) - head.rfind(b"\n") - 1
+            if last_line > self.max_header_length:
+                raise self._fail(
+                    FrameTooLarge(
+                        f"header line longer than max_header_length={self.max_header_length}",
+                        offset=base,
+                    )
+                )
+            if head.count(b"\n") > self.max_header_count + 1:
+                raise self._fail(
+                    FrameTooLarge(
+                        f"more than max_header_count={self.max_header_count} headers", offset=base
+                    )
+                )
+
+    def _check_line_lengths(self, lines: list[str], offset: int) -> None:
+        for line in lines:
+            if len(line.encode()) > self.max_header_length:
+                raise FrameTooLarge(
+                    f"header line longer than max_header_length={self.max_header_length}",
+                    offset=offset,
+                )
+
+    @staticmethod
+    def _bad_header_line(command: str, lines: list[str], offset: int) -> None:
+        for number, line in enumerate(lines[1:], start=1):
+            name, sep, _ = line.partition(":")
+            if not sep or not name:
+                problem = "has no ':'" if not sep else "has an empty name"
+                raise RemoteProtocolError(
+                    f"header line {number} {line[:60]!r} of {command} {problem}", offset=offset
+                )
+
+    def _parse(self, buf: bytes, base: int) -> list[Frame]:
+        frames: list[Frame] = []
+        append = frames.append
+        find = buf.find
+        end = len(buf)
+        pos = 0
+        version = self._version
+        while pos < end:
+            byte = buf[pos]
+            if byte == 10:  # LF heart-beat / EOL between frames
+                self.heartbeats += 1
+                pos += 1
+                continue
+            if byte == 13:
+                if pos + 1 == end:
+                    self._keep(buf, pos, 2, None, base)
+                    break
+                if buf[pos + 1] != 10:
+                    raise RemoteProtocolError(
+                        "carriage return not followed by line feed between frames",
+                        offset=base + pos,
+                    )
+                self.heartbeats += 1
+                pos += 2
+                continue
+            # ---- headers: find the blank line ----
+            hend = find(b"\n\n", pos)
+            crlf = find(b"\n\r\n", pos, hend + 2 if hend >= 0 else end)
+            if crlf >= 0 and (hend < 0 or crlf < hend):
+                hend, bstart = crlf, crlf + 3
+            elif hend >= 0:
+                bstart = hend + 2
+            else:
+                self._keep(buf, pos, 0, b"\n", base)
+                break
+            try:
+                head = buf[pos:hend].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise RemoteProtocolError(
+                    f"invalid UTF-8 in frame headers: {exc.reason}", offset=base + pos + exc.start
+                ) from None
+            if "\r" in head:
+                head = head.replace("\r\n", "\n")
+                if "\r" in head:
+                    raise RemoteProtocolError(
+                        "bare carriage return in the command or header lines", offset=base + pos
+                    )
+            lines = head.split("\n")
+            command = lines[0]
+            if command not in COMMANDS:
+                raise RemoteProtocolError(f"invalid command {command[:40]!r}", offset=base + pos)
+            count = len(lines) - 1
+            if count > self.max_header_count:
+                raise FrameTooLarge(
+                    f"{count} headers exceed max_header_count={self.max_header_count}",
+                    offset=base + pos,
+                )
+            if len(head) > self.max_header_length:
+                self._check_line_lengths(lines, base + pos)
+            pairs = [line.split(":", 1) for line in lines[1:]]
+            if count and (min(map(len, pairs)) != 2 or "\n:" in head):
+                self._bad_header_line(command, lines, base + pos)
+            if "\\" in head and version != "1.0" and command not in UNESCAPED_COMMANDS:
+                if "\\" in head.replace("\\c", ""):  # general case: any escape
+                    pairs = [
+                        [
+                            unescape(n, version) if "\\" in n else n,
+                            unescape(v, version) if "\\" in v else v,
+                        ]
+                        for n, v in pairs
+                    ]
+                else:  # only escaped colons (ActiveMQ message ids): each \c is one escape
+                    pairs = [
+                        [
+                            n.replace("\\c", ":") if "\\" in n else n,
+                            v.replace("\\c", ":") if "\\" in v else v,
+                        ]
+                        for n, v in pairs
+                    ]
+            # ---- body ----
+            length = -1
+            if "content-length" in head:
+                for name, value in pairs:
+                    if name == "content-length":
+                        if not value.isdigit() or not value.isascii():
+                            raise RemoteProtocolError(
+                                f"bad content-length {value!r} in {command}", offset=base + pos
+                            )
+                        length = int(value)
+                        break
+            if length >= 0:
+                stop = bstart + length
+                if stop - pos > self.max_frame_size:
+                    raise FrameTooLarge(
+                        f"content-length {length} exceeds max_frame_size={self.max_frame_size}",
+                        offset=base + pos,
+                    )
+                if stop >= end:
+                    self._keep(buf, pos, stop + 1 - pos, None, base)
+                    break
+                if buf[stop] != 0:
+                    raise RemoteProtocolError(
+                        f"{command} body is not followed by NUL after content-length={length} "
+                        f"octets (found {buf[stop:stop + 1]!r})",
+                        offset=base + stop,
+                    )
+            else:
+                stop = find(b"\0", bstart)
+                if stop < 0:
+                    self._keep(buf, pos, 0, b"\0", base)
+                    break
+                if stop - pos > self.max_frame_size:
+                    raise FrameTooLarge(
+                        f"frame exceeds max_frame_size={self.max_frame_size} bytes",
+                        offset=base + pos,
+                    )
+            append(_new_frame(command, pairs, buf[bstart:stop]))
+            pos = stop + 1
+        return frames

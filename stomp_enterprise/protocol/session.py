@@ -1,0 +1,503 @@
+"""The client side of a STOMP connection as a pure state machine (the h11 model).
+
+The session turns calls into bytes to write and received bytes into events. It owns the
+parser, negotiates version and heart-beats, and tracks subscriptions, open transactions and
+pending receipts. It never touches a socket, a thread or a clock.
+
+Every legal ``(state, command)`` pair is in :data:`TRANSITIONS`; anything else raises
+:class:`~stomp_enterprise.errors.LocalProtocolError` (our call) or
+:class:`~stomp_enterprise.errors.RemoteProtocolError` (the broker's frame). After a
+receive-side protocol error the session is in ``ERROR`` and every later call raises.
+
+State diagram (``EOF`` is ``receive_data(b"")``; every state goes to DISCONNECTED on it)::
+
+    DISCONNECTED --CONNECT/STOMP--> CONNECTING --CONNECTED--> CONNECTED
+    CONNECTING --ERROR--> ERROR
+    CONNECTED --SEND/SUBSCRIBE/.../MESSAGE/RECEIPT/ERROR--> CONNECTED
+    CONNECTED --DISCONNECT--> DISCONNECTING --MESSAGE/RECEIPT/ERROR--> DISCONNECTING
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Final
+
+from stomp_enterprise.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from stomp_enterprise.protocol import commands
+from stomp_enterprise.protocol.constants import VERSIONS
+from stomp_enterprise.protocol.frames import Frame, HeaderInput
+from stomp_enterprise.protocol.parser import DEFAULT_MAX_FRAME_SIZE, FrameParser
+
+__all__ = [
+    "TRANSITIONS",
+    "ConnectionClosed",
+    "Connected",
+    "ErrorReceived",
+    "Event",
+    "HeartbeatReceived",
+    "MessageReceived",
+    "ReceiptReceived",
+    "Session",
+    "State",
+    "SubscriptionState",
+]
+
+
+class State(Enum):
+    """Connection states."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTING = "disconnecting"
+    ERROR = "error"
+
+
+_CLIENT_IN_SESSION: Final = (
+    "SEND",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "ACK",
+    "NACK",
+    "BEGIN",
+    "COMMIT",
+    "ABORT",
+)
+
+#: ``(state, command) -> next state``: client commands are ours to send, server commands are
+#: received. One table, so docs can draw it and tests can walk it.
+TRANSITIONS: Final[Mapping[tuple[State, str], State]] = MappingProxyType(
+    {
+        (State.DISCONNECTED, "CONNECT"): State.CONNECTING,
+        (State.DISCONNECTED, "STOMP"): State.CONNECTING,
+        (State.CONNECTING, "CONNECTED"): State.CONNECTED,
+        (State.CONNECTING, "ERROR"): State.ERROR,
+        **{(State.CONNECTED, c): State.CONNECTED for c in _CLIENT_IN_SESSION},
+        (State.CONNECTED, "MESSAGE"): State.CONNECTED,
+        (State.CONNECTED, "RECEIPT"): State.CONNECTED,
+        (State.CONNECTED, "ERROR"): State.CONNECTED,
+        (State.CONNECTED, "DISCONNECT"): State.DISCONNECTING,
+        (State.DISCONNECTING, "MESSAGE"): State.DISCONNECTING,
+        (State.DISCONNECTING, "RECEIPT"): State.DISCONNECTING,
+        (State.DISCONNECTING, "ERROR"): State.DISCONNECTING,
+    }
+)
+
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """CONNECTED arrived: version and heart-beats are settled.
+
+    Attributes:
+        version: the negotiated STOMP version.
+        heart_beat: the broker's CONNECTED ``(sx, sy)`` in ms.
+        send_interval: send a heart-beat every this many ms when idle (0: never).
+        receive_interval: the broker promises data every this many ms (0: no promise).
+    """
+
+    frame: Frame
+    version: str
+    heart_beat: tuple[int, int]
+    send_interval: int
+    receive_interval: int
+    server: str | None
+    session_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """A MESSAGE; ``subscription`` is the routing key (never the destination)."""
+
+    frame: Frame
+    subscription: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptReceived:
+    """A RECEIPT for a frame we sent with ``receipt``; ``command`` is that frame's command."""
+
+    frame: Frame
+    receipt_id: str
+    command: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReceived:
+    """An ERROR frame. ``receipt_id`` names the receipted frame it answers, if any."""
+
+    frame: Frame
+    message: str
+    receipt_id: str | None
+    command: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatReceived:
+    """``count`` heart-beat EOLs arrived."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed:
+    """The peer closed the stream (``receive_data(b"")``). ``lost_receipts`` and
+    ``lost_transactions`` are what was pending then."""
+
+    lost_receipts: tuple[str, ...]
+    lost_transactions: tuple[str, ...]
+    clean: bool
+
+
+Event = (
+    Connected
+    | MessageReceived
+    | ReceiptReceived
+    | ErrorReceived
+    | HeartbeatReceived
+    | ConnectionClosed
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionState:
+    """What the session remembers of a subscription, enough to replay it."""
+
+    id: str
+    destination: str
+    ack: str
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+
+class Session:
+    """Client-side STOMP session.
+
+    Args:
+        versions: versions to offer, any order; the highest the broker accepts wins.
+        heart_beat: ``(cx, cy)`` in ms: we can send every cx, we want data every cy.
+        max_frame_size: the parser's limit.
+        content_length: add ``content-length`` to every body (else only to bodies with NUL).
+
+    Not thread-safe: the threaded client serializes calls with its own lock.
+    """
+
+    def __init__(
+        self,
+        versions: Sequence[str] = VERSIONS,
+        heart_beat: tuple[int, int] = (0, 0),
+        *,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        content_length: bool = True,
+    ) -> None:
+        if not versions:
+            raise LocalProtocolError("offer at least one STOMP version")
+        for version in versions:
+            if version not in VERSIONS:
+                raise LocalProtocolError(f"unknown STOMP version {version!r}")
+        self.offered: tuple[str, ...] = tuple(v for v in VERSIONS if v in versions)
+        commands.connect(host="/", heart_beat=heart_beat)  # validates heart_beat early
+        self.client_heart_beat = heart_beat
+        self.content_length = content_length
+        self.parser = FrameParser(self.offered[0], max_frame_size=max_frame_size)
+        self.state = State.DISCONNECTED
+        self.version: str = self.offered[0]
+        self.server_heart_beat: tuple[int, int] = (0, 0)
+        self.send_interval = 0
+        self.receive_interval = 0
+        self.subscriptions: dict[str, SubscriptionState] = {}
+        self.transactions: set[str] = set()
+        self.pending_receipts: dict[str, str] = {}
+        self._error: ProtocolError | None = None
+        self._ids = itertools.count(1)
+
+    # ------------------------------------------------------------ helpers
+
+    def new_id(self, prefix: str) -> str:
+        """A fresh id unique within this session (for receipts, subscriptions, transactions)."""
+        return f"{prefix}-{next(self._ids)}"
+
+    def _check_alive(self) -> None:
+        if self._error is not None:
+            raise LocalProtocolError(f"session failed earlier: {self._error}")
+
+    def _transition(self, command: str, *, local: bool) -> None:
+        self._check_alive()
+        try:
+            self.state = TRANSITIONS[(self.state, command)]
+        except KeyError:
+            if local:
+                raise LocalProtocolError(
+                    f"cannot send {command} while {self.state.value}"
+                ) from None
+            exc = RemoteProtocolError(f"unexpected {command} frame while {self.state.value}")
+            self._fail(exc)
+            raise exc from None
+
+    def _fail(self, exc: ProtocolError) -> None:
+        self._error = exc
+        self.state = State.ERROR
+
+    def _emit(self, frame: Frame) -> bytes:
+        self._transition(frame.command, local=True)
+        receipt = frame.get("receipt")
+        data = frame.to_bytes(self.version, content_length=self.content_length)
+        if receipt is not None:
+            self.pending_receipts[receipt] = frame.command
+        return data
+
+    # ------------------------------------------------------------ outgoing
+
+    def connect(
+        self,
+        host: str | None = None,
+        *,
+        login: str | None = None,
+        passcode: str | None = None,
+        headers: HeaderInput | None = None,
+        command: str = "CONNECT",
+    ) -> bytes:
+        """Bytes of the CONNECT (or STOMP) frame. ``host`` is the virtual host ("/" if None
+        for 1.1+; RabbitMQ reads it as the vhost)."""
+        if command not in ("CONNECT", "STOMP"):
+            raise LocalProtocolError(f"command must be CONNECT or STOMP, got {command!r}")
+        frame = commands.connect(
+            host=host,
+            versions=self.offered,
+            login=login,
+            passcode=passcode,
+            heart_beat=self.client_heart_beat,
+            headers=headers,
+            command="STOMP" if command == "STOMP" else "CONNECT",
+        )
+        self._transition(frame.command, local=True)
+        return frame.to_bytes("1.0")  # CONNECT is never escaped
+
+    def send(
+        self,
+        destination: str,
+        body: bytes = b"",
+        headers: HeaderInput | None = None,
+        *,
+        content_type: str | None = None,
+        transaction: str | None = None,
+        receipt: str | None = None,
+    ) -> bytes:
+        """Bytes of a SEND frame; ``transaction`` must be open."""
+        if transaction is not None and transaction not in self.transactions:
+            raise LocalProtocolError(f"transaction {transaction!r} is not open")
+        frame = commands.send(
+            destination,
+            body,
+            headers,
+            content_type=content_type,
+            transaction=transaction,
+            receipt=receipt,
+        )
+        return self._emit(frame)
+
+    def subscribe(
+        self,
+        destination: str,
+        id: str,  # noqa: A002 - the STOMP header name
+        *,
+        ack: str = "auto",
+        headers: HeaderInput | None = None,
+        receipt: str | None = None,
+    ) -> bytes:
+        """Bytes of a SUBSCRIBE frame; remembers the subscription for :meth:`replay`."""
+        if id in self.subscriptions:
+            raise LocalProtocolError(f"subscription id {id!r} is already in use")
+        frame = commands.subscribe(
+            destination, id, ack=ack, headers=headers, receipt=receipt, version=self.version
+        )
+        data = self._emit(frame)
+        extra = tuple(
+            (k, v) for k, v in frame.raw_headers if k not in ("destination", "id", "ack", "receipt")
+        )
+        self.subscriptions[id] = SubscriptionState(id, destination, ack, extra)
+        return data
+
+    def unsubscribe(self, id: str, *, receipt: str | None = None) -> bytes:  # noqa: A002
+        """Bytes of an UNSUBSCRIBE frame; forgets the subscription."""
+        sub = self.subscriptions.get(id)
+        if sub is None:
+            raise LocalProtocolError(f"no subscription with id {id!r}")
+        frame = commands.unsubscribe(
+            id, destination=sub.destination, receipt=receipt, version=self.version
+        )
+        data = self._emit(frame)
+        del self.subscriptions[id]
+        return data
+
+    def ack(
+        self, message: Frame, *, transaction: str | None = None, receipt: str | None = None
+    ) -> bytes:
+        """Bytes of the version-correct ACK for ``message``."""
+        if transaction is not None and transaction not in self.transactions:
+            raise LocalProtocolError(f"transaction {transaction!r} is not open")
+        return self._emit(
+            commands.ack(message, self.version, transaction=transaction, receipt=receipt)
+        )
+
+    def nack(
+        self,
+        message: Frame,
+        *,
+        transaction: str | None = None,
+        receipt: str | None = None,
+        headers: HeaderInput | None = None,
+    ) -> bytes:
+        """Bytes of the version-correct NACK for ``message`` (1.1+)."""
+        if transaction is not None and transaction not in self.transactions:
+            raise LocalProtocolError(f"transaction {transaction!r} is not open")
+        return self._emit(
+            commands.nack(
+                message, self.version, transaction=transaction, receipt=receipt, headers=headers
+            )
+        )
+
+    def begin(self, transaction: str, *, receipt: str | None = None) -> bytes:
+        """Bytes of BEGIN; the transaction is open from now on."""
+        if transaction in self.transactions:
+            raise LocalProtocolError(f"transaction {transaction!r} is already open")
+        data = self._emit(commands.begin(transaction, receipt=receipt))
+        self.transactions.add(transaction)
+        return data
+
+    def commit(self, transaction: str, *, receipt: str | None = None) -> bytes:
+        """Bytes of COMMIT; the transaction is closed."""
+        return self._end(commands.commit, transaction, receipt)
+
+    def abort(self, transaction: str, *, receipt: str | None = None) -> bytes:
+        """Bytes of ABORT; the transaction is closed."""
+        return self._end(commands.abort, transaction, receipt)
+
+    def _end(
+        self, build: Callable[..., Frame], transaction: str, receipt: str | None
+    ) -> bytes:
+        if transaction not in self.transactions:
+            raise LocalProtocolError(f"transaction {transaction!r} is not open")
+        data = self._emit(build(transaction, receipt=receipt))
+        self.transactions.discard(transaction)
+        return data
+
+    def disconnect(self, *, receipt: str | None = None) -> bytes:
+        """Bytes of DISCONNECT (ask for a receipt to know the broker processed everything)."""
+        return self._emit(commands.disconnect(receipt=receipt))
+
+    def heartbeat(self) -> bytes:
+        """One heart-beat EOL (only meaningful while connected)."""
+        if self.state not in (State.CONNECTED, State.DISCONNECTING):
+            raise LocalProtocolError(f"cannot send a heart-beat while {self.state.value}")
+        return b"\n"
+
+    def replay(self) -> Iterator[bytes]:
+        """After a reconnect (CONNECTED again): the SUBSCRIBE frames that restore every
+        subscription with the same id, destination, ack mode and headers."""
+        if self.state is not State.CONNECTED:
+            raise LocalProtocolError(f"cannot replay subscriptions while {self.state.value}")
+        for sub in list(self.subscriptions.values()):
+            frame = commands.subscribe(
+                sub.destination, sub.id, ack=sub.ack, headers=sub.headers, version=self.version
+            )
+            yield self._emit(frame)
+
+    def reset(self) -> ConnectionClosed:
+        """Forget the connection (before reconnecting): pending receipts and open transactions
+        are lost and returned; subscriptions are kept for :meth:`replay`."""
+        lost = ConnectionClosed(
+            tuple(self.pending_receipts), tuple(sorted(self.transactions)), clean=False
+        )
+        self.pending_receipts.clear()
+        self.transactions.clear()
+        self.state = State.DISCONNECTED
+        self._error = None
+        self.version = self.offered[0]
+        self.parser = FrameParser(
+            self.offered[0],
+            max_frame_size=self.parser.max_frame_size,
+            max_header_count=self.parser.max_header_count,
+            max_header_length=self.parser.max_header_length,
+        )
+        self.send_interval = self.receive_interval = 0
+        return lost
+
+    # ------------------------------------------------------------ incoming
+
+    def receive_data(self, data: bytes) -> list[Event]:
+        """Feed received bytes; ``b""`` means the peer closed the stream.
+
+        Raises:
+            RemoteProtocolError: malformed bytes or an out-of-place frame; the session is then
+                in ERROR and refuses every later call.
+        """
+        self._check_alive()
+        if not data:
+            clean = self.state is State.DISCONNECTING
+            closed = self.reset()
+            return [ConnectionClosed(closed.lost_receipts, closed.lost_transactions, clean)]
+        before = self.parser.heartbeats
+        try:
+            frames = self.parser.feed(data)
+        except ProtocolError as exc:
+            self._fail(exc)
+            raise
+        events: list[Event] = []
+        if self.parser.heartbeats != before:
+            events.append(HeartbeatReceived(self.parser.heartbeats - before))
+        for frame in frames:
+            events.append(self._receive_frame(frame))
+        return events
+
+    def _receive_frame(self, frame: Frame) -> Event:
+        command = frame.command
+        if command == "MESSAGE" and self.state is State.CONNECTED:  # hot path
+            return MessageReceived(frame, frame.get("subscription"))
+        self._transition(command, local=False)
+        if command == "CONNECTED":
+            return self._connected(frame)
+        if command == "MESSAGE":
+            return MessageReceived(frame, frame.get("subscription"))
+        if command == "RECEIPT":
+            try:
+                rid = commands.receipt_id(frame)
+            except RemoteProtocolError as exc:
+                self._fail(exc)
+                raise
+            return ReceiptReceived(frame, rid, self.pending_receipts.pop(rid, None))
+        if command == "ERROR":
+            rid = frame.get("receipt-id")
+            answered = self.pending_receipts.pop(rid, None) if rid is not None else None
+            return ErrorReceived(frame, commands.error_message(frame), rid, answered)
+        exc = RemoteProtocolError(f"a broker may not send {command}")
+        self._fail(exc)
+        raise exc
+
+    def _connected(self, frame: Frame) -> Connected:
+        try:
+            version = commands.negotiate_version(frame, self.offered)
+            server_hb = commands.heart_beat(frame)
+        except RemoteProtocolError as exc:
+            self._fail(exc)
+            raise
+        self.version = version
+        self.parser.version = version
+        self.server_heart_beat = server_hb
+        self.send_interval, self.receive_interval = commands.negotiate_heart_beat(
+            self.client_heart_beat, server_hb
+        )
+        return Connected(
+            frame,
+            version,
+            server_hb,
+            self.send_interval,
+            self.receive_interval,
+            frame.get("server"),
+            frame.get("session"),
+        )
