@@ -17,8 +17,8 @@
     │   ├── ConnectTimeout            TCP connect or CONNECTED took too long
     │   ├── ReceiptTimeout            no RECEIPT within the timeout
     │   └── DisconnectTimeout         no DISCONNECT receipt within the timeout
-    ├── TransactionError              a transaction was used after its end or lost with its connection
-    ├── AckError                      a message cannot be acked (its connection is gone, or ack mode is auto)
+    ├── TransactionError              a transaction used after its end or lost with its connection
+    ├── AckError                      a message cannot be acked (connection gone, or auto ack)
     └── ConfigError (also ValueError) a URI, option or argument is invalid
 
 The names deliberately avoid the builtins ``ConnectionError`` and ``TimeoutError``;
@@ -111,7 +111,9 @@ class ConnectFailed(StompConnectionError):
         attempts: ``(broker_url, exception)`` for every broker tried, the last error of each.
     """
 
-    def __init__(self, message: str, attempts: list[tuple[str, BaseException]] | None = None) -> None:
+    def __init__(
+        self, message: str, attempts: list[tuple[str, BaseException]] | None = None
+    ) -> None:
         self.attempts = list(attempts or [])
         if self.attempts:
             tried = "; ".join(f"{url}: {type(exc).__name__}: {exc}" for url, exc in self.attempts)

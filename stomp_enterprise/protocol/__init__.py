@@ -11,8 +11,8 @@ from stomp_enterprise.protocol.frames import Frame
 from stomp_enterprise.protocol.parser import FrameParser
 from stomp_enterprise.protocol.serializer import serialize
 from stomp_enterprise.protocol.session import (
-    ConnectionClosed,
     Connected,
+    ConnectionClosed,
     ErrorReceived,
     Event,
     HeartbeatReceived,

@@ -236,7 +236,9 @@ def nack(
 
 
 def _tx(command: str, transaction: str, receipt: str | None) -> Frame:
-    return Frame(command, _with_receipt([("transaction", _text("transaction", transaction))], receipt))
+    return Frame(
+        command, _with_receipt([("transaction", _text("transaction", transaction))], receipt)
+    )
 
 
 def begin(transaction: str, *, receipt: str | None = None) -> Frame:
@@ -315,9 +317,7 @@ def heart_beat(frame: Frame) -> tuple[int, int]:
     return (int(parts[0]), int(parts[1]))
 
 
-def negotiate_heart_beat(
-    client: tuple[int, int], server: tuple[int, int]
-) -> tuple[int, int]:
+def negotiate_heart_beat(client: tuple[int, int], server: tuple[int, int]) -> tuple[int, int]:
     """``(send_every_ms, expect_within_ms)`` from the client's CONNECT ``(cx, cy)`` and the
     server's CONNECTED ``(sx, sy)``: send every MAX(cx, sy), expect data every MAX(sx, cy);
     0 means none (when either side's value is 0)."""

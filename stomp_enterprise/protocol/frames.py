@@ -29,7 +29,9 @@ def _pairs(headers: HeaderInput) -> list[tuple[str, str]]:
         try:
             name, value = item
         except (TypeError, ValueError):
-            raise LocalProtocolError(f"a header must be a (name, value) pair, got {item!r}") from None
+            raise LocalProtocolError(
+                f"a header must be a (name, value) pair, got {item!r}"
+            ) from None
         if not isinstance(name, str):
             raise LocalProtocolError(f"header name must be str, got {type(name).__name__}")
         if isinstance(value, bool):

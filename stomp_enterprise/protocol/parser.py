@@ -331,7 +331,7 @@ class FrameParser:
                 if buf[stop] != 0:
                     raise RemoteProtocolError(
                         f"{command} body is not followed by NUL after content-length={length} "
-                        f"octets (found {buf[stop:stop + 1]!r})",
+                        f"octets (found {buf[stop : stop + 1]!r})",
                         offset=base + stop,
                     )
             else:

@@ -378,9 +378,7 @@ class Session:
         """Bytes of ABORT; the transaction is closed."""
         return self._end(commands.abort, transaction, receipt)
 
-    def _end(
-        self, build: Callable[..., Frame], transaction: str, receipt: str | None
-    ) -> bytes:
+    def _end(self, build: Callable[..., Frame], transaction: str, receipt: str | None) -> bytes:
         if transaction not in self.transactions:
             raise LocalProtocolError(f"transaction {transaction!r} is not open")
         data = self._emit(build(transaction, receipt=receipt))
@@ -472,12 +470,12 @@ class Session:
                 raise
             return ReceiptReceived(frame, rid, self.pending_receipts.pop(rid, None))
         if command == "ERROR":
-            rid = frame.get("receipt-id")
-            answered = self.pending_receipts.pop(rid, None) if rid is not None else None
-            return ErrorReceived(frame, commands.error_message(frame), rid, answered)
-        exc = RemoteProtocolError(f"a broker may not send {command}")
-        self._fail(exc)
-        raise exc
+            error_rid = frame.get("receipt-id")
+            answered = self.pending_receipts.pop(error_rid, None) if error_rid is not None else None
+            return ErrorReceived(frame, commands.error_message(frame), error_rid, answered)
+        unexpected = RemoteProtocolError(f"a broker may not send {command}")
+        self._fail(unexpected)
+        raise unexpected
 
     def _connected(self, frame: Frame) -> Connected:
         try:
