@@ -26,6 +26,7 @@ body)`` tuples for comparisons. Errors raised by a peer's parser propagate uncha
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -188,7 +189,11 @@ class _CaptureTransport(stomp.transport.BaseTransport):  # type: ignore[misc]
         self.sent = encoded_frame
 
 
-_stomppy_sender: tuple[_CaptureTransport, Any] | None = None
+@functools.cache
+def _stomppy_sender() -> tuple[_CaptureTransport, Any]:
+    """One stomp.py ``Protocol12`` over a capturing transport, created on first use."""
+    transport = _CaptureTransport()
+    return transport, stomp.protocol.Protocol12(transport)
 
 
 def serialize_stomppy(command: str, headers: Mapping[str, str], body: bytes) -> bytes:
@@ -203,11 +208,7 @@ def serialize_stomppy(command: str, headers: Mapping[str, str], body: bytes) -> 
     Returns:
         The encoded frame (stomp.py sorts headers by name and escapes values, not names).
     """
-    global _stomppy_sender
-    if _stomppy_sender is None:
-        transport = _CaptureTransport()
-        _stomppy_sender = (transport, stomp.protocol.Protocol12(transport))
-    transport, protocol = _stomppy_sender
+    transport, protocol = _stomppy_sender()
     protocol.send_frame(command, dict(headers), body)
     return transport.sent
 

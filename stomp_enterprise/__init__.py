@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from stomp_enterprise.client import (
+    Client,
+    ConnectedInfo,
+    Message,
+    Subscription,
+    Transaction,
+)
+from stomp_enterprise.config import ClientConfig, Timeouts
 from stomp_enterprise.errors import (
     AckError,
     BrokerError,
@@ -23,11 +31,20 @@ from stomp_enterprise.errors import (
     TransactionError,
 )
 from stomp_enterprise.protocol import Frame, FrameParser
+from stomp_enterprise.transport import TlsOptions
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AckError",
+    "Client",
+    "ClientConfig",
+    "ConnectedInfo",
+    "Message",
+    "Subscription",
+    "Timeouts",
+    "TlsOptions",
+    "Transaction",
     "BrokerError",
     "ConfigError",
     "ConnectFailed",

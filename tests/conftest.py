@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytest_plugins = ["stomp_enterprise.testing.pytest_plugin"]
+
 _GRACE = 5.0  # seconds a test's threads get to finish after it returns
 
 

@@ -29,8 +29,8 @@ running_pid() {
   pid="$(cat "$f" 2>/dev/null || true)"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 0
   kill -0 "$pid" 2>/dev/null || return 0
-  if tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$STOMP_BROKERS_DIR" \
-     || tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qF "$STOMP_BROKERS_DIR"; then
+  if { tr '\0' '\n' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF "$STOMP_BROKERS_DIR" \
+     || { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qF "$STOMP_BROKERS_DIR"; then
     printf '%s' "$pid"
   fi
 }

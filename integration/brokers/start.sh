@@ -257,7 +257,9 @@ start_one() {
   mkdir -p "$(broker_dir "$name")"
   pid="$(running_pid "$name")"
   if [ -z "$pid" ]; then
-    rm -f "$(pid_file "$name")"
+    # a PID file whose process is gone is stale (one still alive is kept: the port check reports it)
+    local old; old="$(cat "$(pid_file "$name")" 2>/dev/null || true)"
+    if [ -n "$old" ] && ! kill -0 "$old" 2>/dev/null; then rm -f "$(pid_file "$name")"; fi
     "start_$name"
     pid="$(running_pid "$name")"
   fi

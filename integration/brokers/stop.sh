@@ -36,7 +36,7 @@ stop_epmd() {
   [ -f "$f" ] || return 0
   pid="$(cat "$f")"
   if [[ "$pid" =~ ^[0-9]+$ ]] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = epmd ] \
-     && tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "ERL_EPMD_PORT=$RABBITMQ_EPMD_PORT"; then
+     && { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qx "ERL_EPMD_PORT=$RABBITMQ_EPMD_PORT"; then
     term_then_kill epmd "$pid"
   fi
   rm -f "$f"

@@ -37,6 +37,10 @@ __all__ = [
 AckMode = Literal["auto", "client", "client-individual"]
 ACK_MODES: Final = ("auto", "client", "client-individual")
 
+#: Headers a session tracks (open transactions, pending receipts): only the keyword arguments
+#: may set them, so a user header cannot slip past that bookkeeping.
+_TRACKED: Final = ("transaction", "receipt")
+
 
 def _check_version(version: str) -> None:
     if version not in VERSIONS:
@@ -138,7 +142,7 @@ def send(
     if transaction is not None:
         pairs.append(("transaction", _text("transaction", transaction)))
     _with_receipt(pairs, receipt)
-    return Frame("SEND", _extend(pairs, headers), body)
+    return Frame("SEND", _extend(pairs, headers, _TRACKED), body)
 
 
 def subscribe(
@@ -160,7 +164,7 @@ def subscribe(
     if ack != "auto":
         pairs.append(("ack", ack))
     _with_receipt(pairs, receipt)
-    return Frame("SUBSCRIBE", _extend(pairs, headers))
+    return Frame("SUBSCRIBE", _extend(pairs, headers, ("ack", "receipt")))
 
 
 def unsubscribe(
@@ -232,7 +236,7 @@ def nack(
     pairs = _ack_headers(message, version, "NACK")
     if transaction is not None:
         pairs.append(("transaction", _text("transaction", transaction)))
-    return Frame("NACK", _extend(_with_receipt(pairs, receipt), headers))
+    return Frame("NACK", _extend(_with_receipt(pairs, receipt), headers, _TRACKED))
 
 
 def _tx(command: str, transaction: str, receipt: str | None) -> Frame:

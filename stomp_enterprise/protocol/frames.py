@@ -27,6 +27,8 @@ def _pairs(headers: HeaderInput) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for item in items:
         try:
+            if isinstance(item, str | bytes):  # "ab" would unpack as ("a", "b")
+                raise TypeError
             name, value = item
         except (TypeError, ValueError):
             raise LocalProtocolError(

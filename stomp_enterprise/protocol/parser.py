@@ -136,6 +136,8 @@ class FrameParser:
             raise RemoteProtocolError(f"parser unusable after an earlier error: {self._failed}")
         if not data:
             return []
+        if not isinstance(data, bytes):  # bytearray/memoryview: `in` below needs bytes
+            data = bytes(data)
         base = self.bytes_received - self._size  # stream offset of the buffer's first byte
         self.bytes_received += len(data)
         if self._size:
@@ -151,7 +153,7 @@ class FrameParser:
             self._chunks = []
             self._size = 0
         else:
-            buf = bytes(data) if not isinstance(data, bytes) else data
+            buf = data
         try:
             return self._parse(buf, base)
         except RemoteProtocolError as exc:
@@ -174,8 +176,9 @@ class FrameParser:
                     f"frame exceeds max_frame_size={self.max_frame_size} bytes", offset=base
                 )
             )
-        if self._need == 0 or self._waiting_for == b"\n":
-            # still in the command/header block
+        if self._waiting_for == b"\n":
+            # still in the command/header block (not a NUL-terminated body: its lines are
+            # not header lines and its NULless length is bounded by max_frame_size alone)
             head = b"".join(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
             if len(self._chunks) > 1:
                 self._chunks = [head]
@@ -271,6 +274,8 @@ class FrameParser:
                 ) from None
             if "\r" in head:
                 head = head.replace("\r\n", "\n")
+                if head[-1] == "\r":  # the CR of the CRLF ending the last line (LF at hend)
+                    head = head[:-1]
                 if "\r" in head:
                     raise RemoteProtocolError(
                         "bare carriage return in the command or header lines", offset=base + pos
@@ -285,7 +290,7 @@ class FrameParser:
                     f"{count} headers exceed max_header_count={self.max_header_count}",
                     offset=base + pos,
                 )
-            if len(head) > self.max_header_length:
+            if hend - pos > self.max_header_length:  # bytes, as the limit is documented
                 self._check_line_lengths(lines, base + pos)
             pairs = [line.split(":", 1) for line in lines[1:]]
             if count and (min(map(len, pairs)) != 2 or "\n:" in head):

@@ -243,10 +243,20 @@ class Session:
         self._error = exc
         self.state = State.ERROR
 
-    def _emit(self, frame: Frame) -> bytes:
+    def _serialize(self, frame: Frame, version: str) -> bytes:
+        """Transition for ``frame`` and serialize it; if it cannot be serialized nothing is
+        sent, so the state does not move."""
+        before = self.state
         self._transition(frame.command, local=True)
+        try:
+            return frame.to_bytes(version, content_length=self.content_length)
+        except LocalProtocolError:
+            self.state = before
+            raise
+
+    def _emit(self, frame: Frame) -> bytes:
+        data = self._serialize(frame, self.version)
         receipt = frame.get("receipt")
-        data = frame.to_bytes(self.version, content_length=self.content_length)
         if receipt is not None:
             self.pending_receipts[receipt] = frame.command
         return data
@@ -275,8 +285,7 @@ class Session:
             headers=headers,
             command="STOMP" if command == "STOMP" else "CONNECT",
         )
-        self._transition(frame.command, local=True)
-        return frame.to_bytes("1.0")  # CONNECT is never escaped
+        return self._serialize(frame, "1.0")  # CONNECT is never escaped
 
     def send(
         self,

@@ -1,0 +1,766 @@
+"""The thread-safe STOMP client.
+
+One :class:`Client` is meant to be shared by every thread of a process (a web app's request
+threads, a worker pool). It owns one connection at a time, a reader thread per connection, a
+dispatcher for user code, and, with a failover URI, a background reconnect thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Any
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+)
+
+from stomp_enterprise.client.connection import Connection, wait_receipt
+from stomp_enterprise.client.dispatcher import Dispatcher
+from stomp_enterprise.client.listeners import ConnectedInfo, Listeners
+from stomp_enterprise.client.message import Message, charset_of
+from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscription
+from stomp_enterprise.client.transaction import Transaction
+from stomp_enterprise.config import ClientConfig, Timeouts
+from stomp_enterprise.errors import (
+    BrokerError,
+    ConfigError,
+    ConnectFailed,
+    ConnectionLost,
+    HeartbeatTimeout,
+    LocalProtocolError,
+    NotConnected,
+    ReceiptTimeout,
+    StompConnectionError,
+    StompTimeout,
+)
+from stomp_enterprise.protocol.failover import Attempt, BrokerAddress, ReconnectSchedule
+from stomp_enterprise.protocol.frames import Frame
+from stomp_enterprise.protocol.session import Session
+from stomp_enterprise.transport.socket import open_transport
+from stomp_enterprise.transport.tls import TlsOptions, make_ssl_context
+
+__all__ = ["Body", "Client"]
+
+log = logging.getLogger("stomp_enterprise.client")
+
+Body = bytes | bytearray | memoryview | str
+_JOIN = 5.0
+
+
+class _Attempts:
+    """Feeds tenacity from the pure failover schedule: ``stop`` pulls the next attempt (so the
+    schedule's limit ends the loop), ``wait`` returns that attempt's delay."""
+
+    def __init__(self, attempts: Any, closing: threading.Event) -> None:
+        self._iter = iter(attempts)
+        self._closing = closing
+        self.current: Attempt | None = next(self._iter, None)
+        self.tried: list[tuple[str, BaseException]] = []
+
+    def stop(self, state: RetryCallState) -> bool:
+        self.current = next(self._iter, None)
+        return self.current is None or self._closing.is_set()
+
+    def wait(self, state: RetryCallState) -> float:
+        return self.current.delay if self.current is not None else 0.0
+
+
+class Client:
+    """A thread-safe STOMP client.
+
+    Args:
+        url: ``tcp://host:port``, ``ssl://...``, ``stomp://...``, ``stomp+ssl://...`` or an
+            ActiveMQ failover URI ``failover:(tcp://a:61613,tcp://b:61613)?randomize=false``.
+        login: user name.
+        passcode: password (never logged or shown in a repr).
+        vhost: CONNECT ``host`` header (RabbitMQ vhost, Apollo host name); ``/`` by default.
+        versions: versions to offer; the highest common one is used.
+        heart_beats: ``(cx, cy)`` ms: we send every cx, we want data every cy; 0 disables.
+        ssl: TLS for ``ssl://`` brokers: ``None``/``True`` verify with the system CAs, a
+            :class:`~stomp_enterprise.transport.TlsOptions` (CA file, client cert, ...) or an
+            ``ssl.SSLContext``.
+        timeouts: a :class:`~stomp_enterprise.config.Timeouts` or a dict of its fields.
+        **options: any other :class:`~stomp_enterprise.config.ClientConfig` field
+            (``dispatch_workers``, ``queue_size``, ``max_frame_size``, ``content_length``,
+            ``client_id``, ``connect_headers``, ``heartbeat_tolerance``, ``seed``).
+
+    Every public method may be called from any thread, including from inside a message
+    handler or listener, unless its docstring says otherwise.
+    """
+
+    _message_class = Message
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        login: str | None = None,
+        passcode: str | None = None,
+        vhost: str | None = None,
+        versions: Sequence[str] = ("1.2", "1.1", "1.0"),
+        heart_beats: tuple[int, int] = (10_000, 10_000),
+        ssl: Any = None,
+        timeouts: Timeouts | Mapping[str, float | None] | None = None,
+        **options: Any,
+    ) -> None:
+        if isinstance(timeouts, Mapping):
+            try:
+                timeouts = Timeouts(**timeouts)
+            except Exception as exc:
+                raise ConfigError(f"invalid timeouts: {exc}") from None
+        self.config = ClientConfig.build(
+            url=url,
+            login=login,
+            passcode=passcode,
+            vhost=vhost,
+            versions=tuple(versions),
+            heart_beats=tuple(heart_beats),
+            ssl=ssl,
+            timeouts=timeouts or Timeouts(),
+            **options,
+        )
+        config = self.config
+        self.listeners = Listeners()
+        self._lock = threading.Lock()  # guards the session (see connection.py)
+        self._state = threading.Condition(threading.Lock())  # guards the fields below
+        self._session = Session(
+            config.versions,
+            config.heart_beats,
+            max_frame_size=config.max_frame_size,
+            content_length=config.content_length,
+        )
+        self._connection: Connection | None = None
+        self._subscriptions: dict[str, Subscription] = {}
+        self._dispatcher: Dispatcher = _idle_dispatcher()
+        self._closing = threading.Event()
+        self._started = False
+        self._reconnecting = False
+        self._reconnect_thread: threading.Thread | None = None
+        self._schedule = ReconnectSchedule(config.failover, seed=config.seed)
+        self._ssl_context = self._make_ssl_context()
+        self._disconnect_lock = threading.Lock()
+        self.reconnects = 0
+        self._lost_at: float | None = None
+        self._disconnected_total = 0.0
+
+    # ------------------------------------------------------------ properties
+
+    @property
+    def is_connected(self) -> bool:
+        """True while a connection is established."""
+        connection = self._connection
+        return connection is not None and connection.alive
+
+    @property
+    def version(self) -> str | None:
+        """The negotiated STOMP version of the current connection (None when not connected)."""
+        connection = self._connection
+        if connection is None or connection.info is None or not connection.alive:
+            return None
+        return connection.info.version
+
+    @property
+    def broker(self) -> str | None:
+        """URL of the broker currently connected to."""
+        connection = self._connection
+        return connection.url if connection is not None and connection.alive else None
+
+    @property
+    def server(self) -> str | None:
+        """The broker's CONNECTED ``server`` header."""
+        connection = self._connection
+        return connection.info.server if connection and connection.info else None
+
+    @property
+    def heart_beats(self) -> tuple[int, int]:
+        """Negotiated ``(send_every_ms, expect_every_ms)`` of the current connection."""
+        connection = self._connection
+        if connection is None or connection.info is None:
+            return (0, 0)
+        return (connection.info.send_interval, connection.info.receive_interval)
+
+    @property
+    def disconnected_seconds(self) -> float:
+        """Total time spent disconnected after connection losses (observability)."""
+        total = self._disconnected_total
+        if self._lost_at is not None:
+            total += time.monotonic() - self._lost_at
+        return total
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """The active subscriptions."""
+        return list(self._subscriptions.values())
+
+    # ------------------------------------------------------------ connect / disconnect
+
+    def connect(self, timeout: float | None = None) -> Client:
+        """Connect, trying the failover brokers as the URI's policy says (startup limits).
+
+        Args:
+            timeout: overall bound in seconds on the whole startup loop; ``None`` follows
+                the policy alone (a plain URI makes one try bounded by the connect and
+                CONNECTED timeouts).
+
+        Raises:
+            BrokerError: the broker refused the CONNECT (bad credentials, unknown vhost);
+                not retried.
+            ConnectFailed: no broker could be reached; ``.attempts`` lists each one tried.
+        """
+        with self._state:
+            if self._connection is not None and self._connection.alive:
+                return self
+            if self._started:
+                raise LocalProtocolError("connect() while a connection is being established")
+            self._started = True
+            self._closing.clear()
+            if not self._dispatcher.alive:
+                self._dispatcher = Dispatcher(
+                    f"stomp-dispatch-{id(self):x}", self.config.dispatch_workers
+                )
+        try:
+            connection = self._connect_loop(startup=True, deadline=_deadline(timeout))
+        except BaseException:
+            with self._state:
+                self._started = False
+            self._dispatcher.stop(_JOIN)
+            self._dispatcher = _idle_dispatcher()
+            raise
+        self._installed(connection, reconnect=False)
+        return self
+
+    def _make_ssl_context(self) -> Any:
+        option = self.config.ssl
+        if option is None or option is True:
+            return make_ssl_context(TlsOptions()) if self._uses_tls() else None
+        if option is False:
+            if self._uses_tls():
+                raise ConfigError("ssl=False with an ssl:// broker in the URI")
+            return None
+        if isinstance(option, TlsOptions):
+            if not option.verify:
+                log.warning(
+                    "TLS certificate verification is OFF: anyone can impersonate the broker"
+                )
+            return make_ssl_context(option)
+        return option  # an ssl.SSLContext
+
+    def _uses_tls(self) -> bool:
+        return any(broker.use_ssl for broker in self.config.failover.brokers)
+
+    def _server_hostname(self) -> str | None:
+        option = self.config.ssl
+        return option.server_hostname if isinstance(option, TlsOptions) else None
+
+    def _connect_loop(self, *, startup: bool, deadline: float | None) -> Connection:
+        attempts = _Attempts(self._schedule.attempts(startup), self._closing)
+        if attempts.current is None:
+            raise ConnectFailed("reconnect is disabled (maxReconnectAttempts=0)")
+
+        def before_sleep(state: RetryCallState) -> None:
+            nxt = attempts.current
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning(
+                "connection attempt failed (%s); next: %s in %.3fs",
+                exc,
+                nxt.broker.url if nxt else "none",
+                nxt.delay if nxt else 0.0,
+            )
+
+        def sleep(seconds: float) -> None:
+            if deadline is not None:
+                seconds = min(seconds, max(0.0, deadline - time.monotonic()))
+            self._closing.wait(seconds)
+
+        def one_try() -> Connection:
+            attempt = attempts.current
+            assert attempt is not None
+            if self._closing.is_set():
+                raise NotConnected("client is closing")
+            if deadline is not None and time.monotonic() >= deadline:
+                raise StompTimeout("connect timeout reached")
+            try:
+                return self._open(attempt.broker, deadline)
+            except (StompConnectionError, StompTimeout) as exc:
+                attempts.tried.append((attempt.broker.url, exc))
+                raise
+
+        retrying = Retrying(
+            stop=lambda state: (
+                attempts.stop(state) or (deadline is not None and time.monotonic() >= deadline)
+            ),
+            wait=attempts.wait,
+            sleep=sleep,
+            retry=retry_if_exception_type((StompConnectionError, StompTimeout)),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(one_try)
+        except BrokerError:
+            raise
+        except (StompConnectionError, StompTimeout) as exc:
+            if self._closing.is_set():
+                raise NotConnected("client closed while connecting") from exc
+            raise ConnectFailed(
+                "could not connect to any broker", _last_per_broker(attempts.tried)
+            ) from exc
+
+    def _open(self, broker: BrokerAddress, deadline: float | None) -> Connection:
+        config = self.config
+        timeouts = config.timeouts
+
+        def bounded(value: float) -> float:
+            if deadline is None:
+                return value
+            return max(0.001, min(value, deadline - time.monotonic()))
+
+        log.info("connecting to %s", broker.url)
+        transport = open_transport(
+            broker,
+            connect_timeout=bounded(timeouts.connect),
+            write_timeout=timeouts.write,
+            ssl_context=self._ssl_context if broker.use_ssl else None,
+            server_hostname=self._server_hostname(),
+        )
+        connection = Connection(
+            self, transport, self._session, self._lock, tolerance=config.heartbeat_tolerance
+        )
+        headers = dict(config.connect_headers)
+        if config.client_id:
+            headers["client-id"] = config.client_id
+        with self._lock:
+            self._session.reset()
+        try:
+            connection.handshake(
+                host=config.vhost,
+                login=config.login,
+                passcode=config.passcode.get_secret_value() if config.passcode else None,
+                headers=headers,
+                timeout=bounded(timeouts.connected),
+            )
+        except BaseException:
+            transport.close()
+            with self._lock:
+                self._session.reset()
+            raise
+        return connection
+
+    def _installed(self, connection: Connection, *, reconnect: bool) -> None:
+        """Make ``connection`` current: replay subscriptions, start its reader, tell listeners."""
+        info = connection.info
+        assert info is not None
+        if reconnect:
+            with connection.transport.write_lock:
+                with self._lock:
+                    frames = list(self._session.replay())
+                for data in frames:
+                    connection.transport.send_locked(data)
+        connection.start_reader()
+        with self._state:
+            self._connection = connection
+            self._started = False
+            if self._lost_at is not None:
+                self._disconnected_total += time.monotonic() - self._lost_at
+                self._lost_at = None
+            self._schedule.reset()
+            self._state.notify_all()
+        log.info(
+            "connected to %s (STOMP %s, heart-beats %s)%s",
+            connection.url,
+            info.version,
+            (info.send_interval, info.receive_interval),
+            " after reconnect" if reconnect else "",
+        )
+        self._dispatcher.submit(
+            None,
+            self.listeners.fire,
+            "connected",
+            ConnectedInfo(
+                connection.url,
+                info.version,
+                info.server,
+                info.session_id,
+                (info.send_interval, info.receive_interval),
+                reconnect,
+            ),
+        )
+
+    def _connection_lost(self, connection: Connection, error: ConnectionLost) -> None:
+        """Called once per lost connection (from the thread that noticed)."""
+        if isinstance(error, HeartbeatTimeout):
+            self._dispatcher.submit(None, self.listeners.fire, "heartbeat_timeout", error)
+        self._dispatcher.submit(None, self.listeners.fire, "disconnected", error)
+        with self._state:
+            if self._connection is not connection:
+                return
+            self._lost_at = time.monotonic()
+            self._schedule.failed(connection.transport.address)
+            if self._closing.is_set() or self.config.failover.policy.max_reconnect_attempts == 0:
+                self._state.notify_all()
+                return
+            self._reconnecting = True
+            old = self._reconnect_thread
+            self._reconnect_thread = threading.Thread(
+                target=self._reconnect, args=(connection, old), name="stomp-reconnect"
+            )
+            self._reconnect_thread.start()
+            self._state.notify_all()
+
+    def _reconnect(self, lost: Connection, previous: threading.Thread | None) -> None:
+        lost.join(_JOIN)
+        if previous is not None:
+            previous.join(_JOIN)
+        try:
+            connection = self._connect_loop(startup=False, deadline=None)
+        except BaseException as exc:
+            log.error("reconnect gave up: %s", exc)  # noqa: TRY400 - the cause is in the message
+            with self._state:
+                self._reconnecting = False
+                self._state.notify_all()
+            return
+        if self._closing.is_set():
+            connection.close(_JOIN)
+            with self._state:
+                self._reconnecting = False
+                self._state.notify_all()
+            return
+        self.reconnects += 1
+        try:
+            self._installed(connection, reconnect=True)
+        except ConnectionLost as exc:
+            connection._lost(exc)
+        finally:
+            with self._state:
+                self._reconnecting = False
+                self._state.notify_all()
+
+    def _current_connection(self, timeout: float | None = None) -> Connection:
+        """The live connection, waiting for a reconnect up to the send timeout."""
+        connection = self._connection
+        if connection is not None and connection.alive:
+            return connection
+        wait = timeout
+        if wait is None:
+            wait = self.config.timeouts.send
+        if wait is None:
+            policy_timeout = self.config.failover.policy.timeout
+            wait = policy_timeout / 1000.0 if policy_timeout >= 0 else 0.0
+        deadline = time.monotonic() + wait
+        with self._state:
+            while True:
+                connection = self._connection
+                if connection is not None and connection.alive:
+                    return connection
+                if self._closing.is_set() or not (self._reconnecting or self._started):
+                    raise NotConnected(
+                        "not connected"
+                        + (
+                            f" (last error: {connection.lost_error})"
+                            if connection and connection.lost_error
+                            else ""
+                        )
+                    )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise NotConnected(f"not connected; waited {wait:g}s for a reconnect")
+                self._state.wait(remaining)
+
+    def disconnect(self, timeout: float | None = None) -> None:
+        """Graceful shutdown: stop delivering, wait (bounded) for in-flight handlers,
+        DISCONNECT with a receipt waited for a bounded time, close the socket, join threads.
+
+        Idempotent; safe when the connection is already dead and from inside a handler.
+
+        Args:
+            timeout: bound for the DISCONNECT receipt (default ``timeouts.disconnect``).
+        """
+        timeouts = self.config.timeouts
+        with self._disconnect_lock:
+            with self._state:
+                self._closing.set()
+                connection = self._connection
+                self._state.notify_all()
+            dispatcher = self._dispatcher
+            if not dispatcher.drain(timeouts.drain):
+                log.warning(
+                    "handlers still running after %.1fs; disconnecting anyway", timeouts.drain
+                )
+            if connection is not None and connection.alive:
+                connection.closing = True  # the broker's EOF after DISCONNECT is expected
+                try:
+                    future = connection.request(
+                        lambda rid: self._session.disconnect(receipt=rid), receipt=True
+                    )
+                    assert future is not None
+                    wait_receipt(
+                        future, timeouts.disconnect if timeout is None else timeout, "DISCONNECT"
+                    )
+                except ReceiptTimeout:
+                    log.info("no DISCONNECT receipt from %s (RabbitMQ sends none)", connection.url)
+                except (ConnectionLost, BrokerError, LocalProtocolError) as exc:
+                    log.info("DISCONNECT on %s: %s", connection.url, exc)
+            if connection is not None:
+                connection.close(_JOIN)
+                was_current = True
+            else:
+                was_current = False
+            for sub in list(self._subscriptions.values()):
+                sub._end()
+            self._subscriptions.clear()
+            with self._lock:
+                self._session.subscriptions.clear()
+                self._session.reset()
+            reconnect = self._reconnect_thread
+            if reconnect is not None and reconnect is not threading.current_thread():
+                reconnect.join(_JOIN)
+            with self._state:
+                lost_already = connection is not None and connection.lost_error is not None
+                self._connection = None
+                self._started = False
+                self._reconnecting = False
+                self._state.notify_all()
+            if was_current and not lost_already:
+                dispatcher.submit(None, self.listeners.fire, "disconnected", None)
+            dispatcher.stop(_JOIN)
+            self._dispatcher = _idle_dispatcher()
+            if connection is not None:
+                log.info("disconnected from %s", connection.url)
+
+    close = disconnect
+
+    def __enter__(self) -> Client:
+        return self.connect()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.disconnect()
+
+    # ------------------------------------------------------------ sending
+
+    def _encode_body(self, body: Body, content_type: str | None) -> tuple[bytes, str | None]:
+        if isinstance(body, bytes):
+            return body, content_type
+        if isinstance(body, str):
+            if content_type is None:
+                return body.encode("utf-8"), "text/plain;charset=utf-8"
+            return body.encode(charset_of(content_type)), content_type
+        if isinstance(body, bytearray | memoryview):
+            return bytes(body), content_type
+        raise ConfigError(f"body must be bytes or str, got {type(body).__name__}")
+
+    def send(
+        self,
+        destination: str,
+        body: Body = b"",
+        headers: Mapping[str, str] | None = None,
+        *,
+        content_type: str | None = None,
+        receipt: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Send ``body`` to ``destination``.
+
+        A ``str`` body is encoded with the charset of ``content_type`` (UTF-8 and
+        ``text/plain;charset=utf-8`` when none is given).
+
+        Args:
+            receipt: block until the broker's RECEIPT (bounded by ``timeout`` or
+                ``timeouts.receipt``).
+            timeout: for ``receipt=True`` the receipt wait; also how long to wait for a
+                reconnect when disconnected (default: the failover ``timeout`` option).
+
+        Raises:
+            ReceiptTimeout: no RECEIPT in time (the message may or may not have arrived).
+            BrokerError: the broker answered this frame with an ERROR.
+            ConnectionLost: the connection broke before the frame (or its receipt) got
+                through. A send is never silently dropped.
+            NotConnected: not connected and no reconnect came within the wait.
+        """
+        payload, content_type = self._encode_body(body, content_type)
+        session = self._session
+        connection = self._current_connection(timeout)
+        future = connection.request(
+            lambda rid: session.send(
+                destination, payload, headers, content_type=content_type, receipt=rid
+            ),
+            receipt=receipt,
+        )
+        if future is not None:
+            wait_receipt(
+                future, self.config.timeouts.receipt if timeout is None else timeout, "SEND"
+            )
+
+    def send_async(
+        self,
+        destination: str,
+        body: Body = b"",
+        headers: Mapping[str, str] | None = None,
+        *,
+        content_type: str | None = None,
+        timeout: float | None = None,
+    ) -> Future[Frame]:
+        """Send with a receipt without waiting: the returned future resolves with the RECEIPT
+        frame, or fails with BrokerError / ConnectionLost. Pipelining many of these is much
+        faster than one receipted ``send`` at a time. Future callbacks run on the reader
+        thread: keep them short and non-blocking."""
+        payload, content_type = self._encode_body(body, content_type)
+        session = self._session
+        connection = self._current_connection(timeout)
+        future = connection.request(
+            lambda rid: session.send(
+                destination, payload, headers, content_type=content_type, receipt=rid
+            ),
+            receipt=True,
+        )
+        assert future is not None
+        return future
+
+    # ------------------------------------------------------------ subscribing
+
+    def subscribe(
+        self,
+        destination: str,
+        handler: Handler | None = None,
+        *,
+        ack: str = "auto",
+        headers: Mapping[str, str] | None = None,
+        id: str | None = None,  # noqa: A002 - the STOMP header name
+        on_error: ErrorPolicy = "disconnect",
+        error_destination: str | None = None,
+        receipt: bool = False,
+        timeout: float | None = None,
+    ) -> Subscription:
+        """Subscribe to ``destination``.
+
+        Args:
+            handler: called with each :class:`Message` on the dispatcher thread. Without
+                one, the returned subscription is a bounded queue (``get()``, iteration).
+            ack: ``auto``, ``client`` or ``client-individual``.
+            headers: extra SUBSCRIBE headers (``selector``, ``prefetch-count``, ...).
+            id: subscription id (generated when omitted); kept across reconnects.
+            on_error: what to do when ``handler`` raises: ``"disconnect"`` (default,
+                stompest's poison-pill behaviour), ``"nack"``, ``"ack"``, ``"ignore"`` or a
+                callable ``(message, error)``.
+            error_destination: forward a failed message there (headers kept, plus
+                ``x-stomp-enterprise-error``), then ack it. Overrides ``on_error``.
+            receipt: wait for the broker to confirm the subscription.
+        """
+        connection = self._current_connection(timeout)
+        with self._lock:
+            sub_id = id if id is not None else self._session.new_id("sub")
+            if sub_id in self._subscriptions:
+                raise ConfigError(f"subscription id {sub_id!r} is already in use")
+        sub = Subscription(
+            self,
+            sub_id,
+            destination,
+            ack,
+            tuple((headers or {}).items()),
+            handler,
+            on_error,
+            error_destination,
+            self.config.queue_size,
+        )
+        self._subscriptions[sub_id] = sub
+        try:
+            connection.call(
+                lambda rid: self._session.subscribe(
+                    destination, sub_id, ack=ack, headers=headers, receipt=rid
+                ),
+                receipt=receipt,
+                timeout=timeout,
+                what=f"SUBSCRIBE {destination}",
+            )
+        except BaseException:
+            self._subscriptions.pop(sub_id, None)
+            sub._end()
+            with self._lock:
+                self._session.subscriptions.pop(sub_id, None)
+            raise
+        return sub
+
+    def _unsubscribe(self, sub: Subscription, *, receipt: bool, timeout: float | None) -> None:
+        if self._subscriptions.pop(sub.id, None) is None:
+            return
+        sub._end()
+        connection = self._connection
+        if connection is not None and connection.alive:
+            try:
+                connection.call(
+                    lambda rid: self._session.unsubscribe(sub.id, receipt=rid),
+                    receipt=receipt,
+                    timeout=timeout,
+                    what=f"UNSUBSCRIBE {sub.id}",
+                )
+                return
+            except (ConnectionLost, LocalProtocolError):
+                pass  # gone with the connection: nothing left to unsubscribe at the broker
+        with self._lock:  # not connected: just make sure it is not replayed
+            self._session.subscriptions.pop(sub.id, None)
+
+    def unsubscribe(self, subscription: Subscription | str, *, receipt: bool = False) -> None:
+        """Unsubscribe a :class:`Subscription` or a subscription id."""
+        sub = (
+            self._subscriptions.get(subscription) if isinstance(subscription, str) else subscription
+        )
+        if sub is not None:
+            sub.unsubscribe(receipt=receipt)
+
+    # ------------------------------------------------------------ transactions
+
+    def transaction(self, *, receipt: bool = True, timeout: float | None = None) -> Transaction:
+        """A transaction for ``with client.transaction() as tx:`` (BEGIN on enter, COMMIT on
+        normal exit, ABORT on an exception)."""
+        return Transaction(self, receipt=receipt, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Client {self.config.failover.to_uri()} login={self.config.login!r} "
+            f"connected={self.is_connected}>"
+        )
+
+
+class _IdleDispatcher:
+    """Stands in while no dispatcher runs (before connect/after disconnect)."""
+
+    alive = False
+
+    def submit(self, key: str | None, fn: Callable[..., Any], *args: Any) -> None:
+        log.debug("dropping callback %r: client not started", fn)
+
+    def drain(self, timeout: float) -> bool:
+        return True
+
+    def stop(self, timeout: float) -> None:
+        return None
+
+    def in_worker(self) -> bool:
+        return False
+
+
+def _idle_dispatcher() -> Any:
+    return _IdleDispatcher()
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else time.monotonic() + timeout
+
+
+def _last_per_broker(tried: list[tuple[str, BaseException]]) -> list[tuple[str, BaseException]]:
+    last: dict[str, BaseException] = {}
+    for url, exc in tried:
+        last.pop(url, None)
+        last[url] = exc
+    return list(last.items())

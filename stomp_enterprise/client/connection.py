@@ -1,0 +1,420 @@
+"""One established connection: a transport, the client's session, and its reader thread.
+
+Locks, always taken in this order and never held while calling user code:
+
+1. ``transport.write_lock``: held while a frame is built and written, so frames reach the
+   socket whole and in call order. The reader never waits for it (heart-beats use
+   ``try_write``), so a writer blocked on a full socket cannot stop the reader.
+2. ``lock`` (the client's session lock): guards the session, pending receipts and
+   ``alive``; held only for in-memory work.
+
+The reader thread reads, parses, records liveness on every byte, sends heart-beats when idle,
+detects a silent broker, resolves receipt futures, and hands messages and listener calls to
+the dispatcher. It never runs user code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING, Any
+
+from stomp_enterprise.errors import (
+    AckError,
+    BrokerError,
+    ConnectFailed,
+    ConnectionLost,
+    ConnectTimeout,
+    HeartbeatTimeout,
+    ProtocolError,
+    ReceiptTimeout,
+    StompError,
+)
+from stomp_enterprise.protocol.frames import Frame, redacted_headers
+from stomp_enterprise.protocol.session import (
+    Connected,
+    ErrorReceived,
+    Event,
+    MessageReceived,
+    ReceiptReceived,
+    Session,
+)
+from stomp_enterprise.transport.socket import SocketTransport
+
+if TYPE_CHECKING:
+    from stomp_enterprise.client.client import Client
+    from stomp_enterprise.client.message import Message
+
+__all__ = ["Connection", "wait_receipt"]
+
+log = logging.getLogger(__name__)
+frame_log = logging.getLogger("stomp_enterprise.frames")
+
+_MAX_TICK = 1.0
+_BODY_SHOWN = 64
+
+
+def describe(data: bytes | Frame) -> str:
+    """A frame for DEBUG logs: passcode redacted, body truncated."""
+    if isinstance(data, bytes):
+        head, _, body = data.partition(b"\n\n")
+        lines = head.decode("utf-8", "replace").split("\n")
+        pairs = [tuple(line.split(":", 1)) for line in lines[1:] if ":" in line]
+        shown = redacted_headers([(p[0], p[1]) for p in pairs])
+        return f"{lines[0]} {shown} body={body[:_BODY_SHOWN]!r}"
+    return repr(data)
+
+
+def wait_receipt(future: Future[Frame], timeout: float, what: str) -> Frame:
+    """Wait for a receipt future; a timeout becomes :class:`ReceiptTimeout`."""
+    try:
+        return future.result(timeout)
+    except FutureTimeout:
+        raise ReceiptTimeout(f"no RECEIPT for {what} within {timeout:g}s") from None
+
+
+class Connection:
+    """One live connection of a :class:`~stomp_enterprise.Client` (internal)."""
+
+    def __init__(
+        self,
+        client: Client,
+        transport: SocketTransport,
+        session: Session,
+        lock: threading.Lock,
+        *,
+        tolerance: float,
+    ) -> None:
+        self._client = client
+        self.transport = transport
+        self.session = session
+        self.lock = lock
+        self.alive = False
+        self.closing = False
+        self.info: Connected | None = None
+        self._tolerance = tolerance
+        self._receipts: dict[str, Future[Frame]] = {}
+        self._early: list[Event] = []
+        self._reader: threading.Thread | None = None
+        self.lost_error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        """The broker's URL."""
+        return self.transport.address.url
+
+    # ------------------------------------------------------------ handshake
+
+    def handshake(
+        self,
+        *,
+        host: str | None,
+        login: str | None,
+        passcode: str | None,
+        headers: Mapping[str, str],
+        timeout: float,
+    ) -> Connected:
+        """Send CONNECT and wait (bounded) for CONNECTED on the calling thread.
+
+        Raises:
+            BrokerError: the broker answered ERROR (bad credentials, unknown vhost...).
+            ConnectTimeout: no CONNECTED within ``timeout``.
+            ConnectFailed: the peer closed the connection or is not a STOMP broker.
+        """
+        with self.lock:
+            data = self.session.connect(host, login=login, passcode=passcode, headers=headers)
+        if frame_log.isEnabledFor(logging.DEBUG):
+            frame_log.debug("-> %s %s", self.url, describe(data))
+        self.transport.write(data)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ConnectTimeout(f"no CONNECTED from {self.url} within {timeout:g}s")
+            chunk = self.transport.read(min(remaining, _MAX_TICK))
+            if chunk is None:
+                continue
+            if not chunk:
+                raise ConnectFailed(f"{self.url} closed the connection during CONNECT")
+            try:
+                with self.lock:
+                    events = self.session.receive_data(chunk)
+            except ProtocolError as exc:
+                raise ConnectFailed(f"{self.url} is not a STOMP broker ({exc})") from exc
+            for index, event in enumerate(events):
+                if isinstance(event, Connected):
+                    self.info = event
+                    self._early = events[index + 1 :]
+                    self.alive = True
+                    return event
+                if isinstance(event, ErrorReceived):
+                    raise BrokerError(event.message, event.frame)
+
+    def start_reader(self) -> None:
+        """Start the reader thread (after a successful handshake)."""
+        self._reader = threading.Thread(
+            target=self._run,
+            name=f"stomp-reader-{self.transport.address.host}:{self.transport.address.port}",
+        )
+        self._reader.start()
+
+    # ------------------------------------------------------------ writing (any thread)
+
+    def request(
+        self, build: Callable[[str | None], bytes], *, receipt: bool
+    ) -> Future[Frame] | None:
+        """Build a frame under the locks and write it; with ``receipt`` return a future that
+        the RECEIPT resolves (or an ERROR / the connection's loss fails).
+
+        ``build(receipt_id)`` runs with the session lock held and returns the bytes.
+
+        Raises:
+            ConnectionLost: the connection is gone or the write failed.
+            LocalProtocolError: ``build`` refused (nothing was written).
+        """
+        transport = self.transport
+        future: Future[Frame] | None = None
+        with transport.write_lock:
+            with self.lock:
+                if not self.alive:
+                    raise ConnectionLost(
+                        f"connection to {self.url} is lost"
+                        + (f": {self.lost_error}" if self.lost_error else "")
+                    )
+                receipt_id = self.session.new_id("rcpt") if receipt else None
+                data = build(receipt_id)
+                if receipt_id is not None:
+                    future = Future()
+                    self._receipts[receipt_id] = future
+            if frame_log.isEnabledFor(logging.DEBUG):
+                frame_log.debug("-> %s %s", self.url, describe(data))
+            try:
+                transport.send_locked(data)
+            except ConnectionLost as exc:
+                self._lost(exc)
+                raise
+        return future
+
+    def call(
+        self,
+        build: Callable[[str | None], bytes],
+        *,
+        receipt: bool,
+        timeout: float | None,
+        what: str,
+    ) -> None:
+        """:meth:`request`, then wait for the receipt when asked (bounded)."""
+        future = self.request(build, receipt=receipt)
+        if future is not None:
+            wait_receipt(
+                future, self._client.config.timeouts.receipt if timeout is None else timeout, what
+            )
+
+    def forget_receipt(self, future: Future[Frame]) -> None:
+        """Drop a pending receipt nobody waits for any more."""
+        with self.lock:
+            for key, value in list(self._receipts.items()):
+                if value is future:
+                    del self._receipts[key]
+
+    # ------------------------------------------------------------ acks
+
+    def _check_ackable(self, message: Message, verb: str) -> None:
+        if message._connection is not self:
+            raise AckError(f"cannot {verb} {message!r}: it came on another connection")
+        if message.subscription.ack == "auto":
+            raise AckError(f"cannot {verb} {message!r}: its subscription is auto-ack")
+        if not self.alive:
+            raise AckError(
+                f"cannot {verb} {message!r}: the connection it arrived on is lost; the broker "
+                "will redeliver it"
+            )
+
+    def ack(
+        self,
+        message: Message,
+        *,
+        receipt: bool = False,
+        timeout: float | None = None,
+        transaction: str | None = None,
+    ) -> None:
+        """ACK ``message`` on this connection."""
+        self._check_ackable(message, "ack")
+        frame = message.frame
+        try:
+            self.call(
+                lambda rid: self.session.ack(frame, transaction=transaction, receipt=rid),
+                receipt=receipt,
+                timeout=timeout,
+                what="ACK",
+            )
+        except ConnectionLost as exc:
+            raise AckError(f"cannot ack {message!r}: {exc}") from exc
+
+    def nack(
+        self,
+        message: Message,
+        *,
+        receipt: bool = False,
+        timeout: float | None = None,
+        transaction: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """NACK ``message`` on this connection (STOMP 1.1+)."""
+        self._check_ackable(message, "nack")
+        frame = message.frame
+        try:
+            self.call(
+                lambda rid: self.session.nack(
+                    frame, transaction=transaction, receipt=rid, headers=headers
+                ),
+                receipt=receipt,
+                timeout=timeout,
+                what="NACK",
+            )
+        except ConnectionLost as exc:
+            raise AckError(f"cannot nack {message!r}: {exc}") from exc
+
+    # ------------------------------------------------------------ reader thread
+
+    def _intervals(self) -> tuple[float, float, float]:
+        info = self.info
+        send = info.send_interval / 1000.0 if info else 0.0
+        expect = info.receive_interval / 1000.0 if info else 0.0
+        ticks = [t for t in (send / 4, expect / 4, _MAX_TICK) if t > 0]
+        return send, expect, min(ticks)
+
+    def _run(self) -> None:
+        transport = self.transport
+        session = self.session
+        lock = self.lock
+        handle = self._handle
+        send_every, expect_within, tick = self._intervals()
+        silence_limit = expect_within * self._tolerance
+        debug = frame_log.isEnabledFor(logging.DEBUG)
+        try:
+            if self._early:
+                handle(self._early)
+                self._early = []
+            while True:
+                data = transport.read(tick)
+                if data:
+                    if debug:
+                        frame_log.debug("<- %s %d bytes: %r", self.url, len(data), data[:200])
+                    with lock:
+                        if not self.alive:
+                            return
+                        events = session.receive_data(data)
+                    if events:
+                        handle(events)
+                elif data is not None:  # b"": EOF
+                    if self.closing:
+                        return
+                    raise ConnectionLost(f"{self.url} closed the connection")
+                if send_every or silence_limit:
+                    now = time.monotonic()
+                    if send_every and now - transport.last_write >= send_every / 2:
+                        transport.try_write(b"\n")
+                    if silence_limit and now - transport.last_read > silence_limit:
+                        raise HeartbeatTimeout(
+                            f"nothing from {self.url} for {now - transport.last_read:.2f}s "
+                            f"(heart-beat every {expect_within:g}s expected)"
+                        )
+        except StompError as exc:
+            if not self.closing:
+                self._lost(exc)
+        except Exception as exc:  # a bug must not leave the connection half dead
+            log.exception("reader thread of %s failed", self.url)
+            if not self.closing:
+                self._lost(ConnectionLost(f"reader failed: {exc!r}"))
+
+    def _handle(self, events: list[Event]) -> None:
+        client = self._client
+        dispatcher = client._dispatcher
+        subscriptions = client._subscriptions
+        message_class = client._message_class
+        for event in events:
+            if type(event) is MessageReceived:
+                sub = subscriptions.get(event.subscription or "")
+                if sub is None:
+                    log.warning(
+                        "MESSAGE for unknown subscription %r dropped (message-id %r)",
+                        event.subscription,
+                        event.frame.get("message-id"),
+                    )
+                    continue
+                dispatcher.submit(sub.id, sub._deliver, message_class(event.frame, sub, self))
+            elif isinstance(event, ReceiptReceived):
+                with self.lock:
+                    future = self._receipts.pop(event.receipt_id, None)
+                if future is not None:
+                    future.set_result(event.frame)
+                if client.listeners.has("receipt"):
+                    dispatcher.submit(None, client.listeners.fire, "receipt", event.receipt_id)
+            elif isinstance(event, ErrorReceived):
+                error = BrokerError(event.message, event.frame)
+                log.error("ERROR from %s: %s", self.url, event.message)
+                if event.receipt_id is not None:
+                    with self.lock:
+                        future = self._receipts.pop(event.receipt_id, None)
+                    if future is not None:
+                        future.set_exception(error)
+                dispatcher.submit(None, client.listeners.fire, "error", error)
+
+    # ------------------------------------------------------------ loss and close
+
+    def _lost(self, exc: BaseException) -> None:
+        """The connection broke: fail what waits on it, tell the client (once)."""
+        with self.lock:
+            if not self.alive:
+                return
+            self.alive = False
+            self.lost_error = exc
+            self.session.reset()
+            pending = list(self._receipts.values())
+            self._receipts.clear()
+        self.transport.close()
+        if isinstance(exc, ConnectionLost):
+            lost = exc
+        else:
+            lost = ConnectionLost(f"connection to {self.url} lost: {exc}")
+            lost.__cause__ = exc
+        log.warning("connection to %s lost: %s", self.url, exc)
+        for future in pending:
+            if not future.done():
+                future.set_exception(lost)
+        self._client._connection_lost(self, lost)
+
+    def close(self, join_timeout: float) -> None:
+        """Close the socket and join the reader (not when called from the reader)."""
+        self.closing = True
+        with self.lock:
+            was_alive = self.alive
+            self.alive = False
+            if was_alive:
+                self.session.reset()
+            pending = list(self._receipts.values())
+            self._receipts.clear()
+        self.transport.close()
+        for future in pending:
+            if not future.done():
+                future.set_exception(ConnectionLost(f"connection to {self.url} closed"))
+        self.join(join_timeout)
+
+    def join(self, timeout: float) -> None:
+        """Wait for the reader thread to end (bounded; skipped from the reader itself)."""
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(timeout)
+            if reader.is_alive():
+                log.warning("reader thread %s did not stop within %.1fs", reader.name, timeout)
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.url} alive={self.alive}>"
+
+
+Extra = Any  # re-exported for type checkers of callers that pass through headers

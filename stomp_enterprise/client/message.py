@@ -1,0 +1,109 @@
+"""A received message, bound to the connection it arrived on (so acks go where they must)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from stomp_enterprise.protocol.frames import Frame
+
+if TYPE_CHECKING:
+    from stomp_enterprise.client.connection import Connection
+    from stomp_enterprise.client.subscription import Subscription
+
+__all__ = ["Message", "charset_of"]
+
+
+def charset_of(content_type: str | None, default: str = "utf-8") -> str:
+    """The ``charset`` parameter of a ``content-type`` value (``default`` when absent)."""
+    if content_type:
+        for param in content_type.split(";")[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset" and value.strip():
+                return value.strip().strip('"')
+    return default
+
+
+class Message:
+    """A MESSAGE delivered to a subscription.
+
+    ``ack()``/``nack()`` are version-correct and may be called from any thread, including the
+    handler. A message received on a connection that has since been lost cannot be acked
+    (its ack id is dead there; the broker redelivers it): that raises
+    :class:`~stomp_enterprise.errors.AckError` rather than vanishing silently.
+    """
+
+    __slots__ = ("_connection", "frame", "subscription")
+
+    def __init__(self, frame: Frame, subscription: Subscription, connection: Connection) -> None:
+        self.frame = frame
+        self.subscription = subscription
+        self._connection = connection
+
+    @property
+    def body(self) -> bytes:
+        """The body, exactly as received."""
+        return self.frame.body
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Read-only headers (the first of a repeated header wins)."""
+        return self.frame.headers
+
+    @property
+    def text(self) -> str:
+        """The body decoded with the ``content-type`` charset (UTF-8 when none is given).
+
+        Raises:
+            UnicodeDecodeError: the body is not text in that charset.
+            LookupError: the charset is unknown.
+        """
+        return self.frame.body.decode(charset_of(self.frame.get("content-type")))
+
+    @property
+    def destination(self) -> str | None:
+        """The ``destination`` header (may differ from what was subscribed, e.g. RabbitMQ)."""
+        return self.frame.get("destination")
+
+    @property
+    def message_id(self) -> str | None:
+        """The broker's ``message-id``."""
+        return self.frame.get("message-id")
+
+    @property
+    def content_type(self) -> str | None:
+        """The ``content-type`` header."""
+        return self.frame.get("content-type")
+
+    @property
+    def redelivered(self) -> bool:
+        """True when the broker marks this as a redelivery."""
+        return (self.frame.get("redelivered") or "").lower() == "true"
+
+    def ack(self, *, receipt: bool = False, timeout: float | None = None) -> None:
+        """Acknowledge this message (``ack`` mode client or client-individual).
+
+        Args:
+            receipt: wait for the broker to confirm (bounded by ``timeout`` or the default).
+
+        Raises:
+            AckError: the message's connection is gone, or its subscription is auto-ack.
+        """
+        self._connection.ack(self, receipt=receipt, timeout=timeout)
+
+    def nack(
+        self,
+        *,
+        receipt: bool = False,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Negatively acknowledge (STOMP 1.1+): the broker redelivers or dead-letters it.
+        ``headers`` carries broker extras such as RabbitMQ's ``requeue``."""
+        self._connection.nack(self, receipt=receipt, timeout=timeout, headers=headers)
+
+    def __repr__(self) -> str:
+        return (
+            f"Message(destination={self.destination!r}, message_id={self.message_id!r}, "
+            f"subscription={self.subscription.id!r}, {len(self.body)} bytes)"
+        )

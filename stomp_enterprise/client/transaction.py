@@ -1,0 +1,182 @@
+"""``with client.transaction() as tx:`` — BEGIN on enter, COMMIT on normal exit, ABORT on an
+exception (which is re-raised). A transaction is bound to the connection it began on."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from stomp_enterprise.errors import ConnectionLost, TransactionError
+
+if TYPE_CHECKING:
+    from stomp_enterprise.client.client import Body, Client
+    from stomp_enterprise.client.connection import Connection
+    from stomp_enterprise.client.message import Message
+
+__all__ = ["Transaction"]
+
+
+class Transaction:
+    """An open STOMP transaction.
+
+    Args:
+        receipt: wait for RECEIPTs of BEGIN, COMMIT and ABORT (default True), so that a
+            broker refusing them raises here instead of going unnoticed.
+
+    Safe to use from several threads; unusable after COMMIT/ABORT or once its connection is
+    lost (:class:`~stomp_enterprise.errors.TransactionError`).
+    """
+
+    def __init__(
+        self, client: Client, *, receipt: bool = True, timeout: float | None = None
+    ) -> None:
+        self._client = client
+        self._receipt = receipt
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self.id: str | None = None
+        self._connection: Connection | None = None
+        self._state = "new"
+
+    @property
+    def state(self) -> str:
+        """``new``, ``open``, ``committed``, ``aborted`` or ``failed``."""
+        return self._state
+
+    def begin(self) -> Transaction:
+        """Send BEGIN (done by ``__enter__``)."""
+        with self._lock:
+            if self._state != "new":
+                raise TransactionError(f"transaction already {self._state}")
+            connection = self._client._current_connection()
+            self.id = connection.session.new_id("tx")
+            transaction_id = self.id
+            try:
+                connection.call(
+                    lambda rid: connection.session.begin(transaction_id, receipt=rid),
+                    receipt=self._receipt,
+                    timeout=self._timeout,
+                    what=f"BEGIN {transaction_id}",
+                )
+            except ConnectionLost as exc:
+                self._state = "failed"
+                raise TransactionError(f"BEGIN failed: {exc}") from exc
+            self._connection = connection
+            self._state = "open"
+        return self
+
+    def _open(self) -> Connection:
+        if self._state != "open" or self._connection is None:
+            raise TransactionError(f"transaction {self.id} is {self._state}, not open")
+        connection = self._connection
+        if not connection.alive:
+            self._state = "failed"
+            raise TransactionError(
+                f"transaction {self.id} was lost with its connection to {connection.url}; "
+                "nothing in it was committed"
+            )
+        return connection
+
+    def send(
+        self,
+        destination: str,
+        body: Body = b"",
+        headers: Mapping[str, str] | None = None,
+        *,
+        content_type: str | None = None,
+    ) -> None:
+        """SEND inside the transaction (applied by the broker at COMMIT)."""
+        connection = self._open()
+        payload, content_type = self._client._encode_body(body, content_type)
+        transaction_id = self.id
+        try:
+            connection.request(
+                lambda rid: connection.session.send(
+                    destination,
+                    payload,
+                    headers,
+                    content_type=content_type,
+                    transaction=transaction_id,
+                    receipt=rid,
+                ),
+                receipt=False,
+            )
+        except ConnectionLost as exc:
+            self._state = "failed"
+            raise TransactionError(f"transaction {self.id} lost: {exc}") from exc
+
+    def ack(self, message: Message) -> None:
+        """ACK ``message`` inside the transaction."""
+        connection = self._open()
+        try:
+            connection.ack(message, transaction=self.id)
+        except ConnectionLost as exc:
+            self._state = "failed"
+            raise TransactionError(f"transaction {self.id} lost: {exc}") from exc
+
+    def nack(self, message: Message) -> None:
+        """NACK ``message`` inside the transaction."""
+        connection = self._open()
+        try:
+            connection.nack(message, transaction=self.id)
+        except ConnectionLost as exc:
+            self._state = "failed"
+            raise TransactionError(f"transaction {self.id} lost: {exc}") from exc
+
+    def commit(self) -> None:
+        """COMMIT (done by ``__exit__`` when the block ends normally)."""
+        self._end("COMMIT")
+
+    def abort(self) -> None:
+        """ABORT (done by ``__exit__`` when the block raises)."""
+        self._end("ABORT")
+
+    def _end(self, command: str) -> None:
+        with self._lock:
+            connection = self._open()
+            transaction_id = self.id
+            assert transaction_id is not None
+            session = connection.session
+            build = session.commit if command == "COMMIT" else session.abort
+            try:
+                connection.call(
+                    lambda rid: build(transaction_id, receipt=rid),
+                    receipt=self._receipt,
+                    timeout=self._timeout,
+                    what=f"{command} {transaction_id}",
+                )
+            except ConnectionLost as exc:
+                self._state = "failed"
+                raise TransactionError(
+                    f"{command} of transaction {transaction_id} failed: {exc}"
+                ) from exc
+            except BaseException:
+                self._state = "failed"
+                raise
+            self._state = "committed" if command == "COMMIT" else "aborted"
+
+    def __enter__(self) -> Transaction:
+        return self.begin()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._state != "open":
+            if exc_type is None and self._state == "failed":
+                raise TransactionError(f"transaction {self.id} failed before COMMIT")
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            # the original exception matters more; the broker drops the transaction anyway
+            with contextlib.suppress(TransactionError):
+                self.abort()
+
+    def __repr__(self) -> str:
+        return f"<Transaction {self.id} {self._state}>"

@@ -1,0 +1,143 @@
+"""Typed client configuration (pydantic): every option validated once, with a clear error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from ssl import SSLContext
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from stomp_enterprise.errors import ConfigError
+from stomp_enterprise.protocol.constants import VERSIONS
+from stomp_enterprise.protocol.failover import FailoverUri, parse_uri
+from stomp_enterprise.protocol.parser import DEFAULT_MAX_FRAME_SIZE
+from stomp_enterprise.transport.tls import TlsOptions
+
+__all__ = ["ClientConfig", "Timeouts"]
+
+
+class Timeouts(BaseModel):
+    """Separate, bounded timeouts in seconds. None of them is infinite.
+
+    Attributes:
+        connect: TCP connect plus TLS handshake, per broker tried.
+        connected: from CONNECT sent to CONNECTED received.
+        receipt: default wait for a RECEIPT (``send(receipt=True)`` and the like).
+        drain: how long ``disconnect()`` waits for in-flight handlers to finish.
+        disconnect: how long ``disconnect()`` waits for the DISCONNECT receipt.
+        write: longest a single socket write may block (a stuck broker).
+        send: how long a send waits for a connection while reconnecting; ``None`` takes
+            the failover URI's ``timeout`` option (ActiveMQ's meaning), and when that is
+            unset a send while disconnected raises at once.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    connect: float = Field(default=10.0, gt=0)
+    connected: float = Field(default=10.0, gt=0)
+    receipt: float = Field(default=30.0, gt=0)
+    drain: float = Field(default=10.0, ge=0)
+    disconnect: float = Field(default=5.0, gt=0)
+    write: float = Field(default=30.0, gt=0)
+    send: float | None = Field(default=None, ge=0)
+
+
+class ClientConfig(BaseModel):
+    """Everything a :class:`~stomp_enterprise.Client` needs; built from its keyword arguments.
+
+    Attributes:
+        url: a broker URI (``tcp://``, ``ssl://``, ``stomp://``, ``stomp+ssl://``) or an
+            ActiveMQ failover URI.
+        login / passcode: credentials (the passcode never appears in a repr or a log).
+        vhost: the CONNECT ``host`` header: RabbitMQ's virtual host, Apollo's host name.
+            ``None`` sends ``/`` (what RabbitMQ expects by default; ActiveMQ ignores it).
+        versions: versions to offer; the highest the broker accepts wins.
+        heart_beats: ``(cx, cy)`` ms: we send every cx, we want data every cy (0: off).
+        heartbeat_tolerance: declare the broker dead after ``tolerance * interval`` of silence.
+        ssl: ``True`` for default verification, a :class:`TlsOptions`, or your own
+            ``ssl.SSLContext``. Used for ``ssl://`` and ``stomp+ssl://`` brokers.
+        timeouts: see :class:`Timeouts`.
+        max_frame_size: largest frame accepted from the broker.
+        content_length: add ``content-length`` to every body (ActiveMQ then makes a
+            BytesMessage); when False it is added only to bodies containing NUL.
+        dispatch_workers: threads running handlers. 1 (default) keeps global order; more
+            run different subscriptions in parallel while keeping each one's order.
+        queue_size: capacity of a handler-less subscription's queue.
+        client_id: sent as ``client-id`` (ActiveMQ durable subscriptions).
+        connect_headers: extra CONNECT headers.
+        seed: seed for failover randomization (tests).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    url: str
+    login: str | None = None
+    passcode: SecretStr | None = None
+    vhost: str | None = None
+    versions: tuple[Literal["1.0", "1.1", "1.2"], ...] = VERSIONS
+    heart_beats: tuple[int, int] = (10_000, 10_000)
+    heartbeat_tolerance: float = Field(default=1.5, ge=1.0)
+    ssl: bool | TlsOptions | SSLContext | None = None
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    max_frame_size: int = Field(default=DEFAULT_MAX_FRAME_SIZE, gt=0)
+    content_length: bool = True
+    dispatch_workers: int = Field(default=1, ge=1, le=64)
+    queue_size: int = Field(default=1000, ge=1)
+    client_id: str | None = None
+    connect_headers: dict[str, str] = Field(default_factory=dict)
+    seed: int | None = None
+
+    @field_validator("heart_beats")
+    @classmethod
+    def _check_heart_beats(cls, value: tuple[int, int]) -> tuple[int, int]:
+        if any(v < 0 for v in value):
+            raise ValueError("heart-beat intervals must be >= 0 ms")
+        return value
+
+    @field_validator("versions")
+    @classmethod
+    def _check_versions(cls, value: Sequence[str]) -> Sequence[str]:
+        if not value:
+            raise ValueError("offer at least one STOMP version")
+        return value
+
+    @model_validator(mode="after")
+    def _check_url(self) -> ClientConfig:
+        self.failover  # noqa: B018 - parse now so a bad URI fails at construction
+        return self
+
+    @property
+    def failover(self) -> FailoverUri:
+        """The parsed URI (a single broker URI is a failover list of one, without retries)."""
+        cached: FailoverUri | None = self.__dict__.get("_failover")
+        if cached is None:
+            cached = parse_uri(self.url)
+            self.__dict__["_failover"] = cached
+        return cached
+
+    @classmethod
+    def build(cls, **options: Any) -> ClientConfig:
+        """Construct, turning validation errors into :class:`ConfigError` naming the option."""
+        try:
+            return cls(**options)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"invalid client configuration: {problems}") from None
+
+    def __repr__(self) -> str:
+        return (
+            f"ClientConfig(url={self.url!r}, login={self.login!r}, passcode=***, "
+            f"vhost={self.vhost!r}, versions={self.versions!r}, heart_beats={self.heart_beats!r})"
+        )

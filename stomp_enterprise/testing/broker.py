@@ -1,0 +1,532 @@
+"""A real STOMP 1.0/1.1/1.2 broker over loopback sockets, in threads, with fault injection.
+
+Threads (all joined by :meth:`Broker.stop`):
+
+* ``stomp-testing-broker-acceptor``: accepts connections (polling, so it stops promptly);
+* per connection ``stomp-testing-broker-conn-<n>`` (reads and handles frames) and
+  ``stomp-testing-broker-conn-<n>-writer`` (writes its outbound queue and heart-beats).
+
+Locks: one state lock (``Broker._lock``) guards the router (queues, topics, subscriptions,
+transactions), the connection table and the inspection logs. Handling a frame computes the
+deliveries under it and appends them to the target connections' outbound queues, which never
+blocks; only writer threads touch sockets for writing. So a consumer that stops reading
+stalls nothing but its own writer, and is dropped after ``slow_consumer_timeout``.
+
+Queues (stored messages) survive :meth:`Broker.stop` / :meth:`Broker.start` and
+:meth:`Broker.restart` unless ``keep_messages=False``; subscriptions, unacked deliveries (they
+go back to their queue, marked redelivered) and transactions do not, as with a broker that
+keeps a persistent store.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Final, TypeVar
+
+from stomp_enterprise.errors import FrameTooLarge, ProtocolError
+from stomp_enterprise.protocol.constants import SERVER_COMMANDS, VERSIONS
+from stomp_enterprise.protocol.frames import Frame
+from stomp_enterprise.testing._connection import BrokerConnection, FaultState
+from stomp_enterprise.testing._destinations import (
+    BrokerMessage,
+    Delivery,
+    Outbound,
+    Router,
+    RouterError,
+)
+from stomp_enterprise.testing._handshake import HandshakeError, accept_connect
+
+__all__ = ["Broker", "ReceivedFrame"]
+
+logger = logging.getLogger("stomp_enterprise.testing")
+
+_T = TypeVar("_T")
+_POLL: Final = 0.05
+_JOIN_TIMEOUT: Final = 5.0
+
+
+@dataclass(frozen=True)
+class ReceivedFrame:
+    """A frame the broker received.
+
+    Attributes:
+        connection: the connection number (1, 2, ... over the broker's lifetime).
+        frame: the frame as parsed.
+        time: ``time.monotonic()`` when it was handled.
+    """
+
+    connection: int
+    frame: Frame
+    time: float
+
+    @property
+    def command(self) -> str:
+        """The frame's command."""
+        return self.frame.command
+
+
+class Broker:
+    """An in-process STOMP broker for tests.
+
+    Args:
+        host: the interface to listen on.
+        port: the port; 0 picks a free one (then :attr:`port` holds it, and a restart reuses it).
+        users: ``{login: passcode}``; ``None`` accepts anyone. A mismatch is answered with
+            ERROR ``message:Authentication failed`` and the connection is closed.
+        versions: the STOMP versions the broker speaks.
+        heart_beat: the CONNECTED ``heart-beat`` ``(sx, sy)`` in ms: what the broker can send
+            and what it wants. ``None`` (default) mirrors each client's request
+            (``sx = cy, sy = cx``), so any heart-beat a client asks for is honoured.
+        max_frame_size: the largest frame accepted; a larger one gets ERROR and a close.
+        ssl_context: a server-side ``ssl.SSLContext`` to speak TLS (:attr:`url` is then
+            ``ssl://...``).
+        name: the ``server`` header of CONNECTED and the prefix of session ids.
+        max_redeliveries: a message returned (NACK, unsubscribe, disconnect) more often goes
+            to ``dead_letter`` instead; ``None`` redelivers forever.
+        dead_letter: the dead-letter destination.
+        slow_consumer_timeout: a connection that accepts no byte for this many seconds while
+            the broker has data for it is dropped.
+        heart_beat_grace: a client silent for this many times its promised heart-beat
+            interval is disconnected.
+
+    Every public method may be called from any thread, including a test's main thread and
+    a handler running on a client's thread.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        users: Mapping[str, str] | None = None,
+        versions: Sequence[str] = ("1.0", "1.1", "1.2"),
+        heart_beat: tuple[int, int] | None = None,
+        max_frame_size: int = 16 * 1024 * 1024,
+        ssl_context: ssl.SSLContext | None = None,
+        name: str = "stomp-enterprise-testing",
+        max_redeliveries: int | None = None,
+        dead_letter: str = "/queue/DLQ",
+        slow_consumer_timeout: float = 10.0,
+        heart_beat_grace: float = 2.0,
+    ) -> None:
+        if not versions or any(v not in VERSIONS for v in versions):
+            raise ValueError(f"versions must be a non-empty subset of {sorted(VERSIONS)}")
+        if heart_beat is not None and (
+            len(heart_beat) != 2 or any(not isinstance(v, int) or v < 0 for v in heart_beat)
+        ):
+            raise ValueError(f"heart_beat must be (sx, sy) ints >= 0 or None, got {heart_beat!r}")
+        if max_frame_size < 1:
+            raise ValueError("max_frame_size must be positive")
+        self.host = host
+        self.port = port
+        self.users = dict(users) if users is not None else None
+        self.versions = tuple(versions)
+        self.heart_beat = heart_beat
+        self.max_frame_size = max_frame_size
+        self.ssl_context = ssl_context
+        self.name = name
+        self.slow_consumer_timeout = slow_consumer_timeout
+        self.heart_beat_grace = heart_beat_grace
+        self._router = Router(max_redeliveries=max_redeliveries, dead_letter=dead_letter)
+        self._lock = threading.Lock()  # broker state: router, connections, logs, switches
+        self._lifecycle = threading.Lock()  # start/stop
+        self._connections: dict[int, BrokerConnection] = {}
+        self._numbers = itertools.count(1)
+        self._received: list[ReceivedFrame] = []
+        self._faults = FaultState()
+        self._refuse: str | None = None  # None, "close" or "ignore"
+        self._fail_connects: list[str] = []
+        self._listener: socket.socket | None = None
+        self._acceptor: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def url(self) -> str:
+        """``tcp://host:port`` (``ssl://`` with TLS), with the actual port once started."""
+        scheme = "ssl" if self.ssl_context is not None else "tcp"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._acceptor is not None
+
+    def start(self) -> Broker:
+        """Bind, listen and start accepting; returns once listening. Any thread.
+
+        Raises:
+            RuntimeError: already running.
+            OSError: the port cannot be bound.
+        """
+        with self._lifecycle:
+            if self._acceptor is not None:
+                raise RuntimeError("broker already running")
+            listener = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+            try:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind((self.host, self.port))
+                listener.listen(64)
+                listener.setblocking(False)
+            except OSError:
+                listener.close()
+                raise
+            self.port = listener.getsockname()[1]
+            self._listener = listener
+            self._stopping.clear()
+            self._acceptor = threading.Thread(
+                target=self._accept_loop, name="stomp-testing-broker-acceptor", daemon=True
+            )
+            self._acceptor.start()
+            logger.info("testing broker listening on %s", self.url)
+            return self
+
+    def stop(self, timeout: float = _JOIN_TIMEOUT) -> None:
+        """Close every connection and join every thread (bounded by ``timeout``). Idempotent;
+        any thread except the broker's own."""
+        with self._lifecycle:
+            acceptor, listener = self._acceptor, self._listener
+            if acceptor is None:
+                return
+            deadline = time.monotonic() + timeout
+            self._stopping.set()
+            acceptor.join(timeout)
+            if listener is not None:
+                listener.close()
+            with self._lock:
+                connections = list(self._connections.values())
+            for conn in connections:
+                conn.abort()
+            for conn in connections:
+                if not conn.join(max(0.0, deadline - time.monotonic())):
+                    logger.warning("%r did not stop within %.1fs", conn, timeout)
+            self._acceptor = self._listener = None
+            logger.info("testing broker on %s stopped", self.url)
+
+    def restart(self, *, downtime: float = 0.0, keep_messages: bool = True) -> None:
+        """Stop, wait ``downtime`` seconds, start again on the same port. Stored queue
+        messages survive unless ``keep_messages`` is False."""
+        self.stop()
+        if not keep_messages:
+            self.purge()
+        if downtime > 0:
+            time.sleep(downtime)
+        self.start()
+
+    def __enter__(self) -> Broker:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<Broker {self.url} {state}>"
+
+    # ------------------------------------------------------------ inspection
+
+    @property
+    def received(self) -> list[ReceivedFrame]:
+        """A snapshot of every frame received so far, in order (heart-beats excluded)."""
+        with self._lock:
+            return list(self._received)
+
+    def received_frames(self, command: str | None = None) -> list[Frame]:
+        """The frames received so far, optionally only those with ``command``."""
+        return [r.frame for r in self.received if command is None or r.frame.command == command]
+
+    def sent_messages(self, destination: str | None = None) -> list[BrokerMessage]:
+        """Every message accepted (committed SENDs), optionally only for ``destination``."""
+        with self._lock:
+            return [m for m in self._router.sent if destination in (None, m.destination)]
+
+    def deliveries(self, destination: str | None = None) -> list[Delivery]:
+        """Every MESSAGE handed to a subscriber, optionally only for ``destination``."""
+        with self._lock:
+            return [d for d in self._router.deliveries if destination in (None, d.destination)]
+
+    def queue_depth(self, destination: str) -> int:
+        """Messages stored in ``destination`` waiting for a consumer."""
+        with self._lock:
+            return self._router.queue_depth(destination)
+
+    def unacked(self, destination: str | None = None) -> int:
+        """Messages delivered but not acknowledged (to ``destination``, or anywhere)."""
+        with self._lock:
+            return self._router.unacked(destination)
+
+    def subscriber_count(self, destination: str) -> int:
+        """Active subscriptions on ``destination``."""
+        with self._lock:
+            return self._router.subscriber_count(destination)
+
+    @property
+    def connections(self) -> int:
+        """Client connections currently open (whether or not they sent CONNECT)."""
+        with self._lock:
+            return len(self._connections)
+
+    @property
+    def sessions(self) -> int:
+        """Client connections that completed CONNECT and are still open."""
+        with self._lock:
+            return sum(1 for c in self._connections.values() if c.connected)
+
+    def wait_for(
+        self, predicate: Callable[[], _T], timeout: float = 5.0, *, interval: float = 0.01
+    ) -> _T:
+        """Poll ``predicate`` until it returns something truthy; return that.
+
+        Raises:
+            TimeoutError: still falsy after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            result = predicate()
+            if result:
+                return result
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"condition not met within {timeout}s: {predicate!r}")
+            time.sleep(interval)
+
+    def purge(self) -> None:
+        """Drop every stored queue message."""
+        with self._lock:
+            self._router.purge()
+
+    def publish(
+        self,
+        destination: str,
+        body: bytes = b"",
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Inject a message as if a client had sent it."""
+        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        with self._lock:
+            self._deliver(self._router.send(destination, pairs, body))
+
+    # ------------------------------------------------------------ fault injection
+
+    def drop_connections(self, *, reset: bool = False, timeout: float = 2.0) -> None:
+        """Close every client socket abruptly (a FIN, or a RST with ``reset``) and wait
+        until the broker has cleaned them up (their unacked messages are redelivered)."""
+        with self._lock:
+            connections = list(self._connections.values())
+        for conn in connections:
+            conn.abort(reset=reset)
+        deadline = time.monotonic() + timeout
+        for conn in connections:
+            while not conn.closed and time.monotonic() < deadline:
+                time.sleep(0.005)
+
+    def go_silent(self) -> None:
+        """Keep sockets open but stop reading and writing, heart-beats included: a half-open
+        broker. New connections are accepted by the kernel and stay silent too."""
+        self._faults.silent.set()
+
+    def resume(self) -> None:
+        """Undo :meth:`go_silent`: queued frames are written, input is read again."""
+        self._faults.silent.clear()
+
+    def delay_frames(self, seconds: float) -> None:
+        """Hold every outbound frame ``seconds`` before writing it (0 turns it off)."""
+        self._faults.delay = max(0.0, float(seconds))
+
+    def refuse_connects(self, refuse: bool = True, *, accept: bool = True) -> None:
+        """Refuse new connections: accept then close at once (``accept=True``), or leave them
+        un-accepted in the listen backlog (``accept=False``, the client hangs). ``False``
+        turns it off."""
+        with self._lock:
+            self._refuse = None if not refuse else ("close" if accept else "ignore")
+
+    def fail_next_connect(
+        self, error_message: str = "Connection refused by test", count: int = 1
+    ) -> None:
+        """Answer the next ``count`` CONNECT frames with ERROR ``error_message`` (then close)."""
+        with self._lock:
+            self._fail_connects.extend([error_message] * count)
+
+    def send_error(self, message: str, *, close: bool = True, body: bytes = b"") -> None:
+        """Send ERROR ``message`` to every connection; then close them unless ``close`` is
+        False."""
+        with self._lock:
+            connections = list(self._connections.values())
+        for conn in connections:
+            self._send_error(conn, message, body=body, close=close)
+
+    # ------------------------------------------------------------ acceptor thread
+
+    def _accept_loop(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        while not self._stopping.is_set():
+            with self._lock:
+                refuse = self._refuse
+            if refuse == "ignore":
+                self._stopping.wait(_POLL)
+                continue
+            try:
+                readable, _, _ = select.select([listener], [], [], _POLL)
+                if not readable:
+                    continue
+                sock, address = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                if not self._stopping.is_set():
+                    logger.exception("accept failed")
+                return
+            if refuse == "close":
+                logger.info("refusing connection from %s:%d", *address[:2])
+                sock.close()
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                number = next(self._numbers)
+                conn = BrokerConnection(
+                    number,
+                    sock,
+                    (address[0], address[1]),
+                    handler=self,
+                    faults=self._faults,
+                    max_frame_size=self.max_frame_size,
+                    ssl_context=self.ssl_context,
+                    slow_consumer_timeout=self.slow_consumer_timeout,
+                    heart_beat_grace=self.heart_beat_grace,
+                )
+                self._connections[number] = conn
+            logger.info("conn-%d: accepted from %s:%d", number, *address[:2])
+            conn.start()
+
+    # ------------------------------------------------------------ connection callbacks
+
+    def on_frame(self, conn: BrokerConnection, frame: Frame) -> None:
+        """Handle one frame (the connection's reader thread)."""
+        command = frame.command
+        with self._lock:
+            self._received.append(ReceivedFrame(conn.number, frame, time.monotonic()))
+        if not conn.connected:
+            if command in ("CONNECT", "STOMP"):
+                self._connect(conn, frame)
+            else:
+                self._send_error(conn, f"{command} frame received before CONNECT", frame=frame)
+            return
+        if command in ("CONNECT", "STOMP"):
+            self._send_error(conn, f"{command} frame received on a connected session", frame=frame)
+            return
+        if command in SERVER_COMMANDS:
+            self._send_error(
+                conn, f"unexpected {command} frame: only a broker sends it", frame=frame
+            )
+            return
+        if command == "NACK" and conn.version == "1.0":
+            self._send_error(conn, "NACK is not supported in STOMP 1.0", frame=frame)
+            return
+        receipt = frame.get("receipt")
+        if command == "DISCONNECT":
+            if receipt is not None:
+                conn.send_frame(Frame("RECEIPT", [("receipt-id", receipt)]))
+            conn.close_after_flush()
+            return
+        with self._lock:
+            try:
+                out = self._router.handle(conn.number, conn.version, frame)
+            except RouterError as exc:
+                error: str | None = str(exc)
+            else:
+                error = None
+                self._deliver(out)
+                if receipt is not None:
+                    conn.send_frame(Frame("RECEIPT", [("receipt-id", receipt)]))
+        if error is not None:
+            self._send_error(conn, error, frame=frame)
+
+    def on_protocol_error(self, conn: BrokerConnection, exc: ProtocolError) -> None:
+        """The client sent bytes that are not valid STOMP (reader thread)."""
+        kind = "frame too large" if isinstance(exc, FrameTooLarge) else "malformed frame"
+        self._send_error(conn, f"{kind}: {exc}")
+
+    def on_closed(self, conn: BrokerConnection) -> None:
+        """The connection is gone: end its subscriptions and transactions (reader thread)."""
+        with self._lock:
+            self._connections.pop(conn.number, None)
+            self._deliver(self._router.disconnect(conn.number))
+        logger.info("conn-%d: closed", conn.number)
+
+    # ------------------------------------------------------------ internals
+
+    def _connect(self, conn: BrokerConnection, frame: Frame) -> None:
+        with self._lock:
+            failure = self._fail_connects.pop(0) if self._fail_connects else None
+        if failure is not None:
+            self._send_error(conn, failure, frame=frame)
+            return
+        try:
+            handshake = accept_connect(
+                frame,
+                versions=self.versions,
+                users=self.users,
+                heart_beat=self.heart_beat,
+                session=f"{self.name}-{conn.number}",
+                server=self.name,
+            )
+        except HandshakeError as exc:
+            logger.info("conn-%d: CONNECT refused: %s", conn.number, exc.message)
+            self._send_error(conn, exc.message, frame=frame, headers=exc.headers)
+            return
+        conn.login = handshake.login
+        conn.set_session(handshake.version, handshake.send_interval, handshake.expect_interval)
+        conn.send_frame(handshake.connected)
+        logger.info(
+            "conn-%d: connected, STOMP %s, heart-beats out %dms / in %dms",
+            conn.number,
+            handshake.version,
+            handshake.send_interval,
+            handshake.expect_interval,
+        )
+
+    def _deliver(self, out: list[Outbound]) -> None:
+        """Queue deliveries (called under ``_lock`` so per-destination order is kept;
+        ``send_frame`` never blocks)."""
+        for number, frame in out:
+            conn = self._connections.get(number)
+            if conn is not None:
+                conn.send_frame(frame)
+
+    def _send_error(
+        self,
+        conn: BrokerConnection,
+        message: str,
+        *,
+        frame: Frame | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+        close: bool = True,
+    ) -> None:
+        pairs = [("message", " ".join(message.split()))]
+        pairs.extend(headers)
+        receipt = frame.get("receipt") if frame is not None else None
+        if receipt is not None:
+            pairs.append(("receipt-id", receipt))
+        if not body and frame is not None:
+            body = f"The offending frame was {frame.command}.\n{message}\n".encode()
+        if body:
+            pairs.append(("content-type", "text/plain"))
+        conn.send_frame(Frame("ERROR", pairs, body))
+        if close:
+            conn.close_after_flush()

@@ -1,0 +1,47 @@
+"""pytest fixtures for the in-process broker.
+
+Enable them in your root ``conftest.py``::
+
+    pytest_plugins = ["stomp_enterprise.testing.pytest_plugin"]
+
+Fixtures:
+
+* ``stomp_broker``: a started :class:`~stomp_enterprise.testing.Broker` on ``127.0.0.1`` and
+  a free port, stopped after the test.
+* ``stomp_broker_factory``: ``make(**kwargs) -> Broker`` (same arguments as ``Broker``); every
+  broker it made is started at once and stopped after the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from stomp_enterprise.testing.broker import Broker
+
+__all__ = ["stomp_broker", "stomp_broker_factory"]
+
+
+@pytest.fixture
+def stomp_broker() -> Iterator[Broker]:
+    """A running broker on ``127.0.0.1:<free port>``; stopped (threads joined) afterwards."""
+    with Broker() as broker:
+        yield broker
+
+
+@pytest.fixture
+def stomp_broker_factory() -> Iterator[Callable[..., Broker]]:
+    """Make started brokers with ``make(**broker_kwargs)``; all are stopped afterwards."""
+    brokers: list[Broker] = []
+
+    def make(**kwargs: Any) -> Broker:
+        broker = Broker(**kwargs)
+        broker.start()
+        brokers.append(broker)
+        return broker
+
+    yield make
+    for broker in reversed(brokers):
+        broker.stop()
