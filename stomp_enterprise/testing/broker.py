@@ -375,14 +375,14 @@ class Broker:
         listener = self._listener
         assert listener is not None
         while not self._stopping.is_set():
-            with self._lock:
-                refuse = self._refuse
-            if refuse == "ignore":
-                self._stopping.wait(_POLL)
-                continue
             try:
                 readable, _, _ = select.select([listener], [], [], _POLL)
                 if not readable:
+                    continue
+                with self._lock:  # read after the wait: a switch flipped meanwhile counts
+                    refuse = self._refuse
+                if refuse == "ignore":
+                    self._stopping.wait(_POLL)
                     continue
                 sock, address = listener.accept()
             except (BlockingIOError, InterruptedError):

@@ -54,10 +54,13 @@ def test_queue_stores_until_a_consumer_comes(stomp_broker: Broker, clients):
     for i in range(3):
         send(p, "/queue/later", b"%d" % i)
     assert stomp_broker.queue_depth("/queue/later") == 3
-    c = consumer(clients, stomp_broker, "/queue/later")
-    # stored messages are delivered at once, after the SUBSCRIBE's receipt... or before it
-    bodies = sorted(c.expect("MESSAGE").body for _ in range(3))
-    assert bodies == [b"0", b"1", b"2"]
+    c = clients(stomp_broker)
+    c.connect()
+    c.send(commands.subscribe("/queue/later", "s1", receipt="sub"))
+    # stored messages are dispatched as the SUBSCRIBE is applied, so before its receipt
+    frames = [c.receive() for _ in range(4)]
+    assert [f.command for f in frames] == ["MESSAGE"] * 3 + ["RECEIPT"]
+    assert [f.body for f in frames[:3]] == [b"0", b"1", b"2"]
     assert stomp_broker.queue_depth("/queue/later") == 0
 
 

@@ -1,0 +1,88 @@
+"""TLS: verification on by default, CA files, SSLContext, client certificates, SNI."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import pytest
+import trustme
+
+from stomp_enterprise import Client, ConnectFailed, TlsOptions
+from stomp_enterprise.testing import Broker
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def _server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*names).configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def tls_broker(ca: trustme.CA):
+    with Broker(ssl_context=_server_context(ca, "127.0.0.1", "localhost")) as broker:
+        yield broker
+
+
+def test_tls_with_ca_file(tls_broker: Broker, ca: trustme.CA, tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    assert tls_broker.url.startswith("ssl://")
+    with Client(tls_broker.url, ssl=TlsOptions(ca_file=ca_file), heart_beats=(0, 0)) as client:
+        sub = client.subscribe("/queue/tls")
+        client.send("/queue/tls", b"secret", receipt=True)
+        assert sub.get(timeout=5).body == b"secret"
+
+
+def test_tls_with_ssl_context_and_stomp_ssl_scheme(tls_broker: Broker, ca: trustme.CA) -> None:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    url = tls_broker.url.replace("ssl://", "stomp+ssl://")
+    with Client(url, ssl=context, heart_beats=(0, 0)) as client:
+        client.send("/queue/tls", b"x", receipt=True)
+
+
+def test_verification_is_on_by_default(tls_broker: Broker) -> None:
+    client = Client(tls_broker.url, heart_beats=(0, 0))  # system CAs do not know our CA
+    with pytest.raises(ConnectFailed, match="certificate verif"):
+        client.connect()
+
+
+def test_hostname_mismatch_fails(ca: trustme.CA, tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    with Broker(ssl_context=_server_context(ca, "broker.example.org")) as broker:
+        client = Client(broker.url, ssl=TlsOptions(ca_file=ca_file), heart_beats=(0, 0))
+        with pytest.raises(ConnectFailed, match="certificate verif"):
+            client.connect()
+        # SNI / verification name override: the certificate names broker.example.org
+        options = TlsOptions(ca_file=ca_file, server_hostname="broker.example.org")
+        with Client(broker.url, ssl=options, heart_beats=(0, 0)) as client:
+            assert client.is_connected
+
+
+def test_client_certificate(ca: trustme.CA, tmp_path: Path) -> None:
+    server = _server_context(ca, "127.0.0.1")
+    server.verify_mode = ssl.CERT_REQUIRED
+    ca.configure_trust(server)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    client_cert = ca.issue_cert("client@example.org")
+    cert_file = tmp_path / "client.pem"
+    client_cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    with Broker(ssl_context=server) as broker:
+        options = TlsOptions(ca_file=ca_file, cert_file=cert_file)
+        with Client(broker.url, ssl=options, heart_beats=(0, 0)) as client:
+            client.send("/queue/mtls", b"x", receipt=True)
+
+
+def test_missing_ca_file_is_a_config_error(tmp_path: Path) -> None:
+    from stomp_enterprise import ConfigError
+
+    with pytest.raises(ConfigError, match="TLS"):
+        Client("ssl://127.0.0.1:1", ssl=TlsOptions(ca_file=tmp_path / "missing.pem"))
