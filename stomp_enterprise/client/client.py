@@ -7,6 +7,7 @@ dispatcher for user code, and, with a failover URI, a background reconnect threa
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -142,13 +143,16 @@ class Client:
         self._closing = threading.Event()
         self._started = False
         self._reconnecting = False
+        self._gave_up = False
         self._reconnect_thread: threading.Thread | None = None
+        self._priority_thread: threading.Thread | None = None
         self._schedule = ReconnectSchedule(config.failover, seed=config.seed)
         self._ssl_context = self._make_ssl_context()
         self._disconnect_lock = threading.Lock()
         self.reconnects = 0
         self._lost_at: float | None = None
         self._disconnected_total = 0.0
+        self._ids = itertools.count(1)
 
     # ------------------------------------------------------------ properties
 
@@ -330,14 +334,18 @@ class Client:
             ssl_context=self._ssl_context if broker.use_ssl else None,
             server_hostname=self._server_hostname(),
         )
+        session = Session(
+            config.versions,
+            config.heart_beats,
+            max_frame_size=config.max_frame_size,
+            content_length=config.content_length,
+        )
         connection = Connection(
-            self, transport, self._session, self._lock, tolerance=config.heartbeat_tolerance
+            self, transport, session, self._lock, tolerance=config.heartbeat_tolerance
         )
         headers = dict(config.connect_headers)
         if config.client_id:
             headers["client-id"] = config.client_id
-        with self._lock:
-            self._session.reset()
         try:
             connection.handshake(
                 host=config.vhost,
@@ -348,30 +356,43 @@ class Client:
             )
         except BaseException:
             transport.close()
-            with self._lock:
-                self._session.reset()
             raise
         return connection
 
     def _installed(self, connection: Connection, *, reconnect: bool) -> None:
-        """Make ``connection`` current: replay subscriptions, start its reader, tell listeners."""
+        """Make ``connection`` current: replay subscriptions, start its reader, tell listeners.
+
+        The connection becomes current *before* its reader starts, so a loss noticed at once
+        is handled like any other (``_connection_lost`` only acts on the current one)."""
         info = connection.info
         assert info is not None
-        if reconnect:
-            with connection.transport.write_lock:
-                with self._lock:
-                    frames = list(self._session.replay())
-                for data in frames:
-                    connection.transport.send_locked(data)
-        connection.start_reader()
         with self._state:
+            previous = self._session
             self._connection = connection
+            self._session = connection.session
             self._started = False
+            self._reconnecting = False
+            self._gave_up = False
             if self._lost_at is not None:
                 self._disconnected_total += time.monotonic() - self._lost_at
                 self._lost_at = None
             self._schedule.reset()
             self._state.notify_all()
+        if reconnect:
+            try:
+                with connection.transport.write_lock:
+                    with self._lock:
+                        # the new session takes over the subscriptions; same ids, same headers
+                        connection.session.subscriptions.update(previous.subscriptions)
+                        frames = list(connection.session.replay())
+                    for data in frames:
+                        connection.transport.send_locked(data)
+            except ConnectionLost as exc:
+                connection._lost(exc)
+                return
+        connection.start_reader()
+        if self._schedule.should_return_to_priority(connection.transport.address):
+            self._start_priority_return(connection)
         log.info(
             "connected to %s (STOMP %s, heart-beats %s)%s",
             connection.url,
@@ -424,6 +445,7 @@ class Client:
             log.error("reconnect gave up: %s", exc)  # noqa: TRY400 - the cause is in the message
             with self._state:
                 self._reconnecting = False
+                self._gave_up = True
                 self._state.notify_all()
             return
         if self._closing.is_set():
@@ -433,14 +455,63 @@ class Client:
                 self._state.notify_all()
             return
         self.reconnects += 1
-        try:
-            self._installed(connection, reconnect=True)
-        except ConnectionLost as exc:
-            connection._lost(exc)
-        finally:
-            with self._state:
-                self._reconnecting = False
-                self._state.notify_all()
+        self._installed(connection, reconnect=True)
+
+    def _start_priority_return(self, current: Connection) -> None:
+        with self._state:
+            previous = self._priority_thread
+            if previous is not None and previous.is_alive():
+                return
+            self._priority_thread = threading.Thread(
+                target=self._return_to_priority, args=(current,), name="stomp-priority-return"
+            )
+            self._priority_thread.start()
+
+    def _return_to_priority(self, current: Connection) -> None:
+        """priorityBackup: while connected to a backup broker, keep trying the priority ones
+        (with the policy's back-off) and move over as soon as one answers."""
+        policy = self.config.failover.policy
+        priority = [b for b in self.config.failover.brokers if self._schedule.is_priority(b)]
+        delay = max(policy.initial_reconnect_delay, 1) / 1000.0
+        while not self._closing.wait(delay):
+            if self._connection is not current or not current.alive:
+                return
+            for broker in priority:
+                try:
+                    connection = self._open(broker, None)
+                except (StompConnectionError, StompTimeout, BrokerError) as exc:
+                    log.debug("priority broker %s still unavailable: %s", broker.url, exc)
+                    continue
+                log.warning("returning to priority broker %s from %s", broker.url, current.url)
+                self._switch(current, connection)
+                return
+            if policy.use_exponential_back_off:
+                delay *= policy.reconnect_delay_exponent
+            delay = min(delay, max(policy.max_reconnect_delay, 1) / 1000.0)
+
+    def _switch(self, old: Connection, new: Connection) -> None:
+        """Move from ``old`` to the freshly handshaken ``new``: replay, then close ``old``."""
+        old.closing = True
+        with old.transport.write_lock, self._lock:
+            old.alive = False  # writers now wait for the new connection
+        self.reconnects += 1
+        self._installed(new, reconnect=True)
+        old.close(_JOIN)
+
+    def _may_reconnect(self) -> bool:
+        """Whether a connection may still come (call with ``_state`` held): connecting,
+        reconnecting, or a loss that ``_connection_lost`` has not picked up yet."""
+        if self._closing.is_set():
+            return False
+        if self._reconnecting or self._started:
+            return True
+        connection = self._connection
+        return (
+            connection is not None
+            and not connection.alive
+            and not self._gave_up
+            and self.config.failover.policy.max_reconnect_attempts != 0
+        )
 
     def _current_connection(self, timeout: float | None = None) -> Connection:
         """The live connection, waiting for a reconnect up to the send timeout."""
@@ -459,7 +530,7 @@ class Client:
                 connection = self._connection
                 if connection is not None and connection.alive:
                     return connection
-                if self._closing.is_set() or not (self._reconnecting or self._started):
+                if not self._may_reconnect():
                     raise NotConnected(
                         "not connected"
                         + (
@@ -497,7 +568,7 @@ class Client:
                 connection.closing = True  # the broker's EOF after DISCONNECT is expected
                 try:
                     future = connection.request(
-                        lambda rid: self._session.disconnect(receipt=rid), receipt=True
+                        lambda rid: connection.session.disconnect(receipt=rid), receipt=True
                     )
                     assert future is not None
                     wait_receipt(
@@ -517,10 +588,9 @@ class Client:
             self._subscriptions.clear()
             with self._lock:
                 self._session.subscriptions.clear()
-                self._session.reset()
-            reconnect = self._reconnect_thread
-            if reconnect is not None and reconnect is not threading.current_thread():
-                reconnect.join(_JOIN)
+            for helper in (self._reconnect_thread, self._priority_thread):
+                if helper is not None and helper is not threading.current_thread():
+                    helper.join(_JOIN)
             with self._state:
                 lost_already = connection is not None and connection.lost_error is not None
                 self._connection = None
@@ -589,8 +659,8 @@ class Client:
             NotConnected: not connected and no reconnect came within the wait.
         """
         payload, content_type = self._encode_body(body, content_type)
-        session = self._session
         connection = self._current_connection(timeout)
+        session = connection.session
         future = connection.request(
             lambda rid: session.send(
                 destination, payload, headers, content_type=content_type, receipt=rid
@@ -616,8 +686,8 @@ class Client:
         faster than one receipted ``send`` at a time. Future callbacks run on the reader
         thread: keep them short and non-blocking."""
         payload, content_type = self._encode_body(body, content_type)
-        session = self._session
         connection = self._current_connection(timeout)
+        session = connection.session
         future = connection.request(
             lambda rid: session.send(
                 destination, payload, headers, content_type=content_type, receipt=rid
@@ -659,7 +729,7 @@ class Client:
         """
         connection = self._current_connection(timeout)
         with self._lock:
-            sub_id = id if id is not None else self._session.new_id("sub")
+            sub_id = id if id is not None else f"sub-{next(self._ids)}"
             if sub_id in self._subscriptions:
                 raise ConfigError(f"subscription id {sub_id!r} is already in use")
         sub = Subscription(
@@ -676,7 +746,7 @@ class Client:
         self._subscriptions[sub_id] = sub
         try:
             connection.call(
-                lambda rid: self._session.subscribe(
+                lambda rid: connection.session.subscribe(
                     destination, sub_id, ack=ack, headers=headers, receipt=rid
                 ),
                 receipt=receipt,
@@ -687,7 +757,7 @@ class Client:
             self._subscriptions.pop(sub_id, None)
             sub._end()
             with self._lock:
-                self._session.subscriptions.pop(sub_id, None)
+                connection.session.subscriptions.pop(sub_id, None)
             raise
         return sub
 
@@ -699,7 +769,7 @@ class Client:
         if connection is not None and connection.alive:
             try:
                 connection.call(
-                    lambda rid: self._session.unsubscribe(sub.id, receipt=rid),
+                    lambda rid: connection.session.unsubscribe(sub.id, receipt=rid),
                     receipt=receipt,
                     timeout=timeout,
                     what=f"UNSUBSCRIBE {sub.id}",

@@ -20,6 +20,7 @@ keeps a persistent store.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import select
@@ -200,6 +201,9 @@ class Broker:
                 return
             deadline = time.monotonic() + timeout
             self._stopping.set()
+            if listener is not None:
+                with contextlib.suppress(OSError):  # wakes the acceptor's select on Linux
+                    listener.shutdown(socket.SHUT_RDWR)
             acceptor.join(timeout)
             if listener is not None:
                 listener.close()

@@ -13,7 +13,12 @@ from tests.testing.helpers import WAIT, RawClient
 
 
 def consumer(
-    clients, broker: Broker, destination: str, sub_id: str = "s1", *, ack: str = "auto",
+    clients,
+    broker: Broker,
+    destination: str,
+    sub_id: str = "s1",
+    *,
+    ack: str = "auto",
     version: str = "1.2",
 ) -> RawClient:
     client = clients(broker)
@@ -163,9 +168,7 @@ def test_client_ack_is_cumulative_and_rest_redelivered_on_disconnect(stomp_broke
     redelivered = [second.expect("MESSAGE") for _ in range(2)]
     assert [m.body for m in redelivered] == [b"2", b"3"]
     assert all(m.get("redelivered") == "true" for m in redelivered)
-    assert [m.get("message-id") for m in redelivered] == [
-        m.get("message-id") for m in messages[2:]
-    ]
+    assert [m.get("message-id") for m in redelivered] == [m.get("message-id") for m in messages[2:]]
     assert all(m.get("subscription") == "second" for m in redelivered)
 
 

@@ -26,7 +26,8 @@ def test_stomp_broker_fixture(stomp_broker: Broker):
 def test_stomp_broker_factory(stomp_broker_factory):
     a = stomp_broker_factory()
     b = stomp_broker_factory(versions=("1.2",))
-    assert a.running and b.running
+    assert a.running
+    assert b.running
     assert a.port != b.port
 
 
