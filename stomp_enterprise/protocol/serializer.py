@@ -67,7 +67,12 @@ def serialize(
     elif size and (content_length or b"\0" in body):
         lines.append(f"content-length:{size}")
     lines.append("\n")
-    head = "\n".join(lines).encode("utf-8")
+    try:
+        head = "\n".join(lines).encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: not expressible in UTF-8
+        raise LocalProtocolError(
+            f"a header contains {exc.object[exc.start : exc.end]!r}, which UTF-8 cannot encode"
+        ) from None
     if body:
         return b"".join((head, body, b"\0"))
     return head + b"\0"

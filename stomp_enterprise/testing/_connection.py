@@ -118,6 +118,8 @@ class BrokerConnection:
             max_header_length=max_frame_size,
         )
         self._io_lock = threading.Lock()
+        self._handling = threading.RLock()  # held by the reader while the broker handles a frame
+        self._drain_time = _DRAIN_TIME
         self._cond = threading.Condition(threading.Lock())
         self._outbound: deque[tuple[float, bytes]] = deque()
         self._send_interval = 0.0  # seconds
@@ -188,9 +190,18 @@ class BrokerConnection:
             self._outbound.append((time.monotonic(), data))
             self._cond.notify_all()
 
-    def close_after_flush(self) -> None:
-        """Stop handling input, write what is queued (bounded), then close. Any thread."""
-        with self._cond:
+    def close_after_flush(self, *, drain: float = _DRAIN_TIME) -> None:
+        """Stop handling input, write what is queued (bounded), then close. Any thread, but
+        never while holding the broker's state lock.
+
+        A frame being handled on the reader thread is finished first, so whatever it queues
+        (its RECEIPT, its deliveries) is still written. After the last byte the reader keeps
+        reading, and discarding, for up to ``drain`` seconds or until the client closes, so
+        unread client data does not turn the close into a RST.
+        """
+        with self._handling, self._cond:
+            if not self._finishing:
+                self._drain_time = drain
             self._finishing = True
             self._cond.notify_all()
 
@@ -257,7 +268,7 @@ class BrokerConnection:
                     finish_deadline = now + _FLUSH_TIMEOUT
                 if self._flushed.is_set():
                     flushed_at = flushed_at or now
-                    if now - flushed_at > _DRAIN_TIME:
+                    if now - flushed_at >= self._drain_time:
                         return
                 elif now > finish_deadline:
                     logger.info("conn-%d: could not flush before closing", self.number)
@@ -298,11 +309,11 @@ class BrokerConnection:
             try:
                 frames = self._parser.feed(data)
             except ProtocolError as exc:
-                self._handler.on_protocol_error(self, exc)
+                with self._handling:
+                    if not self.finishing:
+                        self._handler.on_protocol_error(self, exc)
                 continue
             for frame in frames:
-                if self.finishing:
-                    break
                 if logger.isEnabledFor(logging.DEBUG):
                     logger.debug(
                         "conn-%d >>> %s %s",
@@ -310,7 +321,10 @@ class BrokerConnection:
                         frame.command,
                         redacted_headers(frame.raw_headers),
                     )
-                self._handler.on_frame(self, frame)
+                with self._handling:
+                    if self.finishing:
+                        break
+                    self._handler.on_frame(self, frame)
 
     def _cleanup(self) -> None:
         self._aborted.set()

@@ -53,6 +53,7 @@ logger = logging.getLogger("stomp_enterprise.testing")
 _T = TypeVar("_T")
 _POLL: Final = 0.05
 _JOIN_TIMEOUT: Final = 5.0
+_STOP_DRAIN: Final = 0.1  # seconds a stopping broker waits for clients to close after the flush
 
 
 @dataclass(frozen=True)
@@ -192,9 +193,17 @@ class Broker:
             logger.info("testing broker listening on %s", self.url)
             return self
 
-    def stop(self, timeout: float = _JOIN_TIMEOUT) -> None:
+    def stop(self, timeout: float = _JOIN_TIMEOUT, *, graceful: bool = True) -> None:
         """Close every connection and join every thread (bounded by ``timeout``). Idempotent;
-        any thread except the broker's own."""
+        any thread except the broker's own.
+
+        Graceful (the default, like an orderly broker shutdown): input stops, a frame being
+        handled is finished, and what is already queued for each client (RECEIPTs,
+        MESSAGEs) is written before the connection closes, so a client never misses the
+        receipt of a frame the broker applied. ``graceful=False``, or a silent broker
+        (:meth:`go_silent`), closes at once like a crash; so does any connection that
+        cannot be flushed before ``timeout``.
+        """
         with self._lifecycle:
             acceptor, listener = self._acceptor, self._listener
             if acceptor is None:
@@ -209,18 +218,27 @@ class Broker:
                 listener.close()
             with self._lock:
                 connections = list(self._connections.values())
+            graceful = graceful and not self._faults.silent.is_set()
             for conn in connections:
-                conn.abort()
+                if graceful:
+                    conn.close_after_flush(drain=_STOP_DRAIN)
+                else:
+                    conn.abort()
             for conn in connections:
                 if not conn.join(max(0.0, deadline - time.monotonic())):
-                    logger.warning("%r did not stop within %.1fs", conn, timeout)
+                    conn.abort()
+                    if not conn.join(1.0):
+                        logger.warning("%r did not stop within %.1fs", conn, timeout)
             self._acceptor = self._listener = None
             logger.info("testing broker on %s stopped", self.url)
 
-    def restart(self, *, downtime: float = 0.0, keep_messages: bool = True) -> None:
-        """Stop, wait ``downtime`` seconds, start again on the same port. Stored queue
-        messages survive unless ``keep_messages`` is False."""
-        self.stop()
+    def restart(
+        self, *, downtime: float = 0.0, keep_messages: bool = True, graceful: bool = True
+    ) -> None:
+        """Stop (see :meth:`stop`), wait ``downtime`` seconds, start again on the same port.
+        Stored queue messages survive unless ``keep_messages`` is False; fault switches
+        (silence, delay, refusal) stay as they are."""
+        self.stop(graceful=graceful)
         if not keep_messages:
             self.purge()
         if downtime > 0:

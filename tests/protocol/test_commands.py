@@ -51,7 +51,9 @@ def test_connect_1_0_only() -> None:
 
 def test_connect_heart_beat_always_has_both_numbers() -> None:
     for hb in ((0, 0), (10, 0), (0, 10), (10, 20)):
-        assert commands.connect(host=None, heart_beat=hb).headers["heart-beat"] == "%d,%d" % hb
+        assert (
+            commands.connect(host=None, heart_beat=hb).headers["heart-beat"] == f"{hb[0]},{hb[1]}"
+        )
 
 
 @pytest.mark.parametrize(

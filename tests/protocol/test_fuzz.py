@@ -13,9 +13,7 @@ from stomp_enterprise.protocol.parser import FrameParser
 from stomp_enterprise.protocol.session import Session
 from tests.protocol.helpers import ALL_VERSIONS, chunks_at
 
-SETTINGS = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 VALID = b"".join(
     [

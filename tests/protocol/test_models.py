@@ -29,8 +29,13 @@ def test_connect_model_bytes_never_escaped() -> None:
 def test_send_model() -> None:
     model = models.Send(destination="/q", body=b"x", headers={"k": "a:b"}, receipt="r")
     assert model.to_frame() == commands.send("/q", b"x", {"k": "a:b"}, receipt="r")
-    assert model.to_bytes("1.2") == b"SEND\ndestination:/q\nreceipt:r\nk:a\\cb\ncontent-length:1\n\nx\0"
-    assert model.to_bytes("1.0") == b"SEND\ndestination:/q\nreceipt:r\nk:a:b\ncontent-length:1\n\nx\0"
+    assert (
+        model.to_bytes("1.2")
+        == b"SEND\ndestination:/q\nreceipt:r\nk:a\\cb\ncontent-length:1\n\nx\0"
+    )
+    assert (
+        model.to_bytes("1.0") == b"SEND\ndestination:/q\nreceipt:r\nk:a:b\ncontent-length:1\n\nx\0"
+    )
 
 
 @pytest.mark.parametrize(
@@ -84,7 +89,9 @@ def test_ack_and_nack_models_per_version() -> None:
 
 def test_transaction_and_disconnect_models() -> None:
     assert models.Begin(transaction="t").to_frame() == commands.begin("t")
-    assert models.Commit(transaction="t", receipt="r").to_frame() == commands.commit("t", receipt="r")
+    assert models.Commit(transaction="t", receipt="r").to_frame() == commands.commit(
+        "t", receipt="r"
+    )
     assert models.Abort(transaction="t").to_frame() == commands.abort("t")
     assert models.Disconnect(receipt="bye").to_bytes() == b"DISCONNECT\nreceipt:bye\n\n\0"
 
@@ -96,7 +103,12 @@ def test_connected_view() -> None:
     (frame,) = parse(b"CONNECTED\nversion:1.1\nheart-beat:10,20\nserver:b/1\nsession:s\n\n\0")
     view = models.Connected.from_frame(frame)
     assert isinstance(view, models.Connected)
-    assert (view.version, view.heart_beat, view.server, view.session) == ("1.1", (10, 20), "b/1", "s")
+    assert (view.version, view.heart_beat, view.server, view.session) == (
+        "1.1",
+        (10, 20),
+        "b/1",
+        "s",
+    )
     bare = models.Connected(Frame("CONNECTED"))
     assert (bare.version, bare.heart_beat, bare.server) == ("1.0", (0, 0), None)
     with pytest.raises(RemoteProtocolError, match="heart-beat"):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Iterable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,6 +24,19 @@ from tests.protocol.helpers import (
     parse,
     parse_bytewise,
 )
+
+
+def fed_before_error(parser: FrameParser, pieces: Iterable[bytes]) -> tuple[int, ProtocolError]:
+    """Feed pieces until the parser raises: the bytes accepted before that, and the error."""
+    fed = 0
+    for piece in pieces:
+        try:
+            parser.feed(piece)
+        except ProtocolError as exc:
+            return fed, exc
+        fed += len(piece)
+    raise AssertionError(f"no error after {fed} bytes")
+
 
 MSG = Frame("MESSAGE", [("destination", "/q"), ("message-id", "1")], b"hi")
 
@@ -384,11 +401,11 @@ def test_header_count_limit() -> None:
 
 
 def test_header_count_limit_fails_before_blank_line() -> None:
-    parser = FrameParser(max_header_count=10)
-    with pytest.raises(FrameTooLarge, match="max_header_count"):
-        for i in range(100):
-            parser.feed(b"h%d:v\n" % i if i else b"SEND\n")
-    assert i < 20
+    lines = [b"SEND\n", *(b"h%d:v\n" % i for i in range(100))]
+    fed, exc = fed_before_error(FrameParser(max_header_count=10), lines)
+    assert isinstance(exc, FrameTooLarge)
+    assert "max_header_count" in str(exc)
+    assert fed < 20 * 6
 
 
 def test_header_length_limit() -> None:
@@ -407,22 +424,17 @@ def test_header_length_limit_counts_utf8_bytes() -> None:
 def test_endless_header_line_fails_without_newline() -> None:
     parser = FrameParser()
     parser.feed(b"SEND\nk:")
-    fed = 0
-    with pytest.raises(FrameTooLarge, match="max_header_length"):
-        while True:
-            parser.feed(b"v" * 1024)
-            fed += 1024
+    fed, exc = fed_before_error(parser, itertools.repeat(b"v" * 1024, 1000))
+    assert isinstance(exc, FrameTooLarge)
+    assert "max_header_length" in str(exc)
     assert fed <= DEFAULT_MAX_HEADER_LENGTH
 
 
 def test_endless_header_line_one_byte_at_a_time() -> None:
     parser = FrameParser(max_header_length=200)
     parser.feed(b"SEND\nk:")
-    fed = 0
-    with pytest.raises(FrameTooLarge):
-        while True:
-            parser.feed(b"v")
-            fed += 1
+    fed, exc = fed_before_error(parser, itertools.repeat(b"v", 10_000))
+    assert isinstance(exc, FrameTooLarge)
     assert fed <= 200
 
 
@@ -440,12 +452,12 @@ def test_endless_header_line_one_byte_at_a_time() -> None:
     ],
 )
 def test_non_stomp_greeting_fails_on_first_bytes(greeting: bytes) -> None:
-    parser = FrameParser()
-    with pytest.raises(RemoteProtocolError, match="not a STOMP frame|invalid command") as info:
-        for i in range(len(greeting)):
-            parser.feed(greeting[i : i + 1])
-    assert i < 13  # the longest command plus CRLF
-    assert info.value.offset is not None
+    pieces = [greeting[i : i + 1] for i in range(len(greeting))]
+    fed, exc = fed_before_error(FrameParser(), pieces)
+    assert isinstance(exc, RemoteProtocolError)
+    assert re.search("not a STOMP frame|invalid command", str(exc))
+    assert fed < 13  # the longest command plus CRLF
+    assert exc.offset is not None
 
 
 def test_openwire_greeting_at_once() -> None:
@@ -478,7 +490,7 @@ def test_command_prefixes_wait_for_more(prefix: bytes) -> None:
         (b"SEND\ncontent-length:1e3\n\n\0", "bad content-length '1e3'"),
         (b"SEND\ncontent-length:\n\n\0", "bad content-length ''"),
         (b"SEND\ncontent-length: 1\n\nx\0", "bad content-length ' 1'"),
-        ("SEND\ncontent-length:١\n\nx\0".encode(), "bad content-length"),
+        ("SEND\ncontent-length:\u0661\n\nx\0".encode(), "bad content-length"),  # Arabic 1
         (b"SEND\nk:\xff\xfe\n\n\0", "invalid UTF-8"),
         (b"\xc3\n\n\0", "invalid UTF-8|not a STOMP"),
     ],
@@ -494,7 +506,7 @@ def test_malformed_frames(wire: bytes, message: str) -> None:
         with pytest.raises(RemoteProtocolError, match="unusable"):
             parser.feed(b"SEND\n\n\0")
     # fed byte by byte a bad command is caught earlier, as "not a STOMP frame"
-    with pytest.raises(RemoteProtocolError, match=f"{message}|not a STOMP frame"):
+    with pytest.raises(RemoteProtocolError, match=rf"{message}|not a STOMP frame"):
         parse_bytewise(wire)
 
 

@@ -75,9 +75,7 @@ def test_round_trip(frame: Frame, version: str, content_length: bool, cuts: list
     version=st.sampled_from(ALL_VERSIONS),
     cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=20),
 )
-def test_stream_round_trip(
-    items: list[tuple[Frame, bytes]], version: str, cuts: list[int]
-) -> None:
+def test_stream_round_trip(items: list[tuple[Frame, bytes]], version: str, cuts: list[int]) -> None:
     """Many frames with heart-beats between them, split anywhere."""
     sent = [(f, eol) for f, eol in items if expressible(f.command, list(f.raw_headers), version)]
     assume(sent)

@@ -13,8 +13,8 @@ from stomp_enterprise.protocol.constants import CLIENT_COMMANDS, COMMANDS, SERVE
 from stomp_enterprise.protocol.frames import Frame
 from stomp_enterprise.protocol.session import (
     TRANSITIONS,
-    ConnectionClosed,
     Connected,
+    ConnectionClosed,
     ErrorReceived,
     HeartbeatReceived,
     MessageReceived,
@@ -136,9 +136,9 @@ def assert_dead(session: Session) -> None:
         lambda: session.send("/q"),
         lambda: session.subscribe("/q", "zz"),
         lambda: session.begin("zz"),
-        lambda: session.connect(),
-        lambda: session.disconnect(),
-        lambda: session.heartbeat(),
+        session.connect,
+        session.disconnect,
+        session.heartbeat,
         lambda: list(session.replay()),
     ]
     for call in calls:
@@ -465,7 +465,7 @@ def test_transactions_tracked() -> None:
 )
 def test_unknown_transaction_refused(call: Callable[[Session], bytes]) -> None:
     session = connected_session()
-    with pytest.raises(LocalProtocolError, match="not open|set by the library"):
+    with pytest.raises(LocalProtocolError, match=r"not open|set by the library"):
         call(session)
 
 

@@ -252,3 +252,24 @@ def test_tls_handshake_failure_is_contained(ca: trustme.CA, stomp_broker_factory
     with pytest.raises((Closed, ConnectionResetError, TimeoutError)):
         plain.receive(1.0)
     broker.wait_for(lambda: broker.connections == 0, WAIT)
+
+
+def test_graceful_stop_flushes_receipts_of_applied_frames(clients):
+    broker = Broker().start()
+    client = connected_client(clients, broker)
+    broker.delay_frames(0.2)  # the RECEIPT is still queued when stop() begins
+    client.send(commands.send("/queue/g", b"x", receipt="applied"))
+    broker.wait_for(lambda: broker.sent_messages("/queue/g"))
+    broker.stop()
+    frames = client.receive_until_closed()
+    assert [f.get("receipt-id") for f in frames] == ["applied"]
+
+
+def test_abrupt_stop_drops_queued_frames(clients):
+    broker = Broker().start()
+    client = connected_client(clients, broker)
+    broker.delay_frames(0.2)
+    client.send(commands.send("/queue/g", b"x", receipt="lost"))
+    broker.wait_for(lambda: broker.sent_messages("/queue/g"))
+    broker.stop(graceful=False)
+    assert client.receive_until_closed() == []

@@ -1,0 +1,783 @@
+"""End-to-end performance against real brokers: stomp_enterprise vs stomp.py vs stompest vs raw.
+
+Run::
+
+    python -m benchmarks.e2e [--brokers activemq,rabbitmq] [--count 20000] [--size 1024]
+                             [--runs 3] [--cases produce,consume,...] [--json PATH]
+                             [--write-docs] [--profile DIR] [--quick]
+
+``--brokers`` takes any of ``activemq rabbitmq artemis apollo embedded`` (default: the four real
+brokers of ``integration/brokers``, each probed with a real STOMP CONNECT and skipped when it does
+not answer; ``embedded`` starts :class:`stomp_enterprise.testing.Broker` in this process). Every
+measurement runs in a fresh ``python -m benchmarks.e2e_peers CLIENT CASE ...`` process (see that
+module for what each case does), so CPU time (``time.process_time()`` of the timed region, all
+threads) and RSS are per client. Clients of one case alternate within each run (the order rotates
+from run to run) so that drifting load hits all alike. Every case uses a fresh destination; the
+harness pre-loads queues with the raw client, and afterwards drains each queue with the raw client
+to check that every message moved (sent cases: the queue holds exactly N; consume: nothing is
+left, so every ACK reached the broker). A client that moved the wrong number is reported WRONG.
+
+The brokers run on the same machine as the clients, so wall-clock rates include the broker's
+share of the cores; the CPU µs/msg columns are the client process alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.metadata
+import io
+import json
+import os
+import platform
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from benchmarks.e2e_peers import CLIENTS, RawConnection, raw_drain, raw_produce
+
+_ROOT = Path(__file__).resolve().parents[1]
+DOCS = _ROOT / "docs" / "benchmarks.md"
+PEERS = ("ours", "stomp.py", "stompest")
+ALL_CASES = (
+    "produce",
+    "consume",
+    "receipt-single",
+    "receipt-pipelined",
+    "threads",
+    "latency",
+    "rss",
+)
+CASE_TITLES = {
+    "produce": "produce N, no receipts (+1 final receipt)",
+    "consume": "consume N, client-individual ACK each",
+    "receipt-single": "receipted produce, one at a time",
+    "receipt-pipelined": "receipted produce, pipelined (window {window})",
+    "threads": "produce, {threads} threads sharing one client",
+    "latency": "send->receive latency at {rate:g} msg/s",
+    "rss": "RSS through one auto-ack subscription",
+}
+
+
+@dataclass
+class BrokerSpec:
+    name: str
+    url: str
+    vhost: str
+    version: str = "?"
+
+
+def _port(var: str, default: int) -> int:
+    return int(os.environ.get(var, default))
+
+
+def real_brokers() -> dict[str, BrokerSpec]:
+    """The integration brokers (ports from ``integration/brokers/ports.env`` defaults, which
+    the same environment variables override)."""
+    host = os.environ.get("STOMP_BROKERS_HOST", "127.0.0.1")
+    spec = {
+        "activemq": (_port("ACTIVEMQ_STOMP_PORT", 61710), "/"),
+        "rabbitmq": (_port("RABBITMQ_STOMP_PORT", 61720), os.environ.get("RABBITMQ_VHOST", "/")),
+        "artemis": (_port("ARTEMIS_STOMP_PORT", 61730), "/"),
+        "apollo": (_port("APOLLO_STOMP_PORT", 61740), "/"),
+    }
+    versions: dict[str, Any] = {}
+    state = Path(os.environ.get("STOMP_BROKERS_DIR", "/tmp/stomp-enterprise-brokers"))
+    with contextlib.suppress(OSError, ValueError):
+        versions = json.loads((state / "versions.json").read_text())
+    return {
+        name: BrokerSpec(
+            name, f"tcp://{host}:{port}", vhost, str(versions.get(name, {}).get("version", "?"))
+        )
+        for name, (port, vhost) in spec.items()
+    }
+
+
+def probe(spec: BrokerSpec) -> str | None:
+    """None when a real STOMP CONNECT gets CONNECTED, else why not."""
+    try:
+        conn = RawConnection(spec.url, spec.vhost, timeout=5.0)
+    except (OSError, ConnectionError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    conn.close()
+    return None
+
+
+@contextlib.contextmanager
+def embedded_broker() -> Iterator[BrokerSpec]:
+    from stomp_enterprise.testing import Broker
+
+    with Broker(slow_consumer_timeout=60.0) as broker:
+        yield BrokerSpec("embedded", broker.url, "/", "stomp_enterprise.testing.Broker")
+
+
+# --------------------------------------------------------------------------------------------
+# running measurements
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Settings:
+    count: int
+    size: int
+    runs: int
+    window: int
+    threads: int
+    rate: float
+    latency_count: int
+    rss_count: int
+    rss_runs: int
+    warmup: int
+    rss_max_seconds: float
+    drain_idle: float
+
+
+def run_peer(
+    spec: BrokerSpec,
+    client: str,
+    case: str,
+    dest: str,
+    count: int,
+    cfg: Settings,
+    profile: str | None = None,
+) -> dict[str, Any]:
+    """One measurement in a fresh process; its JSON result (``error`` on failure)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.e2e_peers",
+        client,
+        case,
+        "--url",
+        spec.url,
+        "--vhost",
+        spec.vhost,
+        "--dest",
+        dest,
+        "--count",
+        str(count),
+        "--size",
+        str(cfg.size),
+        "--window",
+        str(cfg.window),
+        "--threads",
+        str(cfg.threads),
+        "--rate",
+        str(cfg.rate),
+        "--warmup",
+        str(cfg.warmup),
+        "--max-seconds",
+        str(cfg.rss_max_seconds),
+    ]
+    if profile:
+        cmd += ["--profile", profile]
+    timeout = 120.0 + count / 200.0 + (cfg.rss_max_seconds if case == "rss" else 0.0)
+    env = dict(os.environ, PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, cwd=_ROOT, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"client": client, "case": case, "error": f"timed out after {timeout:.0f} s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        tail = (proc.stderr or proc.stdout)[-800:]
+        return {"client": client, "case": case, "error": f"exit {proc.returncode}: {tail}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    if proc.returncode and "error" not in result:
+        result["error"] = f"exit {proc.returncode}: {proc.stderr[-800:]}"
+    return result
+
+
+def measure_case(
+    spec: BrokerSpec, case: str, client: str, run: int, cfg: Settings, profile: str | None = None
+) -> dict[str, Any]:
+    """Prepare the destination, run one client, verify what moved, clean up."""
+    count = {"latency": cfg.latency_count, "rss": cfg.rss_count}.get(case, cfg.count)
+    dest = f"/queue/e2e-{case}-{client.replace('.', '')}-{run}-{uuid.uuid4().hex[:8]}"
+    if case == "consume":
+        raw_produce(spec.url, spec.vhost, dest, count, b"c" * cfg.size)
+    result = run_peer(spec, client, case, dest, count, cfg, profile)
+    result["run"] = run
+    result["expected"] = count
+    if "na" in result:
+        result["ok"] = None
+        return result
+    sent_cases = ("produce", "receipt-single", "receipt-pipelined", "threads")
+    expect_left = count if case in sent_cases and "error" not in result else 0
+    try:
+        left = raw_drain(spec.url, spec.vhost, dest, expect_left, cfg.drain_idle)
+    except (OSError, ConnectionError) as exc:
+        left = -1
+        result.setdefault("error", f"drain failed: {exc}")
+    result["left_in_queue"] = left
+    if "error" in result:
+        result["ok"] = False
+    elif case in sent_cases:
+        result["ok"] = result.get("moved") == count and left == count
+    elif case == "rss" and result.get("skipped"):
+        result["ok"] = True
+    else:
+        result["ok"] = result.get("moved") == count and left == 0
+    return result
+
+
+def run_broker(
+    spec: BrokerSpec, cases: list[str], cfg: Settings, log: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for case in cases:
+        runs = cfg.rss_runs if case == "rss" else cfg.runs
+        clients = ("ours", "stomp.py") if case == "rss" else CLIENTS
+        for run in range(runs):
+            shift = run % len(clients)
+            for client in clients[shift:] + clients[:shift]:
+                started = time.perf_counter()
+                result = measure_case(spec, case, client, run, cfg)
+                result["broker"] = spec.name
+                results.append(result)
+                log(
+                    f"  {spec.name} {case} run {run + 1}/{runs} {client}: {brief(result)}"
+                    f" [{time.perf_counter() - started:.1f} s]"
+                )
+    return results
+
+
+def brief(result: dict[str, Any]) -> str:
+    if "na" in result:
+        return f"n/a ({result['na']})"
+    if result.get("error"):
+        return "ERROR " + str(result["error"]).splitlines()[-1][:200]
+    parts = [f"moved {result.get('moved')}/{result.get('expected')}"]
+    if not result.get("ok"):
+        parts.append(f"WRONG (left in queue {result.get('left_in_queue')})")
+    if "msgs_per_s" in result:
+        parts.append(f"{result['msgs_per_s']:,.0f} msg/s")
+    if "cpu_us_per_msg" in result:
+        parts.append(f"{result['cpu_us_per_msg']:.1f} CPU µs/msg")
+    if "p99_ms" in result:
+        parts.append(f"p50 {result['p50_ms']:.2f} ms p99 {result['p99_ms']:.2f} ms")
+    if "rss_growth_mb" in result:
+        parts.append(f"RSS {result['rss_start_mb']:.1f}->{result['rss_end_mb']:.1f} MB")
+    if result.get("skipped"):
+        parts.append(f"skipped: {result['skipped']}")
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# summaries and tables
+# --------------------------------------------------------------------------------------------
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """case -> client -> medians over the runs that moved every message."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for result in results:
+        out.setdefault(result["case"], {}).setdefault(result["client"], {"runs": []})
+        out[result["case"]][result["client"]]["runs"].append(result)
+    for clients in out.values():
+        for entry in clients.values():
+            runs = entry["runs"]
+            good = [r for r in runs if r.get("ok")]
+            if any("na" in r for r in runs):
+                entry["status"] = "n/a"
+                entry["na"] = runs[0]["na"]
+            elif len(good) < len(runs):
+                bad = [r for r in runs if not r.get("ok")]
+                entry["status"] = "ERROR" if any(r.get("error") for r in bad) else "WRONG"
+                entry["problem"] = brief(bad[0])
+            else:
+                entry["status"] = "ok"
+            for key in (
+                "msgs_per_s",
+                "cpu_us_per_msg",
+                "p50_ms",
+                "p99_ms",
+                "max_ms",
+                "rss_start_mb",
+                "rss_end_mb",
+                "rss_growth_mb",
+                "max_rss_mb",
+            ):
+                entry[key] = _median([r[key] for r in good if r.get(key) is not None])
+            skipped = [r["skipped"] for r in good if r.get("skipped")]
+            if skipped:
+                entry["skipped"] = skipped[0]
+            entry["measured_messages"] = _median(
+                [r.get("measured_messages", r.get("moved", 0)) for r in good]
+            )
+            entry.pop("runs")
+    return out
+
+
+def _get(summary: dict[str, Any], case: str, client: str, key: str) -> float | None:
+    entry = summary.get(case, {}).get(client)
+    if not entry or entry.get("status") != "ok" or entry.get("skipped"):
+        return None
+    value = entry.get(key)
+    return float(value) if value is not None else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def _cell(summary: dict[str, Any], case: str, client: str, key: str, fmt: str) -> str:
+    entry = summary.get(case, {}).get(client)
+    if entry is None:
+        return "-"
+    if entry["status"] != "ok":
+        return entry["status"]
+    value = entry.get(key)
+    return "-" if value is None else format(value, fmt)
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def throughput_table(summary: dict[str, Any], cfg: Settings) -> list[str]:
+    lines = [
+        "| case | raw msg/s | ours msg/s | stomp.py msg/s | stompest msg/s | ours/raw "
+        "| ours/stomp.py | CPU µs/msg ours | CPU µs/msg stomp.py | CPU µs/msg stompest "
+        "| CPU µs/msg raw |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for case in ("produce", "consume", "receipt-single", "receipt-pipelined", "threads"):
+        if case not in summary:
+            continue
+        title = CASE_TITLES[case].format(window=cfg.window, threads=cfg.threads, rate=cfg.rate)
+        rates = [_cell(summary, case, c, "msgs_per_s", ",.0f") for c in CLIENTS]
+        cpus = [_cell(summary, case, c, "cpu_us_per_msg", ".1f") for c in (*PEERS, "raw")]
+        ours = _get(summary, case, "ours", "msgs_per_s")
+        lines.append(
+            f"| {title} | "
+            + " | ".join(rates)
+            + f" | {_fmt_ratio(_ratio(ours, _get(summary, case, 'raw', 'msgs_per_s')))}"
+            + f" | {_fmt_ratio(_ratio(ours, _get(summary, case, 'stomp.py', 'msgs_per_s')))} | "
+            + " | ".join(cpus)
+            + " |"
+        )
+    return lines
+
+
+def latency_table(summary: dict[str, Any]) -> list[str]:
+    if "latency" not in summary:
+        return []
+    raw_p99 = _get(summary, "latency", "raw", "p99_ms")
+    lines = [
+        "| client | p50 ms | p99 ms | max ms | p99 / raw p99 | CPU µs/msg |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for client in CLIENTS:
+        p99 = _get(summary, "latency", client, "p99_ms")
+        lines.append(
+            f"| {client} | {_cell(summary, 'latency', client, 'p50_ms', '.3f')} "
+            f"| {_cell(summary, 'latency', client, 'p99_ms', '.3f')} "
+            f"| {_cell(summary, 'latency', client, 'max_ms', '.3f')} "
+            f"| {_fmt_ratio(_ratio(p99, raw_p99))} "
+            f"| {_cell(summary, 'latency', client, 'cpu_us_per_msg', '.1f')} |"
+        )
+    return lines
+
+
+def rss_table(summary: dict[str, Any], cfg: Settings) -> list[str]:
+    if "rss" not in summary:
+        return []
+    lines = [
+        "| client | messages | RSS after warm-up MB | RSS at end MB | growth MB | msg/s "
+        "| CPU µs/msg | note |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for client, entry in summary["rss"].items():
+        note = entry.get("skipped") or entry.get("problem") or ""
+        lines.append(
+            f"| {client} | {cfg.rss_count:,}"
+            f" | {_cell(summary, 'rss', client, 'rss_start_mb', '.1f')}"
+            f" | {_cell(summary, 'rss', client, 'rss_end_mb', '.1f')}"
+            f" | {_cell(summary, 'rss', client, 'rss_growth_mb', '.1f')}"
+            f" | {_cell(summary, 'rss', client, 'msgs_per_s', ',.0f')}"
+            f" | {_cell(summary, 'rss', client, 'cpu_us_per_msg', '.1f')} | {note} |"
+        )
+    return lines
+
+
+def targets(summary: dict[str, Any], cfg: Settings) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, passed) for the issue's targets; passed is None when unmeasured."""
+
+    def g(case: str, client: str, key: str = "msgs_per_s") -> float | None:
+        return _get(summary, case, client, key)
+
+    out: list[tuple[str, str, bool | None]] = []
+
+    prod_raw = _ratio(g("produce", "ours"), g("produce", "raw"))
+    prod_cpu = _ratio(
+        g("produce", "ours", "cpu_us_per_msg"), g("produce", "stomp.py", "cpu_us_per_msg")
+    )
+    out.append(
+        (
+            "produce ≥ 0.95x raw, client CPU ≤ 1/3 of stomp.py's",
+            f"{_fmt_ratio(prod_raw)} raw, CPU {_fmt_ratio(prod_cpu)} stomp.py's",
+            None
+            if prod_raw is None or prod_cpu is None
+            else prod_raw >= 0.95 and prod_cpu <= 1 / 3,
+        )
+    )
+    con_raw = _ratio(g("consume", "ours"), g("consume", "raw"))
+    con_sp = _ratio(g("consume", "ours"), g("consume", "stomp.py"))
+    con_cpu = _ratio(
+        g("consume", "ours", "cpu_us_per_msg"), g("consume", "stomp.py", "cpu_us_per_msg")
+    )
+    out.append(
+        (
+            "consume with per-message ACKs ≥ 0.9x raw and ≥ 1.4x stomp.py, CPU ≤ 1/3 of stomp.py's",
+            f"{_fmt_ratio(con_raw)} raw, {_fmt_ratio(con_sp)} stomp.py, "
+            f"CPU {_fmt_ratio(con_cpu)} stomp.py's",
+            None
+            if None in (con_raw, con_sp, con_cpu)
+            else bool(con_raw >= 0.9 and con_sp >= 1.4 and con_cpu <= 1 / 3),  # type: ignore[operator]
+        )
+    )
+    pipe = _ratio(g("receipt-pipelined", "ours"), g("produce", "ours"))
+    out.append(
+        (
+            "pipelined receipted produce ≥ 0.8x unreceipted",
+            f"{_fmt_ratio(pipe)}",
+            None if pipe is None else pipe >= 0.8,
+        )
+    )
+    thr = _ratio(g("threads", "ours"), g("produce", "ours"))
+    out.append(
+        (
+            f"{cfg.threads} threads on one client ≥ 0.9x single thread",
+            f"{_fmt_ratio(thr)}",
+            None if thr is None else thr >= 0.9,
+        )
+    )
+    growth = g("rss", "ours", "rss_growth_mb")
+    entry = summary.get("rss", {}).get("ours", {})
+    scaled = "" if cfg.rss_count >= 1_000_000 else f" (over {cfg.rss_count:,} messages, not 1M)"
+    out.append(
+        (
+            "RSS growth < 20 MB over 1,000,000 messages",
+            (f"{growth:+.1f} MB{scaled}" if growth is not None else entry.get("skipped", "-")),
+            None if growth is None else growth < 20,
+        )
+    )
+    lat = _ratio(g("latency", "ours", "p99_ms"), g("latency", "raw", "p99_ms"))
+    out.append(
+        (
+            "p99 send→receive latency ≤ 1.5x raw",
+            f"{_fmt_ratio(lat)}",
+            None if lat is None else lat <= 1.5,
+        )
+    )
+    return out
+
+
+def targets_table(summary: dict[str, Any], cfg: Settings) -> list[str]:
+    lines = ["| target (ours) | measured | result |", "| --- | --- | --- |"]
+    for target, measured, passed in targets(summary, cfg):
+        verdict = "not measured" if passed is None else ("**pass**" if passed else "**FAIL**")
+        lines.append(f"| {target} | {measured} | {verdict} |")
+    return lines
+
+
+def broker_section(spec: BrokerSpec, summary: dict[str, Any], cfg: Settings) -> list[str]:
+    lines = [
+        f"### {spec.name} {spec.version} (`{spec.url}`)",
+        "",
+        f"Throughput: N = {cfg.count:,} messages of {cfg.size} bytes, median of {cfg.runs} "
+        "run(s); msg/s is wall clock, CPU µs/msg is the client process only.",
+        "",
+        *throughput_table(summary, cfg),
+    ]
+    lat = latency_table(summary)
+    if lat:
+        lines += [
+            "",
+            f"Latency: {cfg.latency_count:,} timestamped messages at {cfg.rate:g} msg/s, one "
+            "connection sending and consuming (stompest: two, see e2e_peers), auto ack; the "
+            "first 10% (at most 200) are warm-up and not counted.",
+            "",
+            *lat,
+        ]
+    rss = rss_table(summary, cfg)
+    if rss:
+        lines += [
+            "",
+            f"RSS: {cfg.rss_count:,} messages through one auto-ack subscription, fed by a "
+            f"raw-socket producer thread in the same process (at most {cfg.window:,} ahead); "
+            f"RSS measured after {cfg.warmup:,} warm-up messages and at the end "
+            f"({cfg.rss_runs} run(s)).",
+            "",
+            *rss,
+        ]
+    problems = [
+        f"- {case} / {client}: {entry.get('problem') or entry.get('na')}"
+        for case, clients in summary.items()
+        for client, entry in clients.items()
+        if entry["status"] in ("ERROR", "WRONG")
+    ]
+    if problems:
+        lines += ["", "Problems:", "", *problems]
+    lines += ["", "Targets from the issue (computed from the numbers above):", ""]
+    lines += targets_table(summary, cfg)
+    return lines
+
+
+def environment() -> dict[str, Any]:
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions = {}
+    for dist in ("stomp-enterprise", "stomp.py", "stompest"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = "?"
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "libraries": versions,
+    }
+
+
+def environment_lines(env: dict[str, Any], specs: list[BrokerSpec]) -> list[str]:
+    libs = ", ".join(f"{k} {v}" for k, v in env["libraries"].items())
+    brokers = ", ".join(f"{s.name} {s.version}" for s in specs) or "none"
+    return [
+        f"- date: {env['date']}",
+        f"- machine: {env['nproc']} CPUs ({env['cpu']}), {env['platform']}",
+        f"- Python {env['python']}; {libs}",
+        f"- brokers (same machine, loopback): {brokers}",
+    ]
+
+
+DOC_HEAD = """# End-to-end benchmarks
+
+Generated by `python -m benchmarks.e2e --write-docs` (do not edit by hand: rerun it). The
+harness is described in `benchmarks/e2e.py` and `benchmarks/e2e_peers.py`; in short:
+
+- Every measurement is a fresh Python process running one client: **raw** (plain sockets writing
+  pre-built frames, SENDs batched 64 per `sendall`, all ACKs of one `recv` in one `sendall`: the
+  broker's limit), **ours** (`stomp_enterprise.Client`), **stomp.py** (`Connection12`, listener
+  on its receiver thread) and **stompest** (`stompest.sync.Stomp`).
+- Every case uses a fresh queue; afterwards the harness drains it with the raw client and
+  checks that every message moved (WRONG otherwise).
+- CPU µs/msg = `time.process_time()` of the client process over the timed region / messages.
+- produce: N-1 SENDs without receipt, then one receipted SEND; timed until its RECEIPT.
+- consume: queue pre-loaded with N; subscribe `client-individual`, ACK every message; timed
+  from SUBSCRIBE to the N-th ACK written.
+- receipted produce: one at a time (wait for each RECEIPT), and pipelined with up to 1,000
+  outstanding (ours: `send_async` futures; stomp.py: receipts counted by a listener; stompest:
+  `receiveFrame()` when the window is full; raw: the same with sockets).
+- threads: 16 threads share one client (stompest's sync client is not thread-safe: n/a).
+- The brokers share the machine with the clients: msg/s includes the broker's use of the cores.
+"""
+
+
+def write_docs(
+    path: Path,
+    env: dict[str, Any],
+    specs: list[BrokerSpec],
+    summaries: dict[str, dict[str, Any]],
+    cfg: Settings,
+    command: str,
+    skipped: dict[str, str],
+) -> None:
+    lines = [DOC_HEAD, "## Environment", "", *environment_lines(env, specs), ""]
+    lines += [f"Command: `{command}`", ""]
+    for name, why in skipped.items():
+        lines.append(f"- {name}: not measured ({why})")
+    if skipped:
+        lines.append("")
+    lines.append("## Results")
+    for spec in specs:
+        lines += ["", *broker_section(spec, summaries[spec.name], cfg)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------
+# profiling
+# --------------------------------------------------------------------------------------------
+
+
+def profile_ours(spec: BrokerSpec, cfg: Settings, directory: Path) -> dict[str, str]:
+    """cProfile (every thread) of ours in produce and consume; top 15 by own time."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out: dict[str, str] = {}
+    for case in ("produce", "consume"):
+        path = directory / f"{spec.name}-{case}.prof"
+        result = measure_case(spec, case, "ours", 0, cfg, profile=str(path))
+        if not path.exists():
+            out[case] = f"no profile: {brief(result)}"
+            continue
+        buf = io.StringIO()
+        stats = pstats.Stats(str(path), stream=buf)
+        stats.sort_stats("tottime").print_stats(15)
+        text = buf.getvalue()
+        out[case] = f"{brief(result)} (under cProfile)\n" + text[text.find("   ncalls") :]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--brokers", default="activemq,rabbitmq,artemis,apollo")
+    parser.add_argument("--count", type=int, default=None, help="messages per case (20000)")
+    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=None, help="runs per case (3)")
+    parser.add_argument("--cases", default=",".join(ALL_CASES))
+    parser.add_argument("--window", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=2000.0, help="latency case msg/s")
+    parser.add_argument("--latency-seconds", type=float, default=None, help="(3)")
+    parser.add_argument("--rss-count", type=int, default=None, help="(1000000)")
+    parser.add_argument("--rss-runs", type=int, default=1)
+    parser.add_argument("--rss-max-seconds", type=float, default=300.0)
+    parser.add_argument("--json", default=None, help="write every number here")
+    parser.add_argument("--write-docs", action="store_true", help=f"write {DOCS}")
+    parser.add_argument("--docs-path", default=str(DOCS))
+    parser.add_argument("--profile", default=None, help="dir: cProfile ours (produce, consume)")
+    parser.add_argument("--quick", action="store_true", help="tiny counts, 1 run (smoke test)")
+    return parser.parse_args(argv)
+
+
+def settings(args: argparse.Namespace) -> Settings:
+    quick = args.quick
+    count = args.count or (200 if quick else 20_000)
+    lat_seconds = args.latency_seconds or (0.25 if quick else 3.0)
+    rss_count = args.rss_count or (max(2 * count, 1000) if quick else 1_000_000)
+    return Settings(
+        count=count,
+        size=args.size,
+        runs=args.runs or (1 if quick else 3),
+        window=args.window,
+        threads=args.threads,
+        rate=args.rate,
+        latency_count=max(20, int(args.rate * lat_seconds)),
+        rss_count=rss_count,
+        rss_runs=args.rss_runs,
+        warmup=min(10_000, rss_count // 5),
+        rss_max_seconds=args.rss_max_seconds,
+        drain_idle=0.2 if quick else 0.5,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cfg = settings(args)
+    cases = []
+    for name in args.cases.split(","):
+        name = name.strip()
+        if name == "receipt":
+            cases += ["receipt-single", "receipt-pipelined"]
+        elif name in ALL_CASES:
+            cases.append(name)
+        elif name:
+            raise SystemExit(f"unknown case {name!r}; choose from {', '.join(ALL_CASES)}")
+    env = environment()
+    command = "python -m benchmarks.e2e " + " ".join(argv if argv is not None else sys.argv[1:])
+
+    def log(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    known = real_brokers()
+    wanted = [b.strip() for b in args.brokers.split(",") if b.strip()]
+    specs: list[BrokerSpec] = []
+    skipped: dict[str, str] = {}
+    summaries: dict[str, dict[str, Any]] = {}
+    all_results: dict[str, list[dict[str, Any]]] = {}
+    profiles: dict[str, dict[str, str]] = {}
+    with contextlib.ExitStack() as stack:
+        for name in wanted:
+            if name == "embedded":
+                spec = stack.enter_context(embedded_broker())
+            elif name in known:
+                spec = known[name]
+                why = probe(spec)
+                if why is not None:
+                    skipped[name] = f"no STOMP broker answering at {spec.url}: {why}"
+                    log(f"skipping {name}: {skipped[name]}")
+                    continue
+            else:
+                raise SystemExit(f"unknown broker {name!r}")
+            specs.append(spec)
+            log(f"{spec.name} {spec.version} at {spec.url}")
+            results = run_broker(spec, cases, cfg, log)
+            all_results[spec.name] = results
+            summaries[spec.name] = summarize(results)
+            if args.profile:
+                profiles[spec.name] = profile_ours(spec, cfg, Path(args.profile))
+
+    print("# End-to-end benchmark\n")
+    print("\n".join(environment_lines(env, specs)))
+    for name, why in skipped.items():
+        print(f"- {name}: not measured ({why})")
+    for spec in specs:
+        print()
+        print("\n".join(broker_section(spec, summaries[spec.name], cfg)))
+        for case, text in profiles.get(spec.name, {}).items():
+            print(f"\ncProfile of ours, {case} ({spec.name}), top 15 by own time:\n\n{text}")
+
+    if args.json:
+        payload = {
+            "environment": env,
+            "command": command,
+            "settings": cfg.__dict__,
+            "skipped": skipped,
+            "brokers": {
+                s.name: {
+                    "url": s.url,
+                    "version": s.version,
+                    "summary": summaries[s.name],
+                    "targets": [
+                        {"target": t, "measured": m, "passed": p}
+                        for t, m, p in targets(summaries[s.name], cfg)
+                    ],
+                    "results": all_results[s.name],
+                    "profiles": profiles.get(s.name, {}),
+                }
+                for s in specs
+            },
+        }
+        Path(args.json).write_text(json.dumps(payload, indent=1, default=str) + "\n")
+    if args.write_docs:
+        write_docs(Path(args.docs_path), env, specs, summaries, cfg, command, skipped)
+    failed = any(
+        e["status"] in ("ERROR", "WRONG")
+        for s in summaries.values()
+        for c in s.values()
+        for e in c.values()
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

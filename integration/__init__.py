@@ -1,0 +1,1 @@
+"""Integration suite: the same scenarios against real STOMP brokers (see docs/integration.md)."""

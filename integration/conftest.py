@@ -1,0 +1,316 @@
+"""Integration fixtures: broker selection and provisioning, clients that are always closed,
+a leak check, and the broker-matrix report (``integration/report.py``).
+
+Options (each has an environment variable, the option wins):
+
+``--brokers=activemq,rabbitmq,artemis,apollo``  ``STOMP_INTEGRATION_BROKERS`` (default: all)
+``--provision=local|containers|none``           ``STOMP_INTEGRATION_PROVISION`` (default: local)
+
+A selected broker that cannot be reached fails its tests when ``CI`` is set, and skips them
+(with the reason) otherwise.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from integration import settings
+from integration.report import MatrixReporter
+from integration.settings import Broker
+from stomp_enterprise import Client
+
+_START_TIMEOUT = float(os.environ.get("STOMP_INTEGRATION_START_TIMEOUT", "180"))
+_STOP_TIMEOUT = 60.0
+_LEAK_GRACE = 8.0
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("integration", "stomp_enterprise integration brokers")
+    group.addoption(
+        "--brokers",
+        default=None,
+        help="comma-separated brokers: activemq,rabbitmq,artemis,apollo "
+        "(env STOMP_INTEGRATION_BROKERS; default all)",
+    )
+    group.addoption(
+        "--provision",
+        default=None,
+        choices=("local", "containers", "none"),
+        help="local: the integration/brokers/*.sh processes, started when not answering; "
+        "containers: testcontainers (needs Docker); none: use what answers "
+        "(env STOMP_INTEGRATION_PROVISION; default local)",
+    )
+
+
+def _in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        names = settings.select(config.getoption("--brokers"))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    provision = (
+        config.getoption("--provision") or os.environ.get("STOMP_INTEGRATION_PROVISION") or "local"
+    )
+    if provision not in ("local", "containers", "none"):
+        raise pytest.UsageError(f"STOMP_INTEGRATION_PROVISION={provision!r}: local|containers|none")
+    config.stash[_SELECTED] = names
+    config.stash[_PROVISION] = provision
+    versions = settings.read_versions(settings.env_values())
+    reporter = MatrixReporter(names, versions, provision)
+    config.stash[_REPORTER] = reporter
+    config.pluginmanager.register(reporter, "stomp-broker-matrix")
+    # stomp.py and testcontainers/docker warn about things outside our control
+    for line in (
+        "ignore:.*utcnow.*:DeprecationWarning:docker",
+        "ignore::DeprecationWarning:testcontainers",
+        "ignore:The wait_for_logs function.*:DeprecationWarning",
+    ):
+        config.addinivalue_line("filterwarnings", line)
+
+
+_SELECTED = pytest.StashKey[list[str]]()
+_PROVISION = pytest.StashKey[str]()
+_REPORTER = pytest.StashKey[MatrixReporter]()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "broker_name" in metafunc.fixturenames:
+        names = metafunc.config.stash[_SELECTED]
+        metafunc.parametrize("broker_name", names, ids=names, scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark everything here ``integration``; run ``slow`` (broker restarts) last, grouped by
+    scenario so each broker is restarted once per scenario."""
+    ours = [i for i in items if "integration" in i.nodeid.split("::")[0].split("/")[0]]
+    for item in ours:
+        item.add_marker(pytest.mark.integration)
+    fast = [i for i in items if i.get_closest_marker("slow") is None]
+    slow = [i for i in items if i.get_closest_marker("slow") is not None]
+    items[:] = fast + slow
+
+
+# ---------------------------------------------------------------- provisioning
+
+
+@dataclass
+class Provisioned:
+    """The outcome of provisioning: a usable :class:`Broker` or why there is none, and how
+    to stop/start each broker (for the failover scenarios)."""
+
+    mode: str
+    brokers: dict[str, Broker] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+    containers: dict[str, Any] = field(default_factory=dict)
+
+    def stop(self, name: str) -> None:
+        """Stop a broker (stop.sh, or ``docker stop``)."""
+        if name in self.containers:
+            self.containers[name].stop_broker()
+            return
+        _script("stop.sh", name, _STOP_TIMEOUT)
+
+    def start(self, name: str) -> None:
+        """Start a broker again and wait until it answers (start.sh, or ``docker start``)."""
+        if name in self.containers:
+            self.containers[name].start_broker()
+            return
+        _script("start.sh", name, _START_TIMEOUT)
+
+
+def _script(script: str, name: str, timeout: float) -> None:
+    path = settings.BROKERS_DIR / script
+    try:
+        done = subprocess.run(
+            ["bash", str(path), name], capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"{script} {name} did not finish within {timeout:g}s") from exc
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{script} {name} exited {done.returncode}: {(done.stderr or done.stdout)[-800:]}"
+        )
+
+
+def _provision_local(names: list[str], mode: str) -> Provisioned:
+    result = Provisioned(mode)
+    known = settings.load_brokers()
+    for name in names:
+        broker = known[name]
+        if settings.port_open(broker.host, broker.port):
+            continue
+        if mode == "none":
+            result.problems[name] = f"{name}: nothing answers on {broker.host}:{broker.port}"
+            continue
+        try:
+            _script("start.sh", name, _START_TIMEOUT)
+        except (RuntimeError, OSError) as exc:
+            result.problems[name] = f"{name}: not running and start.sh failed: {exc}"
+    known = settings.load_brokers()  # start.sh rewrites brokers.env / versions.json
+    for name in names:
+        if name in result.problems:
+            continue
+        broker = known[name]
+        if settings.port_open(broker.host, broker.port):
+            result.brokers[name] = broker
+        else:
+            result.problems[name] = f"{name}: {broker.host}:{broker.port} still does not answer"
+    return result
+
+
+def _provision_containers(names: list[str]) -> Provisioned:
+    from integration import containers
+
+    result = Provisioned("containers")
+    if not containers.docker_available():
+        for name in names:
+            result.problems[name] = (
+                f"{name}: --provision=containers but no Docker engine/testcontainers is available"
+            )
+        return result
+    known = settings.load_brokers()
+    for name in names:
+        try:
+            running = containers.start(known[name])
+        except Exception as exc:
+            result.problems[name] = f"{name}: container failed: {exc}"
+            continue
+        result.containers[name] = running
+        result.brokers[name] = running.broker
+    return result
+
+
+@pytest.fixture(scope="session")
+def provisioned(pytestconfig: pytest.Config) -> Iterator[Provisioned]:
+    """Make every selected broker reachable once per session (bounded)."""
+    names = pytestconfig.stash[_SELECTED]
+    mode = pytestconfig.stash[_PROVISION]
+    result = _provision_containers(names) if mode == "containers" else _provision_local(names, mode)
+    reporter = pytestconfig.stash[_REPORTER]
+    reporter.versions.update({n: b.version for n, b in result.brokers.items()})
+    try:
+        yield result
+    finally:
+        for running in result.containers.values():
+            running.remove()
+
+
+@pytest.fixture
+def broker(broker_name: str, provisioned: Provisioned) -> Broker:
+    """The broker of this parametrization; fails (CI) or skips (elsewhere) when unreachable."""
+    problem = provisioned.problems.get(broker_name)
+    if problem is None and broker_name in provisioned.brokers:
+        found = provisioned.brokers[broker_name]
+        if settings.port_open(found.host, found.port):
+            return found
+        problem = f"{broker_name}: {found.host}:{found.port} stopped answering"
+    problem = problem or f"{broker_name} was not provisioned"
+    if _in_ci():
+        pytest.fail(f"broker unavailable in CI: {problem}")
+    pytest.skip(f"broker unavailable: {problem} (set CI=1 to make this a failure)")
+
+
+# ---------------------------------------------------------------- clients and names
+
+
+ClientFactory = Callable[..., Client]
+
+
+@pytest.fixture
+def make_client(broker: Broker) -> Iterator[ClientFactory]:
+    """``make_client(**options)``: a Client for this broker (not yet connected unless
+    ``connect=True``, the default); every one is disconnected at teardown."""
+    made: list[Client] = []
+
+    def factory(*, url: str | None = None, connect: bool = True, **options: Any) -> Client:
+        options.setdefault("login", broker.login)
+        options.setdefault("passcode", broker.passcode)
+        options.setdefault("vhost", broker.vhost)
+        options.setdefault("timeouts", {"receipt": 20.0, "connect": 10.0, "connected": 10.0})
+        client = Client(url or broker.url, **options)
+        made.append(client)
+        if connect:
+            client.connect()
+        return client
+
+    try:
+        yield factory
+    finally:
+        for client in reversed(made):
+            client.disconnect()
+
+
+@pytest.fixture
+def client(make_client: ClientFactory) -> Client:
+    """A connected client with default options."""
+    return make_client()
+
+
+@pytest.fixture
+def names(request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """``names("queue")`` -> ``/queue/it-<test>-<uuid>``: unique per call (Apollo holds receipts
+    for full queues; RabbitMQ rewrites destinations; runs must not see each other)."""
+    base = request.node.originalname.removeprefix("test_").replace("_", "-")[:30]
+
+    def make(kind: str = "queue") -> str:
+        return f"/{kind}/it-{base}-{uuid.uuid4().hex[:12]}"
+
+    return make
+
+
+# ---------------------------------------------------------------- leak check
+
+
+def _open_sockets() -> set[str]:
+    found: set[str] = set()
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return found
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:"):
+            found.add(target)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(provisioned: Provisioned) -> Iterator[None]:
+    """Fail a test that leaves a thread or a socket of this process behind (after a grace
+    period). Depends on ``provisioned`` so session-wide resources (a Docker client) are
+    already there when the snapshot is taken."""
+    threads_before = set(threading.enumerate())
+    sockets_before = _open_sockets()
+    yield
+    deadline = time.monotonic() + _LEAK_GRACE
+    while True:
+        threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+        gc.collect()
+        sockets = _open_sockets() - sockets_before
+        if not threads and not sockets:
+            return
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    problems = []
+    if threads:
+        problems.append("threads left running: " + ", ".join(t.name for t in threads))
+    if sockets:
+        problems.append(f"{len(sockets)} socket(s) left open")
+    pytest.fail("; ".join(problems))

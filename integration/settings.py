@@ -1,0 +1,240 @@
+"""Which brokers the suite runs against, and what is known about each one.
+
+Values come from ``integration/brokers/ports.env`` (defaults), overridden by the
+``brokers.env`` that ``start.sh`` writes into ``$STOMP_BROKERS_DIR``, overridden by the
+process environment. Quirk flags describe *broker* behaviour the scenarios assert on (which
+error text a broker sends, whether it has a frame limit, what a NACK does there); the client
+itself handles the protocol differences.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "ALL_BROKERS",
+    "BROKERS_DIR",
+    "Broker",
+    "env_values",
+    "load_brokers",
+    "port_open",
+    "read_versions",
+    "select",
+]
+
+HERE = Path(__file__).resolve().parent
+BROKERS_DIR = HERE / "brokers"
+ALL_BROKERS: tuple[str, ...] = ("activemq", "rabbitmq", "artemis", "apollo")
+
+NackBehaviour = Literal["requeue", "dead-letter"]
+
+
+@dataclass(frozen=True)
+class Broker:
+    """One broker under test.
+
+    Attributes:
+        name: ``activemq``, ``rabbitmq``, ``artemis`` or ``apollo``.
+        host / port: the STOMP listener.
+        tls_port: a ``stomp+ssl`` listener (ActiveMQ only), with ``ca_file`` to verify it.
+        login / passcode / vhost: CONNECT credentials and ``host`` header.
+        version: the broker's version (``versions.json`` or the container image tag).
+        max_frame: the broker's configured frame/body limit in bytes; 0 = none.
+        oversize_error: text the broker's ERROR carries when ``max_frame`` is exceeded.
+        login_error: text of the broker's ERROR for a wrong passcode.
+        disconnect_receipt: the broker answers DISCONNECT's receipt (RabbitMQ documents
+            that it does not since 3.8.8; the client copes either way).
+        nack: what a NACK does there: ``requeue`` (redelivered) or ``dead-letter`` (moved to
+            the dead-letter queue, or dropped when the message is not persistent).
+        nack_requeue_header: the broker honours NACK ``requeue:false`` (RabbitMQ).
+        dlq: where NACKed persistent messages go, when the broker tells (ActiveMQ).
+        sets_redelivered: MESSAGE frames of a redelivery carry ``redelivered:true``.
+        heart_beat_floor: smallest heart-beat the broker accepts (RabbitMQ raises < 1000).
+        provision: ``local`` (plain processes), ``containers`` or ``none``.
+    """
+
+    name: str
+    host: str
+    port: int
+    login: str = "guest"
+    passcode: str = "guest"
+    vhost: str = "/"
+    version: str = "unknown"
+    tls_port: int | None = None
+    ca_file: str | None = None
+    max_frame: int = 0
+    oversize_error: str = ""
+    login_error: str = ""
+    disconnect_receipt: bool = True
+    nack: NackBehaviour = "requeue"
+    nack_requeue_header: bool = False
+    dlq: str | None = None
+    sets_redelivered: bool = True
+    heart_beat_floor: int = 0
+    provision: str = "local"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        """``tcp://host:port``."""
+        return f"tcp://{self.host}:{self.port}"
+
+    @property
+    def tls_url(self) -> str | None:
+        """``ssl://host:tls_port`` when the broker has a TLS listener."""
+        return f"ssl://{self.host}:{self.tls_port}" if self.tls_port else None
+
+    @property
+    def oversize_limit(self) -> int:
+        """Alias of ``max_frame`` (0: the broker enforces no limit)."""
+        return self.max_frame
+
+    def with_address(self, host: str, port: int, tls_port: int | None = None) -> Broker:
+        """A copy pointing elsewhere (containers map ports)."""
+        return replace(self, host=host, port=port, tls_port=tls_port)
+
+
+_LINE = re.compile(r'^\s*([A-Z0-9_]+)="?\$\{[A-Z0-9_]+:-(.*)\}"?\s*(?:#.*)?$')
+_PLAIN = re.compile(r"^\s*([A-Z0-9_]+)=(.*)$")
+
+
+def _expand(value: str, values: dict[str, str]) -> str:
+    pattern = r"\$([A-Z0-9_]+)|\$\{([A-Z0-9_]+)\}"
+    return re.sub(pattern, lambda m: values.get(m[1] or m[2], ""), value)
+
+
+def _parse_env_file(path: Path, values: dict[str, str]) -> None:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return
+    for line in lines:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _LINE.match(line) or _PLAIN.match(line)
+        if match:
+            values[match[1]] = _expand(match[2].strip().strip('"'), values)
+
+
+def env_values(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """ports.env defaults < $STOMP_BROKERS_DIR/brokers.env < the environment."""
+    environ = dict(os.environ if environ is None else environ)
+    values: dict[str, str] = {}
+    _parse_env_file(BROKERS_DIR / "ports.env", values)
+    state_dir = environ.get("STOMP_BROKERS_DIR") or values.get(
+        "STOMP_BROKERS_DIR", "/tmp/stomp-enterprise-brokers"
+    )
+    _parse_env_file(Path(state_dir) / "brokers.env", values)
+    for key in list(values):
+        if key in environ:
+            values[key] = environ[key]
+    values["STOMP_BROKERS_DIR"] = state_dir
+    return values
+
+
+def read_versions(values: dict[str, str]) -> dict[str, str]:
+    """Broker versions from ``$STOMP_BROKERS_DIR/versions.json`` (written by start.sh)."""
+    path = Path(values["STOMP_BROKERS_DIR"]) / "versions.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {name: str(info.get("version", "unknown")) for name, info in data.items()}
+
+
+def load_brokers(environ: dict[str, str] | None = None) -> dict[str, Broker]:
+    """Every known broker, described from the env files."""
+    v = env_values(environ)
+    versions = read_versions(v)
+    host = v.get("STOMP_BROKERS_HOST", "127.0.0.1")
+    login = v.get("STOMP_BROKERS_LOGIN", "guest")
+    passcode = v.get("STOMP_BROKERS_PASSCODE", "guest")
+
+    def num(key: str, default: int) -> int:
+        try:
+            return int(v.get(key, default))
+        except ValueError:
+            return default
+
+    common = {"host": host, "login": login, "passcode": passcode}
+    return {
+        "activemq": Broker(
+            name="activemq",
+            port=num("ACTIVEMQ_STOMP_PORT", 61710),
+            tls_port=num("ACTIVEMQ_STOMP_SSL_PORT", 61711),
+            ca_file=v.get("ACTIVEMQ_CA_FILE"),
+            version=versions.get("activemq", "5.17"),
+            max_frame=num("BROKER_MAX_FRAME_ACTIVEMQ", 8 * 1024 * 1024),
+            oversize_error="maximum frame size was exceeded",
+            login_error="password is invalid",
+            nack="dead-letter",
+            dlq="/queue/ActiveMQ.DLQ",
+            **common,
+        ),
+        "rabbitmq": Broker(
+            name="rabbitmq",
+            port=num("RABBITMQ_STOMP_PORT", 61720),
+            vhost=v.get("RABBITMQ_VHOST", "/"),
+            version=versions.get("rabbitmq", "3.10"),
+            max_frame=num("BROKER_MAX_FRAME_RABBITMQ", 8 * 1024 * 1024),
+            oversize_error="larger than configured max size",
+            login_error="Access refused",
+            disconnect_receipt=True,  # 3.10.8 observed answering it; the client copes without
+            nack="requeue",
+            nack_requeue_header=True,
+            heart_beat_floor=1000,
+            **common,
+        ),
+        "artemis": Broker(
+            name="artemis",
+            port=num("ARTEMIS_STOMP_PORT", 61730),
+            version=versions.get("artemis", v.get("ARTEMIS_VERSION", "2.40")),
+            max_frame=num("BROKER_MAX_FRAME_ARTEMIS", 0),
+            login_error="password is invalid",
+            nack="dead-letter",
+            **common,
+        ),
+        "apollo": Broker(
+            name="apollo",
+            port=num("APOLLO_STOMP_PORT", 61740),
+            version=versions.get("apollo", v.get("APOLLO_VERSION", "1.7.1")),
+            max_frame=num("BROKER_MAX_FRAME_APOLLO", 8 * 1024 * 1024),
+            oversize_error="maximum data length was exceeded",
+            login_error="Authentication failed",
+            nack="requeue",
+            sets_redelivered=False,
+            **common,
+        ),
+    }
+
+
+def select(option: str | None, environ: dict[str, str] | None = None) -> list[str]:
+    """Broker names from ``--brokers`` / ``STOMP_INTEGRATION_BROKERS`` (default: all four).
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    raw = option or environ.get("STOMP_INTEGRATION_BROKERS") or ",".join(ALL_BROKERS)
+    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
+    if names == ["all"]:
+        names = list(ALL_BROKERS)
+    unknown = [n for n in names if n not in ALL_BROKERS]
+    if unknown:
+        raise ValueError(f"unknown broker(s) {unknown}; choose from {', '.join(ALL_BROKERS)}")
+    return list(dict.fromkeys(names))
+
+
+def port_open(host: str, port: int, timeout: float = 2.0) -> bool:
+    """True when a TCP connect to ``host:port`` succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

@@ -1,0 +1,185 @@
+"""The ``stomp-enterprise`` command line, run in-process against the in-process broker."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from stomp_enterprise.cli import main
+from stomp_enterprise.testing import Broker
+
+COMMANDS = ["send", "listen", "broker", "demo", "bench"]
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)])
+def test_help_on_every_command(command, capsys) -> None:
+    assert main([*command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: stomp-enterprise")
+    assert "exit codes" in out
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "stomp_enterprise", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert done.stdout.startswith("stomp-enterprise ")
+
+
+def test_send_then_listen_round_trip(stomp_broker: Broker, capsys) -> None:
+    url = stomp_broker.url
+    assert main(["send", url, "/queue/cli", "héllo", "-H", "x-id:42", "--receipt"]) == 0
+    assert "sent 1 message of 6 bytes to /queue/cli" in capsys.readouterr().out
+    assert main(["listen", url, "/queue/cli", "--count", "1", "--timeout", "5", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["body"] == "héllo"
+    assert record["encoding"] == "text"
+    assert record["destination"] == "/queue/cli"
+    assert record["headers"]["x-id"] == "42"
+    assert record["headers"]["content-type"] == "text/plain;charset=utf-8"
+
+
+def test_send_count_stdin_file_and_plain_listen(
+    stomp_broker: Broker, capsys, monkeypatch, tmp_path
+) -> None:
+    url = stomp_broker.url
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"\x00\xffbinary")))
+    assert main(["send", url, "/queue/bin", "-"]) == 0
+    path = tmp_path / "body.txt"
+    path.write_bytes(b"from a file")
+    assert main(["send", url, "/queue/bin", "--file", str(path), "--count", "2"]) == 0
+    capsys.readouterr()
+    stomp_broker.wait_for(lambda: stomp_broker.queue_depth("/queue/bin") == 3)
+    assert main(["listen", url, "/queue/bin", "--count", "3", "--ack", "client-individual"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("<8 bytes, not text; base64: AP9iaW5hcnk=")
+    assert lines[1:] == ["from a file", "from a file"]
+    stomp_broker.wait_for(lambda: stomp_broker.unacked() == 0)
+
+
+def test_json_body_of_binary_message_is_base64(stomp_broker: Broker, capsys) -> None:
+    stomp_broker.publish("/queue/raw", b"\xff\xfe")
+    assert main(["listen", stomp_broker.url, "/queue/raw", "--count", "1", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record == {
+        "destination": "/queue/raw",
+        "message_id": record["message_id"],
+        "headers": record["headers"],
+        "body": "//4=",
+        "encoding": "base64",
+    }
+
+
+def test_credentials_from_the_environment(stomp_broker_factory, capsys, monkeypatch) -> None:
+    broker = stomp_broker_factory(users={"app": "s3cret"})
+    assert main(["send", broker.url, "/queue/x", "y"]) == 3
+    assert "refused the connection: Authentication failed" in capsys.readouterr().err
+    monkeypatch.setenv("STOMP_LOGIN", "app")
+    monkeypatch.setenv("STOMP_PASSCODE", "s3cret")
+    assert main(["send", broker.url, "/queue/x", "y"]) == 0
+
+
+def test_refused_connection_exits_3(stomp_broker_factory, capsys) -> None:
+    broker = stomp_broker_factory()
+    broker.stop()
+    assert main(["send", broker.url, "/queue/x", "y"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("stomp-enterprise: error: could not connect")
+    assert "Traceback" not in err
+
+
+def test_verbose_shows_the_traceback(stomp_broker_factory, capsys) -> None:
+    broker = stomp_broker_factory()
+    broker.stop()
+    assert main(["send", "-v", broker.url, "/queue/x", "y"]) == 3
+    assert "Traceback" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["send"],
+        ["send", "tcp://127.0.0.1:61613"],
+        ["listen", "tcp://127.0.0.1:61613", "/queue/x", "--ack", "sometimes"],
+        ["listen", "tcp://127.0.0.1:61613", "/queue/x", "--count", "0"],
+        ["send", "tcp://127.0.0.1:61613", "/queue/x", "y", "-H", "no-colon"],
+        ["send", "nonsense://host", "/queue/x", "y"],
+        ["send", "tcp://127.0.0.1:61613", "/queue/x", "--file", "/nonexistent/file"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_2(argv, capsys) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error" in err or "usage" in err
+    assert "Traceback" not in err
+
+
+def test_listen_timeout_before_count_exits_4(stomp_broker: Broker, capsys) -> None:
+    argv = ["listen", stomp_broker.url, "/queue/empty", "--count", "1", "--timeout", "0.3"]
+    assert main(argv) == 4
+    assert "received 0 of 1" in capsys.readouterr().err
+
+
+def test_listen_timeout_without_count_is_success(stomp_broker: Broker) -> None:
+    assert main(["listen", stomp_broker.url, "/queue/empty", "--timeout", "0.3"]) == 0
+
+
+def test_listen_notices_a_lost_connection(stomp_broker: Broker, capsys) -> None:
+    import threading
+
+    def drop_soon() -> None:
+        stomp_broker.wait_for(lambda: stomp_broker.subscriber_count("/queue/x") == 1)
+        stomp_broker.drop_connections()
+
+    dropper = threading.Thread(target=drop_soon)
+    dropper.start()
+    try:
+        assert main(["listen", stomp_broker.url, "/queue/x", "--timeout", "10"]) == 3
+    finally:
+        dropper.join(10)
+    assert "connection lost" in capsys.readouterr().err
+
+
+def test_broker_command_runs_and_stops(capsys) -> None:
+    assert main(["broker", "--port", "0", "--duration", "0.3"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("tcp://127.0.0.1:")
+    assert "broker stopped" in captured.err
+
+
+def test_bench_embedded(capsys) -> None:
+    assert main(["bench", "embedded", "--count", "500", "--size", "64"]) == 0
+    captured = capsys.readouterr()
+    assert "produce" in captured.out
+    assert "consume" in captured.out
+    assert "p50" in captured.out
+    assert "p99" in captured.out
+    assert "500/500" in captured.err  # the progress bar
+
+
+def test_bench_with_client_acks(stomp_broker: Broker, capsys) -> None:
+    argv = ["bench", stomp_broker.url, "--count", "250", "--ack", "client", "--no-progress"]
+    assert main(argv) == 0
+    assert capsys.readouterr().err == ""
+    stomp_broker.wait_for(lambda: stomp_broker.unacked() == 0)
+
+
+@pytest.mark.slow
+def test_demo_runs_and_every_message_arrives(capsys) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "OK: all 400 orders arrived" in out
+    assert "subscriptions replayed" in out
+    assert "sending the whole batch again" in out
+    assert "received order 7" in out
