@@ -37,3 +37,17 @@ def bench(session: nox.Session) -> None:
     """Protocol benchmarks against stomp.py and stompest (prints ratios)."""
     session.install("-e", ".[bench]")
     session.run("python", "-m", "benchmarks.bench_parser", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site (mkdocs, strict: any warning fails)."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The failover demo against the embedded broker (exits 0 only if every message arrived)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "stomp_enterprise", "demo", *session.posargs)

@@ -138,6 +138,7 @@ class Settings:
     warmup: int
     rss_max_seconds: float
     drain_idle: float
+    warmup_rounds: int
 
 
 def run_peer(
@@ -204,7 +205,17 @@ def measure_case(
     count = {"latency": cfg.latency_count, "rss": cfg.rss_count}.get(case, cfg.count)
     dest = f"/queue/e2e-{case}-{client.replace('.', '')}-{run}-{uuid.uuid4().hex[:8]}"
     if case == "consume":
-        raw_produce(spec.url, spec.vhost, dest, count, b"c" * cfg.size)
+        try:
+            raw_produce(spec.url, spec.vhost, dest, count, b"c" * cfg.size)
+        except (OSError, ConnectionError) as exc:  # e.g. the broker was restarted under us
+            return {
+                "client": client,
+                "case": case,
+                "run": run,
+                "expected": count,
+                "ok": False,
+                "error": f"pre-load failed: {type(exc).__name__}: {exc}",
+            }
     result = run_peer(spec, client, case, dest, count, cfg, profile)
     result["run"] = run
     result["expected"] = count
@@ -230,10 +241,29 @@ def measure_case(
     return result
 
 
+def warm_up_broker(spec: BrokerSpec, cfg: Settings) -> None:
+    """Let the broker's JIT/allocator settle before anything is timed: the raw client
+    produces, consumes with ACKs and sends receipted messages for ``cfg.warmup_rounds``
+    rounds of N messages (a JVM broker is several times slower on its first 20k)."""
+    for round_ in range(cfg.warmup_rounds):
+        dest = f"/queue/e2e-warmup-{round_}-{uuid.uuid4().hex[:8]}"
+        raw_produce(spec.url, spec.vhost, dest, cfg.count, b"w" * cfg.size)
+        run_peer(spec, "raw", "consume", dest, cfg.count, cfg)
+        raw_drain(spec.url, spec.vhost, dest, 0, cfg.drain_idle)
+        run_peer(spec, "raw", "receipt-pipelined", dest, cfg.count, cfg)
+        raw_drain(spec.url, spec.vhost, dest, cfg.count, cfg.drain_idle)
+
+
 def run_broker(
     spec: BrokerSpec, cases: list[str], cfg: Settings, log: Callable[[str], None]
 ) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    try:
+        warm_up_broker(spec, cfg)
+    except (OSError, ConnectionError) as exc:
+        log(f"  {spec.name}: warm-up failed: {exc}")
+    log(f"  {spec.name}: warmed up in {time.perf_counter() - started:.1f} s")
     for case in cases:
         runs = cfg.rss_runs if case == "rss" else cfg.runs
         clients = ("ours", "stomp.py") if case == "rss" else CLIENTS
@@ -560,6 +590,7 @@ def environment() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "libraries": versions,
+        "loadavg_start": list(os.getloadavg()),
     }
 
 
@@ -571,6 +602,11 @@ def environment_lines(env: dict[str, Any], specs: list[BrokerSpec]) -> list[str]
         f"- machine: {env['nproc']} CPUs ({env['cpu']}), {env['platform']}",
         f"- Python {env['python']}; {libs}",
         f"- brokers (same machine, loopback): {brokers}",
+        "- load average (1, 5, 15 min) at start: "
+        + ", ".join(f"{v:.1f}" for v in env.get("loadavg_start", []))
+        + "; at end: "
+        + ", ".join(f"{v:.1f}" for v in env.get("loadavg_end", []))
+        + " (anything well above 1 means other work shared the CPUs: rates are noisy)",
     ]
 
 
@@ -661,6 +697,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rss-count", type=int, default=None, help="(1000000)")
     parser.add_argument("--rss-runs", type=int, default=1)
     parser.add_argument("--rss-max-seconds", type=float, default=300.0)
+    parser.add_argument(
+        "--warmup-rounds", type=int, default=None, help="untimed raw rounds per broker (3)"
+    )
     parser.add_argument("--json", default=None, help="write every number here")
     parser.add_argument("--write-docs", action="store_true", help=f"write {DOCS}")
     parser.add_argument("--docs-path", default=str(DOCS))
@@ -687,6 +726,7 @@ def settings(args: argparse.Namespace) -> Settings:
         warmup=min(10_000, rss_count // 5),
         rss_max_seconds=args.rss_max_seconds,
         drain_idle=0.2 if quick else 0.5,
+        warmup_rounds=args.warmup_rounds if args.warmup_rounds is not None else (0 if quick else 3),
     )
 
 
@@ -734,8 +774,12 @@ def main(argv: list[str] | None = None) -> int:
             all_results[spec.name] = results
             summaries[spec.name] = summarize(results)
             if args.profile:
-                profiles[spec.name] = profile_ours(spec, cfg, Path(args.profile))
+                try:
+                    profiles[spec.name] = profile_ours(spec, cfg, Path(args.profile))
+                except (OSError, ConnectionError) as exc:
+                    log(f"  {spec.name}: profiling failed: {exc}")
 
+    env["loadavg_end"] = list(os.getloadavg())
     print("# End-to-end benchmark\n")
     print("\n".join(environment_lines(env, specs)))
     for name, why in skipped.items():

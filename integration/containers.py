@@ -106,6 +106,10 @@ def docker_available() -> bool:
         import testcontainers.core.container  # noqa: F401
     except ImportError:
         return False
+    host = os.environ.get("DOCKER_HOST", "")
+    if not host and not os.path.exists("/var/run/docker.sock"):
+        # nothing to talk to; the SDK would leak its socket on the failed version probe
+        return False
     try:
         client = docker.from_env(timeout=5)
     except Exception:
@@ -174,6 +178,8 @@ def start(broker: Broker, log: Callable[[str], None] = lambda _msg: None) -> Run
         from testcontainers.core.container import DockerContainer
     except ImportError as exc:
         raise RuntimeError("--provision=containers needs `pip install testcontainers`") from exc
+    if not docker_available():
+        raise RuntimeError("no Docker engine answers (testcontainers needs one)")
     spec = CONTAINER_SPECS[broker.name]
     image = spec.image_for(broker.name)
     container = DockerContainer(image).with_bind_ports(STOMP_PORT, broker.port)

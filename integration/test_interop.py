@@ -25,9 +25,13 @@ class _Collector(stomp.ConnectionListener):
     def __init__(self) -> None:
         self.messages: queue.Queue[Any] = queue.Queue()
         self.errors: list[Any] = []
+        self.receipts: queue.Queue[str] = queue.Queue()
 
     def on_message(self, frame: Any) -> None:
         self.messages.put(frame)
+
+    def on_receipt(self, frame: Any) -> None:
+        self.receipts.put(frame.headers.get("receipt-id", ""))
 
     def on_error(self, frame: Any) -> None:
         self.errors.append(frame)
@@ -80,8 +84,7 @@ def test_us_to_stomppy(stomppy, make_client: ClientFactory, names, kind: str) ->
     client = make_client()
     queue_name = names("queue")
     conn.subscribe(queue_name, id="interop", ack="auto", headers={"receipt": "subscribed"})
-    # stomp.py's receipt arrives on its listener; a receipted send of ours after the
-    # subscription is on the broker orders the two on the queue anyway
+    assert collector.receipts.get(timeout=10) == "subscribed"
     body = BODIES[kind]
     client.send(queue_name, body, dict(CUSTOM), content_type="application/x-test", receipt=True)
     frame = collector.messages.get(timeout=15)

@@ -661,6 +661,7 @@ class Client:
         payload, content_type = self._encode_body(body, content_type)
         connection = self._current_connection(timeout)
         session = connection.session
+        headers = connection.routed(destination, headers, subscribe=False)
         future = connection.request(
             lambda rid: session.send(
                 destination, payload, headers, content_type=content_type, receipt=rid
@@ -688,6 +689,7 @@ class Client:
         payload, content_type = self._encode_body(body, content_type)
         connection = self._current_connection(timeout)
         session = connection.session
+        headers = connection.routed(destination, headers, subscribe=False)
         future = connection.request(
             lambda rid: session.send(
                 destination, payload, headers, content_type=content_type, receipt=rid
@@ -728,6 +730,7 @@ class Client:
             receipt: wait for the broker to confirm the subscription.
         """
         connection = self._current_connection(timeout)
+        headers = connection.routed(destination, headers, subscribe=True)
         with self._lock:
             sub_id = id if id is not None else f"sub-{next(self._ids)}"
             if sub_id in self._subscriptions:

@@ -162,6 +162,31 @@ class Connection:
         )
         self._reader.start()
 
+    # ------------------------------------------------------------ broker quirks
+
+    def routed(
+        self, destination: str, headers: Mapping[str, str] | None, *, subscribe: bool
+    ) -> Mapping[str, str] | None:
+        """Artemis without ``anycastPrefix``/``multicastPrefix`` on its acceptor auto-creates
+        every address MULTICAST, so a ``/queue/`` SEND made before any consumer is dropped and
+        two consumers of a queue each get every message. Name the routing type the
+        destination prefix means (``destination-type``/``subscription-type``) unless the
+        caller already did. Other brokers, and Artemis over 1.0 (no ``server`` header), are
+        left alone."""
+        info = self.info
+        if info is None or not (info.server or "").startswith("ActiveMQ-Artemis"):
+            return headers
+        if destination.startswith("/queue/"):
+            kind = "ANYCAST"
+        elif destination.startswith("/topic/"):
+            kind = "MULTICAST"
+        else:
+            return headers
+        name = "subscription-type" if subscribe else "destination-type"
+        if headers and name in headers:
+            return headers
+        return {**(headers or {}), name: kind}
+
     # ------------------------------------------------------------ writing (any thread)
 
     def request(
@@ -295,6 +320,10 @@ class Connection:
         handle = self._handle
         send_every, expect_within, tick = self._intervals()
         silence_limit = expect_within * self._tolerance
+        # ActiveMQ 5.x sends its first heart-beat only ~2 intervals after CONNECTED (its
+        # inactivity monitor starts one interval late): allow one more interval until the
+        # first byte after the handshake arrives.
+        connected_at = transport.last_read
         debug = frame_log.isEnabledFor(logging.DEBUG)
         try:
             if self._early:
@@ -319,7 +348,10 @@ class Connection:
                     now = time.monotonic()
                     if send_every and now - transport.last_write >= send_every / 2:
                         transport.try_write(b"\n")
-                    if silence_limit and now - transport.last_read > silence_limit:
+                    limit = silence_limit
+                    if transport.last_read <= connected_at:
+                        limit += expect_within
+                    if silence_limit and now - transport.last_read > limit:
                         raise HeartbeatTimeout(
                             f"nothing from {self.url} for {now - transport.last_read:.2f}s "
                             f"(heart-beat every {expect_within:g}s expected)"

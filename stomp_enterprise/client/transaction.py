@@ -92,6 +92,7 @@ class Transaction:
         connection = self._open()
         payload, content_type = self._client._encode_body(body, content_type)
         transaction_id = self.id
+        headers = connection.routed(destination, headers, subscribe=False)
         try:
             connection.request(
                 lambda rid: connection.session.send(

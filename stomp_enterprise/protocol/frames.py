@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from stomp_enterprise.errors import LocalProtocolError
+from stomp_enterprise.protocol.escaping import unescape
 from stomp_enterprise.protocol.serializer import serialize
 
 __all__ = ["Frame", "HeaderInput", "redacted_headers"]
@@ -62,46 +63,94 @@ class Frame:
         body: the body bytes (``bytearray``/``memoryview`` are copied to ``bytes``).
 
     Frames are immutable values; compare with ``==``. Safe to share between threads.
+
+    Frames from the parser decode their headers lazily: the parser validates the header block
+    (UTF-8, one colon per line, escapes) and keeps its text; :meth:`get` finds one header in
+    it without splitting the rest, and the pairs are built on the first full access.
     """
 
-    __slots__ = ("_headers", "_pairs", "body", "command")
+    __slots__ = ("_escaped", "_head", "_headers", "_pairs", "body", "command")
 
     command: str
     body: bytes
-    _pairs: Sequence[Sequence[str]]  # (name, value) pairs; lists when built by the parser
+    _pairs: Sequence[Sequence[str]] | None  # (name, value); lists when built from _head
+    _head: str | None  # the parser's validated header lines, still escaped
+    _escaped: str | None  # the version whose unescaping _head needs, or None
     _headers: MappingProxyType[str, str] | None
 
     def __init__(self, command: str, headers: HeaderInput = (), body: bytes = b"") -> None:
-        if not isinstance(command, str):
+        if type(command) is not str and not isinstance(command, str):
             raise LocalProtocolError(f"command must be str, got {type(command).__name__}")
-        if isinstance(body, bytearray | memoryview):
-            body = bytes(body)
-        elif not isinstance(body, bytes):
-            raise LocalProtocolError(f"body must be bytes, got {type(body).__name__}")
+        if type(body) is not bytes:
+            if isinstance(body, bytearray | memoryview):
+                body = bytes(body)
+            elif not isinstance(body, bytes):
+                raise LocalProtocolError(f"body must be bytes, got {type(body).__name__}")
         self.command = command
-        self._pairs = _pairs(headers)
         self.body = body
-        self._headers = None
+        self._head = self._escaped = self._headers = None
+        if type(headers) is dict:  # fast path: the common case, every name and value a str
+            try:
+                "".join(headers)  # C-level type checks: TypeError on anything but str
+                "".join(headers.values())
+            except TypeError:
+                pass
+            else:
+                self._pairs = list(headers.items())
+                return
+        self._pairs = _pairs(headers)
 
     @classmethod
     def _wire(cls, command: str, pairs: Sequence[Sequence[str]], body: bytes) -> Frame:
-        """Fast constructor for the parser: no validation, ``pairs`` is owned by the frame."""
+        """Fast constructor for library code: no validation, ``pairs`` is owned by the frame."""
         frame = object.__new__(cls)
         frame.command = command
         frame._pairs = pairs
         frame.body = body
+        frame._head = frame._escaped = None
         frame._headers = None
         return frame
+
+    @classmethod
+    def _parsed(cls, command: str, head: str, escaped: str | None, body: bytes) -> Frame:
+        """Constructor for the parser: ``head`` is the validated header block (lines joined
+        by LF, no command line); ``escaped`` the version to unescape it with, if needed."""
+        frame = object.__new__(cls)
+        frame.command = command
+        frame._pairs = None
+        frame._head = head
+        frame._escaped = escaped
+        frame.body = body
+        frame._headers = None
+        return frame
+
+    def _load(self) -> Sequence[Sequence[str]]:
+        pairs = self._pairs
+        if pairs is None:
+            head = self._head
+            pairs = [line.split(":", 1) for line in head.split("\n")] if head else []
+            version = self._escaped
+            if version is not None:
+                pairs = [
+                    [
+                        unescape(n, version) if "\\" in n else n,
+                        unescape(v, version) if "\\" in v else v,
+                    ]
+                    for n, v in pairs
+                ]
+            self._pairs = pairs
+        return pairs
 
     @property
     def headers(self) -> Mapping[str, str]:
         """Read-only mapping of the headers; for a repeated header the first occurrence wins."""
         headers = self._headers
         if headers is None:
-            first: dict[str, str] = dict(self._pairs)  # type: ignore[arg-type]
-            if len(first) != len(self._pairs):  # a repeated header: the first one wins
+            pairs = self._load()
+            first: dict[str, str] = dict(pairs)  # type: ignore[arg-type]
+            if len(first) != len(pairs):  # a repeated header: the first one wins
                 first = {}
-                for name, value in self._pairs:
+                for name, value in pairs:
                     first.setdefault(name, value)
             headers = self._headers = MappingProxyType(first)
         return headers
@@ -109,11 +158,32 @@ class Frame:
     @property
     def raw_headers(self) -> tuple[tuple[str, str], ...]:
         """Every header pair in wire order, repeats included."""
-        return tuple((name, value) for name, value in self._pairs)
+        return tuple((name, value) for name, value in self._load())
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        """The first value of header ``name`` (without building the mapping)."""
-        for key, value in self._pairs:
+        """The first value of header ``name``, without building the mapping (and, for a
+        parsed frame, without splitting the other headers)."""
+        head = self._head
+        if self._pairs is None and head is not None:
+            keys = _SEARCH_KEYS.get(name)
+            if keys is None:
+                keys = _search_keys(name)
+            if keys is not None:
+                first, later = keys
+                if head.startswith(first):
+                    start = len(first)
+                else:
+                    start = head.find(later)
+                    if start < 0:
+                        return default
+                    start += len(later)
+                stop = head.find("\n", start)
+                value = head[start:] if stop < 0 else head[start:stop]
+                if "\\" in value and self._escaped is not None:
+                    plain = value.replace("\\c", ":")
+                    value = plain if "\\" not in plain else unescape(value, self._escaped)
+                return value
+        for key, value in self._load():
             if key == name:
                 return value
         return default
@@ -121,7 +191,7 @@ class Frame:
     def to_bytes(self, version: str = "1.2", *, content_length: bool = True) -> bytes:
         """Serialize for ``version``; see :func:`stomp_enterprise.protocol.serializer.serialize`."""
         return serialize(
-            self.command, self._pairs, self.body, version, content_length=content_length
+            self.command, self._load(), self.body, version, content_length=content_length
         )
 
     def __eq__(self, other: object) -> bool:
@@ -129,8 +199,8 @@ class Frame:
             return NotImplemented
         return (
             self.command == other.command
-            and self.raw_headers == other.raw_headers
             and self.body == other.body
+            and self.raw_headers == other.raw_headers
         )
 
     def __hash__(self) -> int:
@@ -149,4 +219,19 @@ class Frame:
 
     def __setstate__(self, state: Any) -> None:
         self.command, self._pairs, self.body = state
+        self._head = self._escaped = None
         self._headers = None
+
+
+_SEARCH_KEYS: dict[str, tuple[str, str]] = {}
+
+
+def _search_keys(name: str) -> tuple[str, str] | None:
+    """``(name + ":", "\\n" + name + ":")`` for a name :meth:`Frame.get` can search for in
+    the raw header text (no character that escaping or line splitting touches), cached."""
+    if not name or "\\" in name or ":" in name or "\n" in name or "\r" in name:
+        return None
+    keys = (name + ":", "\n" + name + ":")
+    if len(_SEARCH_KEYS) < 1024:  # bounded: names come from application code
+        _SEARCH_KEYS[name] = keys
+    return keys

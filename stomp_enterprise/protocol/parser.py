@@ -17,6 +17,7 @@ frames). Design points:
 
 from __future__ import annotations
 
+import itertools
 from typing import Final
 
 from stomp_enterprise.errors import FrameTooLarge, RemoteProtocolError
@@ -42,7 +43,9 @@ DEFAULT_MAX_HEADER_LENGTH: Final = 64 * 1024
 
 _COMMAND_PREFIXES: Final = frozenset(c[:i].encode() for c in COMMANDS for i in range(len(c) + 1))
 _COMMAND_BYTES: Final = frozenset(c.encode() for c in COMMANDS)
-_new_frame = Frame._wire
+_new_frame = Frame._parsed
+_find = str.find
+_COLONS: Final = itertools.repeat(":")
 
 
 class FrameParser:
@@ -280,49 +283,51 @@ class FrameParser:
                     raise RemoteProtocolError(
                         "bare carriage return in the command or header lines", offset=base + pos
                     )
-            lines = head.split("\n")
-            command = lines[0]
+            newline = head.find("\n")
+            if newline < 0:
+                command, rest = head, ""
+            else:
+                command, rest = head[:newline], head[newline + 1 :]
             if command not in COMMANDS:
                 raise RemoteProtocolError(f"invalid command {command[:40]!r}", offset=base + pos)
-            count = len(lines) - 1
-            if count > self.max_header_count:
-                raise FrameTooLarge(
-                    f"{count} headers exceed max_header_count={self.max_header_count}",
-                    offset=base + pos,
-                )
-            if hend - pos > self.max_header_length:  # bytes, as the limit is documented
-                self._check_line_lengths(lines, base + pos)
-            pairs = [line.split(":", 1) for line in lines[1:]]
-            if count and (min(map(len, pairs)) != 2 or "\n:" in head):
-                self._bad_header_line(command, lines, base + pos)
-            if "\\" in head and version != "1.0" and command not in UNESCAPED_COMMANDS:
-                if "\\" in head.replace("\\c", ""):  # general case: any escape
-                    pairs = [
-                        [
-                            unescape(n, version) if "\\" in n else n,
-                            unescape(v, version) if "\\" in v else v,
-                        ]
-                        for n, v in pairs
-                    ]
-                else:  # only escaped colons (ActiveMQ message ids): each \c is one escape
-                    pairs = [
-                        [
-                            n.replace("\\c", ":") if "\\" in n else n,
-                            v.replace("\\c", ":") if "\\" in v else v,
-                        ]
-                        for n, v in pairs
-                    ]
-            # ---- body ----
+            escaped: str | None = None
             length = -1
-            if "content-length" in head:
-                for name, value in pairs:
-                    if name == "content-length":
-                        if not value.isdigit() or not value.isascii():
-                            raise RemoteProtocolError(
-                                f"bad content-length {value!r} in {command}", offset=base + pos
-                            )
-                        length = int(value)
-                        break
+            if rest:
+                if rest.count("\n") >= self.max_header_count:
+                    raise FrameTooLarge(
+                        f"{rest.count(chr(10)) + 1} headers exceed "
+                        f"max_header_count={self.max_header_count}",
+                        offset=base + pos,
+                    )
+                if hend - pos > self.max_header_length:  # bytes, as the limit is documented
+                    self._check_line_lengths(head.split("\n"), base + pos)
+                # every line needs a colon after a non-empty name: min(find) is C-level
+                if min(map(_find, rest.split("\n"), _COLONS)) < 1:
+                    self._bad_header_line(command, head.split("\n"), base + pos)
+                if "\\" in rest and version != "1.0" and command not in UNESCAPED_COMMANDS:
+                    leftover = rest.replace("\\\\", "").replace("\\c", "").replace("\\n", "")
+                    if version == "1.2":
+                        leftover = leftover.replace("\\r", "")
+                    if "\\" in leftover:  # an undefined escape: let unescape name it
+                        for line in rest.split("\n"):
+                            unescape(line, version)
+                    escaped = version
+                # content-length: the first one wins
+                if rest.startswith("content-length:"):
+                    at = 15
+                else:
+                    at = rest.find("\ncontent-length:")
+                    if at >= 0:
+                        at += 16
+                if at >= 0:
+                    stop = rest.find("\n", at)
+                    value = rest[at:] if stop < 0 else rest[at:stop]
+                    if not value.isdigit() or not value.isascii():
+                        raise RemoteProtocolError(
+                            f"bad content-length {value!r} in {command}", offset=base + pos
+                        )
+                    length = int(value)
+            # ---- body ----
             if length >= 0:
                 stop = bstart + length
                 if stop - pos > self.max_frame_size:
@@ -349,6 +354,6 @@ class FrameParser:
                         f"frame exceeds max_frame_size={self.max_frame_size} bytes",
                         offset=base + pos,
                     )
-            append(_new_frame(command, pairs, buf[bstart:stop]))
+            append(_new_frame(command, rest, escaped, buf[bstart:stop]))
             pos = stop + 1
         return frames

@@ -4,6 +4,7 @@ version cannot express. Never lets a header value inject a header or end a frame
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Final
 
 from stomp_enterprise.errors import LocalProtocolError
@@ -16,8 +17,27 @@ _SPECIAL_CHARS: Final = ("\\", "\n", ":", "\r")
 HEARTBEAT: Final = b"\n"
 
 
-def _clean(text: str) -> bool:
-    return not ("\\" in text or "\n" in text or ":" in text or "\r" in text)
+def _first_value(text: str, name: str) -> str | None:
+    """The value of the first ``name`` line in plain (unescaped) header ``text``."""
+    if text.startswith(name + ":"):
+        start = len(name) + 1
+    else:
+        start = text.find(f"\n{name}:")
+        if start < 0:
+            return None
+        start += len(name) + 2
+    stop = text.find("\n", start)
+    return text[start:] if stop < 0 else text[start:stop]
+
+
+def _escaped_lines(pairs: Sequence[Sequence[str]], version: str, raw: bool) -> str:
+    """The header lines, item by item (unusual input, or CONNECT/1.0 frames that are never
+    escaped but may need refusing)."""
+    flat = list(chain.from_iterable(pairs))
+    if len(flat) != 2 * len(pairs):
+        raise LocalProtocolError("every header must be a (name, value) pair")
+    items = [escape(item, version, name=i % 2 == 0, raw=raw) for i, item in enumerate(flat)]
+    return "\n".join(map(":".join, zip(items[::2], items[1::2], strict=True)))
 
 
 def serialize(
@@ -42,22 +62,41 @@ def serialize(
         LocalProtocolError: unknown command, a body on a frame that may not have one, a header
             the version cannot express, or a ``content-length`` header that disagrees with the body.
     """
-    if command not in COMMANDS:
+    if body:
+        if command not in BODY_COMMANDS:
+            raise LocalProtocolError(
+                f"a {command} frame may not have a body"
+                if command in COMMANDS
+                else f"unknown STOMP command {command!r}"
+            )
+    elif command not in COMMANDS:
         raise LocalProtocolError(f"unknown STOMP command {command!r}")
-    if body and command not in BODY_COMMANDS:
-        raise LocalProtocolError(f"a {command} frame may not have a body")
+    pairs = headers if type(headers) is list else list(headers)
+    count = len(pairs)
+    try:
+        # One C-level join: \x01 after each name, NUL after each value. The counts prove that
+        # no item held a separator and every pair had two items.
+        blob = "\0".join(map("\x01".join, pairs))
+    except TypeError:  # an item that is not a str
+        raise LocalProtocolError("header names and values must be str") from None
     raw = command in UNESCAPED_COMMANDS or version == "1.0"
-    lines = [command]
-    declared: str | None = None
-    for name, value in headers:
-        if name == "content-length" and declared is None:
-            declared = value
-        if raw or not (_clean(name) and _clean(value)):
-            name = escape(name, version, name=True, raw=raw)
-            value = escape(value, version, name=False, raw=raw)
-        if not name:
-            raise LocalProtocolError("empty header name")
-        lines.append(f"{name}:{value}")
+    special = "\\" in blob or ":" in blob or "\n" in blob or "\r" in blob
+    if (count and (blob.count("\x01") != count or blob.count("\0") != count - 1)) or (
+        raw and special
+    ):
+        text = _escaped_lines(pairs, version, raw)  # unusual input, or refuse what raw can't say
+    else:
+        if special:
+            if version == "1.1" and "\r" in blob:
+                escape(blob, version, name=False)  # raises: 1.1 cannot express a CR
+            blob = blob.replace("\\", "\\\\").replace("\n", "\\n").replace(":", "\\c")
+            if version == "1.2":
+                blob = blob.replace("\r", "\\r")
+        text = blob.replace("\x01", ":").replace("\0", "\n")
+    # names are escaped now, so a line starting with ":" is an empty name
+    if text[:1] == ":" or "\n:" in text:
+        raise LocalProtocolError("empty header name")
+    declared = _first_value(text, "content-length") if "content-length:" in text else None
     size = len(body)
     if declared is not None:
         if declared != str(size):
@@ -65,10 +104,9 @@ def serialize(
                 f"content-length header {declared!r} disagrees with the body length {size}"
             )
     elif size and (content_length or b"\0" in body):
-        lines.append(f"content-length:{size}")
-    lines.append("\n")
+        text = f"{text}\ncontent-length:{size}" if text else f"content-length:{size}"
     try:
-        head = "\n".join(lines).encode("utf-8")
+        head = (f"{command}\n{text}\n\n" if text else f"{command}\n\n").encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate: not expressible in UTF-8
         raise LocalProtocolError(
             f"a header contains {exc.object[exc.start : exc.end]!r}, which UTF-8 cannot encode"

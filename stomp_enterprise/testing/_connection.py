@@ -32,7 +32,11 @@ from typing import Final, Protocol
 
 from stomp_enterprise.errors import LocalProtocolError, ProtocolError
 from stomp_enterprise.protocol.frames import Frame, redacted_headers
-from stomp_enterprise.protocol.parser import FrameParser
+from stomp_enterprise.protocol.parser import (
+    DEFAULT_MAX_HEADER_COUNT,
+    DEFAULT_MAX_HEADER_LENGTH,
+    FrameParser,
+)
 
 __all__ = ["BrokerConnection", "ConnectionHandler", "FaultState"]
 
@@ -49,11 +53,11 @@ _IO_ERRORS: Final = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ss
 class ConnectionHandler(Protocol):
     """What a connection calls back into (the broker), always from its reader thread."""
 
-    def on_frame(self, conn: BrokerConnection, frame: Frame) -> None: ...
+    def _on_frame(self, conn: BrokerConnection, frame: Frame) -> None: ...
 
-    def on_protocol_error(self, conn: BrokerConnection, exc: ProtocolError) -> None: ...
+    def _on_protocol_error(self, conn: BrokerConnection, exc: ProtocolError) -> None: ...
 
-    def on_closed(self, conn: BrokerConnection) -> None: ...
+    def _on_closed(self, conn: BrokerConnection) -> None: ...
 
 
 class FaultState:
@@ -108,14 +112,11 @@ class BrokerConnection:
         self._ssl_context = ssl_context
         self._slow_consumer_timeout = slow_consumer_timeout
         self._grace = heart_beat_grace
-        # The broker protects its own state; the per-connection limits (header count and line
-        # length) are set to the frame limit because the parser applies them to bodies
-        # without content-length that arrive in pieces (see the report on FrameParser).
         self._parser = FrameParser(
             "1.2",
             max_frame_size=max_frame_size,
-            max_header_count=max_frame_size,
-            max_header_length=max_frame_size,
+            max_header_count=DEFAULT_MAX_HEADER_COUNT,
+            max_header_length=min(DEFAULT_MAX_HEADER_LENGTH, max_frame_size),
         )
         self._io_lock = threading.Lock()
         self._handling = threading.RLock()  # held by the reader while the broker handles a frame
@@ -311,7 +312,7 @@ class BrokerConnection:
             except ProtocolError as exc:
                 with self._handling:
                     if not self.finishing:
-                        self._handler.on_protocol_error(self, exc)
+                        self._handler._on_protocol_error(self, exc)
                 continue
             for frame in frames:
                 if logger.isEnabledFor(logging.DEBUG):
@@ -324,7 +325,7 @@ class BrokerConnection:
                 with self._handling:
                     if self.finishing:
                         break
-                    self._handler.on_frame(self, frame)
+                    self._handler._on_frame(self, frame)
 
     def _cleanup(self) -> None:
         self._aborted.set()
@@ -335,7 +336,7 @@ class BrokerConnection:
         with contextlib.suppress(OSError):
             self._sock.close()
         try:
-            self._handler.on_closed(self)
+            self._handler._on_closed(self)
         except Exception:
             logger.exception("conn-%d: close handler failed", self.number)
         finally:

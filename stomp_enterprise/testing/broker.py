@@ -437,7 +437,7 @@ class Broker:
 
     # ------------------------------------------------------------ connection callbacks
 
-    def on_frame(self, conn: BrokerConnection, frame: Frame) -> None:
+    def _on_frame(self, conn: BrokerConnection, frame: Frame) -> None:
         """Handle one frame (the connection's reader thread)."""
         command = frame.command
         with self._lock:
@@ -478,12 +478,12 @@ class Broker:
         if error is not None:
             self._send_error(conn, error, frame=frame)
 
-    def on_protocol_error(self, conn: BrokerConnection, exc: ProtocolError) -> None:
+    def _on_protocol_error(self, conn: BrokerConnection, exc: ProtocolError) -> None:
         """The client sent bytes that are not valid STOMP (reader thread)."""
         kind = "frame too large" if isinstance(exc, FrameTooLarge) else "malformed frame"
         self._send_error(conn, f"{kind}: {exc}")
 
-    def on_closed(self, conn: BrokerConnection) -> None:
+    def _on_closed(self, conn: BrokerConnection) -> None:
         """The connection is gone: end its subscriptions and transactions (reader thread)."""
         with self._lock:
             self._connections.pop(conn.number, None)

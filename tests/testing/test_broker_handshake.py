@@ -238,12 +238,18 @@ def test_session_sees_receipt(stomp_broker: Broker, clients):
     assert events[0].command == "SEND"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol-core bug: FrameParser rejects a CRLF-terminated header block "
-    "('bare carriage return'): the head slice keeps the CR of the last header line",
-)
 def test_crlf_frames_are_accepted(stomp_broker: Broker, clients):
     client = clients(stomp_broker)
     client.send_raw(b"CONNECT\r\naccept-version:1.2\r\nhost:x\r\n\r\n\0")
     assert client.expect("CONNECTED").get("version") == "1.2"
+    client.send_raw(b"SEND\r\ndestination:/queue/crlf\r\nreceipt:r\r\n\r\nbody\0")
+    assert client.expect("RECEIPT").get("receipt-id") == "r"
+
+
+def test_too_many_headers_is_an_error(stomp_broker: Broker, clients):
+    client = clients(stomp_broker)
+    client.connect()
+    headers = "".join(f"h{i}:v\n" for i in range(1001))
+    client.send_raw(f"SEND\ndestination:/queue/a\n{headers}\n\0".encode())
+    assert client.expect("ERROR").get("message", "").startswith("frame too large")
+    assert client.is_closed()

@@ -1,0 +1,73 @@
+"""Smoke test of the end-to-end benchmark harness (benchmarks/e2e.py) on the in-process broker.
+
+Correctness only: every client adapter must move every message in every case it supports.
+No timing assertions. The harness (and the broker) run in a subprocess, so nothing is left
+behind in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIENTS = {"raw", "ours", "stomp.py", "stompest"}
+CASES = {"produce", "consume", "receipt-single", "receipt-pipelined", "threads", "latency", "rss"}
+#: (case, client) pairs the harness reports as n/a on purpose
+NOT_APPLICABLE = {("threads", "stompest"), ("rss", "raw"), ("rss", "stompest")}
+
+
+@pytest.mark.slow
+def test_every_client_moves_every_message_on_the_embedded_broker(tmp_path: Path) -> None:
+    out = tmp_path / "e2e.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.e2e",
+            "--brokers",
+            "embedded",
+            "--quick",
+            "--count",
+            "200",
+            "--json",
+            str(out),
+            "--docs-path",
+            str(tmp_path / "benchmarks.md"),
+            "--write-docs",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=55,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    results = data["brokers"]["embedded"]["results"]
+    seen = {(r["case"], r["client"]) for r in results}
+    expected = {(case, client) for case in CASES for client in CLIENTS} - {
+        (case, client) for case, client in NOT_APPLICABLE if case == "rss"
+    }
+    assert seen == expected
+    for result in results:
+        key = (result["case"], result["client"])
+        if key in NOT_APPLICABLE:
+            assert "na" in result, result
+            continue
+        assert result.get("ok") is True, result
+        assert result["moved"] == result["expected"], result
+        if result["case"] in ("produce", "receipt-single", "receipt-pipelined", "threads"):
+            assert result["left_in_queue"] == result["expected"], result
+        else:
+            assert result["left_in_queue"] == 0, result
+    # the report and the docs page carry the tables and the computed targets
+    assert "| produce N" in proc.stdout
+    assert "| p99 send" in proc.stdout
+    docs = (tmp_path / "benchmarks.md").read_text()
+    assert "## Results" in docs
+    assert "| target (ours) | measured | result |" in docs
