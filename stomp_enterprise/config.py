@@ -127,6 +127,11 @@ class ClientConfig(BaseModel):
     @classmethod
     def build(cls, **options: Any) -> ClientConfig:
         """Construct, turning validation errors into :class:`ConfigError` naming the option."""
+        url = options.get("url")
+        if isinstance(url, str):
+            parse_uri(url)  # a bad URI raises its own ConfigError, naming the offending part
+        elif "url" in options:
+            raise ConfigError(f"url must be a str, got {type(url).__name__}")
         try:
             return cls(**options)
         except ValidationError as exc:

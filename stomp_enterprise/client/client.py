@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from types import TracebackType
@@ -144,6 +146,8 @@ class Client:
         self._started = False
         self._reconnecting = False
         self._gave_up = False
+        self._forked = False
+        _ALL_CLIENTS.add(self)
         self._reconnect_thread: threading.Thread | None = None
         self._priority_thread: threading.Thread | None = None
         self._schedule = ReconnectSchedule(config.failover, seed=config.seed)
@@ -442,11 +446,16 @@ class Client:
         try:
             connection = self._connect_loop(startup=False, deadline=None)
         except BaseException as exc:
-            log.error("reconnect gave up: %s", exc)  # noqa: TRY400 - the cause is in the message
             with self._state:
                 self._reconnecting = False
                 self._gave_up = True
                 self._state.notify_all()
+            if self._closing.is_set():
+                return
+            log.error("reconnect gave up: %s", exc)  # noqa: TRY400 - the cause is in the message
+            for sub in list(self._subscriptions.values()):
+                sub._end()  # a waiting get() raises NotConnected instead of waiting forever
+            self._dispatcher.submit(None, self.listeners.fire, "reconnect_failed", exc)
             return
         if self._closing.is_set():
             connection.close(_JOIN)
@@ -518,6 +527,11 @@ class Client:
         connection = self._connection
         if connection is not None and connection.alive:
             return connection
+        if self._forked:
+            raise NotConnected(
+                "this client was connected in the parent process; after fork() create (or "
+                "connect) a client in the child (e.g. in gunicorn's post_fork hook)"
+            )
         wait = timeout
         if wait is None:
             wait = self.config.timeouts.send
@@ -825,6 +839,29 @@ class _IdleDispatcher:
 
 def _idle_dispatcher() -> Any:
     return _IdleDispatcher()
+
+
+_ALL_CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """The child of a fork has none of the parent's threads and must not share its sockets:
+    every client inherited from the parent becomes unusable, with a clear error."""
+    for client in list(_ALL_CLIENTS):
+        if client._connection is not None or client._started:
+            # locks may have been held by parent threads that do not exist here
+            client._lock = threading.Lock()
+            client._state = threading.Condition(threading.Lock())
+            client._disconnect_lock = threading.Lock()
+            client._forked = True
+            client._connection = None
+            client._started = client._reconnecting = False
+            client._closing.set()
+            client._dispatcher = _idle_dispatcher()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _deadline(timeout: float | None) -> float | None:

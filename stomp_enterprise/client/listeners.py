@@ -22,6 +22,7 @@ EVENTS: Final = {
     "error": "(error: BrokerError) - an ERROR frame",
     "receipt": "(receipt_id: str)",
     "heartbeat_timeout": "(error: HeartbeatTimeout)",
+    "reconnect_failed": "(error: ConnectFailed) - reconnecting gave up; the client is closed",
     "handler_error": "(message: Message, error: BaseException)",
 }
 

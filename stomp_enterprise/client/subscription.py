@@ -136,6 +136,10 @@ class Subscription:
         if not self._active.is_set():
             log.debug("dropping %r: subscription %s ended", message, self.id)
             return
+        if self.ack != "auto" and not message._connection.alive:
+            # its connection is gone: it cannot be acked, and the broker redelivers it
+            log.debug("dropping %r: its connection is lost; the broker redelivers it", message)
+            return
         handler = self.handler
         if handler is None:
             q = self._queue

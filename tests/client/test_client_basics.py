@@ -284,3 +284,36 @@ def test_thread_names(make_client) -> None:
 
 def test_broker_url_fixture_round_trip(stomp_broker: Broker) -> None:
     assert stomp_broker.url.startswith("tcp://127.0.0.1:")
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # 3.12+: fork with threads
+def test_client_is_unusable_in_a_forked_child_with_a_clear_error(make_client) -> None:
+    import os
+
+    with make_client() as client:
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report what send() raised, then leave at once
+            try:
+                client.send("/queue/fork", b"x")
+                result = b"sent"
+            except NotConnected as exc:
+                result = b"NotConnected:" + str(exc).encode()
+            except BaseException as exc:
+                result = repr(exc).encode()
+            os.write(write_end, result)
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            result = pipe.read()
+        os.waitpid(pid, 0)
+        assert result.startswith(b"NotConnected:"), result
+        assert b"fork" in result
+        client.send("/queue/fork", b"parent still works", receipt=True)
+
+
+def test_bad_url_error_names_the_part() -> None:
+    with pytest.raises(ConfigError) as info:
+        Client("foo://x")
+    assert "scheme 'foo'" in str(info.value)
+    assert "invalid client configuration" not in str(info.value)

@@ -259,3 +259,18 @@ def test_kill_and_restart_20_times_during_10000_receipted_sends(stomp_broker) ->
     assert non_redelivered_dups == [], f"retried sends: {retried}"
     assert consumer.reconnects >= 1
     assert producer.reconnects >= 1
+
+
+def test_reconnect_gives_up_ends_subscriptions_and_tells_listeners(stomp_broker, recorder) -> None:
+    failed = recorder()
+    url = failover(stomp_broker, options="maxReconnectAttempts=2&initialReconnectDelay=10")
+    client = Client(url, heart_beats=(0, 0))
+    client.listeners.on("reconnect_failed", failed)
+    with client:
+        sub = client.subscribe("/queue/gone")
+        stomp_broker.stop()
+        assert isinstance(failed.wait(1, timeout=10)[0], ConnectFailed)
+        with pytest.raises(NotConnected):
+            sub.get(timeout=5)
+        with pytest.raises(NotConnected):
+            client.send("/queue/gone", b"x")
