@@ -33,6 +33,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """The real-broker suite (testcontainers with --provision=containers where Docker runs,
+    else the brokers of integration/brokers/); writes docs/broker-matrix.md."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "integration", "--write-matrix", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Protocol benchmarks against stomp.py and stompest (prints ratios)."""
     session.install("-e", ".[bench]")

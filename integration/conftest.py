@@ -43,6 +43,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(env STOMP_INTEGRATION_BROKERS; default all)",
     )
     group.addoption(
+        "--write-matrix",
+        action="store_true",
+        default=False,
+        help="write docs/broker-matrix.md from this run's results (integration/results.json "
+        "is always written)",
+    )
+    group.addoption(
         "--provision",
         default=None,
         choices=("local", "containers", "none"),
@@ -69,7 +76,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SELECTED] = names
     config.stash[_PROVISION] = provision
     versions = settings.read_versions(settings.env_values())
-    reporter = MatrixReporter(names, versions, provision)
+    reporter = MatrixReporter(
+        names, versions, provision, write_docs=bool(config.getoption("--write-matrix"))
+    )
     config.stash[_REPORTER] = reporter
     config.pluginmanager.register(reporter, "stomp-broker-matrix")
     # stomp.py and testcontainers/docker warn about things outside our control

@@ -40,7 +40,15 @@ class _Outcome:
 class MatrixReporter:
     """Collects reports of parametrized integration tests (``test_x[broker]``)."""
 
-    def __init__(self, brokers: list[str], versions: dict[str, str], provision: str) -> None:
+    def __init__(
+        self,
+        brokers: list[str],
+        versions: dict[str, str],
+        provision: str,
+        *,
+        write_docs: bool = False,
+    ) -> None:
+        self.write_docs = write_docs
         self.brokers = brokers
         self.versions = versions
         self.provision = provision
@@ -100,8 +108,9 @@ class MatrixReporter:
             ],
         }
         RESULTS_JSON.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        MATRIX_MD.parent.mkdir(parents=True, exist_ok=True)
-        MATRIX_MD.write_text(self.markdown(data), encoding="utf-8")
+        if self.write_docs:  # the published table: only from a run meant to publish it
+            MATRIX_MD.parent.mkdir(parents=True, exist_ok=True)
+            MATRIX_MD.write_text(self.markdown(data), encoding="utf-8")
 
     def markdown(self, data: dict[str, Any]) -> str:
         brokers = [b for b in self.brokers if any(r.broker == b for r in self.results.values())]

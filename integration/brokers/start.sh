@@ -167,7 +167,7 @@ EOT
 # ---------------------------------------------------------------- Artemis
 artemis_config() {
   local d inst stamp; d="$(broker_dir artemis)"; inst="$d/instance"
-  stamp="$ARTEMIS_VERSION $ARTEMIS_STOMP_PORT $ARTEMIS_CORE_PORT $ARTEMIS_WS_MAX_FRAME $STOMP_BROKERS_LOGIN $STOMP_BROKERS_PASSCODE"
+  stamp="$ARTEMIS_VERSION $ARTEMIS_STOMP_PORT $ARTEMIS_CORE_PORT $ARTEMIS_WS_MAX_FRAME $STOMP_BROKERS_LOGIN $STOMP_BROKERS_PASSCODE prefixes"
   # (re)create the instance when it is missing or the settings changed
   if [ ! -f "$inst/etc/broker.xml" ] || [ "$(cat "$inst/.settings" 2>/dev/null)" != "$stamp" ]; then
     rm -rf "$inst"; mkdir -p "$d"
@@ -178,8 +178,10 @@ artemis_config() {
       || { cat "$d/create.log" >&2; die "artemis create failed"; }
     # the generated profile says -Xms512M -Xmx<java-memory>; keep the start heap small
     sed -i 's/-Xms512M/-Xms64M/' "$inst/etc/artemis.profile"
-    # move the STOMP acceptor from 61613 to our port (stompMaxFramePayloadLength: WebSocket only)
-    sed -i -E "s#<acceptor name=\"stomp\">tcp://127.0.0.1:61613\?#<acceptor name=\"stomp\">tcp://127.0.0.1:$ARTEMIS_STOMP_PORT?stompMaxFramePayloadLength=$ARTEMIS_WS_MAX_FRAME;#" \
+    # move the STOMP acceptor from 61613 to our port (stompMaxFramePayloadLength: WebSocket only);
+    # /queue/ and /topic/ prefixes map to anycast and multicast addresses, as every other broker
+    # here treats them (without them the first subscriber decides, and a queue can act as a topic)
+    sed -i -E "s#<acceptor name=\"stomp\">tcp://127.0.0.1:61613\?#<acceptor name=\"stomp\">tcp://127.0.0.1:$ARTEMIS_STOMP_PORT?stompMaxFramePayloadLength=$ARTEMIS_WS_MAX_FRAME;anycastPrefix=/queue/;multicastPrefix=/topic/;#" \
       "$inst/etc/broker.xml"
     grep -q "127.0.0.1:$ARTEMIS_STOMP_PORT" "$inst/etc/broker.xml" || die "artemis: could not set the STOMP acceptor port"
     if grep -Eq '(61613|61616|5672|1883|5445|8161)[^0-9]' "$inst/etc/broker.xml" "$inst/etc/bootstrap.xml"; then

@@ -9,6 +9,7 @@ Exit 0 when CONNECTED arrives (prints its headers with -v); exit 1 on timeout.
 With --expect-error, a single attempt must be answered by an ERROR frame (exit 0), and
 CONNECTED is a failure (exit 1); useful to check that a wrong passcode is refused.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,7 +50,9 @@ def read_frame(sock: socket.socket, deadline: float) -> tuple[str, dict[str, str
         sock.settimeout(remaining)
         chunk = sock.recv(65536)
         if not chunk:
-            raise ConnectionError("connection closed before a frame" + (f": {buf[:200]!r}" if buf else ""))
+            raise ConnectionError(
+                "connection closed before a frame" + (f": {buf[:200]!r}" if buf else "")
+            )
         buf += chunk
 
 
@@ -57,7 +60,11 @@ def attempt(args: argparse.Namespace, ctx: ssl.SSLContext | None, per_try: float
     deadline = time.monotonic() + per_try
     raw = socket.create_connection((args.hostaddr, args.port), timeout=per_try)
     try:
-        sock = ctx.wrap_socket(raw, server_hostname=args.server_hostname or args.hostaddr) if ctx else raw
+        sock = (
+            ctx.wrap_socket(raw, server_hostname=args.server_hostname or args.hostaddr)
+            if ctx
+            else raw
+        )
         sock.sendall(build_connect(args))
         cmd, hdrs, body = read_frame(sock, deadline)
         try:
@@ -71,7 +78,9 @@ def attempt(args: argparse.Namespace, ctx: ssl.SSLContext | None, per_try: float
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("hostaddr", metavar="HOST")
     p.add_argument("port", metavar="PORT", type=int)
     p.add_argument("--ssl", metavar="CAFILE", help="use TLS, verifying the server against CAFILE")
@@ -119,8 +128,11 @@ def main(argv: list[str] | None = None) -> int:
         if time.monotonic() >= end:
             break
         time.sleep(0.25)
-    print(f"wait_stomp: {args.hostaddr}:{args.port}: no {'ERROR' if args.expect_error else 'CONNECTED'} "
-          f"within {args.timeout:g}s; last: {last}", file=sys.stderr)
+    wanted = "ERROR" if args.expect_error else "CONNECTED"
+    print(
+        f"wait_stomp: {args.hostaddr}:{args.port}: no {wanted} within {args.timeout:g}s; last: {last}",
+        file=sys.stderr,
+    )
     return 1
 
 

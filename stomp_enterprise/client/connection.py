@@ -96,6 +96,7 @@ class Connection:
         self.alive = False
         self.closing = False
         self.info: Connected | None = None
+        self.artemis = False  # the broker's CONNECTED says it is Artemis (see routed())
         self._tolerance = tolerance
         self._receipts: dict[str, Future[Frame]] = {}
         self._early: list[Event] = []
@@ -148,6 +149,7 @@ class Connection:
             for index, event in enumerate(events):
                 if isinstance(event, Connected):
                     self.info = event
+                    self.artemis = (event.server or "").startswith("ActiveMQ-Artemis")
                     self._early = events[index + 1 :]
                     self.alive = True
                     return event
@@ -173,8 +175,7 @@ class Connection:
         destination prefix means (``destination-type``/``subscription-type``) unless the
         caller already did. Other brokers, and Artemis over 1.0 (no ``server`` header), are
         left alone."""
-        info = self.info
-        if info is None or not (info.server or "").startswith("ActiveMQ-Artemis"):
+        if not self.artemis:
             return headers
         if destination.startswith("/queue/"):
             kind = "ANYCAST"

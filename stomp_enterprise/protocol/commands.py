@@ -142,7 +142,10 @@ def send(
     if transaction is not None:
         pairs.append(("transaction", _text("transaction", transaction)))
     _with_receipt(pairs, receipt)
-    return Frame("SEND", _extend(pairs, headers, _TRACKED), body)
+    if type(body) is not bytes:
+        body = Frame("SEND", (), body).body  # validates: bytes-like only
+    # every pair is a checked str pair (_extend validates user headers): no second pass
+    return Frame._wire("SEND", _extend(pairs, headers, _TRACKED), body)
 
 
 def subscribe(
@@ -218,7 +221,7 @@ def ack(
     pairs = _ack_headers(message, version, "ACK")
     if transaction is not None:
         pairs.append(("transaction", _text("transaction", transaction)))
-    return Frame("ACK", _with_receipt(pairs, receipt))
+    return Frame._wire("ACK", _with_receipt(pairs, receipt), b"")
 
 
 def nack(

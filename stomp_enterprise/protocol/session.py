@@ -254,9 +254,9 @@ class Session:
             self.state = before
             raise
 
-    def _emit(self, frame: Frame) -> bytes:
+    def _emit(self, frame: Frame, receipt: str | None = None) -> bytes:
+        """Serialize ``frame`` (built with ``receipt``, when given) and track its receipt."""
         data = self._serialize(frame, self.version)
-        receipt = frame.get("receipt")
         if receipt is not None:
             self.pending_receipts[receipt] = frame.command
         return data
@@ -308,7 +308,7 @@ class Session:
             transaction=transaction,
             receipt=receipt,
         )
-        return self._emit(frame)
+        return self._emit(frame, receipt)
 
     def subscribe(
         self,
@@ -325,7 +325,7 @@ class Session:
         frame = commands.subscribe(
             destination, id, ack=ack, headers=headers, receipt=receipt, version=self.version
         )
-        data = self._emit(frame)
+        data = self._emit(frame, receipt)
         extra = tuple(
             (k, v) for k, v in frame.raw_headers if k not in ("destination", "id", "ack", "receipt")
         )
@@ -340,7 +340,7 @@ class Session:
         frame = commands.unsubscribe(
             id, destination=sub.destination, receipt=receipt, version=self.version
         )
-        data = self._emit(frame)
+        data = self._emit(frame, receipt)
         del self.subscriptions[id]
         return data
 
@@ -351,7 +351,8 @@ class Session:
         if transaction is not None and transaction not in self.transactions:
             raise LocalProtocolError(f"transaction {transaction!r} is not open")
         return self._emit(
-            commands.ack(message, self.version, transaction=transaction, receipt=receipt)
+            commands.ack(message, self.version, transaction=transaction, receipt=receipt),
+            receipt,
         )
 
     def nack(
@@ -368,14 +369,15 @@ class Session:
         return self._emit(
             commands.nack(
                 message, self.version, transaction=transaction, receipt=receipt, headers=headers
-            )
+            ),
+            receipt,
         )
 
     def begin(self, transaction: str, *, receipt: str | None = None) -> bytes:
         """Bytes of BEGIN; the transaction is open from now on."""
         if transaction in self.transactions:
             raise LocalProtocolError(f"transaction {transaction!r} is already open")
-        data = self._emit(commands.begin(transaction, receipt=receipt))
+        data = self._emit(commands.begin(transaction, receipt=receipt), receipt)
         self.transactions.add(transaction)
         return data
 
@@ -390,13 +392,13 @@ class Session:
     def _end(self, build: Callable[..., Frame], transaction: str, receipt: str | None) -> bytes:
         if transaction not in self.transactions:
             raise LocalProtocolError(f"transaction {transaction!r} is not open")
-        data = self._emit(build(transaction, receipt=receipt))
+        data = self._emit(build(transaction, receipt=receipt), receipt)
         self.transactions.discard(transaction)
         return data
 
     def disconnect(self, *, receipt: str | None = None) -> bytes:
         """Bytes of DISCONNECT (ask for a receipt to know the broker processed everything)."""
-        return self._emit(commands.disconnect(receipt=receipt))
+        return self._emit(commands.disconnect(receipt=receipt), receipt)
 
     def heartbeat(self) -> bytes:
         """One heart-beat EOL (only meaningful while connected)."""
