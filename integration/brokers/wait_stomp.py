@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.25)
     wanted = "ERROR" if args.expect_error else "CONNECTED"
     print(
-        f"wait_stomp: {args.hostaddr}:{args.port}: no {wanted} within {args.timeout:g}s; last: {last}",
+        f"wait_stomp: {args.hostaddr}:{args.port}: no {wanted} within {args.timeout:g}s; "
+        f"last: {last}",
         file=sys.stderr,
     )
     return 1
