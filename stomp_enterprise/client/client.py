@@ -384,13 +384,12 @@ class Client:
             self._state.notify_all()
         if reconnect:
             try:
-                with connection.transport.write_lock:
-                    with self._lock:
-                        # the new session takes over the subscriptions; same ids, same headers
-                        connection.session.subscriptions.update(previous.subscriptions)
-                        frames = list(connection.session.replay())
-                    for data in frames:
-                        connection.transport.send_locked(data)
+                with self._lock:
+                    # the new session takes over the subscriptions; same ids, same headers
+                    connection.session.subscriptions.update(previous.subscriptions)
+                    frames = list(connection.session.replay())
+                for data in frames:  # before the writer starts: written at once, in order
+                    connection.transport.write(data)
             except ConnectionLost as exc:
                 connection._lost(exc)
                 return
@@ -501,8 +500,8 @@ class Client:
     def _switch(self, old: Connection, new: Connection) -> None:
         """Move from ``old`` to the freshly handshaken ``new``: replay, then close ``old``."""
         old.closing = True
-        with old.transport.write_lock, self._lock:
-            old.alive = False  # writers now wait for the new connection
+        with self._lock:
+            old.alive = False  # senders now wait for the new connection
         self.reconnects += 1
         self._installed(new, reconnect=True)
         old.close(_JOIN)

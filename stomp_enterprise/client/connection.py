@@ -1,16 +1,20 @@
 """One established connection: a transport, the client's session, and its reader thread.
 
-Locks, always taken in this order and never held while calling user code:
+Threads: a reader and a writer per connection. Locks, never held while calling user code:
 
-1. ``transport.write_lock``: held while a frame is built and written, so frames reach the
-   socket whole and in call order. The reader never waits for it (heart-beats use
-   ``try_write``), so a writer blocked on a full socket cannot stop the reader.
-2. ``lock`` (the client's session lock): guards the session, pending receipts and
-   ``alive``; held only for in-memory work.
+1. ``lock`` (the client's session lock): guards the session, pending receipts and ``alive``.
+   A frame is built AND queued on the transport under it, so frames reach the socket whole
+   and in the order the session saw them. Queueing never blocks: backpressure
+   (``wait_writable``) is applied before the lock is taken.
+2. the transport's queue lock, taken inside ``lock`` or alone, for in-memory work only.
 
-The reader thread reads, parses, records liveness on every byte, sends heart-beats when idle,
-detects a silent broker, resolves receipt futures, and hands messages and listener calls to
-the dispatcher. It never runs user code.
+The writer thread sends everything queued since its last write in one ``sendall``: a burst
+of sends from any number of threads, or of acks from a handler, costs one system call, and
+a blocked socket never holds a lock anyone else needs.
+
+The reader thread reads, parses, records liveness on every byte, queues heart-beats when
+idle, detects a silent broker, resolves receipt futures, and hands messages and listener
+calls to the dispatcher. It never runs user code.
 """
 
 from __future__ import annotations
@@ -157,10 +161,11 @@ class Connection:
                     raise BrokerError(event.message, event.frame)
 
     def start_reader(self) -> None:
-        """Start the reader thread (after a successful handshake)."""
+        """Start the writer and reader threads (after a successful handshake)."""
+        address = self.transport.address
+        self.transport.start_writer(f"stomp-writer-{address.host}:{address.port}", self._lost)
         self._reader = threading.Thread(
-            target=self._run,
-            name=f"stomp-reader-{self.transport.address.host}:{self.transport.address.port}",
+            target=self._run, name=f"stomp-reader-{address.host}:{address.port}"
         )
         self._reader.start()
 
@@ -203,26 +208,29 @@ class Connection:
             LocalProtocolError: ``build`` refused (nothing was written).
         """
         transport = self.transport
+        transport.wait_writable()  # backpressure first, holding no lock
         future: Future[Frame] | None = None
-        with transport.write_lock:
-            with self.lock:
-                if not self.alive:
-                    raise ConnectionLost(
-                        f"connection to {self.url} is lost"
-                        + (f": {self.lost_error}" if self.lost_error else "")
-                    )
-                receipt_id = self.session.new_id("rcpt") if receipt else None
-                data = build(receipt_id)
-                if receipt_id is not None:
-                    future = Future()
-                    self._receipts[receipt_id] = future
-            if frame_log.isEnabledFor(logging.DEBUG):
-                frame_log.debug("-> %s %s", self.url, describe(data))
+        failed: ConnectionLost | None = None
+        with self.lock:
+            if not self.alive:
+                raise ConnectionLost(
+                    f"connection to {self.url} is lost"
+                    + (f": {self.lost_error}" if self.lost_error else "")
+                )
+            receipt_id = self.session.new_id("rcpt") if receipt else None
+            data = build(receipt_id)
+            if receipt_id is not None:
+                future = Future()
+                self._receipts[receipt_id] = future
             try:
-                transport.send_locked(data)
+                transport.enqueue(data)
             except ConnectionLost as exc:
-                self._lost(exc)
-                raise
+                failed = exc
+        if failed is not None:
+            self._lost(failed)
+            raise failed
+        if frame_log.isEnabledFor(logging.DEBUG):
+            frame_log.debug("-> %s %s", self.url, describe(data))
         return future
 
     def call(
@@ -269,17 +277,21 @@ class Connection:
         transaction: str | None = None,
     ) -> None:
         """ACK ``message`` on this connection."""
-        self._check_ackable(message, "ack")
+        if message._connection is not self or not self.alive or message.subscription.ack == "auto":
+            self._check_ackable(message, "ack")
         frame = message.frame
+        session = self.session
         try:
-            self.call(
-                lambda rid: self.session.ack(frame, transaction=transaction, receipt=rid),
+            future = self.request(
+                lambda rid: session.ack(frame, transaction=transaction, receipt=rid),
                 receipt=receipt,
-                timeout=timeout,
-                what="ACK",
             )
         except ConnectionLost as exc:
             raise AckError(f"cannot ack {message!r}: {exc}") from exc
+        if future is not None:
+            wait_receipt(
+                future, self._client.config.timeouts.receipt if timeout is None else timeout, "ACK"
+            )
 
     def nack(
         self,
@@ -423,8 +435,10 @@ class Connection:
         self._client._connection_lost(self, lost)
 
     def close(self, join_timeout: float) -> None:
-        """Close the socket and join the reader (not when called from the reader)."""
+        """Write what is still queued (bounded), close the socket and join the writer and
+        reader threads (not the calling one)."""
         self.closing = True
+        self.transport.flush(min(join_timeout, 2.0))
         with self.lock:
             was_alive = self.alive
             self.alive = False
@@ -432,7 +446,7 @@ class Connection:
                 self.session.reset()
             pending = list(self._receipts.values())
             self._receipts.clear()
-        self.transport.close()
+        self.transport.close(join_timeout)
         for future in pending:
             if not future.done():
                 future.set_exception(ConnectionLost(f"connection to {self.url} closed"))

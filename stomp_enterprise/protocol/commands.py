@@ -186,6 +186,10 @@ def unsubscribe(
 
 
 def _ack_headers(message: Frame, version: str, command: str) -> list[tuple[str, str]]:
+    if version == "1.2" and message.command == "MESSAGE":  # the hot path
+        value = message.get("ack")
+        if value is not None:
+            return [("id", value)]
     _check_version(version)
     if message.command != "MESSAGE":
         raise LocalProtocolError(f"{command} needs a MESSAGE frame, got {message.command}")

@@ -305,9 +305,11 @@ class FrameParser:
                 if min(map(_find, rest.split("\n"), _COLONS)) < 1:
                     self._bad_header_line(command, head.split("\n"), base + pos)
                 if "\\" in rest and version != "1.0" and command not in UNESCAPED_COMMANDS:
-                    leftover = rest.replace("\\\\", "").replace("\\c", "").replace("\\n", "")
-                    if version == "1.2":
-                        leftover = leftover.replace("\\r", "")
+                    leftover = rest.replace("\\c", "")  # usually the only escape (colons)
+                    if "\\" in leftover:
+                        leftover = rest.replace("\\\\", "").replace("\\c", "").replace("\\n", "")
+                        if version == "1.2":
+                            leftover = leftover.replace("\\r", "")
                     if "\\" in leftover:  # an undefined escape: let unescape name it
                         for line in rest.split("\n"):
                             unescape(line, version)

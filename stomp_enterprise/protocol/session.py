@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 from stomp_enterprise.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from stomp_enterprise.protocol import commands
@@ -67,6 +67,8 @@ _CLIENT_IN_SESSION: Final = (
     "COMMIT",
     "ABORT",
 )
+
+_STAY_CONNECTED: Final = frozenset(_CLIENT_IN_SESSION)
 
 #: ``(state, command) -> next state``: client commands are ours to send, server commands are
 #: received. One table, so docs can draw it and tests can walk it.
@@ -111,9 +113,11 @@ class Connected:
     session_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class MessageReceived:
-    """A MESSAGE; ``subscription`` is the routing key (never the destination)."""
+class MessageReceived(NamedTuple):
+    """A MESSAGE; ``subscription`` is the routing key (never the destination).
+
+    A named tuple rather than a frozen dataclass: one is made per message on the hot path.
+    """
 
     frame: Frame
     subscription: str | None
@@ -227,6 +231,8 @@ class Session:
             raise LocalProtocolError(f"session failed earlier: {self._error}")
 
     def _transition(self, command: str, *, local: bool) -> None:
+        if self.state is State.CONNECTED and command in _STAY_CONNECTED:
+            return  # the hot path: SEND/ACK/... while connected (no Enum hashing)
         self._check_alive()
         try:
             self.state = TRANSITIONS[(self.state, command)]

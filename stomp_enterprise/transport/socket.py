@@ -12,7 +12,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 from stomp_enterprise.errors import (
@@ -28,6 +28,7 @@ __all__ = ["SocketTransport", "map_socket_errors", "open_transport"]
 log = logging.getLogger(__name__)
 
 RECV_SIZE = 256 * 1024
+MAX_BUFFER = 4 * 1024 * 1024  # queued outbound bytes before senders wait (backpressure)
 
 
 @contextmanager
@@ -86,43 +87,67 @@ def open_transport(
         except BaseException:
             sock.close()
             raise
-    return SocketTransport(sock, address)
+    return SocketTransport(sock, address, write_timeout=write_timeout)
 
 
 class SocketTransport:
     """One connected socket.
 
-    ``write`` may be called from any thread (one lock keeps frames whole); ``read`` belongs
-    to the connection's reader thread. ``last_read``/``last_write`` are ``time.monotonic()``
-    stamps of the last byte received/sent.
+    Writing: during the handshake :meth:`write` sends at once; after :meth:`start_writer` a
+    writer thread owns all socket writes. Any thread queues whole frames (:meth:`enqueue`,
+    never blocking), and the writer sends everything queued since its last write with one
+    ``sendall``, so a burst of sends or acks costs one system call. The queue is bounded
+    (:meth:`wait_writable`); :meth:`flush` waits until it is empty.
+
+    Reading belongs to the connection's reader thread (:meth:`read`). ``last_read`` and
+    ``last_write`` are ``time.monotonic()`` stamps of the last byte received/sent.
     """
 
-    def __init__(self, sock: socket.socket, address: BrokerAddress) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        address: BrokerAddress,
+        *,
+        max_buffer: int = MAX_BUFFER,
+        write_timeout: float = 30.0,
+    ) -> None:
         self._sock = sock
         self.address = address
-        self.write_lock = threading.Lock()
         self.last_read = self.last_write = time.monotonic()
         self._closed = False
         self._tls = isinstance(sock, ssl.SSLSocket)
+        self.max_buffer = max_buffer
+        self.write_timeout = write_timeout
+        # the outbound queue: frames in call order, written in batches by the writer thread
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._writing = False
+        self._cond = threading.Condition(threading.Lock())
+        self._writer: threading.Thread | None = None
+        self._error: ConnectionLost | None = None
+        self._on_error: Callable[[ConnectionLost], None] | None = None
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` ran."""
         return self._closed
 
+    # ------------------------------------------------------------ writing
+
     def write(self, data: bytes) -> None:
-        """Send all of ``data`` (thread-safe; frames never interleave).
+        """Send ``data``. Before :meth:`start_writer` (the handshake) it is written at once;
+        afterwards it is queued (see :meth:`enqueue`). Thread-safe.
 
         Raises:
-            ConnectionLost: the socket failed or a write took longer than the write timeout
-                (the stream may be cut mid-frame, so the connection is unusable).
+            ConnectionLost: the socket failed (the stream may be cut mid-frame).
         """
-        with self.write_lock:
-            self.send_locked(data)
+        if self._writer is None:
+            self._send_now(data)
+        else:
+            self.wait_writable()
+            self.enqueue(data)
 
-    def send_locked(self, data: bytes) -> None:
-        """:meth:`write` for a caller that already holds :attr:`write_lock` (so it can build
-        the frame and send it in one critical section, keeping frames in call order)."""
+    def _send_now(self, data: bytes) -> None:
         if self._closed:
             raise ConnectionLost(f"connection to {self.address.url} is closed")
         try:
@@ -133,17 +158,111 @@ class SocketTransport:
             raise
         self.last_write = time.monotonic()
 
+    def start_writer(self, name: str, on_error: Callable[[ConnectionLost], None]) -> None:
+        """Start the writer thread; from now on frames are queued and written in batches, so
+        many frames cost one system call. ``on_error`` is called (on the writer thread) when
+        the socket fails."""
+        self._on_error = on_error
+        self._writer = threading.Thread(target=self._write_loop, name=name)
+        self._writer.start()
+
+    def wait_writable(self, timeout: float | None = None) -> None:
+        """Backpressure: wait (bounded) while more than ``max_buffer`` bytes are queued. Call
+        it holding no other lock.
+
+        Raises:
+            ConnectionLost: the connection failed, or the queue did not drain in time.
+        """
+        if self._out_size <= self.max_buffer:
+            return
+        deadline = time.monotonic() + (self.write_timeout if timeout is None else timeout)
+        with self._cond:
+            while self._out_size > self.max_buffer and self._error is None and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ConnectionLost(
+                        f"write to {self.address.url}: {self._out_size} bytes still queued "
+                        f"after {self.write_timeout:g}s (the broker does not read)"
+                    )
+                self._cond.wait(remaining)
+
+    def enqueue(self, data: bytes) -> None:
+        """Queue ``data`` for the writer (never blocks; call :meth:`wait_writable` first to
+        bound the queue). Frames keep the order of the calls.
+
+        Raises:
+            ConnectionLost: the connection failed or is closed.
+        """
+        with self._cond:
+            if self._error is not None:
+                raise ConnectionLost(str(self._error))
+            if self._closed:
+                raise ConnectionLost(f"connection to {self.address.url} is closed")
+            self._out.append(data)
+            self._out_size += len(data)
+            if not self._writing:
+                self._cond.notify_all()
+
     def try_write(self, data: bytes) -> bool:
-        """Write ``data`` only when no other thread is writing (heart-beats: a busy writer
-        already proves liveness, and the reader must never block on the write lock).
-        Returns whether it wrote."""
-        if not self.write_lock.acquire(blocking=False):
-            return False
-        try:
-            self.send_locked(data)
+        """Queue ``data`` only when nothing is queued or being written (heart-beats: a busy
+        writer already proves liveness). Returns whether it queued."""
+        with self._cond:
+            if self._out or self._writing or self._error is not None or self._closed:
+                return False
+            self._out.append(data)
+            self._out_size += len(data)
+            self._cond.notify_all()
             return True
-        finally:
-            self.write_lock.release()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait (bounded) until everything queued has been written. Returns False on timeout
+        or when the connection failed first."""
+        if self._writer is None:
+            return True
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (self._out or self._writing) and self._error is None and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            return not (self._out or self._writing)
+
+    def _write_loop(self) -> None:
+        cond = self._cond
+        sock = self._sock
+        while True:
+            with cond:
+                while not self._out and not self._closed:
+                    cond.wait(1.0)
+                if not self._out:  # closed and nothing left
+                    return
+                batch = self._out
+                self._out = []
+                self._out_size = 0
+                self._writing = True
+                cond.notify_all()  # room for writers held back by wait_writable
+            data = batch[0] if len(batch) == 1 else b"".join(batch)
+            try:
+                with map_socket_errors(f"write to {self.address.url}"):
+                    sock.sendall(data)
+            except ConnectionLost as exc:
+                with cond:
+                    self._error = exc
+                    self._writing = False
+                    self._out = []
+                    self._out_size = 0
+                    cond.notify_all()
+                if not self._closed and self._on_error is not None:
+                    self._on_error(exc)
+                return
+            self.last_write = time.monotonic()
+            with cond:
+                self._writing = False
+                if not self._out:
+                    cond.notify_all()  # flush() waiters
+
+    # ------------------------------------------------------------ reading
 
     def read(self, timeout: float) -> bytes | None:
         """Wait up to ``timeout`` seconds for data.
@@ -172,11 +291,21 @@ class SocketTransport:
             self.last_read = time.monotonic()
         return data
 
-    def close(self) -> None:
-        """Shut the socket down and close it (idempotent, never raises)."""
-        if self._closed:
-            return
-        self._closed = True
+    def close(self, join_timeout: float = 5.0) -> None:
+        """Shut the socket down, close it and join the writer (idempotent, never raises;
+        does not join when called from the writer itself). Queued frames are dropped: call
+        :meth:`flush` first for a graceful close."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._cond.notify_all()
+        self._close_socket()
+        writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(join_timeout)
+
+    def _close_socket(self) -> None:
         with suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         try:
