@@ -393,9 +393,8 @@ class Connection:
                     )
                     continue
                 dispatcher.submit(sub.id, sub._deliver, message_class(event.frame, sub, self))
-            elif isinstance(event, ReceiptReceived):
-                with self.lock:
-                    future = self._receipts.pop(event.receipt_id, None)
+            elif type(event) is ReceiptReceived:
+                future = self._receipts.pop(event.receipt_id, None)  # atomic; no lock needed
                 if future is not None:
                     future.set_result(event.frame)
                 if client.listeners.has("receipt"):

@@ -47,6 +47,11 @@ __all__ = [
 ]
 
 
+def _plain(value: str) -> bool:
+    """True when ``value`` needs no escaping in any version."""
+    return not ("\\" in value or ":" in value or "\n" in value or "\r" in value)
+
+
 class State(Enum):
     """Connection states."""
 
@@ -123,9 +128,9 @@ class MessageReceived(NamedTuple):
     subscription: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ReceiptReceived:
-    """A RECEIPT for a frame we sent with ``receipt``; ``command`` is that frame's command."""
+class ReceiptReceived(NamedTuple):
+    """A RECEIPT for a frame we sent with ``receipt``; ``command`` is that frame's command.
+    (A named tuple: pipelined receipts make one per frame.)"""
 
     frame: Frame
     receipt_id: str
@@ -219,6 +224,7 @@ class Session:
         self.pending_receipts: dict[str, str] = {}
         self._error: ProtocolError | None = None
         self._ids = itertools.count(1)
+        self._send_heads: dict[tuple[str, str | None], bytes] = {}
 
     # ------------------------------------------------------------ helpers
 
@@ -304,6 +310,49 @@ class Session:
         receipt: str | None = None,
     ) -> bytes:
         """Bytes of a SEND frame; ``transaction`` must be open."""
+        if (
+            not headers
+            and transaction is None
+            and type(body) is bytes
+            and self.state is State.CONNECTED
+        ):
+            # Hot path: the frame's head depends only on destination and content type, so it
+            # is serialized once (by the one serializer) and reused; only the receipt and
+            # content-length lines differ from frame to frame.
+            prefix = self._send_heads.get((destination, content_type))
+            if prefix is None:
+                prefix = self._send_head(destination, content_type)
+            size = len(body)
+            tail = b"\n" if not size else b"content-length:%d\n\n" % size
+            if size and not self.content_length and b"\0" not in body:
+                tail = b"\n"
+            if receipt is not None:
+                if type(receipt) is not str or not receipt or not _plain(receipt):
+                    return self._send_frame(destination, body, None, content_type, None, receipt)
+                self.pending_receipts[receipt] = "SEND"
+                return b"".join((prefix, b"receipt:", receipt.encode(), b"\n", tail, body, b"\0"))
+            return b"".join((prefix, tail, body, b"\0"))
+        return self._send_frame(destination, body, headers, content_type, transaction, receipt)
+
+    def _send_head(self, destination: str, content_type: str | None) -> bytes:
+        """The cached head of a header-less SEND: ``SEND``, ``destination`` and
+        ``content-type`` lines, each ending in LF (validated and escaped by the serializer)."""
+        frame = commands.send(destination, b"", None, content_type=content_type)
+        head = frame.to_bytes(self.version)[:-2]  # drop the blank line's LF and the NUL
+        if len(self._send_heads) >= 256:  # bounded: destinations come from the application
+            self._send_heads.clear()
+        self._send_heads[(destination, content_type)] = head
+        return head
+
+    def _send_frame(
+        self,
+        destination: str,
+        body: bytes,
+        headers: HeaderInput | None,
+        content_type: str | None,
+        transaction: str | None,
+        receipt: str | None,
+    ) -> bytes:
         if transaction is not None and transaction not in self.transactions:
             raise LocalProtocolError(f"transaction {transaction!r} is not open")
         frame = commands.send(
@@ -472,8 +521,13 @@ class Session:
 
     def _receive_frame(self, frame: Frame) -> Event:
         command = frame.command
-        if command == "MESSAGE" and self.state is State.CONNECTED:  # hot path
-            return MessageReceived(frame, frame.get("subscription"))
+        if self.state is State.CONNECTED:  # hot paths: the state stays CONNECTED
+            if command == "MESSAGE":
+                return MessageReceived(frame, frame.get("subscription"))
+            if command == "RECEIPT":
+                rid = frame.get("receipt-id")
+                if rid is not None:
+                    return ReceiptReceived(frame, rid, self.pending_receipts.pop(rid, None))
         self._transition(command, local=False)
         if command == "CONNECTED":
             return self._connected(frame)
@@ -503,6 +557,7 @@ class Session:
             raise
         self.version = version
         self.parser.version = version
+        self._send_heads.clear()  # cached heads were escaped for the offered version
         self.server_heart_beat = server_hb
         self.send_interval, self.receive_interval = commands.negotiate_heart_beat(
             self.client_heart_beat, server_hb

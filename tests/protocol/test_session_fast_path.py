@@ -1,0 +1,68 @@
+"""The SEND hot path of Session (cached heads) produces exactly the general path's bytes."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stomp_enterprise.protocol import FrameParser, Session, commands
+
+
+def connected(version: str, *, content_length: bool = True) -> Session:
+    session = Session((version,), content_length=content_length)
+    session.connect("/")
+    session.receive_data(f"CONNECTED\nversion:{version}\n\n\0".encode())
+    return session
+
+
+destinations = st.text(min_size=1, max_size=30).filter(lambda d: "\r" not in d and "\0" not in d)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    version=st.sampled_from(["1.1", "1.2"]),
+    destination=destinations,
+    body=st.binary(max_size=64),
+    content_type=st.none() | st.sampled_from(["text/plain", "application/json;charset=utf-8"]),
+    receipt=st.booleans(),
+    content_length=st.booleans(),
+)
+def test_fast_path_bytes_equal_the_general_path(
+    version, destination, body, content_type, receipt, content_length
+) -> None:
+    session = connected(version, content_length=content_length)
+    receipt_id = "rcpt-7" if receipt else None
+    fast = session.send(destination, body, content_type=content_type, receipt=receipt_id)
+    again = session.send(destination, body, content_type=content_type, receipt=receipt_id)
+    general = commands.send(
+        destination, body, content_type=content_type, receipt=receipt_id
+    ).to_bytes(version, content_length=content_length)
+    assert fast == general
+    assert again == general  # from the cache
+    frame = FrameParser(version).feed(fast)[0]
+    assert frame.body == body
+    assert frame.headers["destination"] == destination
+    if receipt:
+        assert session.pending_receipts["rcpt-7"] == "SEND"
+
+
+def test_cached_heads_follow_the_negotiated_version() -> None:
+    session = Session(("1.1", "1.2"))
+    session.connect("/")
+    session.receive_data(b"CONNECTED\nversion:1.1\n\n\0")
+    data = session.send("/queue/a:b", b"x")
+    assert b"destination:/queue/a\\cb\n" in data
+    assert FrameParser("1.1").feed(data)[0].headers["destination"] == "/queue/a:b"
+
+
+def test_fast_path_refuses_what_the_general_path_refuses() -> None:
+    import pytest
+
+    from stomp_enterprise.errors import LocalProtocolError
+
+    session = connected("1.2")
+    with pytest.raises(LocalProtocolError):
+        session.send("", b"x")
+    session.begin("tx-1")
+    with pytest.raises(LocalProtocolError):
+        session.send("/queue/x", b"x", transaction="tx-2")
