@@ -581,7 +581,9 @@ class Client:
                 connection.closing = True  # the broker's EOF after DISCONNECT is expected
                 try:
                     future = connection.request(
-                        lambda rid: connection.session.disconnect(receipt=rid), receipt=True
+                        lambda rid: connection.session.disconnect(receipt=rid),
+                        receipt=True,
+                        direct=True,
                     )
                     assert future is not None
                     wait_receipt(
@@ -680,6 +682,7 @@ class Client:
                 destination, payload, headers, content_type=content_type, receipt=rid
             ),
             receipt=receipt,
+            direct=receipt,
         )
         if future is not None:
             wait_receipt(

@@ -196,12 +196,14 @@ class Connection:
     # ------------------------------------------------------------ writing (any thread)
 
     def request(
-        self, build: Callable[[str | None], bytes], *, receipt: bool
+        self, build: Callable[[str | None], bytes], *, receipt: bool, direct: bool = False
     ) -> Future[Frame] | None:
         """Build a frame under the locks and write it; with ``receipt`` return a future that
         the RECEIPT resolves (or an ERROR / the connection's loss fails).
 
-        ``build(receipt_id)`` runs with the session lock held and returns the bytes.
+        ``build(receipt_id)`` runs with the session lock held and returns the bytes. With
+        ``direct`` (the caller will wait for the receipt anyway) the calling thread writes the
+        queue itself when no write is in progress, sparing a hand-off to the writer thread.
 
         Raises:
             ConnectionLost: the connection is gone or the write failed.
@@ -211,6 +213,7 @@ class Connection:
         transport.wait_writable()  # backpressure first, holding no lock
         future: Future[Frame] | None = None
         failed: ConnectionLost | None = None
+        write_now = False
         with self.lock:
             if not self.alive:
                 raise ConnectionLost(
@@ -223,7 +226,7 @@ class Connection:
                 future = Future()
                 self._receipts[receipt_id] = future
             try:
-                transport.enqueue(data)
+                write_now = transport.enqueue(data, direct=direct)
             except ConnectionLost as exc:
                 failed = exc
         if failed is not None:
@@ -231,6 +234,8 @@ class Connection:
             raise failed
         if frame_log.isEnabledFor(logging.DEBUG):
             frame_log.debug("-> %s %s", self.url, describe(data))
+        if write_now:
+            transport.write_queued()  # a failure reports the loss and raises ConnectionLost
         return future
 
     def call(
@@ -242,7 +247,7 @@ class Connection:
         what: str,
     ) -> None:
         """:meth:`request`, then wait for the receipt when asked (bounded)."""
-        future = self.request(build, receipt=receipt)
+        future = self.request(build, receipt=receipt, direct=receipt)
         if future is not None:
             wait_receipt(
                 future, self._client.config.timeouts.receipt if timeout is None else timeout, what
@@ -285,6 +290,7 @@ class Connection:
             future = self.request(
                 lambda rid: session.ack(frame, transaction=transaction, receipt=rid),
                 receipt=receipt,
+                direct=receipt,
             )
         except ConnectionLost as exc:
             raise AckError(f"cannot ack {message!r}: {exc}") from exc

@@ -122,10 +122,13 @@ class SocketTransport:
         self._out: list[bytes] = []
         self._out_size = 0
         self._writing = False
-        self._cond = threading.Condition(threading.Lock())
+        self._queue_lock = threading.Lock()
+        self._cond = threading.Condition(self._queue_lock)  # the writer waits here for work
+        self._idle = threading.Condition(self._queue_lock)  # senders wait here for room/empty
         self._writer: threading.Thread | None = None
         self._error: ConnectionLost | None = None
         self._on_error: Callable[[ConnectionLost], None] | None = None
+        self._io_lock: threading.Lock | None = None  # TLS only, once two threads use it
 
     @property
     def closed(self) -> bool:
@@ -163,6 +166,9 @@ class SocketTransport:
         many frames cost one system call. ``on_error`` is called (on the writer thread) when
         the socket fails."""
         self._on_error = on_error
+        if self._tls:  # from now on two threads use it: non-blocking, I/O under a lock
+            self._io_lock = threading.Lock()
+            self._sock.setblocking(False)
         self._writer = threading.Thread(target=self._write_loop, name=name)
         self._writer.start()
 
@@ -184,11 +190,17 @@ class SocketTransport:
                         f"write to {self.address.url}: {self._out_size} bytes still queued "
                         f"after {self.write_timeout:g}s (the broker does not read)"
                     )
-                self._cond.wait(remaining)
+                self._idle.wait(remaining)
 
-    def enqueue(self, data: bytes) -> None:
-        """Queue ``data`` for the writer (never blocks; call :meth:`wait_writable` first to
-        bound the queue). Frames keep the order of the calls.
+    def enqueue(self, data: bytes, *, direct: bool = False) -> bool:
+        """Queue ``data`` (never blocks; call :meth:`wait_writable` first to bound the queue).
+        Frames keep the order of the calls.
+
+        Args:
+            direct: the caller is about to wait for an answer anyway (a receipt), so when no
+                write is in progress it should write the queue itself, sparing the hand-off
+                to the writer thread: then this returns True and the caller MUST call
+                :meth:`write_queued` (after releasing its own locks).
 
         Raises:
             ConnectionLost: the connection failed or is closed.
@@ -200,8 +212,34 @@ class SocketTransport:
                 raise ConnectionLost(f"connection to {self.address.url} is closed")
             self._out.append(data)
             self._out_size += len(data)
-            if not self._writing:
-                self._cond.notify_all()
+            if self._writing:
+                return False  # the thread writing now takes it with its next batch
+            if direct:
+                self._writing = True
+                return True
+            self._cond.notify()
+            return False
+
+    def write_queued(self) -> None:
+        """Write the queue on the calling thread, batch after batch, until it is empty (only
+        after :meth:`enqueue` returned True).
+
+        Raises:
+            ConnectionLost: the write failed (the connection is then reported lost).
+        """
+        while True:
+            with self._cond:
+                batch = self._out
+                if not batch or self._closed:
+                    self._writing = False
+                    self._idle.notify_all()
+                    return
+                self._out = []
+                self._out_size = 0
+                self._idle.notify_all()
+            error = self._send_batch(batch)
+            if error is not None:
+                raise error
 
     def try_write(self, data: bytes) -> bool:
         """Queue ``data`` only when nothing is queued or being written (heart-beats: a busy
@@ -211,7 +249,7 @@ class SocketTransport:
                 return False
             self._out.append(data)
             self._out_size += len(data)
-            self._cond.notify_all()
+            self._cond.notify()
             return True
 
     def flush(self, timeout: float) -> bool:
@@ -225,42 +263,77 @@ class SocketTransport:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                self._cond.wait(remaining)
+                self._idle.wait(remaining)
             return not (self._out or self._writing)
 
     def _write_loop(self) -> None:
         cond = self._cond
-        sock = self._sock
         while True:
             with cond:
-                while not self._out and not self._closed:
+                # another thread may be writing directly (see enqueue): never write at once
+                while (not self._out or self._writing) and not self._closed:
                     cond.wait(1.0)
-                if not self._out:  # closed and nothing left
+                if not self._out or self._writing:  # closed and nothing left to write
                     return
                 batch = self._out
                 self._out = []
                 self._out_size = 0
                 self._writing = True
-                cond.notify_all()  # room for writers held back by wait_writable
-            data = batch[0] if len(batch) == 1 else b"".join(batch)
-            try:
-                with map_socket_errors(f"write to {self.address.url}"):
-                    sock.sendall(data)
-            except ConnectionLost as exc:
-                with cond:
-                    self._error = exc
-                    self._writing = False
-                    self._out = []
-                    self._out_size = 0
-                    cond.notify_all()
-                if not self._closed and self._on_error is not None:
-                    self._on_error(exc)
+                self._idle.notify_all()  # room for senders held back by wait_writable
+            if self._send_batch(batch) is not None:
                 return
-            self.last_write = time.monotonic()
             with cond:
                 self._writing = False
-                if not self._out:
-                    cond.notify_all()  # flush() waiters
+                if self._out:
+                    continue
+                self._idle.notify_all()  # flush() waiters
+
+    def _send_batch(self, batch: list[bytes]) -> ConnectionLost | None:
+        """Write one batch; on failure record the error, drop the queue, report the loss
+        (once) and return the error."""
+        data = batch[0] if len(batch) == 1 else b"".join(batch)
+        try:
+            with map_socket_errors(f"write to {self.address.url}"):
+                if self._io_lock is None:
+                    self._sock.sendall(data)  # a kernel socket may be read and written at once
+                else:
+                    self._send_tls(data)
+        except ConnectionLost as exc:
+            with self._cond:
+                first = self._error is None
+                self._error = exc
+                self._writing = False
+                self._out = []
+                self._out_size = 0
+                self._cond.notify_all()
+                self._idle.notify_all()
+            if first and not self._closed and self._on_error is not None:
+                self._on_error(exc)
+            return exc
+        self.last_write = time.monotonic()
+        return None
+
+    def _send_tls(self, data: bytes) -> None:
+        """Write on the non-blocking TLS socket. OpenSSL must not read and write one
+        connection from two threads at once, so each ``send`` holds the I/O lock; waiting for
+        room happens outside it, so the reader is never blocked by a full socket."""
+        sock = self._sock
+        lock = self._io_lock
+        assert lock is not None
+        deadline = time.monotonic() + self.write_timeout
+        while data:
+            with lock:
+                try:
+                    sent = sock.send(data)
+                except (ssl.SSLWantWriteError, ssl.SSLWantReadError, BlockingIOError):
+                    sent = 0  # OpenSSL keeps the partial record: retry with the same data
+            if sent:
+                data = data[sent:]
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no room to write for {self.write_timeout:g}s")
+            select.select([], [sock], [], min(remaining, 0.05))
 
     # ------------------------------------------------------------ reading
 
@@ -274,14 +347,19 @@ class SocketTransport:
             ConnectionLost: the socket failed.
         """
         sock = self._sock
+        lock = self._io_lock
         with map_socket_errors(f"read from {self.address.url}"):
             if not (self._tls and sock.pending()):  # type: ignore[attr-defined]
                 readable, _, _ = select.select([sock], [], [], timeout)
                 if not readable:
                     return None
             try:
-                data = sock.recv(RECV_SIZE)
-            except (TimeoutError, ssl.SSLWantReadError):
+                if lock is None:
+                    data = sock.recv(RECV_SIZE)
+                else:
+                    with lock:  # see _send_tls
+                        data = sock.recv(RECV_SIZE)
+            except (TimeoutError, ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
                 return None  # an incomplete TLS record; more will come
             except OSError:
                 if self._closed:
@@ -300,6 +378,7 @@ class SocketTransport:
                 return
             self._closed = True
             self._cond.notify_all()
+            self._idle.notify_all()
         self._close_socket()
         writer = self._writer
         if writer is not None and writer is not threading.current_thread():

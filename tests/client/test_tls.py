@@ -86,3 +86,38 @@ def test_missing_ca_file_is_a_config_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="TLS"):
         Client("ssl://127.0.0.1:1", ssl=TlsOptions(ca_file=tmp_path / "missing.pem"))
+
+
+def test_tls_concurrent_reads_and_writes_stay_intact(
+    tls_broker: Broker, ca: trustme.CA, tmp_path: Path
+) -> None:
+    """The reader and the writer share one TLS connection; large frames both ways at once."""
+    import threading
+
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    body = bytes(range(256)) * 512  # 128 KiB with NULs
+    received: list[bytes] = []
+    done = threading.Event()
+
+    def handler(message) -> None:
+        received.append(message.body)
+        if len(received) == 40:
+            done.set()
+
+    options = TlsOptions(ca_file=ca_file)
+    with Client(tls_broker.url, ssl=options, heart_beats=(0, 0)) as client:
+        client.subscribe("/topic/tls-big", handler)
+        senders = [
+            threading.Thread(
+                target=lambda: [client.send("/topic/tls-big", body) for _ in range(10)]
+            )
+            for _ in range(4)
+        ]
+        for thread in senders:
+            thread.start()
+        for thread in senders:
+            thread.join(60)
+        client.send("/queue/tls-sync", b"x", receipt=True)
+        assert done.wait(30)
+    assert all(item == body for item in received)
