@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 RECV_SIZE = 256 * 1024
 MAX_BUFFER = 4 * 1024 * 1024  # queued outbound bytes before senders wait (backpressure)
+DIRECT_WRITE_GAP = 0.0003  # idle this long, a sender writes its frame itself (see enqueue)
 
 
 @contextmanager
@@ -129,6 +130,7 @@ class SocketTransport:
         self._error: ConnectionLost | None = None
         self._on_error: Callable[[ConnectionLost], None] | None = None
         self._io_lock: threading.Lock | None = None  # TLS only, once two threads use it
+        self._last_enqueue = 0.0
 
     @property
     def closed(self) -> bool:
@@ -148,7 +150,8 @@ class SocketTransport:
             self._send_now(data)
         else:
             self.wait_writable()
-            self.enqueue(data)
+            if self.enqueue(data):
+                self.write_queued()
 
     def _send_now(self, data: bytes) -> None:
         if self._closed:
@@ -197,10 +200,12 @@ class SocketTransport:
         Frames keep the order of the calls.
 
         Args:
-            direct: the caller is about to wait for an answer anyway (a receipt), so when no
-                write is in progress it should write the queue itself, sparing the hand-off
-                to the writer thread: then this returns True and the caller MUST call
-                :meth:`write_queued` (after releasing its own locks).
+            direct: the caller is about to wait for an answer anyway (a receipt): when no
+                write is in progress it writes the queue itself, sparing the hand-off to the
+                writer thread. The same happens without ``direct`` when nothing was queued
+                for ``DIRECT_WRITE_GAP`` seconds (low-rate traffic: lowest latency). Then
+                this returns True and the caller MUST call :meth:`write_queued` (after
+                releasing its own locks).
 
         Raises:
             ConnectionLost: the connection failed or is closed.
@@ -212,9 +217,14 @@ class SocketTransport:
                 raise ConnectionLost(f"connection to {self.address.url} is closed")
             self._out.append(data)
             self._out_size += len(data)
+            now = time.monotonic()
+            lone = now - self._last_enqueue > DIRECT_WRITE_GAP
+            self._last_enqueue = now
             if self._writing:
                 return False  # the thread writing now takes it with its next batch
-            if direct:
+            if direct or lone:
+                # nothing was written lately: a lone frame goes out at once on this thread
+                # (no hand-off latency); frames in quick succession are batched by the writer
                 self._writing = True
                 return True
             self._cond.notify()
