@@ -24,7 +24,7 @@ from tenacity import (
     retry_if_exception_type,
 )
 
-from stomp_enterprise.client.connection import Connection, wait_receipt
+from stomp_enterprise.client.connection import Connection
 from stomp_enterprise.client.dispatcher import Dispatcher
 from stomp_enterprise.client.listeners import ConnectedInfo, Listeners
 from stomp_enterprise.client.message import Message, charset_of
@@ -586,7 +586,7 @@ class Client:
                         direct=True,
                     )
                     assert future is not None
-                    wait_receipt(
+                    connection.wait_receipt(
                         future, timeouts.disconnect if timeout is None else timeout, "DISCONNECT"
                     )
                 except ReceiptTimeout:
@@ -685,9 +685,7 @@ class Client:
             direct=receipt,
         )
         if future is not None:
-            wait_receipt(
-                future, self.config.timeouts.receipt if timeout is None else timeout, "SEND"
-            )
+            connection.wait_receipt(future, timeout, "SEND")
 
     def send_async(
         self,

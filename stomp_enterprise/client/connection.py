@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stomp_enterprise.errors import (
     AckError,
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from stomp_enterprise.client.client import Client
     from stomp_enterprise.client.message import Message
 
-__all__ = ["Connection", "wait_receipt"]
+__all__ = ["Connection"]
 
 log = logging.getLogger(__name__)
 frame_log = logging.getLogger("stomp_enterprise.frames")
@@ -71,14 +71,6 @@ def describe(data: bytes | Frame) -> str:
         shown = redacted_headers([(p[0], p[1]) for p in pairs])
         return f"{lines[0]} {shown} body={body[:_BODY_SHOWN]!r}"
     return repr(data)
-
-
-def wait_receipt(future: Future[Frame], timeout: float, what: str) -> Frame:
-    """Wait for a receipt future; a timeout becomes :class:`ReceiptTimeout`."""
-    try:
-        return future.result(timeout)
-    except FutureTimeout:
-        raise ReceiptTimeout(f"no RECEIPT for {what} within {timeout:g}s") from None
 
 
 class Connection:
@@ -249,16 +241,28 @@ class Connection:
         """:meth:`request`, then wait for the receipt when asked (bounded)."""
         future = self.request(build, receipt=receipt, direct=receipt)
         if future is not None:
-            wait_receipt(
-                future, self._client.config.timeouts.receipt if timeout is None else timeout, what
-            )
+            self.wait_receipt(future, timeout, what)
 
-    def forget_receipt(self, future: Future[Frame]) -> None:
-        """Drop a pending receipt nobody waits for any more."""
-        with self.lock:
-            for key, value in list(self._receipts.items()):
-                if value is future:
-                    del self._receipts[key]
+    def wait_receipt(self, future: Future[Frame], timeout: float | None, what: str) -> Frame:
+        """Wait (bounded; ``None``: the receipt timeout) for a receipt future. On timeout
+        the receipt is forgotten, so a RECEIPT that never comes leaks nothing.
+
+        Raises:
+            ReceiptTimeout: no RECEIPT in time.
+            BrokerError: the broker answered with an ERROR.
+            ConnectionLost: the connection broke first.
+        """
+        if timeout is None:
+            timeout = self._client.config.timeouts.receipt
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            with self.lock:
+                for key, value in list(self._receipts.items()):
+                    if value is future:
+                        del self._receipts[key]
+                        self.session.pending_receipts.pop(key, None)
+            raise ReceiptTimeout(f"no RECEIPT for {what} within {timeout:g}s") from None
 
     # ------------------------------------------------------------ acks
 
@@ -295,9 +299,7 @@ class Connection:
         except ConnectionLost as exc:
             raise AckError(f"cannot ack {message!r}: {exc}") from exc
         if future is not None:
-            wait_receipt(
-                future, self._client.config.timeouts.receipt if timeout is None else timeout, "ACK"
-            )
+            self.wait_receipt(future, timeout, "ACK")
 
     def nack(
         self,
@@ -467,6 +469,3 @@ class Connection:
 
     def __repr__(self) -> str:
         return f"<Connection {self.url} alive={self.alive}>"
-
-
-Extra = Any  # re-exported for type checkers of callers that pass through headers
