@@ -18,14 +18,15 @@ HEARTBEAT: Final = b"\n"
 
 
 def _first_value(text: str, name: str) -> str | None:
-    """The value of the first ``name`` line in plain (unescaped) header ``text``."""
-    if text.startswith(name + ":"):
-        start = len(name) + 1
-    else:
-        start = text.find(f"\n{name}:")
-        if start < 0:
-            return None
-        start += len(name) + 2
+    """The value of the first ``name`` line in the (escaped) header ``text``. Raw colons there
+    are name separators only, so ``name:`` at a line start is that header."""
+    key = name + ":"
+    at = text.find(key)
+    while at > 0 and text[at - 1] != "\n":  # the end of a longer name: look further
+        at = text.find(key, at + 1)
+    if at < 0:
+        return None
+    start = at + len(key)
     stop = text.find("\n", start)
     return text[start:] if stop < 0 else text[start:stop]
 
@@ -96,7 +97,7 @@ def serialize(
     # names are escaped now, so a line starting with ":" is an empty name
     if text[:1] == ":" or "\n:" in text:
         raise LocalProtocolError("empty header name")
-    declared = _first_value(text, "content-length") if "content-length:" in text else None
+    declared = _first_value(text, "content-length")
     size = len(body)
     if declared is not None:
         if declared != str(size):
