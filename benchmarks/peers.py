@@ -39,6 +39,7 @@ from stompest.protocol.frame import StompHeartBeat
 
 from stomp_enterprise.protocol.frames import Frame
 from stomp_enterprise.protocol.parser import FrameParser
+from stomp_enterprise.protocol.serializer import serialize
 
 __all__ = [
     "PARSERS",
@@ -51,6 +52,7 @@ __all__ = [
     "parse_stream_stompest",
     "parse_stream_stomppy",
     "serialize_ours",
+    "serialize_ours_frame",
     "serialize_stompest",
     "serialize_stomppy",
 ]
@@ -123,6 +125,16 @@ def serialize_ours(
     Returns:
         The encoded frame, terminating NUL included.
     """
+    # The serializer itself, as the client's own frames reach it (pairs already checked).
+    # A user-built Frame(command, headers, body).to_bytes() adds the constructor's type
+    # checks on top: see serialize_ours_frame.
+    return serialize(command, list(headers.items()), body, version)
+
+
+def serialize_ours_frame(
+    command: str, headers: Mapping[str, str], body: bytes, version: str = "1.2"
+) -> bytes:
+    """Like :func:`serialize_ours`, through a validated, user-built :class:`Frame`."""
     return Frame(command, headers, body).to_bytes(version)
 
 

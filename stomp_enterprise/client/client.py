@@ -673,6 +673,23 @@ class Client:
                 through. A send is never silently dropped.
             NotConnected: not connected and no reconnect came within the wait.
         """
+        connection, future = self._send(
+            destination, body, headers, content_type, timeout, receipt=receipt, direct=receipt
+        )
+        if future is not None:
+            connection.wait_receipt(future, timeout, "SEND")
+
+    def _send(
+        self,
+        destination: str,
+        body: Body,
+        headers: Mapping[str, str] | None,
+        content_type: str | None,
+        timeout: float | None,
+        *,
+        receipt: bool,
+        direct: bool,
+    ) -> tuple[Connection, Future[Frame] | None]:
         payload, content_type = self._encode_body(body, content_type)
         connection = self._current_connection(timeout)
         session = connection.session
@@ -682,10 +699,9 @@ class Client:
                 destination, payload, headers, content_type=content_type, receipt=rid
             ),
             receipt=receipt,
-            direct=receipt,
+            direct=direct,
         )
-        if future is not None:
-            connection.wait_receipt(future, timeout, "SEND")
+        return connection, future
 
     def send_async(
         self,
@@ -700,15 +716,8 @@ class Client:
         frame, or fails with BrokerError / ConnectionLost. Pipelining many of these is much
         faster than one receipted ``send`` at a time. Future callbacks run on the reader
         thread: keep them short and non-blocking."""
-        payload, content_type = self._encode_body(body, content_type)
-        connection = self._current_connection(timeout)
-        session = connection.session
-        headers = connection.routed(destination, headers, subscribe=False)
-        future = connection.request(
-            lambda rid: session.send(
-                destination, payload, headers, content_type=content_type, receipt=rid
-            ),
-            receipt=True,
+        _, future = self._send(
+            destination, body, headers, content_type, timeout, receipt=True, direct=False
         )
         assert future is not None
         return future
