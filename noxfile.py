@@ -42,9 +42,11 @@ def integration(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Protocol benchmarks against stomp.py and stompest (prints ratios)."""
+    """Protocol and end-to-end benchmarks against stomp.py, stompest and a raw client."""
     session.install("-e", ".[bench]")
     session.run("python", "-m", "benchmarks.bench_parser", *session.posargs)
+    # end to end against whichever real brokers answer (integration/brokers/start.sh all)
+    session.run("python", "-m", "benchmarks.e2e")
 
 
 @nox.session(python=PYTHON)
