@@ -49,6 +49,16 @@ def _pairs(headers: HeaderInput) -> list[tuple[str, str]]:
     return pairs
 
 
+def _all_str(headers: dict[Any, Any]) -> bool:
+    """True when every name and value is a str (``str.join`` type-checks in C)."""
+    try:
+        "".join(headers)
+        "".join(headers.values())
+    except TypeError:
+        return False
+    return True
+
+
 def redacted_headers(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """The pairs with secrets (``passcode`` and the like) replaced by ``'***'``."""
     return [(k, "***" if k.lower() in _SECRET_HEADERS else v) for k, v in pairs]
@@ -89,16 +99,10 @@ class Frame:
         self.command = command
         self.body = body
         self._head = self._escaped = self._headers = None
-        if type(headers) is dict:  # fast path: the common case, every name and value a str
-            try:
-                "".join(headers)  # C-level type checks: TypeError on anything but str
-                "".join(headers.values())
-            except TypeError:
-                pass
-            else:
-                self._pairs = list(headers.items())
-                return
-        self._pairs = _pairs(headers)
+        if type(headers) is dict and _all_str(headers):  # the common case, checked in C
+            self._pairs = list(headers.items())
+        else:
+            self._pairs = _pairs(headers)
 
     @classmethod
     def _wire(cls, command: str, pairs: Sequence[Sequence[str]], body: bytes) -> Frame:
