@@ -98,6 +98,7 @@ class Connection:
         self._early: list[Event] = []
         self._reader: threading.Thread | None = None
         self.lost_error: BaseException | None = None
+        self.last_broker_error: BrokerError | None = None
 
     @property
     def url(self) -> str:
@@ -409,6 +410,7 @@ class Connection:
                     dispatcher.submit(None, client.listeners.fire, "receipt", event.receipt_id)
             elif isinstance(event, ErrorReceived):
                 error = BrokerError(event.message, event.frame)
+                self.last_broker_error = error  # most brokers close next: say why in the loss
                 log.error("ERROR from %s: %s", self.url, event.message)
                 if event.receipt_id is not None:
                     with self.lock:
@@ -430,12 +432,19 @@ class Connection:
             pending = list(self._receipts.values())
             self._receipts.clear()
         self.transport.close()
-        if isinstance(exc, ConnectionLost):
+        broker_error = self.last_broker_error
+        if broker_error is not None:  # e.g. an oversize frame: ERROR (no receipt-id), close
+            lost = ConnectionLost(
+                f"connection to {self.url} lost after the broker's ERROR: {broker_error.message}"
+            )
+            lost.__cause__ = broker_error
+        elif isinstance(exc, ConnectionLost):
             lost = exc
         else:
             lost = ConnectionLost(f"connection to {self.url} lost: {exc}")
             lost.__cause__ = exc
-        log.warning("connection to %s lost: %s", self.url, exc)
+        self.lost_error = lost
+        log.warning("connection to %s lost: %s", self.url, lost)
         for future in pending:
             if not future.done():
                 future.set_exception(lost)

@@ -317,3 +317,15 @@ def test_bad_url_error_names_the_part() -> None:
         Client("foo://x")
     assert "scheme 'foo'" in str(info.value)
     assert "invalid client configuration" not in str(info.value)
+
+
+def test_loss_after_an_error_frame_names_the_brokers_reason(make_client, stomp_broker) -> None:
+    """Brokers answer e.g. an oversize frame with ERROR (no receipt-id), then close."""
+    errors = []
+    with make_client() as client:
+        client.listeners.on("error", errors.append)
+        stomp_broker.send_error("The maximum frame size was exceeded", close=True)
+        stomp_broker.wait_for(lambda: not client.is_connected)
+        with pytest.raises(NotConnected, match="maximum frame size was exceeded"):
+            client.send("/queue/x", b"x")
+    assert [e.message for e in errors] == ["The maximum frame size was exceeded"]
