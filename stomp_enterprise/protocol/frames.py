@@ -169,20 +169,11 @@ class Frame:
         parsed frame, without splitting the other headers)."""
         head = self._head
         if self._pairs is None and head is not None:
-            keys = _SEARCH_KEYS.get(name)
-            if keys is None:
-                keys = _search_keys(name)
+            keys = _SEARCH_KEYS.get(name) or _search_keys(name)
             if keys is not None:
-                first, later = keys
-                if head.startswith(first):
-                    start = len(first)
-                else:
-                    start = head.find(later)
-                    if start < 0:
-                        return default
-                    start += len(later)
-                stop = head.find("\n", start)
-                value = head[start:] if stop < 0 else head[start:stop]
+                value = _find_raw(head, keys)
+                if value is None:
+                    return default
                 if "\\" in value and self._escaped is not None:
                     plain = value.replace("\\c", ":")
                     value = plain if "\\" not in plain else unescape(value, self._escaped)
@@ -191,6 +182,16 @@ class Frame:
             if key == name:
                 return value
         return default
+
+    def wire_value(self, name: str) -> str | None:
+        """For a parsed frame: the first value of ``name`` exactly as received, still
+        escaped (so it can be echoed in the same version without decoding and re-encoding).
+        ``None`` when absent, or for a frame that did not come from the parser."""
+        head = self._head
+        if head is None:
+            return None
+        keys = _SEARCH_KEYS.get(name) or _search_keys(name)
+        return None if keys is None else _find_raw(head, keys)
 
     def to_bytes(self, version: str = "1.2", *, content_length: bool = True) -> bytes:
         """Serialize for ``version``; see :func:`stomp_enterprise.protocol.serializer.serialize`."""
@@ -228,6 +229,20 @@ class Frame:
 
 
 _SEARCH_KEYS: dict[str, tuple[str, str]] = {}
+
+
+def _find_raw(head: str, keys: tuple[str, str]) -> str | None:
+    """The raw (escaped) value of the first header line starting with ``keys``' name."""
+    first, later = keys
+    if head.startswith(first):
+        start = len(first)
+    else:
+        start = head.find(later)
+        if start < 0:
+            return None
+        start += len(later)
+    stop = head.find("\n", start)
+    return head[start:] if stop < 0 else head[start:stop]
 
 
 def _search_keys(name: str) -> tuple[str, str] | None:

@@ -66,3 +66,28 @@ def test_fast_path_refuses_what_the_general_path_refuses() -> None:
     session.begin("tx-1")
     with pytest.raises(LocalProtocolError):
         session.send("/queue/x", b"x", transaction="tx-2")
+
+
+@settings(max_examples=300, deadline=None)
+@given(ack_id=st.text(min_size=1, max_size=40).filter(lambda v: "\0" not in v))
+def test_ack_fast_path_echoes_the_ack_id_exactly(ack_id) -> None:
+    from stomp_enterprise.protocol import Frame
+
+    session = connected("1.2")
+    wire = Frame(
+        "MESSAGE", {"destination": "/q", "message-id": "m-1", "subscription": "s", "ack": ack_id}
+    ).to_bytes("1.2")
+    message = session.receive_data(wire)[0].frame
+    fast = session.ack(message)
+    general = commands.ack(message, "1.2").to_bytes("1.2")
+    assert fast == general
+    assert FrameParser("1.2").feed(fast)[0].headers["id"] == ack_id
+
+
+def test_ack_of_a_frame_parsed_as_1_0_is_escaped_for_1_2() -> None:
+    session = connected("1.2")
+    message = FrameParser("1.0").feed(
+        b"MESSAGE\ndestination:/q\nmessage-id:m\nsubscription:s\nack:a\\b\n\n\0"
+    )[0]
+    data = session.ack(message)
+    assert FrameParser("1.2").feed(data)[0].headers["id"] == "a\\b"
