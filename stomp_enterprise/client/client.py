@@ -345,7 +345,12 @@ class Client:
             content_length=config.content_length,
         )
         connection = Connection(
-            self, transport, session, self._lock, tolerance=config.heartbeat_tolerance
+            self,
+            transport,
+            session,
+            self._lock,
+            tolerance=config.heartbeat_tolerance,
+            coalesce=config.read_coalescing,
         )
         headers = dict(config.connect_headers)
         if config.client_id:

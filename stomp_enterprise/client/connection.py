@@ -47,10 +47,11 @@ from stomp_enterprise.protocol.session import (
     ReceiptReceived,
     Session,
 )
-from stomp_enterprise.transport.socket import SocketTransport
+from stomp_enterprise.transport.socket import RECV_SIZE, SocketTransport
 
 if TYPE_CHECKING:
     from stomp_enterprise.client.client import Client
+    from stomp_enterprise.client.dispatcher import Dispatcher
     from stomp_enterprise.client.message import Message
 
 __all__ = ["Connection"]
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 frame_log = logging.getLogger("stomp_enterprise.frames")
 
 _MAX_TICK = 1.0
+_BUSY_GAP = 0.001  # reads closer than this are one stream (see ClientConfig.read_coalescing)
 _BODY_SHOWN = 64
 
 
@@ -73,6 +75,12 @@ def describe(data: bytes | Frame) -> str:
     return repr(data)
 
 
+def _submit_batch(dispatcher: Dispatcher, batch: list[Message]) -> None:
+    """Queue messages of one subscription (in order) as one dispatcher task."""
+    sub = batch[0].subscription
+    dispatcher.submit(sub.id, sub._deliver_all, batch)
+
+
 class Connection:
     """One live connection of a :class:`~stomp_enterprise.Client` (internal)."""
 
@@ -84,6 +92,7 @@ class Connection:
         lock: threading.Lock,
         *,
         tolerance: float,
+        coalesce: float = 0.0,
     ) -> None:
         self._client = client
         self.transport = transport
@@ -94,6 +103,7 @@ class Connection:
         self.info: Connected | None = None
         self.artemis = False  # the broker's CONNECTED says it is Artemis (see routed())
         self._tolerance = tolerance
+        self._coalesce = coalesce
         self._receipts: dict[str, Future[Frame]] = {}
         self._early: list[Event] = []
         self._reader: threading.Thread | None = None
@@ -347,6 +357,8 @@ class Connection:
         # first byte after the handshake arrives.
         connected_at = transport.last_read
         debug = frame_log.isEnabledFor(logging.DEBUG)
+        coalesce = self._coalesce
+        previous_read = 0.0
         try:
             if self._early:
                 handle(self._early)
@@ -362,6 +374,12 @@ class Connection:
                         events = session.receive_data(data)
                     if events:
                         handle(events)
+                        if coalesce and len(events) > 1 and len(data) < RECV_SIZE:
+                            # a stream, not a lone frame: let the next batch gather
+                            now = time.monotonic()
+                            if now - previous_read < _BUSY_GAP:
+                                time.sleep(coalesce)
+                            previous_read = now
                 elif data is not None:  # b"": EOF
                     if self.closing:
                         return
@@ -387,22 +405,33 @@ class Connection:
                 self._lost(ConnectionLost(f"reader failed: {exc!r}"))
 
     def _handle(self, events: list[Event]) -> None:
+        """Route the events of one read. Consecutive messages of one subscription go to the
+        dispatcher as one task (one queue hand-off per read, not per message); anything else
+        is queued after them, so the order of events is kept."""
         client = self._client
         dispatcher = client._dispatcher
         subscriptions = client._subscriptions
         message_class = client._message_class
+        batch: list[Message] = []
         for event in events:
             if type(event) is MessageReceived:
-                sub = subscriptions.get(event.subscription or "")
-                if sub is None:
+                target = subscriptions.get(event.subscription or "")
+                if target is None:
                     log.warning(
                         "MESSAGE for unknown subscription %r dropped (message-id %r)",
                         event.subscription,
                         event.frame.get("message-id"),
                     )
                     continue
-                dispatcher.submit(sub.id, sub._deliver, message_class(event.frame, sub, self))
-            elif type(event) is ReceiptReceived:
+                if batch and batch[0].subscription is not target:
+                    _submit_batch(dispatcher, batch)
+                    batch = []
+                batch.append(message_class(event.frame, target, self))
+                continue
+            if batch:
+                _submit_batch(dispatcher, batch)
+                batch = []
+            if type(event) is ReceiptReceived:
                 future = self._receipts.pop(event.receipt_id, None)  # atomic; no lock needed
                 if future is not None:
                     future.set_result(event.frame)
@@ -418,6 +447,8 @@ class Connection:
                     if future is not None:
                         future.set_exception(error)
                 dispatcher.submit(None, client.listeners.fire, "error", error)
+        if batch:
+            _submit_batch(dispatcher, batch)
 
     # ------------------------------------------------------------ loss and close
 

@@ -132,6 +132,15 @@ class Subscription:
 
     # ------------------------------------------------------------ delivery (dispatcher thread)
 
+    def _deliver_all(self, messages: list[Message]) -> None:
+        """Deliver the messages of one read in order (a failure is handled per message)."""
+        deliver = self._deliver
+        for message in messages:
+            try:
+                deliver(message)
+            except Exception:
+                log.exception("delivering %r failed", message)
+
     def _deliver(self, message: Message) -> None:
         if not self._active.is_set():
             log.debug("dropping %r: subscription %s ended", message, self.id)

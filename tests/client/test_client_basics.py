@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import queue
 import threading
 
 import pytest
@@ -73,6 +74,36 @@ def test_bad_arguments_raise_typed_errors(make_client) -> None:
         Client("tcp://127.0.0.1:1", heart_beats=(-1, 0))
     with pytest.raises(ConfigError, match="scheme"):
         Client("http://127.0.0.1:1")
+    for bad in (-0.001, 0.5, "soon"):
+        with pytest.raises(ConfigError, match="read_coalescing"):
+            Client("tcp://127.0.0.1:1", read_coalescing=bad)
+
+
+@pytest.mark.parametrize("coalescing", [0.0, 0.0003, 0.01])
+def test_every_message_of_a_burst_arrives_with_or_without_read_coalescing(
+    make_client, coalescing
+) -> None:
+    """A burst read in several batches (the reader pausing between busy reads, or not)
+    delivers every message once, in order, with acks that all reach the broker."""
+    with make_client(read_coalescing=coalescing) as client:
+        for i in range(300):
+            client.send("/queue/burst", str(i))
+        got: list[int] = []
+        done = threading.Event()
+
+        def handler(message) -> None:
+            got.append(int(message.body))
+            message.ack()
+            if len(got) == 300:
+                done.set()
+
+        client.subscribe("/queue/burst", handler, ack="client-individual")
+        assert done.wait(10)
+    assert got == list(range(300))
+    with make_client() as again:  # every ack arrived: the broker redelivers nothing
+        leftover = again.subscribe("/queue/burst", receipt=True)
+        with pytest.raises(queue.Empty):
+            leftover.get(timeout=0.3)
 
 
 def test_send_when_not_connected_raises_at_once(make_client) -> None:

@@ -314,3 +314,38 @@ def test_reader_parses_what_the_client_writes(make_client, stomp_broker) -> None
             assert message.headers[key] == value
     parser = FrameParser()
     assert parser.feed(b"\n") == []
+
+
+def test_messages_of_one_read_keep_their_order_around_other_events(make_client, recorder) -> None:
+    """The reader hands consecutive messages of one subscription to the dispatcher as one
+    task: the order of everything in a read is kept, and a failing handler in the middle of
+    such a batch does not cost the messages after it."""
+    from stomp_enterprise.protocol.frames import Frame
+    from stomp_enterprise.protocol.session import MessageReceived, ReceiptReceived
+
+    order: list[str] = []
+    done = recorder()
+    with make_client() as client:
+
+        def handler(message) -> None:
+            order.append(f"{message.subscription.id}{message.body.decode()}")
+            done(1)
+            if message.body == b"2":
+                raise RuntimeError("handler failure in the middle of a batch")
+
+        a = client.subscribe("/queue/batch-a", handler, id="a", on_error="ignore")
+        b = client.subscribe("/queue/batch-b", handler, id="b", on_error="ignore")
+        client.listeners.on("receipt", lambda rid: (order.append(f"receipt {rid}"), done(1)))
+
+        def message(sub: str, n: int) -> MessageReceived:
+            frame = Frame("MESSAGE", {"subscription": sub, "message-id": f"{sub}{n}"}, b"%d" % n)
+            return MessageReceived(frame, sub)
+
+        receipt = ReceiptReceived(Frame("RECEIPT", {"receipt-id": "r-9"}), "r-9", None)
+        events = [message("a", 1), message("a", 2), message("a", 3), receipt]
+        events += [message("a", 4), message("b", 1), message("b", 2), message("a", 5)]
+        client._connection._handle(events)
+        done.wait(8, timeout=5)
+        assert a.active
+        assert b.active
+    assert order[:8] == ["a1", "a2", "a3", "receipt r-9", "a4", "b1", "b2", "a5"]
