@@ -43,6 +43,7 @@ from stomp_enterprise.protocol.session import (
     Connected,
     ErrorReceived,
     Event,
+    HeartbeatReceived,
     MessageReceived,
     ReceiptReceived,
     Session,
@@ -60,6 +61,7 @@ log = logging.getLogger(__name__)
 frame_log = logging.getLogger("stomp_enterprise.frames")
 
 _MAX_TICK = 1.0
+_pause = time.sleep  # the read-coalescing pause (a name tests can watch)
 _BUSY_GAP = 0.001  # reads closer than this are one stream (see ClientConfig.read_coalescing)
 _BODY_SHOWN = 64
 
@@ -374,11 +376,12 @@ class Connection:
                         events = session.receive_data(data)
                     if events:
                         handle(events)
-                        if coalesce and len(events) > 1 and len(data) < RECV_SIZE:
+                        frames = len(events) - (type(events[0]) is HeartbeatReceived)
+                        if coalesce and frames > 1 and len(data) < RECV_SIZE:
                             # a stream, not a lone frame: let the next batch gather
                             now = time.monotonic()
                             if now - previous_read < _BUSY_GAP:
-                                time.sleep(coalesce)
+                                _pause(coalesce)
                             previous_read = now
                 elif data is not None:  # b"": EOF
                     if self.closing:
@@ -400,9 +403,11 @@ class Connection:
             if not self.closing:
                 self._lost(exc)
         except Exception as exc:  # a bug must not leave the connection half dead
+            if self.closing:  # close() shut the socket under a read: nothing is wrong
+                log.debug("reader of %s ends on close: %r", self.url, exc)
+                return
             log.exception("reader thread of %s failed", self.url)
-            if not self.closing:
-                self._lost(ConnectionLost(f"reader failed: {exc!r}"))
+            self._lost(ConnectionLost(f"reader failed: {exc!r}"))
 
     def _handle(self, events: list[Event]) -> None:
         """Route the events of one read. Consecutive messages of one subscription go to the

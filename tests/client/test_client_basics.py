@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import queue
 import threading
 
 import pytest
@@ -360,3 +359,16 @@ def test_loss_after_an_error_frame_names_the_brokers_reason(make_client, stomp_b
         with pytest.raises(NotConnected, match="maximum frame size was exceeded"):
             client.send("/queue/x", b"x")
     assert [e.message for e in errors] == ["The maximum frame size was exceeded"]
+
+
+def test_read_coalescing_never_delays_a_lone_frame(make_client, monkeypatch) -> None:
+    """One frame per read (a receipt, a request's reply; a trailing EOL is not a frame) is
+    read without a pause."""
+    from stomp_enterprise.client import connection
+
+    pauses: list[float] = []
+    monkeypatch.setattr(connection, "_pause", pauses.append)
+    with make_client(read_coalescing=0.0003) as client:
+        for _ in range(50):
+            client.send("/queue/lone", b"x", receipt=True)
+        assert pauses == []
