@@ -678,11 +678,24 @@ class Client:
                 through. A send is never silently dropped.
             NotConnected: not connected and no reconnect came within the wait.
         """
-        connection, future = self._send(
-            destination, body, headers, content_type, timeout, receipt=receipt, direct=receipt
-        )
-        if future is not None:
+        if receipt:
+            connection, future = self._send(
+                destination, body, headers, content_type, timeout, receipt=True, direct=True
+            )
+            assert future is not None
             connection.wait_receipt(future, timeout, "SEND")
+            return
+        # the hot path (no receipt): as few calls as possible, the frame built outside the lock
+        if type(body) is not bytes:
+            body, content_type = self._encode_body(body, content_type)
+        connection = self._connection
+        if connection is None or not connection.alive:
+            connection = self._current_connection(timeout)
+        if connection.artemis:
+            headers = connection.routed(destination, headers, subscribe=False)
+        connection.post(
+            connection.session.send, destination, body, headers, content_type=content_type
+        )
 
     def _send(
         self,

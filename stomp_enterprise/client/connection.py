@@ -34,6 +34,7 @@ from stomp_enterprise.errors import (
     ConnectionLost,
     ConnectTimeout,
     HeartbeatTimeout,
+    LocalProtocolError,
     ProtocolError,
     ReceiptTimeout,
     StompError,
@@ -47,6 +48,7 @@ from stomp_enterprise.protocol.session import (
     MessageReceived,
     ReceiptReceived,
     Session,
+    State,
 )
 from stomp_enterprise.transport.socket import RECV_SIZE, SocketTransport
 
@@ -221,10 +223,7 @@ class Connection:
         write_now = False
         with self.lock:
             if not self.alive:
-                raise ConnectionLost(
-                    f"connection to {self.url} is lost"
-                    + (f": {self.lost_error}" if self.lost_error else "")
-                )
+                raise self._gone()
             receipt_id = self.session.new_id("rcpt") if receipt else None
             data = build(receipt_id)
             if receipt_id is not None:
@@ -234,14 +233,58 @@ class Connection:
                 write_now = transport.enqueue(data, direct=direct)
             except ConnectionLost as exc:
                 failed = exc
+        self._queued(data, write_now, failed)
+        return future
+
+    def post(self, build: Callable[..., bytes], *args: object, **kwargs: object) -> None:
+        """:meth:`request` for the hot path: a SEND or ACK without receipt or transaction.
+        Building such a frame changes no session state, so ``build(*args, **kwargs)`` runs
+        before the session lock is taken (the lock is held only to queue). Under the lock the
+        connection and the session are checked again: a frame built just before a DISCONNECT
+        or a loss is never queued behind it (it is built again under the lock, which refuses
+        it, or ConnectionLost is raised).
+
+        Raises:
+            ConnectionLost: the connection is gone or the write failed.
+            LocalProtocolError: ``build`` refused (nothing was written).
+        """
+        try:
+            data = build(*args, **kwargs)
+        except LocalProtocolError:
+            if self.alive:
+                raise
+            raise self._gone() from None
+        transport = self.transport
+        transport.wait_writable()  # backpressure first, holding no lock
+        failed: ConnectionLost | None = None
+        write_now = False
+        with self.lock:
+            if not self.alive:
+                raise self._gone()
+            if self.session.state is not State.CONNECTED:
+                data = build(*args, **kwargs)  # the state moved: build it where it is checked
+            try:
+                write_now = transport.enqueue(data)
+            except ConnectionLost as exc:
+                failed = exc
+        self._queued(data, write_now, failed)
+
+    def _gone(self) -> ConnectionLost:
+        return ConnectionLost(
+            f"connection to {self.url} is lost"
+            + (f": {self.lost_error}" if self.lost_error else "")
+        )
+
+    def _queued(self, data: bytes, write_now: bool, failed: ConnectionLost | None) -> None:
+        """After queueing (outside the locks): report a failed queue, log, write it when
+        :meth:`SocketTransport.enqueue` said this thread should."""
         if failed is not None:
             self._lost(failed)
             raise failed
         if frame_log.isEnabledFor(logging.DEBUG):
             frame_log.debug("-> %s %s", self.url, describe(data))
         if write_now:
-            transport.write_queued()  # a failure reports the loss and raises ConnectionLost
-        return future
+            self.transport.write_queued()  # a failure reports the loss, raises ConnectionLost
 
     def call(
         self,
@@ -303,12 +346,16 @@ class Connection:
             self._check_ackable(message, "ack")
         frame = message.frame
         session = self.session
+        future: Future[Frame] | None = None
         try:
-            future = self.request(
-                lambda rid: session.ack(frame, transaction=transaction, receipt=rid),
-                receipt=receipt,
-                direct=receipt,
-            )
+            if receipt or transaction is not None:
+                future = self.request(
+                    lambda rid: session.ack(frame, transaction=transaction, receipt=rid),
+                    receipt=receipt,
+                    direct=receipt,
+                )
+            else:
+                self.post(session.ack, frame)
         except ConnectionLost as exc:
             raise AckError(f"cannot ack {message!r}: {exc}") from exc
         if future is not None:
@@ -361,6 +408,7 @@ class Connection:
         debug = frame_log.isEnabledFor(logging.DEBUG)
         coalesce = self._coalesce
         previous_read = 0.0
+        parser = session.parser  # this connection's: a reset gives the session a new one
         try:
             if self._early:
                 handle(self._early)
@@ -370,10 +418,15 @@ class Connection:
                 if data:
                     if debug:
                         frame_log.debug("<- %s %d bytes: %r", self.url, len(data), data[:200])
+                    # Parse holding no lock: this connection's parser is fed only here. Only
+                    # turning frames into events moves the session, so only that holds the
+                    # lock senders (and handlers' ACKs) need.
+                    before = parser.heartbeats
+                    frames = parser.feed(data)
                     with lock:
-                        if not self.alive:
-                            return
-                        events = session.receive_data(data)
+                        if not self.alive or session.parser is not parser:
+                            return  # lost meanwhile (a reconnect gives the session a new one)
+                        events = session.receive_frames(frames, parser.heartbeats - before)
                     if events:
                         handle(events)
                         frames = len(events) - (type(events[0]) is HeartbeatReceived)
@@ -382,6 +435,7 @@ class Connection:
                             now = time.monotonic()
                             if now - previous_read < _BUSY_GAP:
                                 _pause(coalesce)
+                                now += coalesce  # the gap to the next read excludes the pause
                             previous_read = now
                 elif data is not None:  # b"": EOF
                     if self.closing:

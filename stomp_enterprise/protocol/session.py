@@ -523,17 +523,30 @@ class Session:
             clean = self.state is State.DISCONNECTING
             closed = self.reset()
             return [ConnectionClosed(closed.lost_receipts, closed.lost_transactions, clean)]
-        before = self.parser.heartbeats
+        parser = self.parser
+        before = parser.heartbeats
         try:
-            frames = self.parser.feed(data)
+            frames = parser.feed(data)
         except ProtocolError as exc:
             self._fail(exc)
             raise
-        events: list[Event] = []
-        if self.parser.heartbeats != before:
-            events.append(HeartbeatReceived(self.parser.heartbeats - before))
+        return self.receive_frames(frames, parser.heartbeats - before)
+
+    def receive_frames(self, frames: list[Frame], heartbeats: int = 0) -> list[Event]:
+        """The second half of :meth:`receive_data`: the events for ``frames`` that this
+        session's :attr:`parser` produced (with ``heartbeats`` EOLs among them: a
+        :class:`HeartbeatReceived` comes first), moving the state. A threaded client's one
+        reader feeds the parser itself, holding no lock, and calls only this under the
+        lock that guards the session.
+
+        Raises:
+            RemoteProtocolError: an out-of-place frame; the session is then in ERROR.
+        """
+        self._check_alive()
+        events: list[Event] = [HeartbeatReceived(heartbeats)] if heartbeats else []
+        receive = self._receive_frame
         for frame in frames:
-            events.append(self._receive_frame(frame))
+            events.append(receive(frame))
         return events
 
     def _receive_frame(self, frame: Frame) -> Event:

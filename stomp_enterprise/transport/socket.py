@@ -131,6 +131,7 @@ class SocketTransport:
         self._on_error: Callable[[ConnectionLost], None] | None = None
         self._io_lock: threading.Lock | None = None  # TLS only, once two threads use it
         self._last_enqueue = 0.0
+        self._woken = False  # the writer was notified since it last began to wait
 
     @property
     def closed(self) -> bool:
@@ -210,7 +211,7 @@ class SocketTransport:
         Raises:
             ConnectionLost: the connection failed or is closed.
         """
-        with self._cond:
+        with self._queue_lock:  # the condition's lock, taken without its Python wrapper
             if self._error is not None:
                 raise ConnectionLost(str(self._error))
             if self._closed:
@@ -227,7 +228,9 @@ class SocketTransport:
                 # (no hand-off latency); frames in quick succession are batched by the writer
                 self._writing = True
                 return True
-            self._cond.notify()
+            if not self._woken:  # one notify per wait: the writer takes all that is queued
+                self._woken = True
+                self._cond.notify()
             return False
 
     def write_queued(self) -> None:
@@ -282,6 +285,7 @@ class SocketTransport:
             with cond:
                 # another thread may be writing directly (see enqueue): never write at once
                 while (not self._out or self._writing) and not self._closed:
+                    self._woken = False
                     cond.wait(1.0)
                 if not self._out or self._writing:  # closed and nothing left to write
                     return
