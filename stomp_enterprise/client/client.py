@@ -688,9 +688,10 @@ class Client:
         # the hot path (no receipt): as few calls as possible, the frame built outside the lock
         if type(body) is not bytes:
             body, content_type = self._encode_body(body, content_type)
-        connection = self._connection
-        if connection is None or not connection.alive:
-            connection = self._current_connection(timeout)
+        current = self._connection
+        connection = (
+            current if current is not None and current.alive else self._current_connection(timeout)
+        )
         if connection.artemis:
             headers = connection.routed(destination, headers, subscribe=False)
         connection.post(

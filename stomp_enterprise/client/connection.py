@@ -112,6 +112,7 @@ class Connection:
         self._early: list[Event] = []
         self._reader: threading.Thread | None = None
         self.lost_error: BaseException | None = None
+        self.delivering: Message | None = None  # see Subscription._deliver_all
         self.last_broker_error: BrokerError | None = None
 
     @property
@@ -236,13 +237,15 @@ class Connection:
         self._queued(data, write_now, failed)
         return future
 
-    def post(self, build: Callable[..., bytes], *args: object, **kwargs: object) -> None:
+    def post(
+        self, build: Callable[..., bytes], *args: object, hold: bool = False, **kwargs: object
+    ) -> None:
         """:meth:`request` for the hot path: a SEND or ACK without receipt or transaction.
         Building such a frame changes no session state, so ``build(*args, **kwargs)`` runs
         before the session lock is taken (the lock is held only to queue). Under the lock the
         connection and the session are checked again: a frame built just before a DISCONNECT
         or a loss is never queued behind it (it is built again under the lock, which refuses
-        it, or ConnectionLost is raised).
+        it, or ConnectionLost is raised). ``hold``: see :meth:`SocketTransport.hold`.
 
         Raises:
             ConnectionLost: the connection is gone or the write failed.
@@ -264,7 +267,7 @@ class Connection:
             if self.session.state is not State.CONNECTED:
                 data = build(*args, **kwargs)  # the state moved: build it where it is checked
             try:
-                write_now = transport.enqueue(data)
+                write_now = transport.enqueue(data, hold=hold)
             except ConnectionLost as exc:
                 failed = exc
         self._queued(data, write_now, failed)
@@ -354,8 +357,8 @@ class Connection:
                     receipt=receipt,
                     direct=receipt,
                 )
-            else:
-                self.post(session.ack, frame)
+            else:  # the ACK of the message a handler is running for waits for its return
+                self.post(session.ack, frame, hold=message is self.delivering)
         except ConnectionLost as exc:
             raise AckError(f"cannot ack {message!r}: {exc}") from exc
         if future is not None:
@@ -422,11 +425,11 @@ class Connection:
                     # turning frames into events moves the session, so only that holds the
                     # lock senders (and handlers' ACKs) need.
                     before = parser.heartbeats
-                    frames = parser.feed(data)
+                    parsed = parser.feed(data)
                     with lock:
                         if not self.alive or session.parser is not parser:
                             return  # lost meanwhile (a reconnect gives the session a new one)
-                        events = session.receive_frames(frames, parser.heartbeats - before)
+                        events = session.receive_frames(parsed, parser.heartbeats - before)
                     if events:
                         handle(events)
                         frames = len(events) - (type(events[0]) is HeartbeatReceived)

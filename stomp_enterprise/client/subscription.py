@@ -3,6 +3,7 @@ policy applied when a handler fails."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -10,11 +11,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
-from stomp_enterprise.errors import ConfigError, NotConnected, StompError
+from stomp_enterprise.errors import ConfigError, ConnectionLost, NotConnected, StompError
 
 if TYPE_CHECKING:
     from stomp_enterprise.client.client import Client
     from stomp_enterprise.client.message import Message
+    from stomp_enterprise.transport.socket import SocketTransport
 
 __all__ = ["ErrorPolicy", "Handler", "Subscription"]
 
@@ -30,8 +32,15 @@ ErrorPolicy = (
 
 _POLICIES = ("disconnect", "nack", "ack", "ignore")
 _POLL = 0.25
+_HOLD_LIMIT = 0.002  # a batch's queued frames wait at most this long past a handler's return
+
 FAILURE_HEADER = "x-stomp-enterprise-error"
 ORIGINAL_DESTINATION_HEADER = "x-original-destination"
+
+
+def _write_held(transport: SocketTransport) -> None:
+    with contextlib.suppress(ConnectionLost):  # reported as the connection's loss
+        transport.release()
 
 
 class Subscription:
@@ -133,13 +142,32 @@ class Subscription:
     # ------------------------------------------------------------ delivery (dispatcher thread)
 
     def _deliver_all(self, messages: list[Message]) -> None:
-        """Deliver the messages of one read in order (a failure is handled per message)."""
+        """Deliver the messages of one read in order (a failure is handled per message).
+
+        While a handler runs, the ACK of its own message waits in the queue: the ACKs of a
+        batch are written together on this thread (one system call, no writer wake-up)
+        when the batch is done, or as soon as a handler returns ``_HOLD_LIMIT`` seconds
+        after the batch (or the last write) began. Nothing else waits: sends, other
+        messages' ACKs, receipts, flushes and heart-beats go as before."""
         deliver = self._deliver
-        for message in messages:
-            try:
-                deliver(message)
-            except Exception:
-                log.exception("delivering %r failed", message)
+        connection = messages[0]._connection
+        transport = connection.transport
+        transport.hold()
+        started = time.monotonic()
+        try:
+            for message in messages:
+                connection.delivering = message
+                try:
+                    deliver(message)
+                except Exception:
+                    log.exception("delivering %r failed", message)
+                if time.monotonic() - started > _HOLD_LIMIT:
+                    _write_held(transport)
+                    transport.hold()
+                    started = time.monotonic()
+        finally:
+            connection.delivering = None
+            _write_held(transport)
 
     def _deliver(self, message: Message) -> None:
         if not self._active.is_set():

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from threading import get_ident
 
 from stomp_enterprise.errors import (
     ConnectFailed,
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 RECV_SIZE = 256 * 1024
 MAX_BUFFER = 4 * 1024 * 1024  # queued outbound bytes before senders wait (backpressure)
 DIRECT_WRITE_GAP = 0.0003  # idle this long, a sender writes its frame itself (see enqueue)
+IDLE_WAIT = 1.0  # the writer re-checks the queue this often (held frames wait no longer)
+HOLD_BYTES = 64 * 1024  # a holding thread (see hold) hands a bigger queue to the writer at once
 
 
 @contextmanager
@@ -132,6 +135,7 @@ class SocketTransport:
         self._io_lock: threading.Lock | None = None  # TLS only, once two threads use it
         self._last_enqueue = 0.0
         self._woken = False  # the writer was notified since it last began to wait
+        self._holder: int | None = None  # the thread whose frames wait for release()
 
     @property
     def closed(self) -> bool:
@@ -196,7 +200,7 @@ class SocketTransport:
                     )
                 self._idle.wait(remaining)
 
-    def enqueue(self, data: bytes, *, direct: bool = False) -> bool:
+    def enqueue(self, data: bytes, *, direct: bool = False, hold: bool = False) -> bool:
         """Queue ``data`` (never blocks; call :meth:`wait_writable` first to bound the queue).
         Frames keep the order of the calls.
 
@@ -207,6 +211,8 @@ class SocketTransport:
                 for ``DIRECT_WRITE_GAP`` seconds (low-rate traffic: lowest latency). Then
                 this returns True and the caller MUST call :meth:`write_queued` (after
                 releasing its own locks).
+            hold: the frame may wait for :meth:`release` when the calling thread holds (see
+                :meth:`hold`).
 
         Raises:
             ConnectionLost: the connection failed or is closed.
@@ -223,6 +229,8 @@ class SocketTransport:
             self._last_enqueue = now
             if self._writing:
                 return False  # the thread writing now takes it with its next batch
+            if hold and self._holder == get_ident() and self._out_size < HOLD_BYTES:
+                return False  # held: release() writes it with the rest of the batch
             if direct or lone:
                 # nothing was written lately: a lone frame goes out at once on this thread
                 # (no hand-off latency); frames in quick succession are batched by the writer
@@ -232,6 +240,28 @@ class SocketTransport:
                 self._woken = True
                 self._cond.notify()
             return False
+
+    def hold(self) -> None:
+        """Until :meth:`release`, frames the calling thread queues with ``hold=True`` wait in
+        the queue (up to ``HOLD_BYTES``) instead of waking the writer: the dispatcher holds
+        while it runs the handlers of one read, then writes their ACKs with one system call
+        on its own thread. Any other frame, :meth:`flush` and a due heart-beat still write
+        everything queued."""
+        self._holder = get_ident()
+
+    def release(self) -> None:
+        """End :meth:`hold`: write what is queued on the calling thread, unless a write is
+        in progress (that one takes it).
+
+        Raises:
+            ConnectionLost: the write failed (the connection is then reported lost).
+        """
+        with self._queue_lock:
+            self._holder = None
+            if not self._out or self._writing or self._closed or self._error is not None:
+                return
+            self._writing = True
+        self.write_queued()
 
     def write_queued(self) -> None:
         """Write the queue on the calling thread, batch after batch, until it is empty (only
@@ -259,6 +289,9 @@ class SocketTransport:
         writer already proves liveness). Returns whether it queued."""
         with self._cond:
             if self._out or self._writing or self._error is not None or self._closed:
+                if self._out and not self._writing and not self._woken:
+                    self._woken = True  # held frames (see hold): they prove liveness as well
+                    self._cond.notify()
                 return False
             self._out.append(data)
             self._out_size += len(data)
@@ -272,6 +305,9 @@ class SocketTransport:
             return True
         deadline = time.monotonic() + timeout
         with self._cond:
+            if self._out and not self._writing and not self._woken:
+                self._woken = True  # held frames (see hold) go now
+                self._cond.notify()
             while (self._out or self._writing) and self._error is None and not self._closed:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -286,7 +322,7 @@ class SocketTransport:
                 # another thread may be writing directly (see enqueue): never write at once
                 while (not self._out or self._writing) and not self._closed:
                     self._woken = False
-                    cond.wait(1.0)
+                    cond.wait(IDLE_WAIT)
                 if not self._out or self._writing:  # closed and nothing left to write
                     return
                 batch = self._out

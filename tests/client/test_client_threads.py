@@ -349,3 +349,93 @@ def test_messages_of_one_read_keep_their_order_around_other_events(make_client, 
         assert a.active
         assert b.active
     assert order[:8] == ["a1", "a2", "a3", "receipt r-9", "a4", "b1", "b2", "a5"]
+
+
+def test_a_handler_may_ack_then_wait_for_the_answer_to_its_own_send(
+    make_client, stomp_broker
+) -> None:
+    """A handler's ACK waits for the batch (see Subscription._deliver_all); its sends do not,
+    and carry the ACK queued before them, so a handler may wait for what its send causes."""
+    stomp_broker.publish("/queue/hold-in", b"request")
+    seen: list[tuple[int, int]] = []
+    returned = threading.Event()
+    with make_client() as client:
+
+        def handler(message) -> None:
+            message.ack()
+            client.send("/queue/hold-reply", b"reply")
+            stomp_broker.wait_for(lambda: stomp_broker.sent_messages("/queue/hold-reply"))
+            seen.append((len(stomp_broker.received_frames("ACK")), stomp_broker.unacked()))
+            returned.set()
+
+        client.subscribe("/queue/hold-in", handler, ack="client-individual")
+        assert returned.wait(5)
+        assert seen == [(1, 0)]  # wire order kept: the ACK went before the reply
+
+
+def test_acks_of_a_burst_never_wake_the_writer(make_client, stomp_broker, monkeypatch) -> None:
+    """Handlers' ACKs of one read wait for the batch and are written by the dispatcher
+    thread itself: no writer wake-up per ACK or per batch."""
+    from stomp_enterprise.transport import socket as transport_module
+
+    count = 200
+    for n in range(count):
+        stomp_broker.publish("/queue/hold-burst", b"%d" % n)
+    writers: list[str] = []
+    wakers: list[tuple[int, int]] = []
+    real_send = transport_module.SocketTransport._send_batch
+    real_notify = threading.Condition.notify
+
+    def recording_send(self, batch):
+        if any(frame.startswith(b"ACK") for frame in batch):
+            writers.append(threading.current_thread().name)
+        return real_send(self, batch)
+
+    def recording_notify(self, n=1):
+        wakers.append((id(self), threading.get_ident()))
+        return real_notify(self, n)
+
+    monkeypatch.setattr(transport_module.SocketTransport, "_send_batch", recording_send)
+    monkeypatch.setattr(threading.Condition, "notify", recording_notify)
+    monkeypatch.setattr(transport_module, "DIRECT_WRITE_GAP", 3600.0)  # no lone direct write
+    done = threading.Event()
+    acked = [0]
+    with make_client() as client:
+
+        def handler(message) -> None:
+            message.ack()
+            acked[0] += 1
+            if acked[0] == count:
+                done.set()
+
+        client.subscribe("/queue/hold-burst", handler, ack="client-individual")
+        assert done.wait(10)
+        stomp_broker.wait_for(lambda: stomp_broker.unacked() == 0, timeout=5)
+        (dispatcher,) = [thread.ident for thread in client._dispatcher._threads]
+        writer_wakeup = id(client._connection.transport._cond)
+    assert writers
+    assert all(name.startswith("stomp-dispatch") for name in writers), writers
+    assert (writer_wakeup, dispatcher) not in wakers
+
+
+def test_a_send_built_before_a_concurrent_disconnect_is_refused(make_client, stomp_broker) -> None:
+    """A SEND is built before the session lock is taken; if another thread's DISCONNECT
+    moved the session meanwhile, the SEND is refused, never queued behind the DISCONNECT."""
+    from stomp_enterprise.errors import LocalProtocolError
+    from stomp_enterprise.protocol.session import State
+
+    with make_client() as client:
+        connection = client._connection
+        session = connection.session
+        build = session.send
+
+        def build_then_disconnect(*args, **kwargs) -> bytes:
+            data = build(*args, **kwargs)
+            session.state = State.DISCONNECTING  # as if a DISCONNECT was queued just now
+            return data
+
+        with pytest.raises(LocalProtocolError, match="SEND"):
+            connection.post(build_then_disconnect, "/queue/raced", b"late")
+        session.state = State.CONNECTED
+        client.send("/queue/raced", b"next", receipt=True)
+    assert [f.body for f in stomp_broker.received_frames("SEND")] == [b"next"]

@@ -1,0 +1,153 @@
+"""The transport's outbound queue: batching by the writer thread, and holding (``hold``/
+``release``) frames of the thread that runs a batch of handlers. Over a socketpair: no
+broker."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from stomp_enterprise.errors import ConnectionLost
+from stomp_enterprise.protocol.failover import BrokerAddress
+from stomp_enterprise.transport.socket import HOLD_BYTES, SocketTransport
+
+
+class Peer:
+    """The far end of the socketpair: collects what the transport wrote."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.data = bytearray()
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self._cond:
+                self.data += chunk
+                self._cond.notify_all()
+
+    def wait_for(self, expected: bytes, timeout: float = 5.0) -> bytes:
+        with self._cond:
+            if not self._cond.wait_for(lambda: bytes(self.data) == expected, timeout):
+                raise AssertionError(f"peer got {bytes(self.data)[:200]!r}, wanted {expected!r}")
+            return bytes(self.data)
+
+    def snapshot(self) -> bytes:
+        with self._cond:
+            return bytes(self.data)
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[SocketTransport, Peer]]:
+    ours, theirs = socket.socketpair()
+    transport = SocketTransport(ours, BrokerAddress(scheme="tcp", host="127.0.0.1", port=1))
+    lost: list[ConnectionLost] = []
+    transport.start_writer("test-writer", lost.append)
+    peer = Peer(theirs)
+    yield transport, peer
+    transport.close(2.0)
+    theirs.close()
+    assert not lost
+
+
+def _queue(transport: SocketTransport, data: bytes, *, hold: bool = False) -> None:
+    if transport.enqueue(data, hold=hold):
+        transport.write_queued()
+
+
+def test_held_frames_wait_for_release_and_go_in_one_write(pair, monkeypatch) -> None:
+    transport, peer = pair
+    writes: list[int] = []
+    real = transport._send_batch
+    monkeypatch.setattr(transport, "_send_batch", lambda b: (writes.append(len(b)), real(b))[1])
+    transport.hold()
+    for n in range(5):
+        _queue(transport, b"ACK\nid:%d\n\n\0" % n, hold=True)
+    time.sleep(0.05)
+    assert peer.snapshot() == b""  # held: the writer was not woken
+    transport.release()
+    peer.wait_for(b"".join(b"ACK\nid:%d\n\n\0" % n for n in range(5)))
+    assert writes == [5]  # one system call, on the releasing thread
+
+
+def test_an_unheld_frame_takes_the_held_ones_with_it(pair) -> None:
+    transport, peer = pair
+    transport.hold()
+    _queue(transport, b"held\0", hold=True)
+    _queue(transport, b"send\0")  # a send from a handler is never held
+    peer.wait_for(b"held\0send\0")
+    transport.release()  # nothing left: no second write, no error
+
+
+def test_other_threads_never_hold(pair) -> None:
+    transport, peer = pair
+    transport.hold()  # this thread holds; another thread's frames go at once
+    thread = threading.Thread(target=_queue, args=(transport, b"other\0"), kwargs={"hold": True})
+    thread.start()
+    thread.join(5)
+    peer.wait_for(b"other\0")
+    transport.release()
+
+
+def test_flush_and_a_due_heart_beat_write_held_frames(pair) -> None:
+    transport, peer = pair
+    transport.hold()
+    _queue(transport, b"a\0", hold=True)
+    assert transport.flush(0.5)
+    peer.wait_for(b"a\0", timeout=0.5)
+    _queue(transport, b"b\0", hold=True)
+    assert not transport.try_write(b"\n")  # not queued: the held frame proves liveness
+    peer.wait_for(b"a\0b\0", timeout=0.5)  # (the writer's idle timeout would take 1 s)
+    transport.release()
+
+
+def test_a_blocked_holder_delays_its_frames_at_most_the_writers_idle_timeout(pair) -> None:
+    transport, peer = pair
+    transport.hold()
+    _queue(transport, b"a\0", hold=True)
+    started = time.monotonic()
+    peer.wait_for(b"a\0", timeout=3.0)  # the holder never releases
+    assert time.monotonic() - started < 2.0
+
+
+def test_holding_is_bounded_in_bytes(pair) -> None:
+    transport, peer = pair
+    transport.hold()
+    frame = b"x" * 4096 + b"\0"
+    count = HOLD_BYTES // len(frame) + 2
+    for _ in range(count):
+        _queue(transport, frame, hold=True)
+    # past HOLD_BYTES the writer is woken: everything arrives without release()
+    peer.wait_for(frame * count)
+    transport.release()
+
+
+def test_a_failed_release_reports_the_loss_once_and_raises() -> None:
+    ours, theirs = socket.socketpair()
+    transport = SocketTransport(ours, BrokerAddress(scheme="tcp", host="127.0.0.1", port=1))
+    lost: list[ConnectionLost] = []
+    transport.start_writer("test-writer", lost.append)
+    try:
+        transport.hold()
+        _queue(transport, b"a\0", hold=True)
+        ours.shutdown(socket.SHUT_WR)  # the held frame cannot be written
+        with pytest.raises(ConnectionLost):
+            transport.release()
+        assert len(lost) == 1
+        with pytest.raises(ConnectionLost):  # and nothing is accepted afterwards
+            _queue(transport, b"b\0")
+    finally:
+        transport.close(2.0)
+        theirs.close()
