@@ -694,9 +694,7 @@ class Client:
         )
         if connection.artemis:
             headers = connection.routed(destination, headers, subscribe=False)
-        connection.post(
-            connection.session.send, destination, body, headers, content_type=content_type
-        )
+        connection.post(connection.session.send, destination, body, headers, content_type)
 
     def _send(
         self,

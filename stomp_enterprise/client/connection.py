@@ -237,12 +237,10 @@ class Connection:
         self._queued(data, write_now, failed)
         return future
 
-    def post(
-        self, build: Callable[..., bytes], *args: object, hold: bool = False, **kwargs: object
-    ) -> None:
+    def post(self, build: Callable[..., bytes], *args: object, hold: bool = False) -> None:
         """:meth:`request` for the hot path: a SEND or ACK without receipt or transaction.
-        Building such a frame changes no session state, so ``build(*args, **kwargs)`` runs
-        before the session lock is taken (the lock is held only to queue). Under the lock the
+        Building such a frame changes no session state, so ``build(*args)`` runs before the
+        session lock is taken (the lock is held only to queue). Under the lock the
         connection and the session are checked again: a frame built just before a DISCONNECT
         or a loss is never queued behind it (it is built again under the lock, which refuses
         it, or ConnectionLost is raised). ``hold``: see :meth:`SocketTransport.hold`.
@@ -252,24 +250,26 @@ class Connection:
             LocalProtocolError: ``build`` refused (nothing was written).
         """
         try:
-            data = build(*args, **kwargs)
+            data = build(*args)
         except LocalProtocolError:
             if self.alive:
                 raise
             raise self._gone() from None
         transport = self.transport
         transport.wait_writable()  # backpressure first, holding no lock
-        failed: ConnectionLost | None = None
-        write_now = False
         with self.lock:
             if not self.alive:
                 raise self._gone()
             if self.session.state is not State.CONNECTED:
-                data = build(*args, **kwargs)  # the state moved: build it where it is checked
+                data = build(*args)  # the state moved: build it again where it is checked
             try:
                 write_now = transport.enqueue(data, hold=hold)
             except ConnectionLost as exc:
-                failed = exc
+                failed: ConnectionLost | None = exc
+            else:
+                if not write_now and not frame_log.isEnabledFor(logging.DEBUG):
+                    return  # queued: the common case ends here
+                failed = None
         self._queued(data, write_now, failed)
 
     def _gone(self) -> ConnectionLost:

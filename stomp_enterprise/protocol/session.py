@@ -304,8 +304,8 @@ class Session:
         destination: str,
         body: bytes = b"",
         headers: HeaderInput | None = None,
-        *,
         content_type: str | None = None,
+        *,
         transaction: str | None = None,
         receipt: str | None = None,
     ) -> bytes:
