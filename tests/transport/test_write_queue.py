@@ -151,3 +151,28 @@ def test_a_failed_release_reports_the_loss_once_and_raises() -> None:
     finally:
         transport.close(2.0)
         theirs.close()
+
+
+def test_a_frame_bigger_than_the_socket_buffer_arrives_whole(pair) -> None:
+    """The writer's non-blocking send writes what fits; the rest waits for room."""
+    transport, peer = pair
+    big = bytes(range(256)) * (8 * 1024 * 1024 // 256)  # 8 MiB, far past the kernel buffer
+    _queue(transport, big)
+    _queue(transport, b"after\0")
+    peer.wait_for(big + b"after\0", timeout=10)
+
+
+def test_reads_return_their_own_bytes_although_the_buffer_is_reused() -> None:
+    ours, theirs = socket.socketpair()
+    transport = SocketTransport(ours, BrokerAddress(scheme="tcp", host="127.0.0.1", port=1))
+    try:
+        theirs.sendall(b"first")
+        first = transport.read(2.0)
+        theirs.sendall(b"SECOND")
+        second = transport.read(2.0)
+        assert (first, second) == (b"first", b"SECOND")  # the first is not overwritten
+        assert transport.read(0.05) is None  # nothing more: timed out
+        theirs.close()
+        assert transport.read(2.0) == b""  # EOF
+    finally:
+        transport.close(2.0)
