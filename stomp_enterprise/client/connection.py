@@ -50,7 +50,7 @@ from stomp_enterprise.protocol.session import (
     Session,
     State,
 )
-from stomp_enterprise.transport.socket import RECV_SIZE, SocketTransport
+from stomp_enterprise.transport.socket import RECV_SIZE, GateClosed, SocketTransport
 
 if TYPE_CHECKING:
     from stomp_enterprise.client.client import Client
@@ -239,11 +239,12 @@ class Connection:
 
     def post(self, build: Callable[..., bytes], *args: object, hold: bool = False) -> None:
         """:meth:`request` for the hot path: a SEND or ACK without receipt or transaction.
-        Building such a frame changes no session state, so ``build(*args)`` runs before the
-        session lock is taken (the lock is held only to queue). Under the lock the
-        connection and the session are checked again: a frame built just before a DISCONNECT
-        or a loss is never queued behind it (it is built again under the lock, which refuses
-        it, or ConnectionLost is raised). ``hold``: see :meth:`SocketTransport.hold`.
+        Such a frame changes no session state, so it is built and queued without the session
+        lock: under the transport's queue lock, where the order of frames is decided, the
+        connection and the session state are checked (:meth:`_accepting`). A frame built
+        just before another thread's DISCONNECT or a loss is therefore never queued behind
+        it: it is built again under the session lock, which refuses it, or ConnectionLost
+        is raised. ``hold``: see :meth:`SocketTransport.hold`.
 
         Raises:
             ConnectionLost: the connection is gone or the write failed.
@@ -257,20 +258,29 @@ class Connection:
             raise self._gone() from None
         transport = self.transport
         transport.wait_writable()  # backpressure first, holding no lock
-        with self.lock:
-            if not self.alive:
-                raise self._gone()
-            if self.session.state is not State.CONNECTED:
-                data = build(*args)  # the state moved: build it again where it is checked
-            try:
-                write_now = transport.enqueue(data, hold=hold)
-            except ConnectionLost as exc:
-                failed: ConnectionLost | None = exc
-            else:
-                if not write_now and not frame_log.isEnabledFor(logging.DEBUG):
-                    return  # queued: the common case ends here
-                failed = None
+        failed: ConnectionLost | None = None
+        write_now = False
+        try:
+            write_now = transport.enqueue(data, hold=hold, gate=self._accepting)
+        except GateClosed:
+            with self.lock:  # decide as request() would: refuse, or queue after all
+                if not self.alive:
+                    raise self._gone() from None
+                data = build(*args)
+                try:
+                    write_now = transport.enqueue(data, hold=hold)
+                except ConnectionLost as exc:
+                    failed = exc
+        except ConnectionLost as exc:
+            failed = exc
+        else:
+            if not write_now and not frame_log.isEnabledFor(logging.DEBUG):
+                return  # queued: the common case ends here
         self._queued(data, write_now, failed)
+
+    def _accepting(self) -> bool:
+        """The gate of :meth:`post`: this connection is alive and its session connected."""
+        return self.alive and self.session.state is State.CONNECTED
 
     def _gone(self) -> ConnectionLost:
         return ConnectionLost(

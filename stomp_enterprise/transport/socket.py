@@ -24,7 +24,7 @@ from stomp_enterprise.errors import (
 )
 from stomp_enterprise.protocol.failover import BrokerAddress
 
-__all__ = ["SocketTransport", "map_socket_errors", "open_transport"]
+__all__ = ["GateClosed", "SocketTransport", "map_socket_errors", "open_transport"]
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,10 @@ def open_transport(
             sock.close()
             raise
     return SocketTransport(sock, address, write_timeout=write_timeout)
+
+
+class GateClosed(Exception):
+    """:meth:`SocketTransport.enqueue` refused a frame: its ``gate`` returned False."""
 
 
 class SocketTransport:
@@ -212,7 +216,14 @@ class SocketTransport:
                     )
                 self._idle.wait(remaining)
 
-    def enqueue(self, data: bytes, *, direct: bool = False, hold: bool = False) -> bool:
+    def enqueue(
+        self,
+        data: bytes,
+        *,
+        direct: bool = False,
+        hold: bool = False,
+        gate: Callable[[], bool] | None = None,
+    ) -> bool:
         """Queue ``data`` (never blocks; call :meth:`wait_writable` first to bound the queue).
         Frames keep the order of the calls.
 
@@ -225,15 +236,21 @@ class SocketTransport:
                 releasing its own locks).
             hold: the frame may wait for :meth:`release` when the calling thread holds (see
                 :meth:`hold`).
+            gate: called under the queue lock; the frame is queued only if it returns True
+                (a caller that does not hold the lock its state is guarded by checks it
+                here, where the order of frames is decided).
 
         Raises:
             ConnectionLost: the connection failed or is closed.
+            GateClosed: ``gate`` returned False (nothing was queued).
         """
         with self._queue_lock:  # the condition's lock, taken without its Python wrapper
             if self._error is not None:
                 raise ConnectionLost(str(self._error))
             if self._closed:
                 raise ConnectionLost(f"connection to {self.address.url} is closed")
+            if gate is not None and not gate():
+                raise GateClosed
             self._out.append(data)
             self._out_size += len(data)
             now = time.monotonic()

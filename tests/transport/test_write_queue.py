@@ -13,7 +13,7 @@ import pytest
 
 from stomp_enterprise.errors import ConnectionLost
 from stomp_enterprise.protocol.failover import BrokerAddress
-from stomp_enterprise.transport.socket import HOLD_BYTES, SocketTransport
+from stomp_enterprise.transport.socket import HOLD_BYTES, GateClosed, SocketTransport
 
 
 class Peer:
@@ -176,3 +176,11 @@ def test_reads_return_their_own_bytes_although_the_buffer_is_reused() -> None:
         assert transport.read(2.0) == b""  # EOF
     finally:
         transport.close(2.0)
+
+
+def test_a_closed_gate_queues_nothing(pair) -> None:
+    transport, peer = pair
+    with pytest.raises(GateClosed):
+        transport.enqueue(b"refused\0", gate=lambda: False)
+    _queue(transport, b"accepted\0")
+    peer.wait_for(b"accepted\0")  # the refused frame never reached the queue
