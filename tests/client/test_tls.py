@@ -121,3 +121,31 @@ def test_tls_concurrent_reads_and_writes_stay_intact(
         client.send("/queue/tls-sync", b"x", receipt=True)
         assert done.wait(30)
     assert all(item == body for item in received)
+
+
+def test_tls_handlers_acks_are_written_by_the_dispatcher(
+    tls_broker: Broker, ca: trustme.CA
+) -> None:
+    """Over TLS the dispatcher writes its batch's held ACKs through the locked TLS path."""
+    import threading
+
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    count = 300
+    for n in range(count):
+        tls_broker.publish("/queue/tls-acks", b"%d" % n)
+    done = threading.Event()
+    seen: list[bytes] = []
+
+    def handler(message) -> None:
+        message.ack()
+        seen.append(message.body)
+        if len(seen) == count:
+            done.set()
+
+    with Client(tls_broker.url, ssl=context, heart_beats=(0, 0)) as client:
+        client.subscribe("/queue/tls-acks", handler, ack="client-individual")
+        assert done.wait(20)
+        tls_broker.wait_for(lambda: tls_broker.unacked() == 0, timeout=5)
+    assert seen == [b"%d" % n for n in range(count)]
+    assert len(tls_broker.received_frames("ACK")) == count
