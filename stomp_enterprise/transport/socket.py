@@ -32,6 +32,7 @@ RECV_SIZE = 256 * 1024
 MAX_BUFFER = 4 * 1024 * 1024  # queued outbound bytes before senders wait (backpressure)
 DIRECT_WRITE_GAP = 0.0003  # idle this long, a sender writes its frame itself (see enqueue)
 IDLE_WAIT = 1.0  # the writer re-checks the queue this often (held frames wait no longer)
+WRITE_CHUNK = 256 * 1024  # a bigger batch is joined and written in pieces of about this size
 HOLD_BYTES = 64 * 1024  # a holding thread (see hold) hands a bigger queue to the writer at once
 
 
@@ -306,10 +307,11 @@ class SocketTransport:
                     self._writing = False
                     self._idle.notify_all()
                     return
+                size = self._out_size
                 self._out = []
                 self._out_size = 0
                 self._idle.notify_all()
-            error = self._send_batch(batch)
+            error = self._send_batch(batch, size)
             if error is not None:
                 raise error
 
@@ -354,12 +356,12 @@ class SocketTransport:
                     cond.wait(IDLE_WAIT)
                 if not self._out or self._writing:  # closed and nothing left to write
                     return
-                batch = self._out
+                batch, size = self._out, self._out_size
                 self._out = []
                 self._out_size = 0
                 self._writing = True
                 self._idle.notify_all()  # room for senders held back by wait_writable
-            if self._send_batch(batch) is not None:
+            if self._send_batch(batch, size) is not None:
                 return
             with cond:
                 self._writing = False
@@ -367,24 +369,27 @@ class SocketTransport:
                     continue
                 self._idle.notify_all()  # flush() waiters
 
-    def _send_batch(self, batch: list[bytes]) -> ConnectionLost | None:
-        """Write one batch; on failure record the error, drop the queue, report the loss
-        (once) and return the error."""
-        data = batch[0] if len(batch) == 1 else b"".join(batch)
+    def _send_batch(self, batch: list[bytes], size: int) -> ConnectionLost | None:
+        """Write one batch of ``size`` bytes; on failure record the error, drop the queue,
+        report the loss (once) and return the error."""
         try:
             with map_socket_errors(f"write to {self.address.url}"):
-                nb = self._nb
-                if nb is not None:  # a kernel socket may be read and written at once
-                    try:
-                        sent = nb.send(data)  # usually all of it, without the poll
-                    except BlockingIOError:
-                        sent = 0
-                    if sent < len(data):  # the rest waits for room, bounded by the timeout
-                        self._sock.sendall(memoryview(data)[sent:])
-                elif self._io_lock is None:
-                    self._sock.sendall(data)
+                if len(batch) == 1:
+                    self._write(batch[0])
+                elif size <= WRITE_CHUNK:
+                    self._write(b"".join(batch))
                 else:
-                    self._send_tls(data)
+                    # Joined in bounded pieces: a multi-megabyte join is freshly mapped
+                    # memory (a page fault per 4 KiB) and holds the GIL for the whole copy;
+                    # a reused 256 KiB piece is neither.
+                    start = total = 0
+                    for index, frame in enumerate(batch, 1):
+                        total += len(frame)
+                        if total >= WRITE_CHUNK:
+                            self._write(b"".join(batch[start:index]))
+                            start, total = index, 0
+                    if start < len(batch):
+                        self._write(b"".join(batch[start:]))
         except ConnectionLost as exc:
             with self._cond:
                 first = self._error is None
@@ -399,6 +404,20 @@ class SocketTransport:
             return exc
         self.last_write = time.monotonic()
         return None
+
+    def _write(self, data: bytes) -> None:
+        nb = self._nb
+        if nb is not None:  # a kernel socket may be read and written at once
+            try:
+                sent = nb.send(data)  # usually all of it, without the poll
+            except BlockingIOError:
+                sent = 0
+            if sent < len(data):  # the rest waits for room, bounded by the timeout
+                self._sock.sendall(memoryview(data)[sent:])
+        elif self._io_lock is None:
+            self._sock.sendall(data)
+        else:
+            self._send_tls(data)
 
     def _send_tls(self, data: bytes) -> None:
         """Write on the non-blocking TLS socket. OpenSSL must not read and write one

@@ -386,10 +386,10 @@ def test_acks_of_a_burst_never_wake_the_writer(make_client, stomp_broker, monkey
     real_send = transport_module.SocketTransport._send_batch
     real_notify = threading.Condition.notify
 
-    def recording_send(self, batch):
+    def recording_send(self, batch, size):
         if any(frame.startswith(b"ACK") for frame in batch):
             writers.append(threading.current_thread().name)
-        return real_send(self, batch)
+        return real_send(self, batch, size)
 
     def recording_notify(self, n=1):
         wakers.append((id(self), threading.get_ident()))

@@ -13,7 +13,7 @@ import pytest
 
 from stomp_enterprise.errors import ConnectionLost
 from stomp_enterprise.protocol.failover import BrokerAddress
-from stomp_enterprise.transport.socket import HOLD_BYTES, GateClosed, SocketTransport
+from stomp_enterprise.transport.socket import HOLD_BYTES, WRITE_CHUNK, GateClosed, SocketTransport
 
 
 class Peer:
@@ -71,7 +71,9 @@ def test_held_frames_wait_for_release_and_go_in_one_write(pair, monkeypatch) -> 
     transport, peer = pair
     writes: list[int] = []
     real = transport._send_batch
-    monkeypatch.setattr(transport, "_send_batch", lambda b: (writes.append(len(b)), real(b))[1])
+    monkeypatch.setattr(
+        transport, "_send_batch", lambda b, size: (writes.append(len(b)), real(b, size))[1]
+    )
     transport.hold()
     for n in range(5):
         _queue(transport, b"ACK\nid:%d\n\n\0" % n, hold=True)
@@ -184,3 +186,18 @@ def test_a_closed_gate_queues_nothing(pair) -> None:
         transport.enqueue(b"refused\0", gate=lambda: False)
     _queue(transport, b"accepted\0")
     peer.wait_for(b"accepted\0")  # the refused frame never reached the queue
+
+
+def test_a_batch_past_the_write_chunk_is_written_in_order_in_pieces(pair, monkeypatch) -> None:
+    transport, peer = pair
+    frames = [bytes([n % 251]) * (1000 + 37 * n) + b"\0" for n in range(300)]  # ~1.9 MiB
+    size = sum(map(len, frames))
+    assert size > 4 * WRITE_CHUNK
+    writes: list[int] = []
+    real = transport._write
+    monkeypatch.setattr(transport, "_write", lambda data: (writes.append(len(data)), real(data)))
+    assert transport._send_batch(frames, size) is None
+    peer.wait_for(b"".join(frames), timeout=10)
+    assert sum(writes) == size
+    assert len(writes) > 4  # joined in pieces, not all at once
+    assert max(writes) < WRITE_CHUNK + max(map(len, frames))
