@@ -18,6 +18,8 @@ frames). Design points:
 from __future__ import annotations
 
 import itertools
+import os
+from collections.abc import Callable
 from typing import Final
 
 from stomp_enterprise.errors import FrameTooLarge, RemoteProtocolError
@@ -31,6 +33,7 @@ from stomp_enterprise.protocol.escaping import unescape
 from stomp_enterprise.protocol.frames import Frame
 
 __all__ = [
+    "ACCELERATED",
     "DEFAULT_MAX_FRAME_SIZE",
     "DEFAULT_MAX_HEADER_COUNT",
     "DEFAULT_MAX_HEADER_LENGTH",
@@ -46,6 +49,18 @@ _COMMAND_BYTES: Final = frozenset(c.encode() for c in COMMANDS)
 _new_frame = Frame._parsed
 _find = str.find
 _COLONS: Final = itertools.repeat(":")
+_CANONICAL_COMMANDS: Final = {c: c for c in COMMANDS}
+
+_scan: Callable[..., tuple[int, int]] | None = None
+if not os.environ.get("STOMP_ENTERPRISE_PURE_PYTHON"):
+    try:  # the optional C accelerator (see _speedups.c): splits the common frames
+        from stomp_enterprise.protocol._speedups import scan as _scan
+    except ImportError:
+        _scan = None
+
+ACCELERATED: Final = _scan is not None
+"""Whether the C accelerator is in use (it is built with the package where a C compiler is
+present; ``STOMP_ENTERPRISE_PURE_PYTHON=1`` turns it off). Both parse exactly alike."""
 
 
 class FrameParser:
@@ -241,7 +256,27 @@ class FrameParser:
         end = len(buf)
         pos = 0
         version = self._version
+        scan = _scan
         while pos < end:
+            if scan is not None:
+                # C splits the common frames; this loop takes the first other one (an
+                # incomplete frame, CRLFs, an error...) and then hands back to it
+                pos, beats = scan(
+                    buf,
+                    pos,
+                    frames,
+                    version,
+                    _CANONICAL_COMMANDS,
+                    UNESCAPED_COMMANDS,
+                    self.max_header_count,
+                    self.max_header_length,
+                    self.max_frame_size,
+                    _new_frame,
+                )
+                if beats:
+                    self.heartbeats += beats
+                if pos >= end:
+                    break
             byte = buf[pos]
             if byte == 10:  # LF heart-beat / EOL between frames
                 self.heartbeats += 1

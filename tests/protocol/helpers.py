@@ -7,10 +7,12 @@ serializer) on the other, exchanging bytes in memory. Nothing here opens a socke
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from stomp_enterprise.protocol import commands
+from stomp_enterprise.protocol import parser as parser_module
 from stomp_enterprise.protocol.constants import VERSIONS
 from stomp_enterprise.protocol.frames import Frame
 from stomp_enterprise.protocol.parser import FrameParser
@@ -183,3 +185,19 @@ class ConnectionPair:
     def connect(self, **kwargs: str) -> list[Event]:
         """CONNECT and the CONNECTED answer."""
         return self.send(self.client.connect(**kwargs))
+
+
+IMPLEMENTATIONS = ["accelerated", "pure"] if parser_module.ACCELERATED else ["pure"]
+
+
+@contextlib.contextmanager
+def parser_implementation(name: str) -> Iterator[None]:
+    """Run the parser as ``"pure"`` Python (the C accelerator switched off) or
+    ``"accelerated"`` (as installed) inside the block."""
+    saved = parser_module._scan
+    if name == "pure":
+        parser_module._scan = None
+    try:
+        yield
+    finally:
+        parser_module._scan = saved

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -19,11 +19,20 @@ from stomp_enterprise.protocol.parser import (
 )
 from tests.protocol.helpers import (
     ALL_VERSIONS,
+    IMPLEMENTATIONS,
     chunks_at,
     feed_chunks,
     parse,
     parse_bytewise,
+    parser_implementation,
 )
+
+
+@pytest.fixture(autouse=True, params=IMPLEMENTATIONS)
+def implementation(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Every test here runs against the C-accelerated parser (where built) and pure Python."""
+    with parser_implementation(request.param):
+        yield request.param
 
 
 def fed_before_error(parser: FrameParser, pieces: Iterable[bytes]) -> tuple[int, ProtocolError]:

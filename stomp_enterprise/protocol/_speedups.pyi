@@ -1,0 +1,19 @@
+"""Type stub of the optional C accelerator (``_speedups.c``)."""
+
+from collections.abc import Callable, Mapping, Set
+
+from stomp_enterprise.protocol.frames import Frame
+
+def scan(
+    buf: bytes,
+    pos: int,
+    frames: list[Frame],
+    version: str,
+    commands: Mapping[str, str],
+    unescaped: Set[str],
+    max_header_count: int,
+    max_header_length: int,
+    max_frame_size: int,
+    new_frame: Callable[[str, str, str | None, bytes], Frame],
+    /,
+) -> tuple[int, int]: ...
