@@ -73,9 +73,10 @@ class ClientConfig(BaseModel):
             run different subscriptions in parallel while keeping each one's order.
         queue_size: capacity of a handler-less subscription's queue.
         read_coalescing: seconds the reader pauses before its next read while messages
-            stream in (the last read held several frames and came right after the one
-            before), so each read takes a bigger batch: far fewer wake-ups and system calls
-            per message under load, at most this much added delivery latency then. A
+            stream in (the last read held several frames that were already waiting when
+            the reader asked), so each read takes a bigger batch: far fewer wake-ups and
+            system calls per message under load, at most this much added delivery latency
+            then. A
             connection carrying one frame at a time (requests, paced traffic, receipts)
             is never delayed. 0 turns it off.
         client_id: sent as ``client-id`` (ActiveMQ durable subscriptions).

@@ -64,7 +64,7 @@ frame_log = logging.getLogger("stomp_enterprise.frames")
 
 _MAX_TICK = 1.0
 _pause = time.sleep  # the read-coalescing pause (a name tests can watch)
-_BUSY_GAP = 0.001  # reads closer than this are one stream (see ClientConfig.read_coalescing)
+_BUSY_WAIT = 0.0005  # a read that waited less found a stream (see ClientConfig.read_coalescing)
 _BODY_SHOWN = 64
 
 
@@ -420,14 +420,19 @@ class Connection:
         connected_at = transport.last_read
         debug = frame_log.isEnabledFor(logging.DEBUG)
         coalesce = self._coalesce
-        previous_read = 0.0
+        monotonic = time.monotonic
         parser = session.parser  # this connection's: a reset gives the session a new one
         try:
             if self._early:
                 handle(self._early)
                 self._early = []
             while True:
-                data = transport.read(tick)
+                if coalesce:
+                    asked = monotonic()
+                    data = transport.read(tick)
+                    waited = monotonic() - asked
+                else:
+                    data = transport.read(tick)
                 if data:
                     if debug:
                         frame_log.debug("<- %s %d bytes: %r", self.url, len(data), data[:200])
@@ -442,14 +447,15 @@ class Connection:
                         events = session.receive_frames(parsed, parser.heartbeats - before)
                     if events:
                         handle(events)
-                        frames = len(events) - (type(events[0]) is HeartbeatReceived)
-                        if coalesce and frames > 1 and len(data) < RECV_SIZE:
-                            # a stream, not a lone frame: let the next batch gather
-                            now = time.monotonic()
-                            if now - previous_read < _BUSY_GAP:
-                                _pause(coalesce)
-                                now += coalesce  # the gap to the next read excludes the pause
-                            previous_read = now
+                        if (
+                            coalesce
+                            and waited < _BUSY_WAIT
+                            and len(events) - (type(events[0]) is HeartbeatReceived) > 1
+                            and len(data) < RECV_SIZE
+                        ):
+                            # several frames were already there when the reader came back
+                            # for more: a stream, not a lone frame. Let the next batch gather.
+                            _pause(coalesce)
                 elif data is not None:  # b"": EOF
                     if self.closing:
                         return

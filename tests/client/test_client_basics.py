@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_bad_arguments_raise_typed_errors(make_client) -> None:
 
 @pytest.mark.parametrize("coalescing", [0.0, 0.0003, 0.01])
 def test_every_message_of_a_burst_arrives_with_or_without_read_coalescing(
-    make_client, coalescing
+    make_client, monkeypatch, coalescing
 ) -> None:
     """A burst read in several batches (the reader pausing between busy reads, or not)
     delivers every message once, in order, with acks that all reach the broker."""
@@ -359,6 +360,36 @@ def test_loss_after_an_error_frame_names_the_brokers_reason(make_client, stomp_b
         with pytest.raises(NotConnected, match="maximum frame size was exceeded"):
             client.send("/queue/x", b"x")
     assert [e.message for e in errors] == ["The maximum frame size was exceeded"]
+
+
+@pytest.mark.parametrize("coalescing", [0.0, 0.0003])
+def test_read_coalescing_pauses_when_frames_were_waiting(
+    make_client, monkeypatch, coalescing
+) -> None:
+    """A reader slower than the stream (its parse takes 2 ms here) finds several frames
+    waiting at each read: it pauses after them (when asked to), and loses nothing."""
+    from stomp_enterprise.client import connection
+    from stomp_enterprise.protocol.parser import FrameParser
+
+    pauses: list[float] = []
+    monkeypatch.setattr(connection, "_pause", lambda s: (pauses.append(s), time.sleep(s)))
+    feed = FrameParser.feed
+    monkeypatch.setattr(FrameParser, "feed", lambda p, d: (time.sleep(0.002), feed(p, d))[1])
+    with make_client(read_coalescing=coalescing) as client:
+        for i in range(1000):
+            client.send("/queue/stream", str(i))
+        got: list[int] = []
+        done = threading.Event()
+
+        def handler(message) -> None:
+            got.append(int(message.body))
+            if len(got) == 1000:
+                done.set()
+
+        client.subscribe("/queue/stream", handler)
+        assert done.wait(20)
+    assert got == list(range(1000))
+    assert set(pauses) == ({coalescing} if coalescing else set())
 
 
 def test_read_coalescing_never_delays_a_lone_frame(make_client, monkeypatch) -> None:
