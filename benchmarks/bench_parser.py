@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.peers import PARSERS, SERIALIZERS, ParsedFrame, parse_stream_ours
+from stomp_enterprise.protocol import parser as parser_module
 from stomp_enterprise.protocol.frames import Frame
 
 CHUNK_SIZE = 64 * 1024
@@ -499,7 +500,7 @@ def render_table(title: str, rows: Iterable[tuple[Workload, dict[str, Result]]],
 
 def _code_hash() -> str:
     digest = hashlib.sha256()
-    for rel in ("parser.py", "frames.py", "serializer.py", "escaping.py"):
+    for rel in ("parser.py", "frames.py", "serializer.py", "escaping.py", "_speedups.c"):
         path = _ROOT / "stomp_enterprise" / "protocol" / rel
         if path.exists():
             digest.update(path.read_bytes())
@@ -518,6 +519,9 @@ def environment() -> dict[str, str]:
         "stomp.py": importlib.metadata.version("stomp.py"),
         "stompest": importlib.metadata.version("stompest"),
         "ours_protocol_sha256": _code_hash(),
+        "ours_parser": "C accelerator (_speedups)"
+        if parser_module.ACCELERATED
+        else "pure Python (accelerator not built, or STOMP_ENTERPRISE_PURE_PYTHON set)",
     }
 
 
