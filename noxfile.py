@@ -20,9 +20,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package."""
-    session.install("-e", ".", "mypy")
+    """mypy --strict on the package; mypy on the benchmarks."""
+    session.install("-e", ".[bench]", "mypy")
     session.run("mypy", "--strict", "stomp_enterprise")
+    session.run("mypy", "benchmarks")
 
 
 @nox.session(python=PYTHON)

@@ -377,7 +377,7 @@ def _cell(summary: dict[str, Any], case: str, client: str, key: str, fmt: str) -
     if entry is None:
         return "-"
     if entry["status"] != "ok":
-        return entry["status"]
+        return str(entry["status"])
     value = entry.get(key)
     if value is None:
         return "-"

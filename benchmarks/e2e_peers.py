@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import functools
 import gc
 import json
 import os
@@ -142,7 +143,7 @@ class Profiler:
     def dump(self, path: str) -> None:
         import pstats
 
-        threading.setprofile(None)  # type: ignore[arg-type]
+        threading.setprofile(None)
         stats = pstats.Stats(self._main)
         for prof in self.profiles:
             with contextlib.suppress(TypeError):  # a profiler that never saw a call
@@ -723,6 +724,9 @@ class StompPy:
         meter.stop()
         return count
 
+    def _receipts_above(self, floor: int) -> bool:
+        return self.receipt_count > floor
+
     def receipt_pipelined(
         self, dest: str, count: int, body: bytes, window: int, meter: Meter
     ) -> int:
@@ -731,11 +735,11 @@ class StompPy:
         meter.start()
         for i in range(count):
             if i - self.receipt_count >= window:
-                with cond:
-                    cond.wait_for(lambda i=i: i - self.receipt_count < window, 60)
+                with cond:  # until more than i - window receipts came
+                    cond.wait_for(functools.partial(self._receipts_above, i - window), 60)
             send(dest, body, receipt=str(i))
         with cond:
-            cond.wait_for(lambda: self.receipt_count >= count, 60)
+            cond.wait_for(functools.partial(self._receipts_above, count - 1), 60)
         meter.stop()
         return self.receipt_count
 
