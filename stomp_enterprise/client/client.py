@@ -55,6 +55,10 @@ log = logging.getLogger("stomp_enterprise.client")
 
 Body = bytes | bytearray | memoryview | str
 _JOIN = 5.0
+#: Seconds ``disconnect()`` allows, after the drain and the DISCONNECT receipt waits, for the
+#: client's own threads to end (writer, reader, reconnect, dispatcher). A thread still busy
+#: then (a handler stuck in user code) is left running, named in a WARNING.
+JOIN_ALLOWANCE = 1.0
 
 
 class _Attempts:
@@ -268,15 +272,27 @@ class Client:
         return option.server_hostname if isinstance(option, TlsOptions) else None
 
     def _connect_loop(self, *, startup: bool, deadline: float | None) -> Connection:
+        """Run the schedule's passes until a connection is made.
+
+        On startup an ERROR in reply to CONNECT (bad credentials) raises ``BrokerError`` at
+        once. During a background reconnect it is retried with the back-off like any failed
+        try (RabbitMQ answers so while a vhost is still starting) and counts as one.
+        """
         attempts = _Attempts(self._schedule.attempts(startup), self._closing)
         if attempts.current is None:
             raise ConnectFailed("reconnect is disabled (maxReconnectAttempts=0)")
+        retryable: tuple[type[BaseException], ...] = (StompConnectionError, StompTimeout)
+        if not startup:
+            retryable += (BrokerError,)
 
         def before_sleep(state: RetryCallState) -> None:
             nxt = attempts.current
             exc = state.outcome.exception() if state.outcome else None
             log.warning(
-                "connection attempt failed (%s); next: %s in %.3fs",
+                "%s (%s); next: %s in %.3fs",
+                "the broker refused CONNECT"
+                if isinstance(exc, BrokerError)
+                else "connection attempt failed",
                 exc,
                 nxt.broker.url if nxt else "none",
                 nxt.delay if nxt else 0.0,
@@ -296,7 +312,7 @@ class Client:
                 raise StompTimeout("connect timeout reached")
             try:
                 return self._open(attempt.broker, deadline)
-            except (StompConnectionError, StompTimeout) as exc:
+            except retryable as exc:
                 attempts.tried.append((attempt.broker.url, exc))
                 raise
 
@@ -306,15 +322,13 @@ class Client:
             ),
             wait=attempts.wait,
             sleep=sleep,
-            retry=retry_if_exception_type((StompConnectionError, StompTimeout)),
+            retry=retry_if_exception_type(retryable),
             before_sleep=before_sleep,
             reraise=True,
         )
         try:
             return retrying(one_try)
-        except BrokerError:
-            raise
-        except (StompConnectionError, StompTimeout) as exc:
+        except retryable as exc:
             if self._closing.is_set():
                 raise NotConnected("client closed while connecting") from exc
             raise ConnectFailed(
@@ -385,7 +399,7 @@ class Client:
             if self._lost_at is not None:
                 self._disconnected_total += time.monotonic() - self._lost_at
                 self._lost_at = None
-            self._schedule.reset()
+            self._schedule.connected(time.monotonic())
             self._state.notify_all()
         if reconnect:
             try:
@@ -432,6 +446,13 @@ class Client:
                 return
             self._lost_at = time.monotonic()
             self._schedule.failed(connection.transport.address)
+            if not self._schedule.lost(self._lost_at):
+                log.warning(
+                    "connection to %s died young (within %.3gs of CONNECTED): the reconnect "
+                    "back-off continues",
+                    connection.url,
+                    self._schedule.healthy_after(),
+                )
             if self._closing.is_set() or self.config.failover.policy.max_reconnect_attempts == 0:
                 self._state.notify_all()
                 return
@@ -566,7 +587,14 @@ class Client:
         """Graceful shutdown: stop delivering, wait (bounded) for in-flight handlers,
         DISCONNECT with a receipt waited for a bounded time, close the socket, join threads.
 
-        Idempotent; safe when the connection is already dead and from inside a handler.
+        The whole call is bounded: at most ``timeouts.drain`` for handlers, then at most
+        ``timeout`` for the DISCONNECT receipt (over at once when the broker closes the
+        socket without one, as RabbitMQ does), then :data:`JOIN_ALLOWANCE` seconds for the
+        client's threads to end. A handler still stuck in user code is not waited for
+        further: its dispatcher thread is left running and named in a WARNING.
+
+        Idempotent; safe when the connection is already dead. May be called from any thread,
+        including a handler or listener (that thread is then not joined).
 
         Args:
             timeout: bound for the DISCONNECT receipt (default ``timeouts.disconnect``).
@@ -598,8 +626,13 @@ class Client:
                     log.info("no DISCONNECT receipt from %s (RabbitMQ sends none)", connection.url)
                 except (ConnectionLost, BrokerError, LocalProtocolError) as exc:
                     log.info("DISCONNECT on %s: %s", connection.url, exc)
+            ends = time.monotonic() + JOIN_ALLOWANCE
+
+            def left() -> float:
+                return max(0.0, ends - time.monotonic())
+
             if connection is not None:
-                connection.close(_JOIN)
+                connection.close(left())
                 was_current = True
             else:
                 was_current = False
@@ -610,7 +643,12 @@ class Client:
                 self._session.subscriptions.clear()
             for helper in (self._reconnect_thread, self._priority_thread):
                 if helper is not None and helper is not threading.current_thread():
-                    helper.join(_JOIN)
+                    helper.join(left())
+                    if helper.is_alive():
+                        log.warning(
+                            "thread %s still busy after disconnect; it ends on its own",
+                            helper.name,
+                        )
             with self._state:
                 lost_already = connection is not None and connection.lost_error is not None
                 self._connection = None
@@ -619,7 +657,7 @@ class Client:
                 self._state.notify_all()
             if was_current and not lost_already:
                 dispatcher.submit(None, self.listeners.fire, "disconnected", None)
-            dispatcher.stop(_JOIN)
+            dispatcher.stop(left())
             self._dispatcher = _idle_dispatcher()
             if connection is not None:
                 log.info("disconnected from %s", connection.url)

@@ -458,6 +458,7 @@ class Connection:
                             _pause(coalesce)
                 elif data is not None:  # b"": EOF
                     if self.closing:
+                        self._ended_while_closing("closed the connection")
                         return
                     raise ConnectionLost(f"{self.url} closed the connection")
                 if send_every or silence_limit:
@@ -475,9 +476,12 @@ class Connection:
         except StompError as exc:
             if not self.closing:
                 self._lost(exc)
+            else:
+                self._ended_while_closing(f"failed ({exc})")
         except Exception as exc:  # a bug must not leave the connection half dead
             if self.closing:  # close() shut the socket under a read: nothing is wrong
                 log.debug("reader of %s ends on close: %r", self.url, exc)
+                self._ended_while_closing("was closed")
                 return
             log.exception("reader thread of %s failed", self.url)
             self._lost(ConnectionLost(f"reader failed: {exc!r}"))
@@ -559,23 +563,37 @@ class Connection:
                 future.set_exception(lost)
         self._client._connection_lost(self, lost)
 
-    def close(self, join_timeout: float) -> None:
-        """Write what is still queued (bounded), close the socket and join the writer and
-        reader threads (not the calling one)."""
-        self.closing = True
-        self.transport.flush(min(join_timeout, 2.0))
+    def _ended_while_closing(self, how: str) -> None:
+        """The reader ends while closing (the broker closed the socket after DISCONNECT, or
+        close() shut it): nothing more can arrive, so what still waits for a receipt (the
+        DISCONNECT's, when the broker sends none) fails now instead of at its timeout."""
+        self._end(ConnectionLost(f"{self.url} {how} while disconnecting"))
+
+    def _end(self, error: ConnectionLost) -> None:
+        """Mark the connection dead and fail every pending receipt with ``error``."""
         with self.lock:
-            was_alive = self.alive
-            self.alive = False
-            if was_alive:
+            if self.alive:
+                self.alive = False
                 self.session.reset()
             pending = list(self._receipts.values())
             self._receipts.clear()
-        self.transport.close(join_timeout)
         for future in pending:
             if not future.done():
-                future.set_exception(ConnectionLost(f"connection to {self.url} closed"))
-        self.join(join_timeout)
+                future.set_exception(error)
+
+    def close(self, join_timeout: float) -> None:
+        """Write what is still queued, close the socket and join the writer and reader
+        threads (not the calling one), all within ``join_timeout`` seconds in total."""
+        deadline = time.monotonic() + join_timeout
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
+        self.closing = True
+        self.transport.flush(min(left(), 2.0))
+        self._end(ConnectionLost(f"connection to {self.url} closed"))
+        self.transport.close(left())
+        self.join(left())
 
     def join(self, timeout: float) -> None:
         """Wait for the reader thread to end (bounded; skipped from the reader itself)."""

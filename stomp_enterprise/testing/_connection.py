@@ -128,6 +128,7 @@ class BrokerConnection:
         self._last_received = time.monotonic()
         self._aborted = threading.Event()  # stop now
         self._finishing = False  # stop reading frames; flush, then close
+        self._close_at: float | None = None  # close_later(): when to start finishing
         self._flushed = threading.Event()
         self._closed = threading.Event()  # the reader finished its cleanup
         self._reader = threading.Thread(
@@ -204,6 +205,12 @@ class BrokerConnection:
             if not self._finishing:
                 self._drain_time = drain
             self._finishing = True
+            self._cond.notify_all()
+
+    def close_later(self, delay: float) -> None:
+        """Close (as :meth:`close_after_flush`) ``delay`` seconds from now. Any thread."""
+        with self._cond:
+            self._close_at = time.monotonic() + delay
             self._cond.notify_all()
 
     def abort(self, *, reset: bool = False) -> None:
@@ -378,10 +385,13 @@ class BrokerConnection:
                         return data
                     self._cond.wait(min(due - now, _POLL))
                     continue
+                close_at = self._close_at
+                if close_at is not None and close_at <= now:
+                    self._finishing = True  # close_later(): flushed above, close now
                 if self._finishing:
                     self._finish()
                     return None
-                timeout = _POLL
+                timeout = _POLL if close_at is None else min(_POLL, close_at - now)
                 if self._send_interval:
                     due = last_write + self._send_interval
                     if due <= now:

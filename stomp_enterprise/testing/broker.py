@@ -147,6 +147,8 @@ class Broker:
         self._faults = FaultState()
         self._refuse: str | None = None  # None, "close" or "ignore"
         self._fail_connects: list[str] = []
+        self._close_after_connect: float | None = None
+        self._disconnect_receipts = True
         self._listener: socket.socket | None = None
         self._acceptor: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -383,6 +385,27 @@ class Broker:
         with self._lock:
             self._fail_connects.extend([error_message] * count)
 
+    def close_after_connect(self, seconds: float | None) -> None:
+        """Answer CONNECT normally, then close each new session ``seconds`` after its
+        CONNECTED (a flapping broker, or one that drops every consumer at once). ``None``
+        turns it off; sessions already open are not affected. Any thread.
+
+        Raises:
+            ValueError: ``seconds`` is negative or not a number.
+        """
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0
+        ):
+            raise ValueError(f"seconds must be a number >= 0 or None, got {seconds!r}")
+        with self._lock:
+            self._close_after_connect = None if seconds is None else float(seconds)
+
+    def disconnect_without_receipt(self, enabled: bool = True) -> None:
+        """Close the connection on DISCONNECT without sending the RECEIPT it asked for, as
+        RabbitMQ does since 3.8.8. ``False`` turns it off. Any thread."""
+        with self._lock:
+            self._disconnect_receipts = not enabled
+
     def send_error(self, message: str, *, close: bool = True, body: bytes = b"") -> None:
         """Send ERROR ``message`` to every connection; then close them unless ``close`` is
         False."""
@@ -461,7 +484,9 @@ class Broker:
             return
         receipt = frame.get("receipt")
         if command == "DISCONNECT":
-            if receipt is not None:
+            with self._lock:
+                answer = self._disconnect_receipts
+            if receipt is not None and answer:
                 conn.send_frame(Frame("RECEIPT", [("receipt-id", receipt)]))
             conn.close_after_flush()
             return
@@ -514,6 +539,10 @@ class Broker:
         conn.login = handshake.login
         conn.set_session(handshake.version, handshake.send_interval, handshake.expect_interval)
         conn.send_frame(handshake.connected)
+        with self._lock:
+            close_after = self._close_after_connect
+        if close_after is not None:
+            conn.close_later(close_after)
         logger.info(
             "conn-%d: connected, STOMP %s, heart-beats out %dms / in %dms",
             conn.number,

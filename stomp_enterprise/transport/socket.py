@@ -74,10 +74,16 @@ def open_transport(
 ) -> SocketTransport:
     """Connect to ``address`` (TCP, then TLS when the scheme asks for it).
 
+    ``connect_timeout`` bounds the TCP connect and the TLS handshake *together*: a server
+    that accepts the TCP connection and never completes the handshake (or trickles it) is
+    given up at the deadline. Call from the connecting thread.
+
     Raises:
-        ConnectTimeout: TCP connect or the TLS handshake took longer than ``connect_timeout``.
+        ConnectTimeout: TCP connect plus the TLS handshake took longer than
+            ``connect_timeout``.
         ConnectFailed: refused, unreachable, or the TLS handshake/verification failed.
     """
+    deadline = time.monotonic() + connect_timeout
     with map_socket_errors(f"connect to {address.url}", connecting=True):
         sock = socket.create_connection((address.host, address.port), timeout=connect_timeout)
         try:
@@ -85,6 +91,12 @@ def open_transport(
             if address.use_ssl:
                 if ssl_context is None:
                     ssl_context = ssl.create_default_context()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("no time left for the TLS handshake")
+                # The whole handshake is bounded by the socket timeout (Python >= 3.5 does
+                # not restart it on each record received): what the TCP connect left over.
+                sock.settimeout(remaining)
                 sock = ssl_context.wrap_socket(
                     sock, server_hostname=server_hostname or address.host
                 )
@@ -137,7 +149,14 @@ class SocketTransport:
         self._writer: threading.Thread | None = None
         self._error: ConnectionLost | None = None
         self._on_error: Callable[[ConnectionLost], None] | None = None
-        self._io_lock: threading.Lock | None = None  # TLS only, once two threads use it
+        # TLS: non-blocking from the start, every recv/send under the I/O lock. A TLS socket
+        # with a timeout can block in recv() after select() said readable (a TLS 1.3 session
+        # ticket is readable but no application data): for up to its whole timeout, which
+        # held the handshake's CONNECTED wait far beyond `timeouts.connected`.
+        self._io_lock: threading.Lock | None = None
+        if self._tls:
+            self._io_lock = threading.Lock()
+            sock.setblocking(False)
         # Plain TCP: a second handle on the socket in non-blocking mode. A socket with a
         # timeout polls before every recv/send; the reader has already waited in select(),
         # and the writer tries a non-blocking send first, so each saves a system call. Reads
@@ -180,7 +199,7 @@ class SocketTransport:
             raise ConnectionLost(f"connection to {self.address.url} is closed")
         try:
             with map_socket_errors(f"write to {self.address.url}"):
-                self._sock.sendall(data)
+                self._write(data)  # TLS: bounded by the write timeout (see _send_tls)
         except ConnectionLost:
             self.close()  # a partial write leaves a cut frame: the stream is unusable
             raise
@@ -191,9 +210,6 @@ class SocketTransport:
         many frames cost one system call. ``on_error`` is called (on the writer thread) when
         the socket fails."""
         self._on_error = on_error
-        if self._tls:  # from now on two threads use it: non-blocking, I/O under a lock
-            self._io_lock = threading.Lock()
-            self._sock.setblocking(False)
         self._writer = threading.Thread(target=self._write_loop, name=name)
         self._writer.start()
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from stomp_enterprise.errors import ConfigError
 from stomp_enterprise.protocol.failover import (
+    HEALTHY_AFTER,
     Attempt,
     BrokerAddress,
     FailoverPolicy,
@@ -470,6 +471,100 @@ def test_reset_restarts_delays_and_pass_count() -> None:
     again = take(schedule, False, 4)
     assert pass_delays(again) == [0.0, 0.01]
     assert [a.attempt for a in again] == [1, 1, 2, 2]
+
+
+# ------------------------------------------------------------------------------------------
+# ReconnectSchedule: back-off across connections (connected / lost, with a given clock)
+# ------------------------------------------------------------------------------------------
+
+STORM = "failover:(tcp://a:1)?initialReconnectDelay=100&maxReconnectDelay=1000"
+
+
+def _first_reconnect_delay(schedule: ReconnectSchedule) -> float:
+    return take(schedule, False, 1)[0].delay
+
+
+def test_a_connection_that_dies_young_keeps_backing_off() -> None:
+    """CONNECTED then closed 10 ms later, again and again: the delays grow as if each try
+    had failed, instead of starting over at 0 (the reconnect storm of issue 13)."""
+    schedule = ReconnectSchedule(parse_uri(STORM))
+    clock = 1000.0
+    assert _first_reconnect_delay(schedule) == 0.0  # startup: the first pass starts at once
+    delays = []
+    for _ in range(7):
+        schedule.connected(clock)
+        clock += 0.010
+        assert schedule.lost(clock) is False
+        delay = _first_reconnect_delay(schedule)
+        delays.append(delay)
+        clock += delay
+    assert delays == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
+    # the pass count started over at each CONNECTED: the broker was reachable
+    assert schedule.passes == 1
+
+
+def test_a_healthy_connection_resets_the_back_off() -> None:
+    schedule = ReconnectSchedule(parse_uri(STORM))
+    take(schedule, True, 4)  # four failed passes: the next delay would be 0.8 s
+    schedule.connected(50.0)
+    assert schedule.passes == 0
+    assert schedule.healthy_after() == 1.0  # the 0.8 s delay is shorter than the 1 s minimum
+    assert schedule.lost(51.0) is True  # 1 s of life: healthy
+    assert pass_delays(take(schedule, False, 3)) == [0.0, 0.1, 0.2]
+
+
+def test_healthy_means_at_least_the_current_delay() -> None:
+    """With a long current delay, a connection must outlive that delay to reset it."""
+    uri = parse_uri("failover:(tcp://a:1)?initialReconnectDelay=1000&maxReconnectDelay=8000")
+    schedule = ReconnectSchedule(uri, healthy_after=0.5)
+    take(schedule, True, 4)  # delays 0, 1, 2, 4: the next one is 8 s
+    assert schedule.healthy_after() == 8.0
+    schedule.connected(0.0)
+    assert schedule.lost(7.9) is False
+    assert _first_reconnect_delay(schedule) == 8.0
+    schedule.connected(100.0)
+    assert schedule.lost(108.0) is True
+    assert _first_reconnect_delay(schedule) == 0.0
+
+
+def test_healthy_after_is_configurable_and_defaults_to_one_second() -> None:
+    assert HEALTHY_AFTER == 1.0
+    schedule = ReconnectSchedule(parse_uri("failover:(tcp://a:1)"), healthy_after=0.0)
+    assert schedule.healthy_after() == pytest.approx(0.01)  # the initial delay
+    assert ReconnectSchedule(parse_uri("failover:(tcp://a:1)")).healthy_after() == 1.0
+
+
+def test_lost_without_connected_changes_nothing() -> None:
+    schedule = ReconnectSchedule(parse_uri(STORM))
+    assert schedule.lost(5.0) is False
+    assert _first_reconnect_delay(schedule) == 0.0
+    schedule.connected(1.0)
+    schedule.lost(1.001)
+    assert schedule.lost(100.0) is False  # reported once: the second report is ignored
+    assert _first_reconnect_delay(schedule) == 0.1
+
+
+def test_reset_forgets_a_young_death() -> None:
+    schedule = ReconnectSchedule(parse_uri(STORM))
+    schedule.connected(1.0)
+    schedule.lost(1.001)
+    schedule.reset()
+    assert _first_reconnect_delay(schedule) == 0.0
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "1", None, True])
+def test_clock_readings_are_checked(bad: object) -> None:
+    schedule = ReconnectSchedule(parse_uri(STORM))
+    with pytest.raises(ConfigError, match="clock reading"):
+        schedule.connected(bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="clock reading"):
+        schedule.lost(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "1", True])
+def test_healthy_after_is_checked(bad: object) -> None:
+    with pytest.raises(ConfigError, match="healthy_after"):
+        ReconnectSchedule(parse_uri(STORM), healthy_after=bad)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------
