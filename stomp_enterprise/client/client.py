@@ -326,6 +326,10 @@ class Client:
             before_sleep=before_sleep,
             reraise=True,
         )
+        first = attempts.current
+        if first.delay > 0:  # the last connection died young: its back-off still applies
+            log.warning("reconnecting to %s in %.3fs", first.broker.url, first.delay)
+            sleep(first.delay)
         try:
             return retrying(one_try)
         except retryable as exc:

@@ -1,0 +1,115 @@
+"""Reconnect back-off across connections, and an ERROR to CONNECT during a reconnect
+(issue 13, item 7 first half and the ``fail_next_connect`` defect), against the in-process
+broker's fault injection."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from stomp_enterprise import BrokerError, Client, ConnectFailed
+from stomp_enterprise.protocol.failover import HEALTHY_AFTER, ReconnectSchedule, parse_uri
+from stomp_enterprise.testing import Broker
+
+
+def _connect_times(broker: Broker) -> list[float]:
+    return [r.time for r in broker.received if r.command in ("CONNECT", "STOMP")]
+
+
+def test_a_broker_that_closes_after_connected_is_not_stormed(stomp_broker: Broker) -> None:
+    """CONNECTED then a close 10 ms later, every time: the client keeps backing off, so the
+    gaps between connections follow the schedule (100, 200, 400, 400 ms) instead of starting
+    over at 0 after each CONNECTED (~90 connections per second before)."""
+    options = "initialReconnectDelay=100&maxReconnectDelay=400"
+    url = f"failover:({stomp_broker.url})?{options}"
+    stomp_broker.close_after_connect(0.010)
+    connections = 6
+    client = Client(url, heart_beats=(0, 0))
+    with client:
+        stomp_broker.wait_for(lambda: len(_connect_times(stomp_broker)) >= connections, 30)
+    times = _connect_times(stomp_broker)[:connections]
+    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    # what the pure schedule says for connections that die young, one after the other
+    schedule = ReconnectSchedule(parse_uri(url))
+    clock = 0.0
+    expected = []
+    for _ in gaps:
+        schedule.connected(clock)
+        schedule.lost(clock + 0.010)
+        expected.append(next(iter(schedule.attempts(False))).delay)
+    assert expected == [0.1, 0.2, 0.4, 0.4, 0.4]
+    for gap, delay in zip(gaps, expected, strict=True):
+        assert gap >= delay * 0.95, (gaps, expected)  # lower bounds only: the back-off waited
+
+
+def test_a_healthy_connection_reconnects_at_once(
+    stomp_broker: Broker, recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connection that lived longer than the healthy minimum (1 s) resets the back-off:
+    after its loss the first reconnect pass starts at once."""
+    caplog.set_level(logging.WARNING, logger="stomp_enterprise.client")
+    connected = recorder()
+    url = f"failover:({stomp_broker.url})?initialReconnectDelay=500"
+    client = Client(url, heart_beats=(0, 0))
+    client.listeners.on("connected", connected)
+    with client:
+        connected.wait(1)
+        time.sleep(HEALTHY_AFTER + 0.1)  # the connection has now been up long enough
+        stomp_broker.drop_connections()
+        assert connected.wait(2, timeout=20)[1].reconnect
+    assert "died young" not in caplog.text
+    assert "reconnecting to" not in caplog.text  # no back-off was waited
+
+
+def test_error_to_connect_during_reconnect_is_retried(
+    stomp_broker: Broker, recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RabbitMQ answers CONNECT with ERROR while a vhost is still starting: during a
+    background reconnect that is retried with the back-off (WARNING), not the end."""
+    caplog.set_level(logging.WARNING, logger="stomp_enterprise.client")
+    connected, gave_up = recorder(), recorder()
+    url = f"failover:({stomp_broker.url})?initialReconnectDelay=20&maxReconnectDelay=200"
+    client = Client(url, heart_beats=(0, 0), timeouts={"send": 10})
+    client.listeners.on("connected", connected)
+    client.listeners.on("reconnect_failed", gave_up)
+    with client:
+        sub = client.subscribe("/queue/vhost")
+        stomp_broker.fail_next_connect("vhost '/' is starting", count=2)
+        stomp_broker.drop_connections()
+        infos = connected.wait(2, timeout=20)
+        assert infos[1].reconnect
+        client.send("/queue/vhost", b"after", receipt=True)
+        assert sub.get(timeout=5).body == b"after"
+    assert gave_up.items == []
+    assert client.reconnects == 1
+    assert len(_connect_times(stomp_broker)) == 4  # startup, two refused, the good one
+    assert caplog.text.count("the broker refused CONNECT (vhost '/' is starting") == 2
+
+
+def test_error_to_connect_counts_against_max_reconnect_attempts(
+    stomp_broker: Broker, recorder
+) -> None:
+    gave_up = recorder()
+    url = f"failover:({stomp_broker.url})?maxReconnectAttempts=3&initialReconnectDelay=10"
+    client = Client(url, heart_beats=(0, 0))
+    client.listeners.on("reconnect_failed", gave_up)
+    with client:
+        stomp_broker.fail_next_connect("vhost '/' is starting", count=10)
+        stomp_broker.drop_connections()
+        error = gave_up.wait(1, timeout=20)[0]
+    assert isinstance(error, ConnectFailed)
+    assert [type(exc) for _, exc in error.attempts] == [BrokerError]
+    assert "vhost '/' is starting" in str(error.attempts[0][1])
+    assert len(_connect_times(stomp_broker)) == 1 + 3  # startup, then three passes
+
+
+def test_error_to_connect_at_startup_still_fails_fast(stomp_broker_factory) -> None:
+    """Bad credentials on startup: BrokerError at once, even with unlimited attempts."""
+    broker = stomp_broker_factory(users={"app": "right"})
+    client = Client(f"failover:({broker.url})", login="app", passcode="wrong")
+    with pytest.raises(BrokerError, match="Authentication failed"):
+        client.connect()
+    assert len(_connect_times(broker)) == 1
+    assert not client.is_connected

@@ -1,0 +1,178 @@
+"""Timeouts that hold (issue 13, items 8-10): CONNECT over TLS, disconnect() when the broker
+sends no RECEIPT, and disconnect() with a handler stuck in user code."""
+
+from __future__ import annotations
+
+import logging
+import select
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import trustme
+
+from stomp_enterprise import Client, ConnectFailed, ConnectTimeout
+from stomp_enterprise.client.client import JOIN_ALLOWANCE
+from stomp_enterprise.testing import Broker
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def client_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+@contextmanager
+def mute_server(server_context: ssl.SSLContext | None) -> Iterator[str]:
+    """A server on 127.0.0.1 that accepts connections and never says a STOMP word. With a
+    context it completes the TLS handshake first (then reads and discards); without one
+    it never answers the TLS ClientHello. Yields its ``ssl://`` URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            if not select.select([listener], [], [], 0.05)[0]:
+                continue
+            sock, _ = listener.accept()
+            accepted.append(sock)
+            if server_context is not None:
+                try:
+                    tls = server_context.wrap_socket(sock, server_side=True)
+                except (OSError, ssl.SSLError):
+                    continue
+                accepted.append(tls)
+                tls.settimeout(0.05)
+                while not stop.is_set():
+                    try:
+                        if not tls.recv(4096):
+                            break
+                    except TimeoutError:
+                        continue
+                    except (OSError, ssl.SSLError):
+                        break
+
+    thread = threading.Thread(target=serve, name="mute-tls-server")
+    thread.start()
+    try:
+        yield f"ssl://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(10)
+        for sock in accepted:
+            sock.close()
+        listener.close()
+
+
+def _server_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    return context
+
+
+def _connect_fails_in_time(client: Client, timeout: float | None, bound: float) -> ConnectFailed:
+    started = time.monotonic()
+    with pytest.raises(ConnectFailed) as info:
+        client.connect(timeout=timeout)
+    elapsed = time.monotonic() - started
+    assert elapsed >= bound * 0.95  # the configured timeout was waited...
+    assert elapsed < bound * 10  # ...and not the 30 s write timeout (generous on purpose)
+    return info.value
+
+
+def test_tls_server_that_never_answers_connect_times_out(
+    ca: trustme.CA, client_context: ssl.SSLContext
+) -> None:
+    """TLS handshake done, CONNECT sent, no CONNECTED: ``timeouts.connected`` holds (it took
+    20-30 s before: a blocking TLS recv after select() waited the write timeout)."""
+    with mute_server(_server_context(ca)) as url:
+        client = Client(url, ssl=client_context, heart_beats=(0, 0), timeouts={"connected": 0.5})
+        error = _connect_fails_in_time(client, None, 0.5)
+    [(_, cause)] = error.attempts
+    assert isinstance(cause, ConnectTimeout)
+    assert "no CONNECTED" in str(cause)
+
+
+def test_tls_connect_timeout_argument_bounds_the_whole_connect(
+    ca: trustme.CA, client_context: ssl.SSLContext
+) -> None:
+    with mute_server(_server_context(ca)) as url:
+        client = Client(url, ssl=client_context, heart_beats=(0, 0))
+        error = _connect_fails_in_time(client, 0.5, 0.5)
+    [(_, cause)] = error.attempts
+    assert isinstance(cause, ConnectTimeout)
+
+
+def test_tls_handshake_that_never_completes_times_out(client_context: ssl.SSLContext) -> None:
+    """TCP accepted, the TLS ClientHello never answered: ``timeouts.connect`` bounds the TCP
+    connect and the handshake together."""
+    with mute_server(None) as url:
+        client = Client(url, ssl=client_context, heart_beats=(0, 0), timeouts={"connect": 0.5})
+        error = _connect_fails_in_time(client, None, 0.5)
+    [(_, cause)] = error.attempts
+    assert isinstance(cause, ConnectTimeout)
+    assert "timed out" in str(cause)
+
+
+def test_disconnect_ends_at_once_when_the_broker_closes_without_receipt(
+    stomp_broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """RabbitMQ (since 3.8.8) closes on DISCONNECT without the RECEIPT: the closed socket
+    ends the wait, instead of waiting the whole disconnect timeout."""
+    caplog.set_level(logging.INFO, logger="stomp_enterprise.client")
+    stomp_broker.disconnect_without_receipt()
+    client = Client(stomp_broker.url, heart_beats=(0, 0), timeouts={"disconnect": 30})
+    client.connect()
+    started = time.monotonic()
+    client.disconnect()
+    assert time.monotonic() - started < 10  # 30 s if the receipt had been waited for
+    assert "closed the connection while disconnecting" in caplog.text
+    assert "no DISCONNECT receipt" not in caplog.text
+    assert len(stomp_broker.received_frames("DISCONNECT")) == 1
+    assert not client.is_connected
+
+
+def test_disconnect_with_a_stuck_handler_is_bounded(
+    stomp_broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """drain=0.3 and disconnect=0.5 took 5.3 s with a stuck handler (a fixed 5 s join after
+    the drain). Now the call takes at most drain + disconnect + JOIN_ALLOWANCE, and the
+    stuck dispatcher thread is left running, named in a WARNING."""
+    caplog.set_level(logging.WARNING)
+    entered, release = threading.Event(), threading.Event()
+
+    def stuck(message: object) -> None:
+        entered.set()
+        release.wait(60)
+
+    timeouts = {"drain": 0.3, "disconnect": 0.5}
+    client = Client(stomp_broker.url, heart_beats=(0, 0), timeouts=timeouts)
+    try:
+        client.connect()
+        client.subscribe("/queue/stuck", stuck)
+        client.send("/queue/stuck", b"x")
+        assert entered.wait(10)
+        started = time.monotonic()
+        client.disconnect()
+        elapsed = time.monotonic() - started
+        budget = timeouts["drain"] + timeouts["disconnect"] + JOIN_ALLOWANCE
+        assert elapsed >= timeouts["drain"] * 0.95
+        assert elapsed < budget + 1.5, elapsed  # 5.3 s before
+        busy = [t for t in threading.enumerate() if t.name.startswith("stomp-dispatch")]
+        assert busy and all(t.is_alive() for t in busy)
+        assert any(t.name in caplog.text for t in busy)
+        assert "still busy" in caplog.text
+        assert not client.is_connected
+    finally:
+        release.set()
