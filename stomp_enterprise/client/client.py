@@ -233,6 +233,7 @@ class Client:
                 raise LocalProtocolError("connect() while a connection is being established")
             self._started = True
             self._closing.clear()
+            self._schedule.reset()  # a new start: no back-off left from earlier connections
             if not self._dispatcher.alive:
                 self._dispatcher = Dispatcher(
                     f"stomp-dispatch-{id(self):x}", self.config.dispatch_workers
@@ -450,16 +451,17 @@ class Client:
                 return
             self._lost_at = time.monotonic()
             self._schedule.failed(connection.transport.address)
-            if not self._schedule.lost(self._lost_at):
+            healthy = self._schedule.lost(self._lost_at)
+            if self._closing.is_set() or self.config.failover.policy.max_reconnect_attempts == 0:
+                self._state.notify_all()
+                return
+            if not healthy:
                 log.warning(
                     "connection to %s died young (within %.3gs of CONNECTED): the reconnect "
                     "back-off continues",
                     connection.url,
                     self._schedule.healthy_after(),
                 )
-            if self._closing.is_set() or self.config.failover.policy.max_reconnect_attempts == 0:
-                self._state.notify_all()
-                return
             self._reconnecting = True
             old = self._reconnect_thread
             self._reconnect_thread = threading.Thread(

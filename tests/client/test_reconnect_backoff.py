@@ -4,6 +4,7 @@ broker's fault injection."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 
@@ -30,7 +31,7 @@ def test_a_broker_that_closes_after_connected_is_not_stormed(stomp_broker: Broke
     with client:
         stomp_broker.wait_for(lambda: len(_connect_times(stomp_broker)) >= connections, 30)
     times = _connect_times(stomp_broker)[:connections]
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     # what the pure schedule says for connections that die young, one after the other
     schedule = ReconnectSchedule(parse_uri(url))
     clock = 0.0
@@ -113,3 +114,22 @@ def test_error_to_connect_at_startup_still_fails_fast(stomp_broker_factory) -> N
         client.connect()
     assert len(_connect_times(broker)) == 1
     assert not client.is_connected
+
+
+def test_connect_again_after_a_failed_connect_starts_a_fresh_schedule(
+    stomp_broker_factory,
+) -> None:
+    """A failed ``connect()`` used up the startup passes; the next ``connect()`` is a new
+    start with the full pass limit and no back-off (it raised "reconnect is disabled"
+    before, without trying)."""
+    broker = stomp_broker_factory()
+    broker.stop()
+    client = Client(broker.url, heart_beats=(0, 0))
+    with pytest.raises(ConnectFailed, match="could not connect"):
+        client.connect()
+    broker.start()
+    client.connect()
+    try:
+        assert client.is_connected
+    finally:
+        client.disconnect()
