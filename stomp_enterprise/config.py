@@ -29,11 +29,13 @@ class Timeouts(BaseModel):
     """Separate, bounded timeouts in seconds. None of them is infinite.
 
     Attributes:
-        connect: TCP connect plus TLS handshake, per broker tried.
+        connect: TCP connect plus TLS handshake together, per broker tried.
         connected: from CONNECT sent to CONNECTED received.
         receipt: default wait for a RECEIPT (``send(receipt=True)`` and the like).
         drain: how long ``disconnect()`` waits for in-flight handlers to finish.
-        disconnect: how long ``disconnect()`` waits for the DISCONNECT receipt.
+        disconnect: how long ``disconnect()`` waits for the DISCONNECT receipt (over at once
+            when the broker closes the socket instead). ``disconnect()`` as a whole takes at
+            most ``drain + disconnect`` plus a one-second join allowance.
         write: longest a single socket write may block (a stuck broker).
         send: how long a send waits for a connection while reconnecting; ``None`` takes
             the failover URI's ``timeout`` option (ActiveMQ's meaning), and when that is

@@ -25,7 +25,9 @@ code, which counts *passes* over the whole broker list, not single broker tries:
 
 * Every broker is tried once per pass. The first attempt of a pass carries the pass delay; the
   other attempts of the pass have delay 0.
-* The first pass after construction or :meth:`ReconnectSchedule.reset` has delay 0. Pass 2
+* The first pass after construction or :meth:`ReconnectSchedule.reset` has delay 0, and so
+  has the first reconnect pass after a healthy connection; after a connection that died young
+  (:meth:`ReconnectSchedule.lost`) it waits the current delay instead. Pass 2
   waits ``initialReconnectDelay``; each later pass waits the previous pass delay multiplied by
   ``reconnectDelayExponent`` when ``useExponentialBackOff`` is true (otherwise the same delay
   again). Every pass delay is capped at ``maxReconnectDelay``.
@@ -966,6 +968,9 @@ class ReconnectSchedule:
     that dies younger (a broker that answers CONNECTED and closes, a poison message that
     kills every connection) makes the next reconnect wait the current delay and grow it, as
     if the connection had failed: such a broker is tried at most once per current delay.
+
+    Not thread-safe and free of I/O: one owner calls it, from any thread, one call at a time
+    (the client does so from the thread that connects, or holding its state lock).
 
     Args:
         uri: the brokers and the policy.
