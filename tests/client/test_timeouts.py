@@ -81,48 +81,39 @@ def _server_context(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
-def _connect_fails_in_time(client: Client, timeout: float | None, bound: float) -> ConnectFailed:
-    started = time.monotonic()
-    with pytest.raises(ConnectFailed) as info:
-        client.connect(timeout=timeout)
-    elapsed = time.monotonic() - started
-    assert elapsed >= bound * 0.95  # the configured timeout was waited...
-    assert elapsed < bound * 10  # ...and not the 30 s write timeout (generous on purpose)
-    return info.value
-
-
-def test_tls_server_that_never_answers_connect_times_out(
-    ca: trustme.CA, client_context: ssl.SSLContext
+@pytest.mark.parametrize(
+    ("handshake", "timeouts", "connect_timeout", "says"),
+    [
+        # TLS handshake done, CONNECT sent, no CONNECTED: `timeouts.connected` holds (it took
+        # 20-30 s before: a blocking TLS recv after select() waited the write timeout)
+        pytest.param(True, {"connected": 0.5}, None, "no CONNECTED", id="connected"),
+        # the same server, bounded by connect(timeout=...) alone
+        pytest.param(True, {}, 0.5, "no CONNECTED", id="connect-argument"),
+        # TCP accepted, the ClientHello never answered: `timeouts.connect` bounds the TCP
+        # connect and the TLS handshake together
+        pytest.param(False, {"connect": 0.5}, None, "timed out", id="handshake"),
+    ],
+)
+def test_tls_server_that_does_not_answer_times_out(
+    ca: trustme.CA,
+    client_context: ssl.SSLContext,
+    handshake: bool,
+    timeouts: dict[str, float],
+    connect_timeout: float | None,
+    says: str,
 ) -> None:
-    """TLS handshake done, CONNECT sent, no CONNECTED: ``timeouts.connected`` holds (it took
-    20-30 s before: a blocking TLS recv after select() waited the write timeout)."""
-    with mute_server(_server_context(ca)) as url:
-        client = Client(url, ssl=client_context, heart_beats=(0, 0), timeouts={"connected": 0.5})
-        error = _connect_fails_in_time(client, None, 0.5)
-    [(_, cause)] = error.attempts
+    server_context = _server_context(ca) if handshake else None
+    with mute_server(server_context) as url:
+        client = Client(url, ssl=client_context, heart_beats=(0, 0), timeouts=timeouts)
+        started = time.monotonic()
+        with pytest.raises(ConnectFailed) as info:
+            client.connect(timeout=connect_timeout)
+        elapsed = time.monotonic() - started
+    assert elapsed >= 0.5 * 0.95  # the configured timeout was waited...
+    assert elapsed < 0.5 * 10  # ...and not the 30 s write timeout (generous on purpose)
+    [(_, cause)] = info.value.attempts
     assert isinstance(cause, ConnectTimeout)
-    assert "no CONNECTED" in str(cause)
-
-
-def test_tls_connect_timeout_argument_bounds_the_whole_connect(
-    ca: trustme.CA, client_context: ssl.SSLContext
-) -> None:
-    with mute_server(_server_context(ca)) as url:
-        client = Client(url, ssl=client_context, heart_beats=(0, 0))
-        error = _connect_fails_in_time(client, 0.5, 0.5)
-    [(_, cause)] = error.attempts
-    assert isinstance(cause, ConnectTimeout)
-
-
-def test_tls_handshake_that_never_completes_times_out(client_context: ssl.SSLContext) -> None:
-    """TCP accepted, the TLS ClientHello never answered: ``timeouts.connect`` bounds the TCP
-    connect and the handshake together."""
-    with mute_server(None) as url:
-        client = Client(url, ssl=client_context, heart_beats=(0, 0), timeouts={"connect": 0.5})
-        error = _connect_fails_in_time(client, None, 0.5)
-    [(_, cause)] = error.attempts
-    assert isinstance(cause, ConnectTimeout)
-    assert "timed out" in str(cause)
+    assert says in str(cause)
 
 
 def test_disconnect_ends_at_once_when_the_broker_closes_without_receipt(
