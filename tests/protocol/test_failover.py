@@ -552,6 +552,37 @@ def test_reset_forgets_a_young_death() -> None:
     assert _first_reconnect_delay(schedule) == 0.0
 
 
+@given(
+    st.lists(st.floats(min_value=0.0, max_value=5.0), min_size=1, max_size=12),
+    st.integers(min_value=1, max_value=500),
+    st.integers(min_value=1, max_value=2000),
+)
+@settings(max_examples=100, deadline=None)
+def test_back_off_across_connections_follows_the_rule(
+    lifetimes: list[float], initial: int, cap: int
+) -> None:
+    """A reference model: after a connection of life L the first reconnect delay is 0 when
+    L >= max(1 s, current delay) (and the delay starts over), else the current delay, which
+    then doubles up to the cap."""
+    uri = parse_uri(f"failover:(tcp://a:1)?initialReconnectDelay={initial}&maxReconnectDelay={cap}")
+    schedule = ReconnectSchedule(uri)
+    current = min(initial, cap) / 1000.0
+    clock = 0.0
+    take(schedule, True, 1)
+    for life in lifetimes:
+        schedule.connected(clock)
+        clock += life
+        healthy = life >= max(HEALTHY_AFTER, current)
+        assert schedule.lost(clock) is healthy
+        if healthy:
+            current = min(initial, cap) / 1000.0
+            assert _first_reconnect_delay(schedule) == 0.0
+        else:
+            assert _first_reconnect_delay(schedule) == pytest.approx(current)
+            current = min(current * 2, cap / 1000.0)
+        assert schedule.passes == 1
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), "1", None, True])
 def test_clock_readings_are_checked(bad: object) -> None:
     schedule = ReconnectSchedule(parse_uri(STORM))
