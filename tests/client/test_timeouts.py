@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import pytest
 import trustme
 
-from stomp_enterprise import Client, ConnectFailed, ConnectTimeout
+from stomp_enterprise import Client, ConnectFailed, ConnectionLost, ConnectTimeout
 from stomp_enterprise.client.client import JOIN_ALLOWANCE
 from stomp_enterprise.testing import Broker
 
@@ -168,3 +168,16 @@ def test_disconnect_with_a_stuck_handler_is_bounded(
         assert not client.is_connected
     finally:
         release.set()
+
+
+def test_disconnect_fails_pending_receipts(stomp_broker: Broker) -> None:
+    """A send_async still waiting for its RECEIPT when disconnect() gives up on the broker
+    fails with ConnectionLost: close() leaves no future unresolved."""
+    client = Client(stomp_broker.url, heart_beats=(0, 0), timeouts={"disconnect": 0.2})
+    client.connect()
+    stomp_broker.delay_frames(30.0)  # nothing the broker writes now arrives in time
+    future = client.send_async("/queue/pending", b"x")
+    client.disconnect()
+    stomp_broker.delay_frames(0)
+    with pytest.raises(ConnectionLost, match="closed"):
+        future.result(timeout=0)
