@@ -139,6 +139,7 @@ class Client:
             config.heart_beats,
             max_frame_size=config.max_frame_size,
             content_length=config.content_length,
+            skip_oversize=True,
         )
         self._connection: Connection | None = None
         self._subscriptions: dict[str, Subscription] = {}
@@ -355,6 +356,7 @@ class Client:
             config.heart_beats,
             max_frame_size=config.max_frame_size,
             content_length=config.content_length,
+            skip_oversize=True,
         )
         connection = Connection(
             self,

@@ -48,6 +48,7 @@ from stomp_enterprise.protocol.session import (
     Event,
     HeartbeatReceived,
     MessageReceived,
+    MessageTooLarge,
     ReceiptReceived,
     Session,
     State,
@@ -606,10 +607,17 @@ class Connection:
             self._client._dispatcher.submit(sub.id, sub._deliver_all, batch)
 
     def _other(self, event: Event) -> None:
-        """A RECEIPT or an ERROR (reader thread)."""
+        """A RECEIPT, an ERROR or an oversize MESSAGE (reader thread)."""
         client = self._client
         dispatcher = client._dispatcher
-        if type(event) is ReceiptReceived:
+        if type(event) is MessageTooLarge:
+            sub = client._subscriptions.get(event.subscription or "")
+            if sub is None:
+                sub = self._route(event.subscription, event.frame)
+            if sub is not None:  # its policy runs in order with its other messages
+                message = client._message_class(event.frame, sub, self)
+                dispatcher.submit(sub.id, sub._too_large, message, event.size)
+        elif type(event) is ReceiptReceived:
             future = self._receipts.pop(event.receipt_id, None)  # atomic; no lock needed
             if future is not None:
                 future.set_result(event.frame)

@@ -12,7 +12,13 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
-from stomp_enterprise.errors import ConfigError, ConnectionLost, NotConnected, StompError
+from stomp_enterprise.errors import (
+    ConfigError,
+    ConnectionLost,
+    FrameTooLarge,
+    NotConnected,
+    StompError,
+)
 
 if TYPE_CHECKING:
     from stomp_enterprise.client.client import Client
@@ -244,12 +250,7 @@ class Subscription:
         client.listeners.fire("handler_error", message, exc)
         try:
             if self.error_destination is not None:
-                headers = {k: v for k, v in message.headers.items() if k not in _NOT_FORWARDED}
-                headers[FAILURE_HEADER] = f"{type(exc).__name__}: {exc}"[:1000]
-                headers[ORIGINAL_DESTINATION_HEADER] = message.destination or self.destination
-                client.send(self.error_destination, message.body, headers, receipt=True)
-                if self.ack != "auto":
-                    message.ack()
+                self._forward(message, exc)
             elif callable(self.on_error):
                 self.on_error(message, exc)
             elif self.on_error == "nack":
@@ -264,6 +265,47 @@ class Subscription:
             log.error("error policy for %r failed: %s", message, policy_exc)  # noqa: TRY400
         except Exception:
             log.exception("custom error policy for %r raised", message)
+
+    def _forward(self, message: Message, exc: BaseException) -> None:
+        """Send ``message`` (headers kept, plus the failure) to the error destination (with
+        a receipt), then ack it."""
+        assert self.error_destination is not None
+        headers = {k: v for k, v in message.headers.items() if k not in _NOT_FORWARDED}
+        headers[FAILURE_HEADER] = f"{type(exc).__name__}: {exc}"[:1000]
+        headers[ORIGINAL_DESTINATION_HEADER] = message.destination or self.destination
+        self._client.send(self.error_destination, message.body, headers, receipt=True)
+        if self.ack != "auto":
+            message.ack()
+
+    def _too_large(self, message: Message, size: int) -> None:
+        """Dispatcher thread: a MESSAGE beyond ``max_frame_size`` whose body was skipped
+        (``message.body`` is empty). The connection survives; the broker must not redeliver
+        it for ever, so: with ``error_destination`` its headers are forwarded there (no
+        body) and it is acked; with ``on_error="nack"`` (STOMP 1.1+) it is nacked;
+        otherwise it is acked (client acks) or just skipped (auto). Always reported to the
+        ``handler_error`` listeners with a :class:`FrameTooLarge`."""
+        connection = message._connection
+        exc = FrameTooLarge(
+            f"MESSAGE {message.message_id!r} of {size} bytes on subscription {self.id} "
+            f"exceeds max_frame_size={self._client.config.max_frame_size}; body skipped"
+        )
+        log.error("%s", exc)
+        self._client.listeners.fire("handler_error", message, exc)
+        if self.ack != "auto" and not connection.alive:
+            return  # cannot be acked; the broker redelivers it (and we skip it again)
+        try:
+            if self.error_destination is not None:
+                self._forward(message, exc)
+            elif (
+                self.on_error == "nack"
+                and self.ack != "auto"
+                and connection.session.version != "1.0"
+            ):
+                message.nack()
+            elif self.ack != "auto":
+                message.ack()
+        except (StompError, OSError) as policy_exc:
+            log.error("error policy for oversize %r failed: %s", message, policy_exc)  # noqa: TRY400
 
     def __repr__(self) -> str:
         return (
