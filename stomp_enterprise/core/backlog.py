@@ -102,7 +102,9 @@ def prefetch_header(server: str | None, messages: int, size: int) -> tuple[str, 
     """The broker's own prefetch header for a client-ack subscription, chosen by the
     CONNECTED ``server`` header: ``messages`` for ActiveMQ Classic
     (``activemq.prefetchSize``) and RabbitMQ (``prefetch-count``), ``size`` bytes for
-    Artemis (``consumer-window-size``), both for Apollo (``credit:<messages>,<bytes>``).
+    Artemis (``consumer-window-size``), ``messages`` for Apollo (``credit:<messages>,0``:
+    Apollo keeps sending while *either* credit lasts, measured on 1.7.1: ``credit:10,20000``
+    let 19 messages of 1 KB through, ``credit:10,0`` ten).
     ``None`` for a broker we know no such header of."""
     if not server:
         return None
@@ -113,5 +115,5 @@ def prefetch_header(server: str | None, messages: int, size: int) -> tuple[str, 
     if server.startswith("RabbitMQ"):
         return ("prefetch-count", str(messages))
     if server.startswith("apache-apollo"):
-        return ("credit", f"{messages},{size}")
+        return ("credit", f"{messages},0")
     return None

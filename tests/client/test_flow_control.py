@@ -113,7 +113,7 @@ def test_a_handler_may_wait_on_a_pull_subscription_with_one_worker(
         assert replies.wait(1, timeout=15) == [b"reply to q1"]
 
 
-def test_client_ack_pull_queue_is_bounded_by_the_prefetch_header(make_client, stomp_broker):
+def test_no_prefetch_header_is_invented_for_an_unknown_broker(make_client, stomp_broker):
     client = make_client(queue_size=7, max_backlog_messages=100)
     with client:
         client.subscribe("/queue/p", ack="client-individual")

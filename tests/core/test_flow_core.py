@@ -79,7 +79,7 @@ def test_liveness_with_nothing_negotiated_is_inactive() -> None:
             "ActiveMQ-Artemis/2.40.0 ActiveMQ Artemis Messaging Engine",
             ("consumer-window-size", "8388608"),
         ),
-        ("apache-apollo/1.7.1", ("credit", "500,8388608")),
+        ("apache-apollo/1.7.1", ("credit", "500,0")),
         ("stomp-enterprise-testing", None),
         (None, None),
     ],
