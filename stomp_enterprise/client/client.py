@@ -92,7 +92,8 @@ class Client:
             ``ssl.SSLContext``.
         timeouts: a :class:`~stomp_enterprise.config.Timeouts` or a dict of its fields.
         **options: any other :class:`~stomp_enterprise.config.ClientConfig` field
-            (``dispatch_workers``, ``queue_size``, ``max_frame_size``, ``content_length``,
+            (``dispatch_workers``, ``queue_size``, ``max_backlog_messages``,
+            ``max_backlog_bytes``, ``backlog_low_water``, ``max_frame_size``, ``content_length``,
             ``client_id``, ``connect_headers``, ``heartbeat_tolerance``, ``seed``).
 
     Every public method may be called from any thread, including from inside a message
