@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -844,10 +845,15 @@ class Client:
         return {**(headers or {}), header[0]: header[1]}
 
     def _unsubscribe(self, sub: Subscription, *, receipt: bool, timeout: float | None) -> None:
+        if self._subscriptions.get(sub.id) is not sub:
+            return
+        connection = self._connection
+        if connection is not None and connection.alive:
+            # still routed while it leaves the routing table (a read may be under way)
+            connection.retire(sub, until=sys.maxsize)
         if self._subscriptions.pop(sub.id, None) is None:
             return
         sub._end()
-        connection = self._connection
         if connection is not None and connection.alive:
 
             def build(rid: str | None) -> bytes:

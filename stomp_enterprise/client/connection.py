@@ -531,10 +531,12 @@ class Connection:
         with self._flow:
             return self.backlog.info()
 
-    def retire(self, sub: Subscription) -> None:
+    def retire(self, sub: Subscription, *, until: int | None = None) -> None:
         """Under the session lock, as its UNSUBSCRIBE is queued: messages already read for
-        ``sub`` are still delivered, later ones reported (see :meth:`_route`)."""
-        sub._cutoff = self.reads
+        ``sub`` are still delivered, later ones reported (see :meth:`_route`). ``until``:
+        deliver the messages of reads up to that number instead (before the UNSUBSCRIBE
+        is built, so none is lost while the subscription leaves the routing table)."""
+        sub._cutoff = self.reads if until is None else until
         self._retired[sub.id] = sub
         while len(self._retired) > _RETIRED_KEPT:  # bounded: the oldest get no more messages
             del self._retired[next(iter(self._retired))]
