@@ -885,9 +885,13 @@ class Client:
             subscription_id,
             reason,
         )
-        self._dispatcher.submit(
-            None, self.listeners.fire, "discarded", subscription_id, count, reason
-        )
+        dispatcher = self._dispatcher
+        if dispatcher.in_worker():  # e.g. disconnect() is stopping it: run the listeners now
+            self.listeners.fire("discarded", subscription_id, count, reason)
+        else:
+            dispatcher.submit(
+                None, self.listeners.fire, "discarded", subscription_id, count, reason
+            )
 
     def unsubscribe(self, subscription: Subscription | str, *, receipt: bool = False) -> None:
         """Unsubscribe a :class:`Subscription` or a subscription id."""

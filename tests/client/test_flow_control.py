@@ -283,3 +283,29 @@ def test_an_oversize_message_on_a_pull_subscription(make_client, stomp_broker, r
         message.ack(receipt=True)
         assert isinstance(errors.wait(1)[0], FrameTooLarge)
         stomp_broker.wait_for(lambda: stomp_broker.unacked("/queue/big") == 0)
+
+
+def test_auto_ack_messages_left_after_the_drain_timeout_are_reported(
+    make_client, stomp_broker, recorder
+) -> None:
+    release = threading.Event()
+    got, discarded = recorder(), recorder()
+    client = make_client(timeouts={"drain": 0.2, "disconnect": 2.0})
+    client.listeners.on("discarded", lambda *args: discarded(args))
+    client.connect()
+    sub = client.subscribe("/queue/d", lambda m: (release.wait(30), got(m.body)))
+    for n in range(5):
+        stomp_broker.publish("/queue/d", str(n).encode())
+    stomp_broker.wait_for(lambda: client.backlog.messages == 5, timeout=10)
+    closing = threading.Thread(target=client.disconnect)
+    closing.start()
+    stomp_broker.wait_for(lambda: not sub.active, timeout=10)  # past its drain
+    release.set()  # the drain gave up on the stuck handler: the other four are not run
+    closing.join(30)
+    assert got.items == [b"0"]
+    # one report per batch (the five may have come in more than one read)
+    assert sum(count for _, count, _ in discarded.items) == 4
+    assert {(sub_id, reason) for sub_id, _, reason in discarded.items} == {
+        (sub.id, "the client was closed first")
+    }
+    assert client.discarded == 4
