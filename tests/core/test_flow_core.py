@@ -86,3 +86,27 @@ def test_liveness_with_nothing_negotiated_is_inactive() -> None:
 )
 def test_prefetch_header_by_server(server: str | None, expected: tuple[str, str] | None) -> None:
     assert prefetch_header(server, 500, 8 * 1024 * 1024) == expected
+
+
+@pytest.mark.parametrize("module", ["backlog", "liveness"])
+def test_flow_decisions_are_sans_io(module: str) -> None:
+    """They import no layer above them and nothing that does I/O or reads a clock."""
+    import ast
+    import pathlib
+
+    import stomp_enterprise.core
+
+    path = pathlib.Path(stomp_enterprise.core.__file__).parent / f"{module}.py"
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+    banned = {"socket", "ssl", "threading", "time", "select", "selectors", "asyncio"}
+    assert not {m for m in imported if m.split(".")[0] in banned}
+    assert not {
+        m
+        for m in imported
+        if m.startswith(("stomp_enterprise.client", "stomp_enterprise.transport"))
+    }
