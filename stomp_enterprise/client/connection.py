@@ -119,6 +119,7 @@ class Connection:
         self._flow = threading.Condition(threading.Lock())  # guards backlog; wakes the reader
         self.reads = 0  # reads turned into events (under ``lock``): see retire()
         self._retired: dict[str, Subscription] = {}
+        self._dropped: dict[str, int] = {}  # reader: auto-ack messages of ended subscriptions
 
     @property
     def url(self) -> str:
@@ -550,8 +551,8 @@ class Connection:
         if sub is not None:
             if sub._cutoff >= self.reads:
                 return sub
-            if sub.ack == "auto":
-                self._client._discarded(sub.id, 1, "arrived after UNSUBSCRIBE was sent")
+            if sub.ack == "auto":  # reported once per read by _handle
+                self._dropped[sub.id] = self._dropped.get(sub.id, 0) + 1
             else:
                 log.debug("MESSAGE for unsubscribed %s: the broker redelivers it", sub.id)
             return None
@@ -598,6 +599,10 @@ class Connection:
             self._other(event)
         if batch:
             self._hand_on(batch, size)
+        if self._dropped:
+            for sub_id, count in self._dropped.items():
+                client._discarded(sub_id, count, "arrived after UNSUBSCRIBE was sent")
+            self._dropped.clear()
 
     def _hand_on(self, batch: list[Message], size: int) -> None:
         """Messages of one subscription, in order, to their handler or pull queue."""
