@@ -263,20 +263,32 @@ def test_oversize_frame_broker_limit(broker: Broker, make_client: ClientFactory,
 
 
 def test_oversize_frame_client_limit(make_client: ClientFactory, names) -> None:
-    """The client's own ``max_frame_size`` refuses a larger incoming frame: the connection
-    ends with FrameTooLarge as the cause instead of buffering without bound."""
+    """A MESSAGE beyond the client's own ``max_frame_size`` on a client-ack queue: its body
+    is skipped (never buffered), it is acked and reported to ``handler_error`` with
+    FrameTooLarge, the connection survives and the next message arrives; the broker does
+    not redeliver it (no reconnect storm)."""
     consumer = make_client(max_frame_size=64 * 1024)
     producer = make_client()
     lost: list[BaseException | None] = []
+    errors: list[BaseException] = []
     consumer.listeners.on("disconnected", lost.append)
+    consumer.listeners.on("handler_error", lambda message, error: errors.append(error))
     queue_name = names("queue")
-    consumer.subscribe(queue_name, receipt=True)
-    producer.send(queue_name, b"y" * (256 * 1024), receipt=True)
-    assert wait_until(lambda: bool(lost), 15), "the consumer was not disconnected"
-    error = lost[0]
-    assert isinstance(error, ConnectionLost)
-    assert isinstance(error.__cause__, FrameTooLarge) or "too large" in str(error).lower(), error
-    assert not consumer.is_connected
+    sub = consumer.subscribe(queue_name, ack="client-individual", receipt=True)
+    producer.send(queue_name, b"y" * (256 * 1024), {"n": "big"}, receipt=True)
+    producer.send(queue_name, b"small", {"n": "small"}, receipt=True)
+    message = sub.get(timeout=15)
+    assert message.body == b"small"
+    message.ack(receipt=True)
+    assert wait_until(lambda: bool(errors), 5)
+    assert isinstance(errors[0], FrameTooLarge)
+    assert str(256 * 1024) in str(errors[0])
+    assert consumer.is_connected
+    assert lost == []
+    assert consumer.reconnects == 0
+    consumer.disconnect()
+    again = make_client().subscribe(queue_name, ack="client-individual", receipt=True)
+    expect_nothing(again)  # acked: not redelivered
 
 
 # ---------------------------------------------------------------- handler errors

@@ -73,7 +73,17 @@ class ClientConfig(BaseModel):
             BytesMessage); when False it is added only to bodies containing NUL.
         dispatch_workers: threads running handlers. 1 (default) keeps global order; more
             run different subscriptions in parallel while keeping each one's order.
-        queue_size: capacity of a handler-less subscription's queue.
+        queue_size: the prefetch a handler-less subscription with client acks asks the
+            broker for when its headers name none, which bounds its queue (an auto-ack
+            one is bounded by the backlog below).
+        max_backlog_messages: messages a connection may hold for the application (handlers
+            not yet finished, pull queues not yet read) before its reader stops reading the
+            socket, so TCP pushes back on the broker. The default, 1,000, is ActiveMQ's own
+            queue prefetch: a broker's usual window fits without a pause.
+        max_backlog_bytes: the same bound in body bytes (16 MiB by default: 1,000 messages
+            of 16 KiB; a few large messages pause the reader before they cost much memory).
+        backlog_low_water: the reader reads again once the backlog is at most this fraction
+            of both bounds (hysteresis: one finished handler does not wake it per message).
         read_coalescing: seconds the reader pauses before its next read while messages
             stream in (the last read held several frames that were already waiting when
             the reader asked), so each read takes a bigger batch: far fewer wake-ups and
@@ -101,6 +111,9 @@ class ClientConfig(BaseModel):
     content_length: bool = True
     dispatch_workers: int = Field(default=1, ge=1, le=64)
     queue_size: int = Field(default=1000, ge=1)
+    max_backlog_messages: int = Field(default=1000, ge=1)
+    max_backlog_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+    backlog_low_water: float = Field(default=0.5, ge=0.0, lt=1.0)
     read_coalescing: float = Field(default=0.0003, ge=0.0, le=0.01)
     client_id: str | None = None
     connect_headers: dict[str, str] = Field(default_factory=dict)

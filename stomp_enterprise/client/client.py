@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -31,6 +32,7 @@ from stomp_enterprise.client.message import Message, charset_of
 from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscription
 from stomp_enterprise.client.transaction import Transaction
 from stomp_enterprise.config import ClientConfig, Timeouts
+from stomp_enterprise.core.backlog import PREFETCH_HEADERS, BacklogInfo, prefetch_header
 from stomp_enterprise.errors import (
     BrokerError,
     ConfigError,
@@ -95,7 +97,8 @@ class Client:
             ``ssl.SSLContext``.
         timeouts: a :class:`~stomp_enterprise.config.Timeouts` or a dict of its fields.
         **options: any other :class:`~stomp_enterprise.config.ClientConfig` field
-            (``dispatch_workers``, ``queue_size``, ``max_frame_size``, ``content_length``,
+            (``dispatch_workers``, ``queue_size``, ``max_backlog_messages``,
+            ``max_backlog_bytes``, ``backlog_low_water``, ``max_frame_size``, ``content_length``,
             ``client_id``, ``connect_headers``, ``heartbeat_tolerance``, ``seed``).
 
     Every public method may be called from any thread, including from inside a message
@@ -142,6 +145,7 @@ class Client:
             config.heart_beats,
             max_frame_size=config.max_frame_size,
             content_length=config.content_length,
+            skip_oversize=True,
         )
         self._connection: Connection | None = None
         self._subscriptions: dict[str, Subscription] = {}
@@ -158,6 +162,7 @@ class Client:
         self._ssl_context = self._make_ssl_context()
         self._disconnect_lock = threading.Lock()
         self.reconnects = 0
+        self.discarded = 0  # auto-ack messages received but never delivered (see _discarded)
         self._lost_at: float | None = None
         self._disconnected_total = 0.0
         self._ids = itertools.count(1)
@@ -205,6 +210,16 @@ class Client:
         if self._lost_at is not None:
             total += time.monotonic() - self._lost_at
         return total
+
+    @property
+    def backlog(self) -> BacklogInfo:
+        """The current connection's consume backlog: messages handed to handlers or pull
+        queues and not yet finished, and whether the reader paused because of them (all
+        zero when not connected). Any thread."""
+        connection = self._connection
+        if connection is None:
+            return BacklogInfo(0, 0, False, 0)
+        return connection.backlog_info()
 
     @property
     def subscriptions(self) -> list[Subscription]:
@@ -362,6 +377,7 @@ class Client:
             config.heart_beats,
             max_frame_size=config.max_frame_size,
             content_length=config.content_length,
+            skip_oversize=True,
         )
         connection = Connection(
             self,
@@ -804,7 +820,9 @@ class Client:
             handler: called with each :class:`Message` on the dispatcher thread. Without
                 one, the returned subscription is a bounded queue (``get()``, iteration).
             ack: ``auto``, ``client`` or ``client-individual``.
-            headers: extra SUBSCRIBE headers (``selector``, ``prefetch-count``, ...).
+            headers: extra SUBSCRIBE headers (``selector``, ``prefetch-count``, ...). With
+                client acks and no prefetch header of its own, the broker's prefetch header
+                is added, sized to the backlog bounds (see ``docs/acks.md``).
             id: subscription id (generated when omitted); kept across reconnects.
             on_error: what to do when ``handler`` raises: ``"disconnect"`` (default,
                 stompest's poison-pill behaviour), ``"nack"``, ``"ack"``, ``"ignore"`` or a
@@ -815,6 +833,8 @@ class Client:
         """
         connection = self._current_connection(timeout)
         headers = connection.routed(destination, headers, subscribe=True)
+        if ack != "auto":
+            headers = self._with_prefetch(connection, headers, pull=handler is None)
         with self._lock:
             sub_id = id if id is not None else f"sub-{next(self._ids)}"
             if sub_id in self._subscriptions:
@@ -828,7 +848,6 @@ class Client:
             handler,
             on_error,
             error_destination,
-            self.config.queue_size,
         )
         self._subscriptions[sub_id] = sub
         try:
@@ -848,15 +867,47 @@ class Client:
             raise
         return sub
 
+    def _with_prefetch(
+        self, connection: Connection, headers: Mapping[str, str] | None, *, pull: bool
+    ) -> Mapping[str, str] | None:
+        """A client-ack subscription whose headers set no prefetch gets the broker's own
+        prefetch header, sized so two full subscriptions fit in the backlog: half its
+        message bound (a pull one: at most ``queue_size``), and for Artemis, which
+        counts bytes, half its byte bound."""
+        if headers and any(name in headers for name in PREFETCH_HEADERS):
+            return headers
+        config = self.config
+        messages = max(1, config.max_backlog_messages // 2)
+        if pull:
+            messages = min(messages, config.queue_size)
+        info = connection.info
+        header = prefetch_header(
+            info.server if info else None, messages, max(1, config.max_backlog_bytes // 2)
+        )
+        if header is None:
+            return headers
+        return {**(headers or {}), header[0]: header[1]}
+
     def _unsubscribe(self, sub: Subscription, *, receipt: bool, timeout: float | None) -> None:
+        if self._subscriptions.get(sub.id) is not sub:
+            return
+        connection = self._connection
+        if connection is not None and connection.alive:
+            # still routed while it leaves the routing table (a read may be under way)
+            connection.retire(sub, until=sys.maxsize)
         if self._subscriptions.pop(sub.id, None) is None:
             return
         sub._end()
-        connection = self._connection
         if connection is not None and connection.alive:
+
+            def build(rid: str | None) -> bytes:
+                data = connection.session.unsubscribe(sub.id, receipt=rid)
+                connection.retire(sub)  # what was read until now is still delivered
+                return data
+
             try:
                 connection.call(
-                    lambda rid: connection.session.unsubscribe(sub.id, receipt=rid),
+                    build,
                     receipt=receipt,
                     timeout=timeout,
                     what=f"UNSUBSCRIBE {sub.id}",
@@ -866,6 +917,25 @@ class Client:
                 pass  # gone with the connection: nothing left to unsubscribe at the broker
         with self._lock:  # not connected: just make sure it is not replayed
             self._session.subscriptions.pop(sub.id, None)
+
+    def _discarded(self, subscription_id: str, count: int, reason: str) -> None:
+        """Auto-ack messages received and never delivered: a WARNING and the ``discarded``
+        event (any thread)."""
+        with self._state:
+            self.discarded += count
+        log.warning(
+            "%d auto-ack message(s) of subscription %s discarded: %s",
+            count,
+            subscription_id,
+            reason,
+        )
+        dispatcher = self._dispatcher
+        if dispatcher.in_worker():  # e.g. disconnect() is stopping it: run the listeners now
+            self.listeners.fire("discarded", subscription_id, count, reason)
+        else:
+            dispatcher.submit(
+                None, self.listeners.fire, "discarded", subscription_id, count, reason
+            )
 
     def unsubscribe(self, subscription: Subscription | str, *, receipt: bool = False) -> None:
         """Unsubscribe a :class:`Subscription` or a subscription id."""

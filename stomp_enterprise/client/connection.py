@@ -27,6 +27,8 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
+from stomp_enterprise.core.backlog import Backlog, BacklogInfo
+from stomp_enterprise.core.liveness import Liveness
 from stomp_enterprise.errors import (
     AckError,
     BrokerError,
@@ -46,6 +48,7 @@ from stomp_enterprise.protocol.session import (
     Event,
     HeartbeatReceived,
     MessageReceived,
+    MessageTooLarge,
     ReceiptReceived,
     Session,
     State,
@@ -54,8 +57,8 @@ from stomp_enterprise.transport.socket import RECV_SIZE, GateClosed, SocketTrans
 
 if TYPE_CHECKING:
     from stomp_enterprise.client.client import Client
-    from stomp_enterprise.client.dispatcher import Dispatcher
     from stomp_enterprise.client.message import Message
+    from stomp_enterprise.client.subscription import Subscription
 
 __all__ = ["Connection"]
 
@@ -63,6 +66,7 @@ log = logging.getLogger(__name__)
 frame_log = logging.getLogger("stomp_enterprise.frames")
 
 _MAX_TICK = 1.0
+_RETIRED_KEPT = 256  # unsubscribed subscriptions a connection still routes messages to
 _pause = time.sleep  # the read-coalescing pause (a name tests can watch)
 _BUSY_WAIT = 0.0005  # a read that waited less found a stream (see ClientConfig.read_coalescing)
 _BODY_SHOWN = 64
@@ -77,12 +81,6 @@ def describe(data: bytes | Frame) -> str:
         shown = redacted_headers([(p[0], p[1]) for p in pairs])
         return f"{lines[0]} {shown} body={body[:_BODY_SHOWN]!r}"
     return repr(data)
-
-
-def _submit_batch(dispatcher: Dispatcher, batch: list[Message]) -> None:
-    """Queue messages of one subscription (in order) as one dispatcher task."""
-    sub = batch[0].subscription
-    dispatcher.submit(sub.id, sub._deliver_all, batch)
 
 
 class Connection:
@@ -114,6 +112,14 @@ class Connection:
         self.lost_error: BaseException | None = None
         self.delivering: Message | None = None  # see Subscription._deliver_all
         self.last_broker_error: BrokerError | None = None
+        config = client.config
+        self.backlog = Backlog(
+            config.max_backlog_messages, config.max_backlog_bytes, config.backlog_low_water
+        )
+        self._flow = threading.Condition(threading.Lock())  # guards backlog; wakes the reader
+        self.reads = 0  # reads turned into events (under ``lock``): see retire()
+        self._retired: dict[str, Subscription] = {}
+        self._dropped: dict[str, int] = {}  # reader: auto-ack messages of ended subscriptions
 
     @property
     def url(self) -> str:
@@ -400,24 +406,24 @@ class Connection:
 
     # ------------------------------------------------------------ reader thread
 
-    def _intervals(self) -> tuple[float, float, float]:
+    def _liveness(self) -> Liveness:
         info = self.info
-        send = info.send_interval / 1000.0 if info else 0.0
-        expect = info.receive_interval / 1000.0 if info else 0.0
-        ticks = [t for t in (send / 4, expect / 4, _MAX_TICK) if t > 0]
-        return send, expect, min(ticks)
+        return Liveness(
+            info.send_interval / 1000.0 if info else 0.0,
+            info.receive_interval / 1000.0 if info else 0.0,
+            self._tolerance,
+            # the first byte after the handshake gets one more interval (see Liveness)
+            self.transport.last_read,
+        )
 
     def _run(self) -> None:
         transport = self.transport
         session = self.session
         lock = self.lock
         handle = self._handle
-        send_every, expect_within, tick = self._intervals()
-        silence_limit = expect_within * self._tolerance
-        # ActiveMQ 5.x sends its first heart-beat only ~2 intervals after CONNECTED (its
-        # inactivity monitor starts one interval late): allow one more interval until the
-        # first byte after the handshake arrives.
-        connected_at = transport.last_read
+        liveness = self._liveness()
+        tick = liveness.tick
+        backlog = self.backlog
         debug = frame_log.isEnabledFor(logging.DEBUG)
         coalesce = self._coalesce
         monotonic = time.monotonic
@@ -427,7 +433,13 @@ class Connection:
                 handle(self._early)
                 self._early = []
             while True:
-                if coalesce:
+                if backlog.paused:
+                    # the application holds as much as it may: stop reading, so TCP pushes
+                    # back on the broker; keep ticking for our heart-beats
+                    if not self._wait_for_room(liveness, tick):
+                        return
+                    data = None
+                elif coalesce:
                     asked = monotonic()
                     data = transport.read(tick)
                     waited = monotonic() - asked
@@ -445,6 +457,7 @@ class Connection:
                         if not self.alive or session.parser is not parser:
                             return  # lost meanwhile (a reconnect gives the session a new one)
                         events = session.receive_frames(parsed, parser.heartbeats - before)
+                        self.reads += 1
                     if events:
                         handle(events)
                         if (
@@ -461,17 +474,15 @@ class Connection:
                         self._ended_while_closing("closed the connection")
                         return
                     raise ConnectionLost(f"{self.url} closed the connection")
-                if send_every or silence_limit:
+                if liveness.active:
                     now = time.monotonic()
-                    if send_every and now - transport.last_write >= send_every / 2:
+                    if liveness.heartbeat_due(now, transport.last_write):
                         transport.try_write(b"\n")
-                    limit = silence_limit
-                    if transport.last_read <= connected_at:
-                        limit += expect_within
-                    if silence_limit and now - transport.last_read > limit:
+                    silent = liveness.silence(now, transport.last_read)
+                    if silent is not None:
                         raise HeartbeatTimeout(
-                            f"nothing from {self.url} for {now - transport.last_read:.2f}s "
-                            f"(heart-beat every {expect_within:g}s expected)"
+                            f"nothing from {self.url} for {silent:.2f}s "
+                            f"(heart-beat every {liveness.expect_within:g}s expected)"
                         )
         except StompError as exc:
             if not self.closing:
@@ -486,51 +497,153 @@ class Connection:
             log.exception("reader thread of %s failed", self.url)
             self._lost(ConnectionLost(f"reader failed: {exc!r}"))
 
+    def _wait_for_room(self, liveness: Liveness, tick: float) -> bool:
+        """Reader, backlog full: wait (one tick at most) for the application to finish
+        messages. Returns False when the connection is gone meanwhile."""
+        if not liveness.paused:
+            liveness.pause()
+            log.debug(
+                "reader of %s paused: %d messages / %d bytes not yet finished",
+                self.url,
+                self.backlog.messages,
+                self.backlog.bytes,
+            )
+        with self._flow:
+            self._flow.wait_for(lambda: not self.backlog.paused or not self.alive, tick)
+        if not self.alive:
+            return False
+        if not self.backlog.paused:
+            liveness.resume(time.monotonic())
+            log.debug("reader of %s resumed", self.url)
+        return True
+
+    # ------------------------------------------------------------ the consume backlog
+
+    def handed(self, count: int, size: int) -> None:
+        """Reader: ``count`` messages of ``size`` body bytes go to the application."""
+        with self._flow:
+            self.backlog.add(count, size)
+
+    def finished(self, count: int, size: int) -> None:
+        """Any thread: the application is done with messages of this connection (their
+        handlers returned, or they were taken from a pull queue)."""
+        with self._flow:
+            if self.backlog.done(count, size):
+                self._flow.notify_all()
+
+    def backlog_info(self) -> BacklogInfo:
+        """Any thread: a snapshot of this connection's backlog."""
+        with self._flow:
+            return self.backlog.info()
+
+    def retire(self, sub: Subscription, *, until: int | None = None) -> None:
+        """Under the session lock, as its UNSUBSCRIBE is queued: messages already read for
+        ``sub`` are still delivered, later ones reported (see :meth:`_route`). ``until``:
+        deliver the messages of reads up to that number instead (before the UNSUBSCRIBE
+        is built, so none is lost while the subscription leaves the routing table)."""
+        sub._cutoff = self.reads if until is None else until
+        self._retired[sub.id] = sub
+        while len(self._retired) > _RETIRED_KEPT:  # bounded: the oldest get no more messages
+            del self._retired[next(iter(self._retired))]
+
+    def _route(self, name: str | None, frame: Frame) -> Subscription | None:
+        """The subscription a MESSAGE goes to: an active one, or one unsubscribed after
+        this read was parsed. A message that arrived after its UNSUBSCRIBE went out is
+        dropped: the broker redelivers it when unacked; an auto-ack one is reported
+        (``discarded`` event and a WARNING)."""
+        sub = self._retired.get(name or "")
+        if sub is not None:
+            if sub._cutoff >= self.reads:
+                return sub
+            if sub.ack == "auto":  # reported once per read by _handle
+                self._dropped[sub.id] = self._dropped.get(sub.id, 0) + 1
+            else:
+                log.debug("MESSAGE for unsubscribed %s: the broker redelivers it", sub.id)
+            return None
+        log.warning(
+            "MESSAGE for unknown subscription %r dropped (message-id %r)",
+            name,
+            frame.get("message-id"),
+        )
+        return None
+
     def _handle(self, events: list[Event]) -> None:
-        """Route the events of one read. Consecutive messages of one subscription go to the
-        dispatcher as one task (one queue hand-off per read, not per message); anything else
-        is queued after them, so the order of events is kept."""
+        """Route the events of one read. Consecutive messages of one subscription go on as
+        one batch: to the dispatcher as one task (one queue hand-off per read, not per
+        message), or straight into a pull subscription's queue (never through the
+        dispatcher, so an unread queue blocks no handler or listener). Anything else is
+        queued after them, so the order of events is kept."""
         client = self._client
-        dispatcher = client._dispatcher
         subscriptions = client._subscriptions
         message_class = client._message_class
         batch: list[Message] = []
+        size = 0
+        target: Subscription | None = None
         for event in events:
             if type(event) is MessageReceived:
-                target = subscriptions.get(event.subscription or "")
-                if target is None:
-                    log.warning(
-                        "MESSAGE for unknown subscription %r dropped (message-id %r)",
-                        event.subscription,
-                        event.frame.get("message-id"),
-                    )
-                    continue
-                if batch and batch[0].subscription is not target:
-                    _submit_batch(dispatcher, batch)
-                    batch = []
-                batch.append(message_class(event.frame, target, self))
+                frame = event.frame
+                if target is None or target.id != event.subscription:
+                    if batch:
+                        self._hand_on(batch, size)
+                        batch = []
+                        size = 0
+                    target = subscriptions.get(event.subscription or "")
+                    if target is None:
+                        target = self._route(event.subscription, frame)
+                        if target is None:
+                            continue
+                batch.append(message_class(frame, target, self))
+                size += len(frame.body)
                 continue
             if batch:
-                _submit_batch(dispatcher, batch)
+                self._hand_on(batch, size)
                 batch = []
-            if type(event) is ReceiptReceived:
-                future = self._receipts.pop(event.receipt_id, None)  # atomic; no lock needed
-                if future is not None:
-                    future.set_result(event.frame)
-                if client.listeners.has("receipt"):
-                    dispatcher.submit(None, client.listeners.fire, "receipt", event.receipt_id)
-            elif isinstance(event, ErrorReceived):
-                error = BrokerError(event.message, event.frame)
-                self.last_broker_error = error  # most brokers close next: say why in the loss
-                log.error("ERROR from %s: %s", self.url, event.message)
-                if event.receipt_id is not None:
-                    with self.lock:
-                        future = self._receipts.pop(event.receipt_id, None)
-                    if future is not None:
-                        future.set_exception(error)
-                dispatcher.submit(None, client.listeners.fire, "error", error)
+                size = 0
+            target = None
+            self._other(event)
         if batch:
-            _submit_batch(dispatcher, batch)
+            self._hand_on(batch, size)
+        if self._dropped:
+            for sub_id, count in self._dropped.items():
+                client._discarded(sub_id, count, "arrived after UNSUBSCRIBE was sent")
+            self._dropped.clear()
+
+    def _hand_on(self, batch: list[Message], size: int) -> None:
+        """Messages of one subscription, in order, to their handler or pull queue."""
+        self.handed(len(batch), size)
+        sub = batch[0].subscription
+        if sub.handler is None:
+            sub._put(batch)
+        else:
+            self._client._dispatcher.submit(sub.id, sub._deliver_all, batch)
+
+    def _other(self, event: Event) -> None:
+        """A RECEIPT, an ERROR or an oversize MESSAGE (reader thread)."""
+        client = self._client
+        dispatcher = client._dispatcher
+        if type(event) is MessageTooLarge:
+            sub = client._subscriptions.get(event.subscription or "")
+            if sub is None:
+                sub = self._route(event.subscription, event.frame)
+            if sub is not None:  # its policy runs in order with its other messages
+                message = client._message_class(event.frame, sub, self)
+                dispatcher.submit(sub.id, sub._too_large, message, event.size)
+        elif type(event) is ReceiptReceived:
+            future = self._receipts.pop(event.receipt_id, None)  # atomic; no lock needed
+            if future is not None:
+                future.set_result(event.frame)
+            if client.listeners.has("receipt"):
+                dispatcher.submit(None, client.listeners.fire, "receipt", event.receipt_id)
+        elif isinstance(event, ErrorReceived):
+            error = BrokerError(event.message, event.frame)
+            self.last_broker_error = error  # most brokers close next: say why in the loss
+            log.error("ERROR from %s: %s", self.url, event.message)
+            if event.receipt_id is not None:
+                with self.lock:
+                    future = self._receipts.pop(event.receipt_id, None)
+                if future is not None:
+                    future.set_exception(error)
+            dispatcher.submit(None, client.listeners.fire, "error", error)
 
     # ------------------------------------------------------------ loss and close
 
@@ -544,6 +657,7 @@ class Connection:
             self.session.reset()
             pending = list(self._receipts.values())
             self._receipts.clear()
+        self._wake()
         self.transport.close()
         broker_error = self.last_broker_error
         if broker_error is not None:  # e.g. an oversize frame: ERROR (no receipt-id), close
@@ -577,6 +691,7 @@ class Connection:
                 self.session.reset()
             pending = list(self._receipts.values())
             self._receipts.clear()
+        self._wake()
         for future in pending:
             if not future.done():
                 future.set_exception(error)
@@ -594,6 +709,11 @@ class Connection:
         self._end(ConnectionLost(f"connection to {self.url} closed"))
         self.transport.close(left())
         self.join(left())
+
+    def _wake(self) -> None:
+        """Wake a reader paused on a full backlog (it then sees the connection is gone)."""
+        with self._flow:
+            self._flow.notify_all()
 
     def join(self, timeout: float) -> None:
         """Wait for the reader thread to end (bounded; skipped from the reader itself)."""

@@ -24,6 +24,8 @@ EVENTS: Final = {
     "heartbeat_timeout": "(error: HeartbeatTimeout)",
     "reconnect_failed": "(error: ConnectFailed) - reconnecting gave up; the client is closed",
     "handler_error": "(message: Message, error: BaseException)",
+    "discarded": "(subscription_id: str, count: int, reason: str) - auto-ack messages received "
+    "but never delivered (e.g. in flight when UNSUBSCRIBE was sent)",
 }
 
 

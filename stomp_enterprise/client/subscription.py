@@ -8,10 +8,17 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
-from stomp_enterprise.errors import ConfigError, ConnectionLost, NotConnected, StompError
+from stomp_enterprise.errors import (
+    ConfigError,
+    ConnectionLost,
+    FrameTooLarge,
+    NotConnected,
+    StompError,
+)
 
 if TYPE_CHECKING:
     from stomp_enterprise.client.client import Client
@@ -53,8 +60,15 @@ class Subscription:
         headers: extra SUBSCRIBE headers.
         handler: the callable messages go to, or None (then use :meth:`get` / iteration).
 
-    Thread-safety: :meth:`get` and iteration from any one consumer thread at a time;
-    :meth:`unsubscribe` from any thread, including the handler.
+    A handler-less subscription is fed by the connection's reader directly (never through
+    the dispatcher), so a handler may wait on another subscription's :meth:`get` even with
+    one dispatch worker, and an unread queue blocks no handler or listener. Its queue is
+    bounded by the broker's prefetch with client acks (``queue_size`` sets the default
+    prefetch header, see :meth:`Client.subscribe`) and, with auto acks, by the
+    connection's backlog: while that is full the reader stops reading the socket.
+
+    Thread-safety: :meth:`get` and iteration from any thread (each message goes to one
+    caller); :meth:`unsubscribe` from any thread, including the handler.
     """
 
     def __init__(
@@ -67,7 +81,6 @@ class Subscription:
         handler: Handler | None,
         on_error: ErrorPolicy,
         error_destination: str | None,
-        queue_size: int,
     ) -> None:
         if handler is not None and not callable(handler):
             raise ConfigError(f"handler must be callable, got {handler!r}")
@@ -85,11 +98,11 @@ class Subscription:
         self.handler = handler
         self.on_error = on_error
         self.error_destination = error_destination
-        self._queue: queue.Queue[Message] | None = (
-            queue.Queue(maxsize=queue_size) if handler is None else None
-        )
+        self._queue: deque[Message] | None = deque() if handler is None else None
+        self._ready = threading.Condition(threading.Lock())  # guards _queue
         self._active = threading.Event()
         self._active.set()
+        self._cutoff = -1  # the connection's read count when UNSUBSCRIBE went out
 
     @property
     def active(self) -> bool:
@@ -114,15 +127,25 @@ class Subscription:
         if q is None:
             raise ConfigError(f"subscription {self.id!r} has a handler; get() is for queues")
         deadline = None if timeout is None else time.monotonic() + timeout
+        ready = self._ready
         while True:
-            wait = _POLL if deadline is None else min(_POLL, deadline - time.monotonic())
-            try:
-                return q.get(timeout=max(0.0, wait))
-            except queue.Empty:
-                if not self.active:
-                    raise NotConnected(f"subscription {self.id!r} has ended") from None
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
+            with ready:
+                while not q:
+                    if not self.active:
+                        raise NotConnected(f"subscription {self.id!r} has ended")
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        raise queue.Empty
+                    # the poll notices an ending subscription without a wake-up
+                    ready.wait(_POLL if remaining is None else min(_POLL, remaining))
+                message = q.popleft()
+            connection = message._connection
+            connection.finished(1, len(message.frame.body))
+            if self.ack != "auto" and not connection.alive:
+                # its connection is gone: it cannot be acked, and the broker redelivers it
+                log.debug("skipping %r: its connection is lost; the broker redelivers it", message)
+                continue
+            return message
 
     def __iter__(self) -> Iterator[Message]:
         """Yield messages until the subscription ends."""
@@ -133,11 +156,29 @@ class Subscription:
                 return
 
     def unsubscribe(self, *, receipt: bool = False, timeout: float | None = None) -> None:
-        """Stop the subscription (idempotent). Messages already queued can still be read."""
+        """Stop the subscription (idempotent). Any thread, including its handler.
+
+        With ``ack="auto"`` nothing already received is lost: the handler still runs for
+        every message read before the UNSUBSCRIBE was written, and :meth:`get` still
+        returns what is queued. A message the broker sent after it (in flight while the
+        UNSUBSCRIBE travelled) is reported: a ``discarded`` listener event and a WARNING.
+        With client acks, messages not yet handled are dropped; the broker redelivers them.
+        """
         self._client._unsubscribe(self, receipt=receipt, timeout=timeout)
 
     def _end(self) -> None:
         self._active.clear()
+        with self._ready:
+            self._ready.notify_all()
+
+    def _put(self, messages: list[Message]) -> None:
+        """Reader thread: queue messages of one read (handler-less subscriptions). Never
+        blocks: the connection's backlog (which counts them until taken) pauses its reader."""
+        q = self._queue
+        assert q is not None
+        with self._ready:
+            q.extend(messages)
+            self._ready.notify_all()
 
     # ------------------------------------------------------------ delivery (dispatcher thread)
 
@@ -154,11 +195,13 @@ class Subscription:
         transport = connection.transport
         transport.hold()
         started = time.monotonic()
+        discarded = 0
         try:
             for message in messages:
                 connection.delivering = message
                 try:
-                    deliver(message)
+                    if not deliver(message):
+                        discarded += 1
                 except Exception:
                     log.exception("delivering %r failed", message)
                 if time.monotonic() - started > _HOLD_LIMIT:
@@ -168,30 +211,32 @@ class Subscription:
         finally:
             connection.delivering = None
             _write_held(transport)
+            connection.finished(len(messages), sum(len(m.frame.body) for m in messages))
+            if discarded:
+                self._client._discarded(self.id, discarded, "the client was closed first")
 
-    def _deliver(self, message: Message) -> None:
-        if not self._active.is_set():
-            log.debug("dropping %r: subscription %s ended", message, self.id)
-            return
-        if self.ack != "auto" and not message._connection.alive:
-            # its connection is gone: it cannot be acked, and the broker redelivers it
-            log.debug("dropping %r: its connection is lost; the broker redelivers it", message)
-            return
+    def _deliver(self, message: Message) -> bool:
+        """Run the handler; False when an auto-ack message could not be delivered."""
+        if self.ack != "auto":
+            if not self._active.is_set():
+                # unsubscribed: the broker took it back and redelivers it
+                log.debug("dropping %r: subscription %s ended", message, self.id)
+                return True
+            if not message._connection.alive:
+                # its connection is gone: it cannot be acked, and the broker redelivers it
+                log.debug("dropping %r: its connection is lost; the broker redelivers it", message)
+                return True
+        elif not self._active.is_set() and self._client._closing.is_set():
+            return False  # disconnect() waited its drain time: reported by _deliver_all
+        # an auto-ack message is the broker's no more: it is delivered even after
+        # unsubscribe() (it was read before the UNSUBSCRIBE went out; see Connection._route)
         handler = self.handler
-        if handler is None:
-            q = self._queue
-            assert q is not None
-            while self._active.is_set():
-                try:
-                    q.put(message, timeout=_POLL)
-                    return
-                except queue.Full:
-                    continue
-            return
+        assert handler is not None
         try:
             handler(message)
         except Exception as exc:
             self._failed(message, exc)
+        return True
 
     def _failed(self, message: Message, exc: Exception) -> None:
         log.error(
@@ -205,12 +250,7 @@ class Subscription:
         client.listeners.fire("handler_error", message, exc)
         try:
             if self.error_destination is not None:
-                headers = {k: v for k, v in message.headers.items() if k not in _NOT_FORWARDED}
-                headers[FAILURE_HEADER] = f"{type(exc).__name__}: {exc}"[:1000]
-                headers[ORIGINAL_DESTINATION_HEADER] = message.destination or self.destination
-                client.send(self.error_destination, message.body, headers, receipt=True)
-                if self.ack != "auto":
-                    message.ack()
+                self._forward(message, exc)
             elif callable(self.on_error):
                 self.on_error(message, exc)
             elif self.on_error == "nack":
@@ -225,6 +265,47 @@ class Subscription:
             log.error("error policy for %r failed: %s", message, policy_exc)  # noqa: TRY400
         except Exception:
             log.exception("custom error policy for %r raised", message)
+
+    def _forward(self, message: Message, exc: BaseException) -> None:
+        """Send ``message`` (headers kept, plus the failure) to the error destination (with
+        a receipt), then ack it."""
+        assert self.error_destination is not None
+        headers = {k: v for k, v in message.headers.items() if k not in _NOT_FORWARDED}
+        headers[FAILURE_HEADER] = f"{type(exc).__name__}: {exc}"[:1000]
+        headers[ORIGINAL_DESTINATION_HEADER] = message.destination or self.destination
+        self._client.send(self.error_destination, message.body, headers, receipt=True)
+        if self.ack != "auto":
+            message.ack()
+
+    def _too_large(self, message: Message, size: int) -> None:
+        """Dispatcher thread: a MESSAGE beyond ``max_frame_size`` whose body was skipped
+        (``message.body`` is empty). The connection survives; the broker must not redeliver
+        it for ever, so: with ``error_destination`` its headers are forwarded there (no
+        body) and it is acked; with ``on_error="nack"`` (STOMP 1.1+) it is nacked;
+        otherwise it is acked (client acks) or just skipped (auto). Always reported to the
+        ``handler_error`` listeners with a :class:`FrameTooLarge`."""
+        connection = message._connection
+        exc = FrameTooLarge(
+            f"MESSAGE {message.message_id!r} of {size} bytes on subscription {self.id} "
+            f"exceeds max_frame_size={self._client.config.max_frame_size}; body skipped"
+        )
+        log.error("%s", exc)
+        self._client.listeners.fire("handler_error", message, exc)
+        if self.ack != "auto" and not connection.alive:
+            return  # cannot be acked; the broker redelivers it (and we skip it again)
+        try:
+            if self.error_destination is not None:
+                self._forward(message, exc)
+            elif (
+                self.on_error == "nack"
+                and self.ack != "auto"
+                and connection.session.version != "1.0"
+            ):
+                message.nack()
+            elif self.ack != "auto":
+                message.ack()
+        except (StompError, OSError) as policy_exc:
+            log.error("error policy for oversize %r failed: %s", message, policy_exc)  # noqa: TRY400
 
     def __repr__(self) -> str:
         return (

@@ -8,7 +8,7 @@ from __future__ import annotations
 from stomp_enterprise.protocol import commands
 from stomp_enterprise.protocol.constants import VERSIONS, Version
 from stomp_enterprise.protocol.frames import Frame
-from stomp_enterprise.protocol.parser import FrameParser
+from stomp_enterprise.protocol.parser import FrameParser, OversizeFrame
 from stomp_enterprise.protocol.serializer import serialize
 from stomp_enterprise.protocol.session import (
     Connected,
@@ -17,6 +17,7 @@ from stomp_enterprise.protocol.session import (
     Event,
     HeartbeatReceived,
     MessageReceived,
+    MessageTooLarge,
     ReceiptReceived,
     Session,
     State,
@@ -32,6 +33,8 @@ __all__ = [
     "FrameParser",
     "HeartbeatReceived",
     "MessageReceived",
+    "MessageTooLarge",
+    "OversizeFrame",
     "ReceiptReceived",
     "Session",
     "State",

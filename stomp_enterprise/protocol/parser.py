@@ -11,6 +11,12 @@ frames). Design points:
   large body arriving in small pieces costs O(n), not O(n^2).
 * Limits are enforced before buffering: a declared ``content-length`` beyond ``max_frame_size``
   fails at once; an over-long header line or header block fails as soon as it is seen.
+* With ``skip_oversize`` a MESSAGE beyond ``max_frame_size`` is not an error: its body is
+  skipped without being buffered (counted down across feeds for a ``content-length`` body,
+  or up to the NUL that ends a body without one, which is exactly where the spec says it
+  ends) and an :class:`OversizeFrame` (its headers, an empty body, its size) takes its
+  place, so the connection survives one message too large for the client. Any other
+  command beyond the limit is still :class:`~stomp_enterprise.errors.FrameTooLarge`.
 * Any error is a :class:`~stomp_enterprise.errors.ProtocolError` subclass naming what and
   where; after it the parser refuses further input.
 """
@@ -38,6 +44,7 @@ __all__ = [
     "DEFAULT_MAX_HEADER_COUNT",
     "DEFAULT_MAX_HEADER_LENGTH",
     "FrameParser",
+    "OversizeFrame",
 ]
 
 DEFAULT_MAX_FRAME_SIZE: Final = 64 * 1024 * 1024
@@ -63,6 +70,18 @@ ACCELERATED: Final = _scan is not None
 present; ``STOMP_ENTERPRISE_PURE_PYTHON=1`` turns it off). Both parse exactly alike."""
 
 
+class OversizeFrame(Frame):
+    """A MESSAGE larger than ``max_frame_size``, parsed with ``skip_oversize``: its headers,
+    an empty body, and ``size``, the body's length in bytes (skipped, never buffered)."""
+
+    __slots__ = ("size",)
+
+    size: int
+
+
+_new_oversize = OversizeFrame._parsed
+
+
 class FrameParser:
     """Turns a byte stream into :class:`Frame` objects.
 
@@ -72,6 +91,8 @@ class FrameParser:
         max_frame_size: largest frame (headers and body) accepted, in bytes.
         max_header_count: most headers in one frame.
         max_header_length: longest single header line (name, colon and value), in bytes.
+        skip_oversize: skip a MESSAGE beyond ``max_frame_size`` and return an
+            :class:`OversizeFrame` for it instead of failing.
 
     Attributes:
         heartbeats: EOLs received between frames so far.
@@ -83,8 +104,11 @@ class FrameParser:
     __slots__ = (
         "_chunks",
         "_failed",
+        "_head_info",
         "_need",
         "_size",
+        "_skip",
+        "_skipping",
         "_version",
         "_waiting_for",
         "bytes_received",
@@ -92,6 +116,7 @@ class FrameParser:
         "max_frame_size",
         "max_header_count",
         "max_header_length",
+        "skip_oversize",
     )
 
     def __init__(
@@ -101,6 +126,7 @@ class FrameParser:
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         max_header_count: int = DEFAULT_MAX_HEADER_COUNT,
         max_header_length: int = DEFAULT_MAX_HEADER_LENGTH,
+        skip_oversize: bool = False,
     ) -> None:
         for label, limit in (
             ("max_frame_size", max_frame_size),
@@ -120,6 +146,11 @@ class FrameParser:
         self._need = 0  # do not parse again until _size reaches this
         self._waiting_for: bytes | None = None  # a byte that must arrive before parsing again
         self._failed: RemoteProtocolError | None = None
+        self.skip_oversize = skip_oversize
+        self._skipping: OversizeFrame | None = None  # the MESSAGE whose body is skipped
+        self._skip = 0  # bytes still to skip (its NUL included); -1: up to the next NUL
+        # command, header block, escaping and body offset of a frame waiting for its NUL
+        self._head_info: tuple[str, str, str | None, int] | None = None
 
     @property
     def version(self) -> str:
@@ -156,6 +187,11 @@ class FrameParser:
             return []
         if not isinstance(data, bytes):  # bytearray/memoryview: `in` below needs bytes
             data = bytes(data)
+        if self._skipping is not None:
+            skipped, data = self._skip_body(data)
+            if skipped:
+                return skipped + self.feed(data) if data else skipped
+            return []
         base = self.bytes_received - self._size  # stream offset of the buffer's first byte
         self.bytes_received += len(data)
         if self._size:
@@ -177,6 +213,47 @@ class FrameParser:
         except RemoteProtocolError as exc:
             raise self._fail(exc) from None
 
+    def _skip_body(self, data: bytes) -> tuple[list[Frame], bytes]:
+        """Skip what belongs to an oversize MESSAGE's body; return the finished
+        :class:`OversizeFrame` (or nothing yet) and the bytes after it."""
+        skipping = self._skipping
+        assert skipping is not None
+        if self._skip >= 0:  # a content-length body and its NUL
+            if len(data) < self._skip:
+                self._skip -= len(data)
+                self.bytes_received += len(data)
+                return [], b""
+            last = self._skip - 1
+            if data[last] != 0:
+                raise self._fail(
+                    RemoteProtocolError(
+                        f"MESSAGE body is not followed by NUL after content-length="
+                        f"{skipping.size} octets (found {data[last : last + 1]!r})",
+                        offset=self.bytes_received + last,
+                    )
+                )
+            used = self._skip
+        else:  # a body without content-length ends at the first NUL
+            nul = data.find(b"\0")
+            if nul < 0:
+                skipping.size += len(data)
+                self.bytes_received += len(data)
+                return [], b""
+            skipping.size += nul
+            used = nul + 1
+        self.bytes_received += used
+        self._skipping = None
+        self._skip = 0
+        return [skipping], data[used:]
+
+    @staticmethod
+    def _start_skip(command: str, rest: str, escaped: str | None, size: int) -> OversizeFrame:
+        """The frame standing for an oversize MESSAGE (its headers, no body)."""
+        frame = _new_oversize(command, rest, escaped, b"")
+        assert isinstance(frame, OversizeFrame)
+        frame.size = size
+        return frame
+
     def _keep(self, buf: bytes, pos: int, need: int, waiting_for: bytes | None, base: int) -> None:
         rest = buf[pos:] if pos else buf
         self._chunks = [rest]
@@ -188,6 +265,25 @@ class FrameParser:
     def _check_incomplete(self, base: int) -> None:
         """Limits on an incomplete frame held in the buffer (slow path only)."""
         size = self._size
+        info = self._head_info
+        if (
+            size > self.max_frame_size
+            and self._waiting_for == b"\0"
+            and info is not None
+            and self.skip_oversize
+            and info[0] == "MESSAGE"
+        ):
+            # a MESSAGE without content-length outgrew the limit: drop what is buffered of
+            # its body and skip the rest up to its NUL
+            command, rest, escaped, body_at = info
+            self._skipping = self._start_skip(command, rest, escaped, size - body_at)
+            self._skip = -1
+            self._chunks = []
+            self._size = 0
+            self._need = 0
+            self._waiting_for = None
+            self._head_info = None
+            return
         if size > self.max_frame_size:
             raise self._fail(
                 FrameTooLarge(
@@ -368,10 +464,25 @@ class FrameParser:
             if length >= 0:
                 stop = bstart + length
                 if stop - pos > self.max_frame_size:
-                    raise FrameTooLarge(
-                        f"content-length {length} exceeds max_frame_size={self.max_frame_size}",
-                        offset=base + pos,
-                    )
+                    if not self.skip_oversize or command != "MESSAGE":
+                        raise FrameTooLarge(
+                            f"content-length {length} exceeds max_frame_size={self.max_frame_size}",
+                            offset=base + pos,
+                        )
+                    skipping = self._start_skip(command, rest, escaped, length)
+                    if stop >= end:  # the body goes on in later feeds: count it down
+                        self._skipping = skipping
+                        self._skip = stop + 1 - end
+                        break
+                    if buf[stop] != 0:
+                        raise RemoteProtocolError(
+                            f"{command} body is not followed by NUL after content-length="
+                            f"{length} octets (found {buf[stop : stop + 1]!r})",
+                            offset=base + stop,
+                        )
+                    append(skipping)
+                    pos = stop + 1
+                    continue
                 if stop >= end:
                     self._keep(buf, pos, stop + 1 - pos, None, base)
                     break
@@ -384,13 +495,18 @@ class FrameParser:
             else:
                 stop = find(b"\0", bstart)
                 if stop < 0:
+                    self._head_info = (command, rest, escaped, bstart - pos)
                     self._keep(buf, pos, 0, b"\0", base)
                     break
                 if stop - pos > self.max_frame_size:
-                    raise FrameTooLarge(
-                        f"frame exceeds max_frame_size={self.max_frame_size} bytes",
-                        offset=base + pos,
-                    )
+                    if not self.skip_oversize or command != "MESSAGE":
+                        raise FrameTooLarge(
+                            f"frame exceeds max_frame_size={self.max_frame_size} bytes",
+                            offset=base + pos,
+                        )
+                    append(self._start_skip(command, rest, escaped, stop - bstart))
+                    pos = stop + 1
+                    continue
             append(_new_frame(command, rest, escaped, buf[bstart:stop]))
             pos = stop + 1
         return frames

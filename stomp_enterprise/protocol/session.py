@@ -30,7 +30,7 @@ from stomp_enterprise.errors import LocalProtocolError, ProtocolError, RemotePro
 from stomp_enterprise.protocol import commands
 from stomp_enterprise.protocol.constants import VERSIONS
 from stomp_enterprise.protocol.frames import Frame, HeaderInput
-from stomp_enterprise.protocol.parser import DEFAULT_MAX_FRAME_SIZE, FrameParser
+from stomp_enterprise.protocol.parser import DEFAULT_MAX_FRAME_SIZE, FrameParser, OversizeFrame
 
 __all__ = [
     "TRANSITIONS",
@@ -40,6 +40,7 @@ __all__ = [
     "Event",
     "HeartbeatReceived",
     "MessageReceived",
+    "MessageTooLarge",
     "ReceiptReceived",
     "Session",
     "State",
@@ -128,6 +129,18 @@ class MessageReceived(NamedTuple):
     subscription: str | None
 
 
+class MessageTooLarge(NamedTuple):
+    """A MESSAGE larger than ``max_frame_size`` (with ``skip_oversize``): its body was
+    skipped, never buffered. ``frame`` holds its headers and an empty body; ``size`` is the
+    body's length in bytes. The connection goes on; the client applies the subscription's
+    error policy (ack, nack or forward the headers) so the broker does not redeliver it
+    for ever."""
+
+    frame: Frame
+    subscription: str | None
+    size: int
+
+
 class ReceiptReceived(NamedTuple):
     """A RECEIPT for a frame we sent with ``receipt``; ``command`` is that frame's command.
     (A named tuple: pipelined receipts make one per frame.)"""
@@ -167,6 +180,7 @@ class ConnectionClosed:
 Event = (
     Connected
     | MessageReceived
+    | MessageTooLarge
     | ReceiptReceived
     | ErrorReceived
     | HeartbeatReceived
@@ -192,6 +206,9 @@ class Session:
         heart_beat: ``(cx, cy)`` in ms: we can send every cx, we want data every cy.
         max_frame_size: the parser's limit.
         content_length: add ``content-length`` to every body (else only to bodies with NUL).
+        skip_oversize: a MESSAGE beyond ``max_frame_size`` becomes a
+            :class:`MessageTooLarge` event (its body skipped, never buffered) instead of a
+            :class:`~stomp_enterprise.errors.FrameTooLarge` error that ends the session.
 
     Not thread-safe: the threaded client serializes calls with its own lock.
     """
@@ -203,6 +220,7 @@ class Session:
         *,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         content_length: bool = True,
+        skip_oversize: bool = False,
     ) -> None:
         if not versions:
             raise LocalProtocolError("offer at least one STOMP version")
@@ -213,7 +231,9 @@ class Session:
         commands.connect(host="/", heart_beat=heart_beat)  # validates heart_beat early
         self.client_heart_beat = heart_beat
         self.content_length = content_length
-        self.parser = FrameParser(self.offered[0], max_frame_size=max_frame_size)
+        self.parser = FrameParser(
+            self.offered[0], max_frame_size=max_frame_size, skip_oversize=skip_oversize
+        )
         self.state = State.DISCONNECTED
         self.version: str = self.offered[0]
         self.server_heart_beat: tuple[int, int] = (0, 0)
@@ -505,6 +525,7 @@ class Session:
             max_frame_size=self.parser.max_frame_size,
             max_header_count=self.parser.max_header_count,
             max_header_length=self.parser.max_header_length,
+            skip_oversize=self.parser.skip_oversize,
         )
         self.send_interval = self.receive_interval = 0
         return lost
@@ -553,6 +574,8 @@ class Session:
         command = frame.command
         if self.state is State.CONNECTED:  # hot paths: the state stays CONNECTED
             if command == "MESSAGE":
+                if type(frame) is OversizeFrame:
+                    return MessageTooLarge(frame, frame.get("subscription"), frame.size)
                 return MessageReceived(frame, frame.get("subscription"))
             if command == "RECEIPT":
                 rid = frame.get("receipt-id")
@@ -562,6 +585,8 @@ class Session:
         if command == "CONNECTED":
             return self._connected(frame)
         if command == "MESSAGE":
+            if type(frame) is OversizeFrame:
+                return MessageTooLarge(frame, frame.get("subscription"), frame.size)
             return MessageReceived(frame, frame.get("subscription"))
         if command == "RECEIPT":
             try:

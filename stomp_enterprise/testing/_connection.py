@@ -168,6 +168,12 @@ class BrokerConnection:
             self._last_received = time.monotonic()
             self._cond.notify_all()
 
+    @property
+    def unsent(self) -> int:
+        """Bytes queued for this client and not yet handed to the socket (any thread)."""
+        with self._cond:
+            return sum(len(data) for _, data in self._outbound)
+
     def send_frame(self, frame: Frame) -> None:
         """Queue ``frame`` for writing (never blocks; any thread)."""
         try:

@@ -299,6 +299,13 @@ class Broker:
         with self._lock:
             return self._router.subscriber_count(destination)
 
+    def unsent_bytes(self) -> int:
+        """Bytes queued for clients that their sockets have not taken yet: grows while a
+        client stops reading (back-pressure)."""
+        with self._lock:
+            connections = list(self._connections.values())
+        return sum(conn.unsent for conn in connections)
+
     @property
     def connections(self) -> int:
         """Client connections currently open (whether or not they sent CONNECT)."""

@@ -1,0 +1,1 @@
+"""Client-agnostic decisions (no threads, sockets or clocks): flow control, liveness, tracking."""
