@@ -19,7 +19,8 @@
     │   └── DisconnectTimeout         no DISCONNECT receipt within the timeout
     ├── TransactionError              a transaction used after its end or lost with its connection
     ├── AckError                      a message cannot be acked (connection gone, or auto ack)
-    └── ConfigError (also ValueError) a URI, option or argument is invalid
+    ├── ConfigError (also ValueError) a URI, option or argument is invalid
+    └── EncodingError (also ValueError) a body's charset is unknown or cannot code the text
 
 The names deliberately avoid the builtins ``ConnectionError`` and ``TimeoutError``;
 ``StompTimeout`` does subclass the builtin ``TimeoutError`` so generic code still catches it.
@@ -41,6 +42,7 @@ __all__ = [
     "ConnectTimeout",
     "ConnectionLost",
     "DisconnectTimeout",
+    "EncodingError",
     "FrameTooLarge",
     "HeartbeatTimeout",
     "LocalProtocolError",
@@ -163,3 +165,20 @@ class ConfigError(StompError, ValueError):
     def __init__(self, message: str, **context: Any) -> None:
         super().__init__(message)
         self.context = context
+
+
+class EncodingError(StompError, ValueError):
+    """A body's ``content-type`` charset is unknown, or cannot encode / decode the text.
+
+    Raised for an outgoing text body before anything is queued, and by
+    :attr:`stomp_enterprise.Message.text` for a received body. It is a ``ValueError``, as the
+    ``UnicodeEncodeError`` / ``UnicodeDecodeError`` it replaces was, so ``except ValueError``
+    keeps working; the codec's own error is its ``__cause__``.
+
+    Attributes:
+        charset: the charset named by the ``content-type`` header (as given).
+    """
+
+    def __init__(self, message: str, *, charset: str) -> None:
+        super().__init__(message)
+        self.charset = charset

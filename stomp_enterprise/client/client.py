@@ -27,7 +27,7 @@ from tenacity import (
 from stomp_enterprise.client.connection import Connection
 from stomp_enterprise.client.dispatcher import Dispatcher
 from stomp_enterprise.client.listeners import ConnectedInfo, Listeners
-from stomp_enterprise.client.message import Message, charset_of
+from stomp_enterprise.client.message import Message, encode_text
 from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscription
 from stomp_enterprise.client.transaction import Transaction
 from stomp_enterprise.config import ClientConfig, Timeouts
@@ -644,8 +644,8 @@ class Client:
             return body, content_type
         if isinstance(body, str):
             if content_type is None:
-                return body.encode("utf-8"), "text/plain;charset=utf-8"
-            return body.encode(charset_of(content_type)), content_type
+                return encode_text(body, None), "text/plain;charset=utf-8"
+            return encode_text(body, content_type), content_type
         if isinstance(body, bytearray | memoryview):
             return bytes(body), content_type
         raise ConfigError(f"body must be bytes or str, got {type(body).__name__}")
@@ -677,6 +677,8 @@ class Client:
             ConnectionLost: the connection broke before the frame (or its receipt) got
                 through. A send is never silently dropped.
             NotConnected: not connected and no reconnect came within the wait.
+            EncodingError: a ``str`` body and a charset that is unknown or cannot encode it
+                (raised before anything is queued).
         """
         if receipt:
             connection, future = self._send(
