@@ -42,6 +42,7 @@ from stomp_enterprise.errors import (
     ReceiptTimeout,
     StompConnectionError,
     StompTimeout,
+    redact_uri_secrets,
 )
 from stomp_enterprise.protocol.failover import Attempt, BrokerAddress, ReconnectSchedule
 from stomp_enterprise.protocol.frames import Frame
@@ -842,8 +843,8 @@ class Client:
 
     def __repr__(self) -> str:
         return (
-            f"<Client {self.config.failover.to_uri()} login={self.config.login!r} "
-            f"connected={self.is_connected}>"
+            f"<Client {redact_uri_secrets(self.config.failover.to_uri())} "
+            f"login={self.config.login!r} connected={self.is_connected}>"
         )
 
 
