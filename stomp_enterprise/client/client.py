@@ -182,6 +182,17 @@ class Client:
         return connection.url if connection is not None and connection.alive else None
 
     @property
+    def pending_receipts(self) -> int:
+        """How many RECEIPTs the current connection still waits for (0 when not connected).
+
+        A diagnostic and test hook: every receipted call that returned (with its receipt, a
+        ``ReceiptTimeout``, an ERROR or a loss) no longer counts, so a steady non-zero value
+        under no load is a leak. Any thread.
+        """
+        connection = self._connection
+        return 0 if connection is None else len(connection._receipts)
+
+    @property
     def server(self) -> str | None:
         """The broker's CONNECTED ``server`` header."""
         connection = self._connection
