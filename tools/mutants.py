@@ -37,6 +37,7 @@ class Mutant(NamedTuple):
 
 FAILURE_PATHS = "tests/client/test_failure_paths.py"
 PARSER_LIMITS = "tests/protocol/test_parser_limits.py"
+TRANSPORT_FAILURES = "tests/transport/test_transport_failures.py"
 
 MUTANTS: list[Mutant] = [
     # --- the issue's mutants ---------------------------------------------------------------
@@ -104,7 +105,7 @@ MUTANTS: list[Mutant] = [
         f"{PKG}/client/connection.py",
         "                future.set_exception(lost)\n",
         "                pass\n",
-        (FAILURE_PATHS, "tests/client/test_client_basics.py"),
+        (FAILURE_PATHS,),
     ),
     Mutant(
         "connection: ack of a message whose connection is lost is not refused",
@@ -153,14 +154,14 @@ MUTANTS: list[Mutant] = [
         f"{PKG}/transport/socket.py",
         "                if remaining <= 0:\n                    raise ConnectionLost(",
         "                if remaining <= -1e9:\n                    raise ConnectionLost(",
-        (FAILURE_PATHS, "tests/transport/test_write_queue.py"),
+        (TRANSPORT_FAILURES, FAILURE_PATHS),
     ),
     Mutant(
         "transport: a failed write does not report the loss",
         f"{PKG}/transport/socket.py",
         "            if first and not self._closed and self._on_error is not None:",
         "            if False:",
-        (FAILURE_PATHS, "tests/transport/test_write_queue.py"),
+        (FAILURE_PATHS, TRANSPORT_FAILURES),
     ),
     Mutant(
         "transport: frames queued after close are accepted",
@@ -169,18 +170,14 @@ MUTANTS: list[Mutant] = [
         '{self.address.url} is closed")\n            if gate',
         '            if False:\n                raise ConnectionLost(f"connection to '
         '{self.address.url} is closed")\n            if gate',
-        (
-            "tests/transport/test_write_queue.py",
-            FAILURE_PATHS,
-            "tests/client/test_client_basics.py",
-        ),
+        (TRANSPORT_FAILURES, FAILURE_PATHS),
     ),
 ]
 
 
 def _rebuild() -> None:
     subprocess.run(
-        [sys.executable, "setup.py", "build_ext", "--inplace", "-q"],
+        [sys.executable, "setup.py", "build_ext", "--inplace", "--force", "-q"],
         cwd=ROOT,
         check=True,
         capture_output=True,

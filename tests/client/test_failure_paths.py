@@ -96,6 +96,19 @@ def test_disconnect_resolves_every_pending_send_async(make_client, stomp_broker)
     stomp_broker.resume()
 
 
+def test_a_loss_fails_every_pending_send_async_on_a_plain_uri(make_client, stomp_broker) -> None:
+    """Mutant: Connection._lost forgets the futures of the receipts it clears."""
+    client = make_client()
+    client.connect()
+    stomp_broker.go_silent()  # the receipts never come...
+    futures = [client.send_async("/queue/pending", b"%d" % n) for n in range(5)]
+    stomp_broker.drop_connections()  # ...and the connection breaks
+    for future in futures:
+        assert isinstance(future.exception(10), ConnectionLost)
+    assert client.pending_receipts == 0
+    stomp_broker.resume()
+
+
 def test_refused_connects_at_startup_fail_listing_the_broker(stomp_broker) -> None:
     stomp_broker.refuse_connects(True)
     client = Client(stomp_broker.url, heart_beats=(0, 0))
