@@ -91,7 +91,7 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 def _modules_added_by(module: str) -> set[str]:
     """What ``import module`` adds to ``sys.modules`` in a fresh interpreter (what the
     interpreter and site load by themselves, e.g. ``threading``, is in ``before``)."""
-    return set(json.loads(run_python(_PROBE.format(module=module))))
+    return set(json.loads(run_python(_PROBE.format(module=module), measured=False)))
 
 
 @pytest.mark.parametrize("module", ["stomp_enterprise.protocol", "stomp_enterprise.errors"])

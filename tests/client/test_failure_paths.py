@@ -122,12 +122,14 @@ def test_refused_connects_at_startup_fail_listing_the_broker(stomp_broker) -> No
 
 
 def test_a_broker_that_stops_reading_fails_the_writer_within_the_write_timeout(
-    make_client, stomp_broker
+    make_client, stomp_broker, recorder
 ) -> None:
     """go_silent: the broker reads nothing, TCP fills up; the sender gets a clear
     ConnectionLost naming the stuck write once timeouts.write has passed, never a hang."""
     client = make_client(timeouts={"write": 0.5, "disconnect": 0.3, "drain": 0.3})
     client.connect()
+    disconnected = recorder()
+    client.listeners.on("disconnected", disconnected)
     stomp_broker.go_silent()
     chunk = b"x" * 65536
 
@@ -139,6 +141,7 @@ def test_a_broker_that_stops_reading_fails_the_writer_within_the_write_timeout(
         flood()
     text = str(info.value)
     assert "0.5" in text or "timed out" in text, text
+    disconnected.wait(1, timeout=10)  # the writer's own stuck write ends the connection
     assert not client.is_connected
     stomp_broker.resume()
 
@@ -158,19 +161,20 @@ def test_ack_and_nack_after_a_loss_raise_ack_error(make_client, stomp_broker, ve
 
 
 @pytest.mark.parametrize("call", ["send", "ack", "commit", "abort"])
-def test_a_transaction_open_at_a_loss_fails_clearly(stomp_broker, call) -> None:
+def test_a_transaction_open_at_a_loss_fails_clearly(stomp_broker, recorder, call) -> None:
     """Also on a failover URI, after the reconnect: nothing of it is replayed."""
-    reconnected = threading.Event()
+    connected = recorder()
     client = Client(failover(stomp_broker), heart_beats=(0, 0))
+    client.listeners.on("connected", connected)
     with client:
         sub = client.subscribe("/queue/tx-in", ack="client-individual")
         client.send("/queue/tx-in", b"in", receipt=True)
         message = sub.get(timeout=5)
         tx = client.transaction().begin()
         tx.send("/queue/tx-out", b"first")
-        client.listeners.on("connected", lambda info: reconnected.set())
+        connected.wait(1)
         stomp_broker.drop_connections()
-        assert reconnected.wait(10)
+        connected.wait(2, timeout=10)  # reconnected
         calls = {
             "send": lambda: tx.send("/queue/tx-out", b"second"),
             "ack": lambda: tx.ack(message),
@@ -186,3 +190,64 @@ def test_a_transaction_open_at_a_loss_fails_clearly(stomp_broker, call) -> None:
         client.send("/queue/sync", b"x", receipt=True)
     assert stomp_broker.queue_depth("/queue/tx-out") == 0
     assert stomp_broker.received_frames("COMMIT") == []
+
+
+def test_a_transaction_cannot_begin_twice(make_client) -> None:
+    with make_client() as client:
+        tx = client.transaction().begin()
+        with pytest.raises(TransactionError, match="already open"):
+            tx.begin()
+        assert repr(tx) == f"<Transaction {tx.id} open>"
+        tx.abort()
+        assert tx.state == "aborted"
+
+
+def test_a_block_that_swallowed_the_loss_does_not_look_committed(stomp_broker, recorder) -> None:
+    connected = recorder()
+    client = Client(failover(stomp_broker), heart_beats=(0, 0))
+    client.listeners.on("connected", connected)
+    with client:
+        connected.wait(1)
+
+        def swallowing_block() -> None:
+            with client.transaction() as tx:
+                tx.send("/queue/tx-swallowed", b"1")
+                stomp_broker.drop_connections()
+                connected.wait(2, timeout=10)  # reconnected
+                with pytest.raises(TransactionError):
+                    tx.send("/queue/tx-swallowed", b"2")
+
+        with pytest.raises(TransactionError, match="failed before COMMIT"):
+            swallowing_block()
+        client.send("/queue/sync", b"x", receipt=True)
+    assert stomp_broker.queue_depth("/queue/tx-swallowed") == 0
+
+
+def test_a_commit_without_receipt_in_time_fails_the_transaction(make_client, stomp_broker) -> None:
+    with make_client() as client:
+        tx = client.transaction(timeout=0.2).begin()
+        tx.send("/queue/tx-late", b"1")
+        stomp_broker.go_silent()
+        with pytest.raises(ReceiptTimeout, match="COMMIT"):
+            tx.commit()
+        assert tx.state == "failed"
+        stomp_broker.resume()
+
+
+def test_a_commit_whose_connection_breaks_fails_with_transaction_error(
+    make_client, stomp_broker
+) -> None:
+    with make_client() as client:
+        tx = client.transaction().begin()
+        tx.send("/queue/tx-cut", b"1")
+        stomp_broker.go_silent()  # the COMMIT's receipt will not come...
+        cut = threading.Timer(0.2, stomp_broker.drop_connections)  # ...the connection breaks
+        cut.start()
+        try:
+            with pytest.raises(TransactionError) as info:
+                tx.commit()
+        finally:
+            cut.join(10)
+        assert "COMMIT" in str(info.value) or "lost with its connection" in str(info.value)
+        assert tx.state == "failed"
+        stomp_broker.resume()
