@@ -28,9 +28,13 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The offline suite: protocol units and the client against the in-process broker."""
+    """The offline suite under coverage (branches and subprocesses included), failing below
+    the floor set by ``fail_under`` in pyproject.toml's ``[tool.coverage.report]``."""
     session.install("-e", ".[test]")
-    session.run("pytest", "tests", *session.posargs)
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", "tests", *session.posargs)
+    session.run("coverage", "combine", "--quiet")
+    session.run("coverage", "report")  # exits non-zero below fail_under
 
 
 @nox.session(python=PYTHON)

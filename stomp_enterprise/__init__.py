@@ -1,15 +1,16 @@
-"""stomp_enterprise: a thread-safe STOMP 1.0/1.1/1.2 client for Python."""
+"""stomp_enterprise: a thread-safe STOMP 1.0/1.1/1.2 client for Python.
+
+The public names other than the exceptions are loaded lazily (PEP 562):
+``import stomp_enterprise.protocol`` imports the sans-I/O core alone, without the client, the
+transport, threads or tenacity. The first access to ``stomp_enterprise.Client`` (or
+``from stomp_enterprise import Client``) imports the module that defines it.
+"""
 
 from __future__ import annotations
 
-from stomp_enterprise.client import (
-    Client,
-    ConnectedInfo,
-    Message,
-    Subscription,
-    Transaction,
-)
-from stomp_enterprise.config import ClientConfig, Timeouts
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from stomp_enterprise.errors import (
     AckError,
     BrokerError,
@@ -18,6 +19,7 @@ from stomp_enterprise.errors import (
     ConnectionLost,
     ConnectTimeout,
     DisconnectTimeout,
+    EncodingError,
     FrameTooLarge,
     HeartbeatTimeout,
     LocalProtocolError,
@@ -30,10 +32,35 @@ from stomp_enterprise.errors import (
     StompTimeout,
     TransactionError,
 )
-from stomp_enterprise.protocol import Frame, FrameParser
-from stomp_enterprise.transport import TlsOptions
+
+if TYPE_CHECKING:
+    from stomp_enterprise.client import (
+        Client,
+        ConnectedInfo,
+        Message,
+        Subscription,
+        Transaction,
+    )
+    from stomp_enterprise.config import ClientConfig, Timeouts
+    from stomp_enterprise.protocol import Frame, FrameParser
+    from stomp_enterprise.transport import TlsOptions
 
 __version__ = "0.1.0"
+
+# public name -> the module that defines it, imported on first access (the errors, above, are
+# light: the sans-I/O core needs them anyway)
+_LAZY: dict[str, str] = {
+    "Client": "stomp_enterprise.client",
+    "ConnectedInfo": "stomp_enterprise.client",
+    "Message": "stomp_enterprise.client",
+    "Subscription": "stomp_enterprise.client",
+    "Transaction": "stomp_enterprise.client",
+    "ClientConfig": "stomp_enterprise.config",
+    "Timeouts": "stomp_enterprise.config",
+    "Frame": "stomp_enterprise.protocol",
+    "FrameParser": "stomp_enterprise.protocol",
+    "TlsOptions": "stomp_enterprise.transport",
+}
 
 __all__ = [
     "AckError",
@@ -51,6 +78,7 @@ __all__ = [
     "ConnectTimeout",
     "ConnectionLost",
     "DisconnectTimeout",
+    "EncodingError",
     "Frame",
     "FrameParser",
     "FrameTooLarge",
@@ -66,3 +94,18 @@ __all__ = [
     "TransactionError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first access (PEP 562) and cache the name here."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's own names plus every lazily loaded public name."""
+    return sorted(set(globals()) | set(_LAZY))

@@ -45,6 +45,7 @@ from stomp_enterprise.errors import (
     BrokerError,
     ConfigError,
     ConnectionLost,
+    EncodingError,
     NotConnected,
     StompConnectionError,
     StompError,
@@ -564,7 +565,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
 def _message_json(message: Message) -> str:
     try:
         body, encoding = message.text, "text"
-    except (UnicodeDecodeError, LookupError):
+    except EncodingError:
         body, encoding = base64.b64encode(message.body).decode("ascii"), "base64"
     return json.dumps(
         {
@@ -585,7 +586,7 @@ def _message_text(message: Message, with_headers: bool) -> str:
         lines.append("")
     try:
         lines.append(message.text)
-    except (UnicodeDecodeError, LookupError):
+    except EncodingError:
         encoded = base64.b64encode(message.body).decode("ascii")
         lines.append(f"<{len(message.body)} bytes, not text; base64: {encoded}>")
     if with_headers:

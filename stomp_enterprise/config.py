@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from stomp_enterprise.errors import ConfigError
+from stomp_enterprise.errors import ConfigError, redact_uri_secrets
 from stomp_enterprise.protocol.constants import VERSIONS
 from stomp_enterprise.protocol.failover import FailoverUri, parse_uri
 from stomp_enterprise.protocol.parser import DEFAULT_MAX_FRAME_SIZE
@@ -147,6 +147,22 @@ class ClientConfig(BaseModel):
             self.__dict__["_failover"] = cached
         return cached
 
+    def __init__(self, **data: Any) -> None:
+        """Validate ``data``; any thread.
+
+        Raises:
+            ConfigError: an invalid option, named with pydantic's reason (never its input,
+                which may be a passcode or a URL with a password).
+        """
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"invalid client configuration: {problems}") from None
+
     @classmethod
     def build(cls, **options: Any) -> ClientConfig:
         """Construct, turning validation errors into :class:`ConfigError` naming the option."""
@@ -155,17 +171,13 @@ class ClientConfig(BaseModel):
             parse_uri(url)  # a bad URI raises its own ConfigError, naming the offending part
         elif "url" in options:
             raise ConfigError(f"url must be a str, got {type(url).__name__}")
-        try:
-            return cls(**options)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise ConfigError(f"invalid client configuration: {problems}") from None
+        return cls(**options)
 
     def __repr__(self) -> str:
         return (
-            f"ClientConfig(url={self.url!r}, login={self.login!r}, passcode=***, "
-            f"vhost={self.vhost!r}, versions={self.versions!r}, heart_beats={self.heart_beats!r})"
+            f"ClientConfig(url={redact_uri_secrets(self.url)!r}, login={self.login!r}, "
+            f"passcode=***, vhost={self.vhost!r}, versions={self.versions!r}, "
+            f"heart_beats={self.heart_beats!r})"
         )
+
+    __str__ = __repr__  # pydantic's own str would list connect_headers (may hold secrets)

@@ -19,7 +19,8 @@
     │   └── DisconnectTimeout         no DISCONNECT receipt within the timeout
     ├── TransactionError              a transaction used after its end or lost with its connection
     ├── AckError                      a message cannot be acked (connection gone, or auto ack)
-    └── ConfigError (also ValueError) a URI, option or argument is invalid
+    ├── ConfigError (also ValueError) a URI, option or argument is invalid
+    └── EncodingError (also ValueError) a body's charset is unknown or cannot code the text
 
 The names deliberately avoid the builtins ``ConnectionError`` and ``TimeoutError``;
 ``StompTimeout`` does subclass the builtin ``TimeoutError`` so generic code still catches it.
@@ -28,7 +29,8 @@ Only :mod:`stomp_enterprise.transport` turns ``OSError`` / ``ssl.SSLError`` into
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import re
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from stomp_enterprise.protocol.frames import Frame
@@ -41,6 +43,7 @@ __all__ = [
     "ConnectTimeout",
     "ConnectionLost",
     "DisconnectTimeout",
+    "EncodingError",
     "FrameTooLarge",
     "HeartbeatTimeout",
     "LocalProtocolError",
@@ -157,9 +160,54 @@ class AckError(StompError):
     """A message cannot be acknowledged: its connection is gone, or its subscription is auto-ack."""
 
 
+#: ``scheme://userinfo@``: everything from ``://`` to the last ``@`` before the next ``://``.
+_USERINFO: Final = re.compile(r"://(?:(?!://)\S)*@")
+#: ``?password=...`` and the like in a query: the value up to the next separator.
+_SECRET_OPTION: Final = re.compile(
+    r"([?&;]\s*[^=&;?\s]*(?:pass|secret|token|auth|credential)[^=&;?\s]*\s*=)[^&;)\s]*",
+    re.IGNORECASE,
+)
+
+
+def redact_uri_secrets(text: str) -> str:
+    """``text`` with URL passwords removed: the user information of every ``scheme://user:pw@``
+    and the value of query options named like a secret (``password=``, ``token=``) become
+    ``***``. Idempotent; text without a URL is returned unchanged. Any thread."""
+    if "@" in text:
+        text = _USERINFO.sub("://***@", text)
+    if "=" in text:
+        text = _SECRET_OPTION.sub(r"\1***", text)
+    return text
+
+
 class ConfigError(StompError, ValueError):
-    """A URI, option or argument is invalid; the message names the offending part."""
+    """A URI, option or argument is invalid; the message names the offending part.
+
+    The message and the string values of ``context`` are passed through
+    :func:`redact_uri_secrets` here, in one place, so a URL password quoted by any check never
+    reaches the error text, a repr or a log line.
+    """
 
     def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(redact_uri_secrets(message))
+        self.context = {
+            key: redact_uri_secrets(value) if isinstance(value, str) else value
+            for key, value in context.items()
+        }
+
+
+class EncodingError(StompError, ValueError):
+    """A body's ``content-type`` charset is unknown, or cannot encode / decode the text.
+
+    Raised for an outgoing text body before anything is queued, and by
+    :attr:`stomp_enterprise.Message.text` for a received body. It is a ``ValueError``, as the
+    ``UnicodeEncodeError`` / ``UnicodeDecodeError`` it replaces was, so ``except ValueError``
+    keeps working; the codec's own error is its ``__cause__``.
+
+    Attributes:
+        charset: the charset named by the ``content-type`` header (as given).
+    """
+
+    def __init__(self, message: str, *, charset: str) -> None:
         super().__init__(message)
-        self.context = context
+        self.charset = charset

@@ -28,7 +28,7 @@ from tenacity import (
 from stomp_enterprise.client.connection import Connection
 from stomp_enterprise.client.dispatcher import Dispatcher
 from stomp_enterprise.client.listeners import ConnectedInfo, Listeners
-from stomp_enterprise.client.message import Message, charset_of
+from stomp_enterprise.client.message import Message, encode_text
 from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscription
 from stomp_enterprise.client.transaction import Transaction
 from stomp_enterprise.config import ClientConfig, Timeouts
@@ -44,6 +44,7 @@ from stomp_enterprise.errors import (
     ReceiptTimeout,
     StompConnectionError,
     StompTimeout,
+    redact_uri_secrets,
 )
 from stomp_enterprise.protocol.failover import Attempt, BrokerAddress, ReconnectSchedule
 from stomp_enterprise.protocol.frames import Frame
@@ -188,6 +189,17 @@ class Client:
         """URL of the broker currently connected to."""
         connection = self._connection
         return connection.url if connection is not None and connection.alive else None
+
+    @property
+    def pending_receipts(self) -> int:
+        """How many RECEIPTs the current connection still waits for (0 when not connected).
+
+        A diagnostic and test hook: every receipted call that returned (with its receipt, a
+        ``ReceiptTimeout``, an ERROR or a loss) no longer counts, so a steady non-zero value
+        under no load is a leak. Any thread.
+        """
+        connection = self._connection
+        return 0 if connection is None else len(connection._receipts)
 
     @property
     def server(self) -> str | None:
@@ -704,8 +716,8 @@ class Client:
             return body, content_type
         if isinstance(body, str):
             if content_type is None:
-                return body.encode("utf-8"), "text/plain;charset=utf-8"
-            return body.encode(charset_of(content_type)), content_type
+                return encode_text(body, None), "text/plain;charset=utf-8"
+            return encode_text(body, content_type), content_type
         if isinstance(body, bytearray | memoryview):
             return bytes(body), content_type
         raise ConfigError(f"body must be bytes or str, got {type(body).__name__}")
@@ -737,6 +749,8 @@ class Client:
             ConnectionLost: the connection broke before the frame (or its receipt) got
                 through. A send is never silently dropped.
             NotConnected: not connected and no reconnect came within the wait.
+            EncodingError: a ``str`` body and a charset that is unknown or cannot encode it
+                (raised before anything is queued).
         """
         if receipt:
             connection, future = self._send(
@@ -954,8 +968,8 @@ class Client:
 
     def __repr__(self) -> str:
         return (
-            f"<Client {self.config.failover.to_uri()} login={self.config.login!r} "
-            f"connected={self.is_connected}>"
+            f"<Client {redact_uri_secrets(self.config.failover.to_uri())} "
+            f"login={self.config.login!r} connected={self.is_connected}>"
         )
 
 

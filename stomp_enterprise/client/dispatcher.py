@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -56,9 +57,15 @@ class Dispatcher:
         return threading.get_ident() in self._idents
 
     def submit(self, key: str | None, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue ``fn(*args)`` on the worker for ``key``. Safe from any thread; never blocks."""
+        """Queue ``fn(*args)`` on the worker for ``key``. Safe from any thread; never blocks.
+
+        The worker is ``crc32(key) % workers``: the same in every process and run (Python's
+        ``hash`` of a str is salted per process), so a deployment's assignment is reproducible.
+        """
         queues = self._queues
-        target = queues[hash(key) % len(queues)] if len(queues) > 1 and key else queues[0]
+        target = (
+            queues[zlib.crc32(key.encode()) % len(queues)] if len(queues) > 1 and key else queues[0]
+        )
         target.put((fn, args))
 
     def drain(self, timeout: float) -> bool:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from stomp_enterprise.errors import EncodingError
 from stomp_enterprise.protocol.frames import Frame
 
 if TYPE_CHECKING:
     from stomp_enterprise.client.connection import Connection
     from stomp_enterprise.client.subscription import Subscription
 
-__all__ = ["Message", "charset_of"]
+__all__ = ["Message", "charset_of", "decode_text", "encode_text"]
 
 
 def charset_of(content_type: str | None, default: str = "utf-8") -> str:
@@ -22,6 +23,51 @@ def charset_of(content_type: str | None, default: str = "utf-8") -> str:
             if name.strip().lower() == "charset" and value.strip():
                 return value.strip().strip('"')
     return default
+
+
+def _codec_error(exc: Exception, charset: str, verb: str, unit: str, size: int) -> EncodingError:
+    """The library's error for a codec failure: names the charset and position, never the data."""
+    shown = repr(charset if len(charset) <= 40 else charset[:40] + "...")
+    if isinstance(exc, UnicodeEncodeError | UnicodeDecodeError):
+        message = (
+            f"the body cannot be {verb} as {shown}: {exc.reason} "
+            f"({unit} {exc.start}-{exc.end - 1} of {size})"
+        )
+    else:
+        message = f"unknown charset {shown} in content-type (not a text encoding)"
+    return EncodingError(message, charset=charset)
+
+
+def encode_text(text: str, content_type: str | None) -> bytes:
+    """``text`` encoded with the charset of ``content_type`` (UTF-8 when none is given).
+
+    Any thread.
+
+    Raises:
+        EncodingError: the charset is unknown (or not a text codec), or cannot encode ``text``;
+            the message names the charset and the position, never the text itself.
+    """
+    charset = charset_of(content_type)
+    try:
+        return text.encode(charset)
+    except (LookupError, ValueError) as exc:  # ValueError: UnicodeEncodeError, NUL in the name
+        raise _codec_error(exc, charset, "encoded", "characters", len(text)) from exc
+
+
+def decode_text(body: bytes, content_type: str | None) -> str:
+    """``body`` decoded with the charset of ``content_type`` (UTF-8 when none is given).
+
+    Any thread.
+
+    Raises:
+        EncodingError: the charset is unknown (or not a text codec), or ``body`` is not text in
+            it; the message names the charset and the byte position, never the body.
+    """
+    charset = charset_of(content_type)
+    try:
+        return body.decode(charset)
+    except (LookupError, ValueError) as exc:
+        raise _codec_error(exc, charset, "decoded", "bytes", len(body)) from exc
 
 
 class Message:
@@ -54,11 +100,13 @@ class Message:
     def text(self) -> str:
         """The body decoded with the ``content-type`` charset (UTF-8 when none is given).
 
+        Any thread.
+
         Raises:
-            UnicodeDecodeError: the body is not text in that charset.
-            LookupError: the charset is unknown.
+            EncodingError: the charset is unknown, or the body is not text in it (a
+                ``ValueError``; the codec's own error is its ``__cause__``).
         """
-        return self.frame.body.decode(charset_of(self.frame.get("content-type")))
+        return decode_text(self.frame.body, self.frame.get("content-type"))
 
     @property
     def destination(self) -> str | None:

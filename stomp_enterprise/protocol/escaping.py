@@ -29,14 +29,19 @@ def needs_escape(text: str) -> bool:
     return _SPECIAL.search(text) is not None
 
 
-def escape(text: str, version: str, *, name: bool, raw: bool = False) -> str:
+def escape(
+    text: str, version: str, *, name: bool, raw: bool = False, header: str | None = None
+) -> str:
     """Escape one header name or value for ``version``.
+
+    Error text names the header but never quotes a value (it may be a passcode or a token).
 
     Args:
         text: the name or value.
         version: "1.0", "1.1" or "1.2".
         name: True for a header name (a colon is then never allowed unescaped).
         raw: True for CONNECT/STOMP/CONNECTED frames, which are never escaped.
+        header: for a value, the name of its header (named in error text).
 
     Raises:
         LocalProtocolError: the text cannot be expressed in this version (it would let a value
@@ -44,10 +49,8 @@ def escape(text: str, version: str, *, name: bool, raw: bool = False) -> str:
     """
     if raw or version == "1.0":
         if "\n" in text or "\r" in text:
-            where = "name" if name else "value"
             raise LocalProtocolError(
-                f"header {where} {text!r} contains a line break, which STOMP {version} cannot "
-                "express" + (" in CONNECT/CONNECTED frames" if raw and version != "1.0" else "")
+                f"{_what(text, name, header)} contains a line break, " + _RULE[raw]
             )
         if name and ":" in text:
             raise LocalProtocolError(f"header name {text!r} contains ':' which cannot be expressed")
@@ -56,10 +59,23 @@ def escape(text: str, version: str, *, name: bool, raw: bool = False) -> str:
         return text.translate(_ENCODE_12)
     if "\r" in text:
         raise LocalProtocolError(
-            f"header {'name' if name else 'value'} {text!r} contains a carriage return, which "
-            "STOMP 1.1 cannot express (use 1.2)"
+            f"{_what(text, name, header)} contains a carriage return, which STOMP 1.1 cannot "
+            "express (use 1.2)"
         )
     return text.translate(_ENCODE_11)
+
+
+_RULE: Final = {
+    True: "and CONNECT, STOMP and CONNECTED headers are never escaped in any STOMP version",
+    False: "which STOMP 1.0 cannot express (1.1 and 1.2 escape it)",
+}
+
+
+def _what(text: str, name: bool, header: str | None) -> str:
+    """How error text refers to a header name (quoted) or value (never quoted)."""
+    if name:
+        return f"header name {text!r}"
+    return f"the value of header {header!r}" if header is not None else "a header value"
 
 
 def unescape(text: str, version: str) -> str:

@@ -358,17 +358,17 @@ class BrokerAddress(BaseModel):
                 value=uri,
             )
         authority, has_query, query = rest.partition("?")
-        authority, _, path = authority.partition("/")
-        if path:
-            raise ConfigError(
-                f"invalid broker URI {uri!r}: unexpected path '/{path}'", part="path", value=uri
-            )
-        if "@" in authority:
+        if "@" in authority:  # before the path check: a password may hold a '/'
             raise ConfigError(
                 f"invalid broker URI {uri!r}: user information ('user@host') is not supported; "
                 "pass credentials separately",
                 part="host",
                 value=uri,
+            )
+        authority, _, path = authority.partition("/")
+        if path:
+            raise ConfigError(
+                f"invalid broker URI {uri!r}: unexpected path '/{path}'", part="path", value=uri
             )
         try:
             host, port = _split_authority(authority)

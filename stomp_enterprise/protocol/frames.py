@@ -15,11 +15,14 @@ from stomp_enterprise.errors import LocalProtocolError
 from stomp_enterprise.protocol.escaping import unescape
 from stomp_enterprise.protocol.serializer import serialize
 
-__all__ = ["Frame", "HeaderInput", "redacted_headers"]
+__all__ = ["Frame", "HeaderInput", "is_secret_header", "redacted_headers"]
 
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]
 
-_SECRET_HEADERS = frozenset({"passcode", "password", "authorization", "token"})
+#: A header whose (lower-case) name contains one of these is redacted in reprs and logs:
+#: ``passcode``, ``password``, ``Authorization``, ``Proxy-Authorization``, ``x-api-key``,
+#: ``access-token``, ``client-secret``, ``cookie``...
+_SECRET_PARTS = ("pass", "auth", "token", "secret", "api-key", "apikey", "cookie", "credential")
 _REPR_BODY = 48
 
 
@@ -32,8 +35,10 @@ def _pairs(headers: HeaderInput) -> list[tuple[str, str]]:
                 raise TypeError
             name, value = item
         except (TypeError, ValueError):
+            size = len(item) if isinstance(item, tuple | list) else None  # never the values
             raise LocalProtocolError(
-                f"a header must be a (name, value) pair, got {item!r}"
+                f"a header must be a (name, value) pair, got a {type(item).__name__}"
+                + (f" of {size} items" if size is not None else "")
             ) from None
         if not isinstance(name, str):
             raise LocalProtocolError(f"header name must be str, got {type(name).__name__}")
@@ -61,7 +66,14 @@ def _all_str(headers: dict[Any, Any]) -> bool:
 
 def redacted_headers(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """The pairs with secrets (``passcode`` and the like) replaced by ``'***'``."""
-    return [(k, "***" if k.lower() in _SECRET_HEADERS else v) for k, v in pairs]
+    return [(k, "***" if is_secret_header(k) else v) for k, v in pairs]
+
+
+def is_secret_header(name: str) -> bool:
+    """True for a header that may carry a secret (see ``_SECRET_PARTS``); such values are never
+    shown in a repr, a log line or an error message."""
+    lowered = name.lower()
+    return any(part in lowered for part in _SECRET_PARTS)
 
 
 class Frame:

@@ -33,12 +33,16 @@ def _first_value(text: str, name: str) -> str | None:
 
 def _escaped_lines(pairs: Sequence[Sequence[str]], version: str, raw: bool) -> str:
     """The header lines, item by item (unusual input, or CONNECT/1.0 frames that are never
-    escaped but may need refusing)."""
+    escaped but may need refusing). ``raw``: a CONNECT/STOMP/CONNECTED frame."""
     flat = list(chain.from_iterable(pairs))
     if len(flat) != 2 * len(pairs):
         raise LocalProtocolError("every header must be a (name, value) pair")
-    items = [escape(item, version, name=i % 2 == 0, raw=raw) for i, item in enumerate(flat)]
-    return "\n".join(map(":".join, zip(items[::2], items[1::2], strict=True)))
+    names = [escape(item, version, name=True, raw=raw) for item in flat[::2]]
+    values = [
+        escape(value, version, name=False, raw=raw, header=header)
+        for header, value in zip(flat[::2], flat[1::2], strict=True)
+    ]
+    return "\n".join(map(":".join, zip(names, values, strict=True)))
 
 
 def serialize(
@@ -85,11 +89,12 @@ def serialize(
     if (count and (blob.count("\x01") != count or blob.count("\0") != count - 1)) or (
         raw and special
     ):
-        text = _escaped_lines(pairs, version, raw)  # unusual input, or refuse what raw can't say
+        # unusual input, or refuse what raw can't say
+        text = _escaped_lines(pairs, version, command in UNESCAPED_COMMANDS)
     else:
         if special:
             if version == "1.1" and "\r" in blob:
-                escape(blob, version, name=False)  # raises: 1.1 cannot express a CR
+                _escaped_lines(pairs, version, False)  # raises: 1.1 cannot express a CR
             blob = blob.replace("\\", "\\\\").replace("\n", "\\n").replace(":", "\\c")
             if version == "1.2":
                 blob = blob.replace("\r", "\\r")

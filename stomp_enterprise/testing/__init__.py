@@ -14,11 +14,29 @@ connects, ERROR frames, restarts on the same port)::
 pytest fixtures (``stomp_broker``, ``stomp_broker_factory``) live in
 :mod:`stomp_enterprise.testing.pytest_plugin`; enable them with
 ``pytest_plugins = ["stomp_enterprise.testing.pytest_plugin"]`` in your root ``conftest.py``.
+
+:func:`transport_of` is a test hook: the socket transport of a client's current connection,
+for its diagnostic counters and its ``write_observer`` (see docs/testing.md), so tests need
+neither private attributes nor patches of the standard library.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from stomp_enterprise.testing._destinations import BrokerMessage, Delivery, is_topic
 from stomp_enterprise.testing.broker import Broker, ReceivedFrame
 
-__all__ = ["Broker", "BrokerMessage", "Delivery", "ReceivedFrame", "is_topic"]
+if TYPE_CHECKING:
+    from stomp_enterprise.client import Client
+    from stomp_enterprise.transport.socket import SocketTransport
+
+__all__ = ["Broker", "BrokerMessage", "Delivery", "ReceivedFrame", "is_topic", "transport_of"]
+
+
+def transport_of(client: Client) -> SocketTransport | None:
+    """The :class:`~stomp_enterprise.transport.socket.SocketTransport` of ``client``'s current
+    connection (None when it has none). A test hook: read ``writer_wakeups``, set
+    ``write_observer``; do not write through it. Any thread."""
+    connection = client._connection
+    return None if connection is None else connection.transport

@@ -172,6 +172,11 @@ class SocketTransport:
         self._last_enqueue = 0.0
         self._woken = False  # the writer was notified since it last began to wait
         self._holder: int | None = None  # the thread whose frames wait for release()
+        #: Test and diagnostic hooks (documented in docs/testing.md): how many times a sender
+        #: woke the writer thread, and an optional callable run on the writing thread with
+        #: each batch just before it is written (it must not block or raise).
+        self.writer_wakeups = 0
+        self.write_observer: Callable[[list[bytes]], None] | None = None
 
     @property
     def closed(self) -> bool:
@@ -284,6 +289,7 @@ class SocketTransport:
                 return True
             if not self._woken:  # one notify per wait: the writer takes all that is queued
                 self._woken = True
+                self.writer_wakeups += 1
                 self._cond.notify()
             return False
 
@@ -388,6 +394,8 @@ class SocketTransport:
     def _send_batch(self, batch: list[bytes], size: int) -> ConnectionLost | None:
         """Write one batch of ``size`` bytes; on failure record the error, drop the queue,
         report the loss (once) and return the error."""
+        if self.write_observer is not None:
+            self.write_observer(batch)
         try:
             with map_socket_errors(f"write to {self.address.url}"):
                 if len(batch) == 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from stomp_enterprise.errors import ConfigError
 
@@ -19,7 +19,8 @@ class TlsOptions(BaseModel):
         ca_file: PEM file of CAs to trust instead of the system store.
         cert_file: client certificate (PEM) for mutual TLS.
         key_file: its private key (PEM); may be inside ``cert_file``.
-        key_password: password of the key, if encrypted.
+        key_password: password of the key, if encrypted ; left out of the repr and str (it
+            never appears in a repr, an error or a log line).
         verify: verify the broker's certificate chain (default True; turning it off is
             insecure and logged as such by the client).
         check_hostname: verify that the certificate names the host we connect to.
@@ -33,7 +34,7 @@ class TlsOptions(BaseModel):
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
-    key_password: str | None = None
+    key_password: str | None = Field(default=None, repr=False)
     verify: bool = True
     check_hostname: bool = True
     server_hostname: str | None = None

@@ -111,8 +111,9 @@ def test_all_down_lists_every_broker_and_counts_passes(stomp_broker_factory, cap
     for url_tried, _ in info.value.attempts:
         assert url_tried in str(info.value)
     assert len(re.findall(r"connecting to", caplog.text)) == 6  # 2 passes x 3 brokers
-    assert 0.1 <= elapsed < 2.0  # one 100 ms wait between the two passes
+    assert elapsed >= 0.1  # one 100 ms wait between the two passes...
     assert "next: " in caplog.text  # WARNING with the delay before the next attempt
+    assert len(re.findall(r"next: \S+ in 0\.100s", caplog.text)) == 1  # ...and only one
 
 
 def test_randomize_is_deterministic_under_a_seed(stomp_broker_factory, caplog) -> None:
@@ -150,17 +151,16 @@ def test_half_open_broker_is_detected_then_failover(stomp_broker_factory, record
 
 
 def test_disconnect_during_a_long_backoff_returns_promptly(stomp_broker) -> None:
-    url = failover(stomp_broker, options="initialReconnectDelay=10000&maxReconnectDelay=60000")
+    # a back-off far beyond the per-test timeout: disconnect() must interrupt it (no clock)
+    url = failover(stomp_broker, options="initialReconnectDelay=600000&maxReconnectDelay=600000")
     client = Client(url, heart_beats=(0, 0))
     client.connect()
     stomp_broker.stop()
     deadline = time.monotonic() + 5
     while client.is_connected and time.monotonic() < deadline:
         time.sleep(0.01)
-    time.sleep(0.3)  # the first pass fails at once; now it sleeps 10 s
-    started = time.monotonic()
+    time.sleep(0.3)  # the first pass fails at once; now it sleeps 10 minutes
     client.disconnect()
-    assert time.monotonic() - started < 1.0
     assert not any(t.name == "stomp-reconnect" for t in threading.enumerate())
 
 
@@ -176,9 +176,9 @@ def test_send_while_disconnected_waits_for_timeout_option(stomp_broker) -> None:
         stomp_broker.stop()
         stomp_broker.wait_for(lambda: not client.is_connected)
         started = time.monotonic()
-        with pytest.raises(NotConnected, match="waited"):
+        with pytest.raises(NotConnected, match=r"waited 0\.3s"):
             client.send("/queue/wait", b"y")
-        assert 0.25 < time.monotonic() - started < 2.0
+        assert time.monotonic() - started > 0.25
         stomp_broker.start()
 
 
@@ -186,10 +186,8 @@ def test_send_while_disconnected_without_timeout_raises_at_once(stomp_broker) ->
     with Client(failover(stomp_broker), heart_beats=(0, 0)) as client:
         stomp_broker.stop()
         stomp_broker.wait_for(lambda: not client.is_connected)
-        started = time.monotonic()
-        with pytest.raises(NotConnected):
-            client.send("/queue/x", b"x")
-        assert time.monotonic() - started < 0.5
+        with pytest.raises(NotConnected, match="waited 0s for a reconnect"):
+            client.send("/queue/x", b"x")  # at once: the wait is 0 s, no clock needed
         stomp_broker.start()
 
 

@@ -113,9 +113,7 @@ def test_stop_while_silent(clients):
     client = connected_client(clients, broker)
     broker.go_silent()
     client.send(commands.send("/queue/s", b"x"))
-    started = time.monotonic()
-    broker.stop()
-    assert time.monotonic() - started < 1.0
+    broker.stop()  # (a hang hits the per-test timeout; a thread left is caught below)
     assert broker_threads() == []
 
 
@@ -126,11 +124,10 @@ def test_delay_frames(stomp_broker: Broker, clients):
     client.send(commands.send("/queue/x", b"x", receipt="slow"))
     client.expect("RECEIPT")
     assert time.monotonic() - started >= 0.29
-    stomp_broker.delay_frames(0)
-    started = time.monotonic()
+    stomp_broker.delay_frames(60)  # far past expect()'s bound...
+    stomp_broker.delay_frames(0)  # ...so only turning the delay off lets the receipt come
     client.send(commands.send("/queue/x", b"x", receipt="fast"))
     client.expect("RECEIPT")
-    assert time.monotonic() - started < 0.2
 
 
 def test_refuse_connects_by_closing(stomp_broker: Broker, clients):

@@ -211,8 +211,7 @@ def test_idle_client_is_closed(stomp_broker: Broker, clients):
     assert client.connect(heart_beat=(100, 0)).get("heart-beat") == "0,100"
     start = time.monotonic()
     assert client.is_closed(WAIT)
-    elapsed = time.monotonic() - start
-    assert 0.15 <= elapsed < 1.5
+    assert time.monotonic() - start >= 0.15  # not before the negotiated window
 
 
 def test_client_sending_heart_beats_stays_connected(stomp_broker: Broker, clients):

@@ -103,25 +103,32 @@ def test_other_threads_never_hold(pair) -> None:
     transport.release()
 
 
-def test_flush_and_a_due_heart_beat_write_held_frames(pair) -> None:
+def test_flush_and_a_due_heart_beat_write_held_frames(pair, monkeypatch) -> None:
+    from stomp_enterprise.transport import socket as transport_module
+
+    # the writer's idle wake-up (which also writes held frames) past every wait below
+    monkeypatch.setattr(transport_module, "IDLE_WAIT", 600.0)
     transport, peer = pair
     transport.hold()
     _queue(transport, b"a\0", hold=True)
-    assert transport.flush(0.5)
-    peer.wait_for(b"a\0", timeout=0.5)
+    assert transport.flush(30)
+    peer.wait_for(b"a\0")
     _queue(transport, b"b\0", hold=True)
     assert not transport.try_write(b"\n")  # not queued: the held frame proves liveness
-    peer.wait_for(b"a\0b\0", timeout=0.5)  # (the writer's idle timeout would take 1 s)
+    peer.wait_for(b"a\0b\0")
     transport.release()
 
 
-def test_a_blocked_holder_delays_its_frames_at_most_the_writers_idle_timeout(pair) -> None:
+def test_a_blocked_holder_delays_its_frames_at_most_the_writers_idle_timeout(
+    pair, monkeypatch
+) -> None:
+    from stomp_enterprise.transport import socket as transport_module
+
+    monkeypatch.setattr(transport_module, "IDLE_WAIT", 0.05)  # our own knob, not the stdlib's
     transport, peer = pair
     transport.hold()
     _queue(transport, b"a\0", hold=True)
-    started = time.monotonic()
-    peer.wait_for(b"a\0", timeout=3.0)  # the holder never releases
-    assert time.monotonic() - started < 2.0
+    peer.wait_for(b"a\0", timeout=30.0)  # the holder never releases: the writer's wake-up
 
 
 def test_holding_is_bounded_in_bytes(pair) -> None:
