@@ -830,9 +830,7 @@ class Client:
             routed = connection.routed(destination, headers, subscribe=False)
             try:
                 future = connection.request(
-                    lambda rid, session=session, routed=routed: session.send(
-                        destination, payload, routed, content_type=content_type, receipt=rid
-                    ),
+                    _send_builder(session, destination, payload, routed, content_type),
                     receipt=receipt,
                     direct=direct,
                 )
@@ -1011,6 +1009,23 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _send_builder(
+    session: Session,
+    destination: str,
+    payload: bytes,
+    headers: Mapping[str, str] | None,
+    content_type: str | None,
+) -> Callable[[str | None], bytes]:
+    """The ``build`` of a SEND for :meth:`Connection.request`."""
+
+    def build(receipt_id: str | None) -> bytes:
+        return session.send(
+            destination, payload, headers, content_type=content_type, receipt=receipt_id
+        )
+
+    return build
 
 
 def _deadline(timeout: float | None) -> float | None:
