@@ -41,6 +41,7 @@ __all__ = [
 MARKER_PREFIX = "trk-"
 _MARKER = MARKER_PREFIX.encode()
 _SEND = b"SEND\n"
+_MARKER_ROOM = 32  # bytes a marker header adds at most (``receipt:trk-<up to 19 digits>\n``)
 
 
 def _head_end(frame: bytes) -> int:
@@ -152,9 +153,9 @@ class SendTracker:
     def admit(self, frames: Sequence[bytes], size: int) -> int:
         """How many leading ``frames`` (of ``size`` bytes in all) may be written now without
         the cache growing beyond ``max_bytes``; 0 means: wait for a confirmation."""
-        if self.bytes + size <= self.max_bytes:
+        room = self.max_bytes - _MARKER_ROOM - self.bytes  # a marker may be added to one
+        if size <= room:
             return len(frames)
-        room = self.max_bytes - self.bytes
         empty = not self._frames
         for index, frame in enumerate(frames):
             if carries_over(frame):
