@@ -226,6 +226,25 @@ class Client:
         return self._outbox.undelivered
 
     @property
+    def pending_bytes(self) -> int:
+        """Bytes of frames accepted (``send()`` returned) and not yet written to the socket:
+        the current connection's outbound queue plus frames waiting for the next connection
+        after a loss. Any thread."""
+        connection = self._connection
+        queued = connection.transport.queued_bytes if connection is not None else 0
+        with self._state:
+            return queued + self._outbox.size
+
+    @property
+    def unconfirmed_bytes(self) -> int:
+        """With ``trackMessages=true``: bytes of SENDs written on the current connection and
+        not yet confirmed by the broker (never more than ``maxCacheSize``); 0 otherwise.
+        Any thread."""
+        connection = self._connection
+        tracker = connection.transport.tracker if connection is not None else None
+        return tracker.bytes if tracker is not None else 0
+
+    @property
     def subscriptions(self) -> list[Subscription]:
         """The active subscriptions."""
         return list(self._subscriptions.values())

@@ -72,15 +72,15 @@ class Transaction:
         return self
 
     def _open(self) -> Connection:
-        if self._state != "open" or self._connection is None:
-            raise TransactionError(f"transaction {self.id} is {self._state}, not open")
         connection = self._connection
-        if not connection.alive:
+        if self._state in ("open", "failed") and connection is not None and not connection.alive:
             self._state = "failed"
             raise TransactionError(
                 f"transaction {self.id} was lost with its connection to {connection.url}; "
-                "nothing in it was committed"
+                "nothing in it was committed (run the whole block again in a new transaction)"
             )
+        if self._state != "open" or connection is None:
+            raise TransactionError(f"transaction {self.id} is {self._state}, not open")
         return connection
 
     def send(

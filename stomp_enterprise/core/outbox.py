@@ -256,6 +256,11 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._frames)
 
+    @property
+    def size(self) -> int:
+        """Bytes waiting for the next connection."""
+        return sum(map(len, self._frames))
+
     def carry(self, frames: Iterable[bytes]) -> None:
         """Keep ``frames`` (see :func:`plan_resend`) for the next connection, after any
         already waiting (those came from an earlier loss)."""

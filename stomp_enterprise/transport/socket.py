@@ -159,6 +159,10 @@ class SocketTransport:
         # trackMessages (see track()): written SENDs kept until the broker confirms them.
         self._tracker: SendTracker | None = None
         self._stalled = False  # the tracking cache is full: writer and senders wait
+        # queued bytes above which senders wait (wait_writable): max_buffer, or with tracking
+        # the room left in the cache (queued frames are on their way into it)
+        self._limit = max_buffer
+        self._progress = 0  # bytes of the piece being written that got out (see _write)
 
     @property
     def closed(self) -> bool:
@@ -174,6 +178,19 @@ class SocketTransport:
         the cache is full the writer writes no SEND and senders wait in
         :meth:`wait_writable`."""
         self._tracker = tracker
+        self._update_limit()
+
+    def _update_limit(self) -> None:
+        """With tracking, senders wait while the queue holds more than the cache has room
+        for (call holding the queue lock, or before the writer starts)."""
+        tracker = self._tracker
+        if tracker is not None:
+            self._limit = min(self.max_buffer, max(0, tracker.max_bytes - tracker.bytes))
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes queued and not yet (completely) written. Any thread."""
+        return self._out_size + sum(map(len, self._unsent))
 
     @property
     def tracker(self) -> SendTracker | None:
@@ -189,10 +206,11 @@ class SocketTransport:
         with self._queue_lock:
             if self._closed or not tracker.confirm(receipt_id):
                 return False
+            self._update_limit()
             if self._stalled:
                 self._stalled = False
                 self._cond.notify()
-                self._idle.notify_all()
+            self._idle.notify_all()
         return True
 
     def take_unsent(self, timeout: float = 5.0) -> list[bytes]:
@@ -288,24 +306,25 @@ class SocketTransport:
         self._writer.start()
 
     def wait_writable(self, timeout: float | None = None) -> None:
-        """Backpressure: wait (bounded) while more than ``max_buffer`` bytes are queued. Call
-        it holding no other lock.
+        """Backpressure: wait (bounded) while more than ``max_buffer`` bytes are queued (with
+        tracking: more than the tracking cache has room for, or it is full). Call it holding
+        no other lock.
 
         Raises:
             ConnectionLost: the connection failed, or the queue did not drain in time.
         """
-        if self._out_size <= self.max_buffer and not self._stalled:
+        if self._out_size <= self._limit and not self._stalled:
             return
         deadline = time.monotonic() + (self.write_timeout if timeout is None else timeout)
         with self._cond:
             while (
-                (self._out_size > self.max_buffer or self._stalled)
+                (self._out_size > self._limit or self._stalled)
                 and self._error is None
                 and not self._closed
             ):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    if self._out_size > self.max_buffer:
+                    if self._tracker is None:
                         raise ConnectionLost(
                             f"write to {self.address.url}: {self._out_size} bytes still "
                             f"queued after {self.write_timeout:g}s (the broker does not read)"
@@ -313,9 +332,9 @@ class SocketTransport:
                     tracker = self._tracker
                     held = tracker.bytes if tracker is not None else 0
                     raise ConnectionLost(
-                        f"write to {self.address.url}: the tracking cache is full ({held} "
-                        f"bytes, maxCacheSize) and the broker confirmed none of it within "
-                        f"{self.write_timeout:g}s"
+                        f"write to {self.address.url}: no room in the tracking cache "
+                        f"(maxCacheSize; {held} bytes unconfirmed, {self._out_size} queued) "
+                        f"and the broker confirmed none of it within {self.write_timeout:g}s"
                     )
                 self._idle.wait(remaining)
 
@@ -476,7 +495,7 @@ class SocketTransport:
         mark = None
         if tracker is not None:
             mark = tracker.prepare(batch, size, time.monotonic())
-        done = 0  # frames of the batch written completely
+        start = 0  # the first frame of the piece being written
         try:
             with map_socket_errors(f"write to {self.address.url}"):
                 if len(batch) == 1:
@@ -487,15 +506,21 @@ class SocketTransport:
                     # Joined in bounded pieces: a multi-megabyte join is freshly mapped
                     # memory (a page fault per 4 KiB) and holds the GIL for the whole copy;
                     # a reused 256 KiB piece is neither.
-                    start = total = 0
+                    total = 0
                     for index, frame in enumerate(batch, 1):
                         total += len(frame)
                         if total >= WRITE_CHUNK:
                             self._write(b"".join(batch[start:index]))
-                            start, total, done = index, 0, index
+                            start, total = index, 0
                     if start < len(batch):
                         self._write(b"".join(batch[start:]))
         except ConnectionLost as exc:
+            # frames written completely: the pieces before, and those of the failed piece
+            # that fit in the bytes it got out (a frame cut in the middle is not)
+            done, written = start, self._progress
+            while done < len(batch) and len(batch[done]) <= written:
+                written -= len(batch[done])
+                done += 1
             with self._cond:
                 first = self._error is None
                 self._error = exc
@@ -512,18 +537,30 @@ class SocketTransport:
         if tracker is not None:
             with self._queue_lock:
                 tracker.written(batch, mark)
+                self._update_limit()
         self.last_write = time.monotonic()
         return None
 
     def _write(self, data: bytes) -> None:
+        """Write all of ``data``; ``_progress`` counts the bytes that got out (so that after
+        a failure the frames written completely are known)."""
+        self._progress = 0
         nb = self._nb
         if nb is not None:  # a kernel socket may be read and written at once
             try:
                 sent = nb.send(data)  # usually all of it, without the poll
             except BlockingIOError:
                 sent = 0
+            self._progress = sent
             if sent < len(data):  # the rest waits for room, bounded by the timeout
-                self._sock.sendall(memoryview(data)[sent:])
+                view = memoryview(data)
+                sock = self._sock
+                deadline = time.monotonic() + self.write_timeout
+                while sent < len(data):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"no room to write for {self.write_timeout:g}s")
+                    sent += sock.send(view[sent:])  # waits for room (the socket's timeout)
+                    self._progress = sent
         elif self._io_lock is None:
             self._sock.sendall(data)
         else:
@@ -545,6 +582,7 @@ class SocketTransport:
                     sent = 0  # OpenSSL keeps the partial record: retry with the same data
             if sent:
                 data = data[sent:]
+                self._progress += sent
                 continue
             remaining = deadline - time.monotonic()
             if remaining <= 0:
