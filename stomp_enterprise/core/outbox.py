@@ -105,7 +105,9 @@ class Mark(NamedTuple):
 
 class SendTracker:
     """The ``trackMessages`` cache of one connection (not thread-safe: the shell serializes
-    every call with the lock of the connection's outbound queue).
+    every call with the lock of the connection's outbound queue). It holds the SEND frames
+    written since the last confirmation (a transaction's too: :func:`plan_resend` drops
+    them at loss time; classifying every frame here would cost the hot path).
 
     Args:
         max_bytes: ``maxCacheSize``: the cache never holds more (a single frame larger than
@@ -121,8 +123,8 @@ class SendTracker:
         self,
         max_bytes: int,
         *,
-        every_frames: int = 256,
-        interval: float = 0.005,
+        every_frames: int = 1024,
+        interval: float = 0.01,
         ids: Iterator[int] | None = None,
     ) -> None:
         if max_bytes < 1 or every_frames < 1:
@@ -132,9 +134,13 @@ class SendTracker:
         self.every_bytes = max(1, max_bytes // 4)
         self.interval = interval
         self._ids = ids if ids is not None else itertools.count(1)
-        self._frames: deque[bytes] = deque()
+        # the cache, one list per written batch (confirmations drop whole batches: no work
+        # per frame), with the byte size of each
+        self._batches: deque[list[bytes]] = deque()
+        self._sizes: deque[int] = deque()
+        self._count = 0  # frames cached
         self.bytes = 0  #: bytes held in the cache
-        self._base = 0  # sequence number of _frames[0]
+        self._base = 0  # sequence number of the first cached frame
         self._marks: dict[str, int] = {}  # receipt id -> sequence number it confirms up to
         self._since_frames = 0
         self._since_bytes = 0
@@ -143,12 +149,12 @@ class SendTracker:
         self.confirmed = 0  #: frames confirmed so far
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return self._count
 
     @property
     def end(self) -> int:
         """The sequence number the next cached frame gets."""
-        return self._base + len(self._frames)
+        return self._base + self._count
 
     def admit(self, frames: Sequence[bytes], size: int) -> int:
         """How many leading ``frames`` (of ``size`` bytes in all) may be written now without
@@ -156,9 +162,9 @@ class SendTracker:
         room = self.max_bytes - _MARKER_ROOM - self.bytes  # a marker may be added to one
         if size <= room:
             return len(frames)
-        empty = not self._frames
+        empty = not self._count
         for index, frame in enumerate(frames):
-            if carries_over(frame):
+            if frame.startswith(_SEND):
                 room -= len(frame)
                 if room < 0 and not (empty and index == 0):
                     return index
@@ -179,7 +185,7 @@ class SendTracker:
             return None
         for index in range(len(batch) - 1, -1, -1):
             frame = batch[index]
-            if not carries_over(frame):
+            if not frame.startswith(_SEND):
                 continue
             self._last_mark = now
             own = receipt_of(frame)
@@ -192,21 +198,24 @@ class SendTracker:
         return None
 
     def written(self, frames: Sequence[bytes], mark: Mark | None = None) -> None:
-        """``frames`` (a batch, or its first part) were written completely: cache the ones
-        that carry over and remember where ``mark`` confirms up to."""
-        added = 0
-        frames_list = self._frames
-        for index, frame in enumerate(frames):
-            if carries_over(frame):
-                frames_list.append(frame)
-                added += len(frame)
-                if mark is not None and index == mark.position:
-                    self._marks[mark.receipt_id] = self._base + len(frames_list)
-                    self._since_frames = self._since_bytes = 0
-                    continue
-            self._since_frames += 1
-            self._since_bytes += len(frame)
-        self.bytes += added
+        """``frames`` (a batch, or its first part) were written completely: cache the SENDs
+        (which of them carry over is decided at loss time, by :func:`plan_resend`: a cheap
+        test per frame here) and remember where ``mark`` confirms up to."""
+        sends = [frame for frame in frames if frame.startswith(_SEND)]
+        if not sends:
+            return
+        size = sum(map(len, sends))
+        if mark is not None and mark.position < len(frames):
+            after = sum(1 for frame in frames[mark.position + 1 :] if frame.startswith(_SEND))
+            self._marks[mark.receipt_id] = self.end + len(sends) - after
+            self._since_frames = self._since_bytes = 0  # (a few frames after it: ignored)
+        else:
+            self._since_frames += len(sends)
+            self._since_bytes += size
+        self._batches.append(sends)
+        self._sizes.append(size)
+        self._count += len(sends)
+        self.bytes += size
 
     def is_marker(self, receipt_id: str) -> bool:
         """Whether ``receipt_id`` is a confirmation point of this cache."""
@@ -220,18 +229,31 @@ class SendTracker:
             return False
         for key in [key for key, seq in self._marks.items() if seq <= upto]:
             del self._marks[key]
-        frames = self._frames
-        while self._base < upto and frames:
-            self.bytes -= len(frames.popleft())
-            self._base += 1
-            self.confirmed += 1
+        batches, sizes = self._batches, self._sizes
+        while batches and self._base < upto:
+            first = batches[0]
+            cut = upto - self._base
+            if cut >= len(first):
+                batches.popleft()
+                self.bytes -= sizes.popleft()
+                cut = len(first)
+            else:  # the mark is inside this batch: keep its tail
+                dropped = sum(map(len, first[:cut]))
+                batches[0] = first[cut:]
+                sizes[0] -= dropped
+                self.bytes -= dropped
+            self._base += cut
+            self._count -= cut
+            self.confirmed += cut
         return True
 
     def take(self) -> list[bytes]:
         """On loss: the unconfirmed frames, oldest first; the cache is empty afterwards."""
-        frames = list(self._frames)
+        frames = [frame for batch in self._batches for frame in batch]
         self._base += len(frames)
-        self._frames.clear()
+        self._batches.clear()
+        self._sizes.clear()
+        self._count = 0
         self._marks.clear()
         self.bytes = 0
         self._since_frames = self._since_bytes = 0
