@@ -821,10 +821,17 @@ class Client:
                 content_type,
             )
         except ConnectionLost:
-            # not queued: lost just before. A failover client waits for the reconnect
+            # not queued: lost just before. A failover client waits for the reconnect (once)
             if not self._next_connection_for(connection):
                 raise
-            self.send(destination, body, headers, content_type=content_type, timeout=timeout)
+            connection = self._current_connection(timeout)
+            connection.post(
+                connection.session.send,
+                destination,
+                body,
+                connection.routed(destination, headers, subscribe=False),
+                content_type,
+            )
 
     def _next_connection_for(self, connection: Connection) -> bool:
         """After ``connection`` refused a frame with ConnectionLost: whether to try again
