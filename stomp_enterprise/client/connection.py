@@ -314,8 +314,9 @@ class Connection:
             frame_log.debug("-> %s %s", self.url, describe(data))
         if write_now:
             try:
-                self.transport.write_queued()  # a failure reports the loss (see _lost)
-            except ConnectionLost:
+                self.transport.write_queued()
+            except ConnectionLost as exc:
+                self._lost(exc)  # once (the writer may have reported it already)
                 if not carries_over(data):
                     raise
                 # queued, so accepted: carried over to the next connection, or reported
