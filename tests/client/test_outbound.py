@@ -358,3 +358,34 @@ def test_transaction_open_across_a_drop_fails_clearly_and_nothing_is_replayed(
     ]
     assert replayed == []
     assert client.resent == 0
+
+
+def test_a_receipted_send_outliving_its_timeout_while_reconnecting_times_out(
+    stomp_broker: Broker, make_client: Callable[..., Client]
+) -> None:
+    """The connection is lost before the RECEIPT and no reconnect succeeds within the
+    caller's timeout: ``ReceiptTimeout`` (not ``ConnectionLost``), and the frame is still
+    written on the next connection (it may have arrived: a timeout never says it did not)."""
+    client = make_client(failover(stomp_broker), timeouts=WAIT)
+    client.connect()
+    stomp_broker.delay_frames(60)
+    outcome: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            client.send("/queue/outlived", b"x", receipt=True, timeout=1.0)
+        except BaseException as exc:  # the test reports it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    stomp_broker.wait_for(lambda: stomp_broker.received_frames("SEND"))
+    stomp_broker.refuse_connects()
+    stomp_broker.drop_connections()
+    thread.join(10)
+    assert [type(exc) for exc in outcome] == [ReceiptTimeout]
+    stomp_broker.delay_frames(0)
+    stomp_broker.refuse_connects(False)
+    client.send("/queue/outlived", b"y", receipt=True)
+    assert [m.body for m in stomp_broker.sent_messages("/queue/outlived")] == [b"x", b"x", b"y"]
+    assert client.resent == 1
