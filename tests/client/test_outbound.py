@@ -16,6 +16,7 @@ import pytest
 from stomp_enterprise import (
     Client,
     ConnectionLost,
+    NotConnected,
     ReceiptTimeout,
     TransactionError,
 )
@@ -55,6 +56,7 @@ class Sender:
         self.size = size
         self.returned = 0
         self.errors: list[BaseException] = []
+        self.others: list[Sender] = []  # joined with this one
         self.thread = threading.Thread(target=self._run, name="test-sender")
         self.thread.start()
 
@@ -67,10 +69,11 @@ class Sender:
             self.errors.append(exc)
 
     def join(self, *, errors: bool = False) -> None:
-        self.thread.join(60)
-        assert not self.thread.is_alive()
-        if not errors:
-            assert self.errors == []
+        for sender in (self, *self.others):
+            sender.thread.join(60)
+            assert not sender.thread.is_alive()
+            if not errors:
+                assert sender.errors == []
 
 
 def pile_up(
@@ -80,10 +83,19 @@ def pile_up(
     until: Callable[[Client], bool] = lambda client: client.pending_bytes > QUEUE_BOUND,
 ) -> Sender:
     """A silent broker reads nothing: send until frames pile up in the client (by default
-    over the queue's bound: the socket is full and the sender waits)."""
+    over the queue's bound: the socket is full and the senders wait). Two threads send (the
+    second to ``/queue/filler``): a lone sender may be the one writing its frame itself,
+    blocked on the full socket, with nothing queued behind it."""
     broker.go_silent()
-    sender = Sender(client, destination, limit=(8 * QUEUE_BOUND) // BODY)
-    broker.wait_for(lambda: until(client), timeout=30)
+    sender = Sender(client, destination, limit=(16 * QUEUE_BOUND) // BODY)
+    sender.others.append(Sender(client, "/queue/filler", limit=(16 * QUEUE_BOUND) // BODY))
+    try:
+        broker.wait_for(lambda: until(client), timeout=30)
+    except TimeoutError:
+        raise AssertionError(
+            f"no pile-up: {client.pending_bytes} bytes pending, {sender.returned} sent, "
+            f"errors {sender.errors} {sender.others[0].errors}"
+        ) from None
     return sender
 
 
@@ -121,7 +133,6 @@ def test_queued_frames_are_written_after_reconnect_in_order_after_the_replay(
     # frames already written to the socket before the loss may be lost (no tracking)
     assert second[:-1] == list(range(total - len(second) + 1, total))
     assert client.resent >= STILL_QUEUED
-    assert len(second) - 1 >= client.resent
     assert first == list(range(len(first)))
     assert client.undelivered == 0
 
@@ -189,7 +200,8 @@ def test_plain_uri_reports_queued_frames_as_undelivered(
     stomp_broker.drop_connections()
     stomp_broker.resume()
     sender.join(errors=True)  # a plain URI: the sender learns of the loss
-    assert [type(e) for e in sender.errors] == [ConnectionLost]
+    assert len(sender.errors) == 1
+    assert isinstance(sender.errors[0], ConnectionLost | NotConnected)
     [(count, error)] = undelivered.wait(1)
     assert count >= STILL_QUEUED  # everything still queued, never written
     assert isinstance(error, ConnectionLost)
@@ -204,22 +216,22 @@ def test_frames_pending_at_close_are_delivered_or_reported(
     can; the rest is reported. Every send() that returned is either stored by the broker
     (once it reads again) or counted as undelivered - never both, never neither."""
     undelivered = recorder()
-    client = make_client(timeouts={"disconnect": 0.2, "write": 0.5})
+    client = make_client(timeouts={"disconnect": 0.2, "write": 3.0})
     client.listeners.on("undelivered", undelivered)
     client.connect()
     sender = pile_up(stomp_broker, client, "/queue/closing")
     with caplog.at_level(logging.WARNING, logger="stomp_enterprise.client"):
         client.disconnect()
     sender.join(errors=True)
-    returned = sender.returned
+    returned = sender.returned + sender.others[0].returned
     stomp_broker.resume()
     stomp_broker.wait_for(
-        lambda: len(stomp_broker.sent_messages("/queue/closing")) + client.undelivered >= returned,
+        lambda: len(stomp_broker.sent_messages()) + client.undelivered >= returned,
         timeout=20,
     )
     stored = [number_of(m.body) for m in stomp_broker.sent_messages("/queue/closing")]
     assert stored == list(range(len(stored)))
-    assert len(stored) + client.undelivered == returned
+    assert len(stomp_broker.sent_messages()) + client.undelivered == returned
     if client.undelivered:
         assert undelivered.wait(1) == [(client.undelivered, undelivered.items[0][1])]
         assert f"{client.undelivered} send(s) not delivered" in caplog.text
