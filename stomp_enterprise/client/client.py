@@ -792,9 +792,16 @@ class Client:
         Raises:
             ReceiptTimeout: no RECEIPT in time (the message may or may not have arrived).
             BrokerError: the broker answered this frame with an ERROR.
-            ConnectionLost: the connection broke before the frame (or its receipt) got
-                through. A send is never silently dropped.
+            ConnectionLost: a plain URI: the connection broke before the frame was queued,
+                or (``receipt=True``) before its RECEIPT; a failover URI: reconnecting gave
+                up (or the client closed) first; or the queue stayed full for
+                ``timeouts.write``. A send is never silently dropped: once ``send()`` has
+                returned, a frame lost with its connection is written again on the next one
+                (failover URI) or reported with the ``undelivered`` event (see
+                docs/failover.md, "What happens to a send when the connection drops").
             NotConnected: not connected and no reconnect came within the wait.
+
+        May be called from any thread, including handlers and listeners.
         """
         if receipt:
             connection, future = self._send(
@@ -877,9 +884,11 @@ class Client:
         timeout: float | None = None,
     ) -> Future[Frame]:
         """Send with a receipt without waiting: the returned future resolves with the RECEIPT
-        frame, or fails with BrokerError / ConnectionLost. Pipelining many of these is much
-        faster than one receipted ``send`` at a time. Future callbacks run on the reader
-        thread: keep them short and non-blocking."""
+        frame, or fails with BrokerError / ConnectionLost (on a failover URI a lost connection
+        does not fail it: the frame is written again on the next one and the future waits
+        on). Pipelining many of these is much faster than one receipted ``send`` at a time.
+        Future callbacks run on the reader thread: keep them short and non-blocking. May be
+        called from any thread."""
         _, future = self._send(
             destination, body, headers, content_type, timeout, receipt=True, direct=False
         )
