@@ -142,6 +142,7 @@ class SendTracker:
         self.bytes = 0  #: bytes held in the cache
         self._base = 0  # sequence number of the first cached frame
         self._marks: dict[str, int] = {}  # receipt id -> sequence number it confirms up to
+        self._acked = 0  # every frame before this sequence number is confirmed
         self._since_frames = 0
         self._since_bytes = 0
         self._last_mark: float | None = None
@@ -174,7 +175,9 @@ class SendTracker:
         """Before ``batch`` is written: when a confirmation is due, put a marker receipt on
         its last SEND that carries over (``receipt:trk-N`` inserted after the command line:
         one copy, in place in ``batch``) or, when that frame has a receipt of its own, use
-        that one. Returns the mark to pass to :meth:`written`, or None."""
+        that one. The mark is registered at once: its RECEIPT may come back before
+        :meth:`written` is called for the batch (a confirmation is never missed). Returns the
+        mark to pass to :meth:`written`, or None."""
         due = (
             self._since_frames + len(batch) >= self.every_frames
             or self._since_bytes + size >= self.every_bytes
@@ -188,26 +191,25 @@ class SendTracker:
             if not frame.startswith(_SEND):
                 continue
             self._last_mark = now
-            own = receipt_of(frame)
-            if own is not None:
-                return Mark(index, own)
-            receipt_id = f"{MARKER_PREFIX}{next(self._ids)}"
-            batch[index] = b"".join((_SEND, b"receipt:", receipt_id.encode(), b"\n", frame[5:]))
-            self.markers += 1
+            receipt_id = receipt_of(frame)
+            if receipt_id is None:
+                receipt_id = f"{MARKER_PREFIX}{next(self._ids)}"
+                batch[index] = b"".join((_SEND, b"receipt:", receipt_id.encode(), b"\n", frame[5:]))
+                self.markers += 1
+            sends = sum(1 for frame in batch[: index + 1] if frame.startswith(_SEND))
+            self._marks[receipt_id] = self.end + sends
             return Mark(index, receipt_id)
         return None
 
     def written(self, frames: Sequence[bytes], mark: Mark | None = None) -> None:
         """``frames`` (a batch, or its first part) were written completely: cache the SENDs
         (which of them carry over is decided at loss time, by :func:`plan_resend`: a cheap
-        test per frame here) and remember where ``mark`` confirms up to."""
+        test per frame here). ``mark``: what :meth:`prepare` returned for the batch."""
         sends = [frame for frame in frames if frame.startswith(_SEND)]
         if not sends:
             return
         size = sum(map(len, sends))
-        if mark is not None and mark.position < len(frames):
-            after = sum(1 for frame in frames[mark.position + 1 :] if frame.startswith(_SEND))
-            self._marks[mark.receipt_id] = self.end + len(sends) - after
+        if mark is not None:
             self._since_frames = self._since_bytes = 0  # (a few frames after it: ignored)
         else:
             self._since_frames += len(sends)
@@ -216,6 +218,8 @@ class SendTracker:
         self._sizes.append(size)
         self._count += len(sends)
         self.bytes += size
+        if self._acked > self._base:  # confirmed before it was recorded as written
+            self._drop_confirmed()
 
     def is_marker(self, receipt_id: str) -> bool:
         """Whether ``receipt_id`` is a confirmation point of this cache."""
@@ -229,6 +233,12 @@ class SendTracker:
             return False
         for key in [key for key, seq in self._marks.items() if seq <= upto]:
             del self._marks[key]
+        self._acked = max(self._acked, upto)
+        self._drop_confirmed()
+        return True
+
+    def _drop_confirmed(self) -> None:
+        upto = self._acked
         batches, sizes = self._batches, self._sizes
         while batches and self._base < upto:
             first = batches[0]
@@ -245,12 +255,12 @@ class SendTracker:
             self._base += cut
             self._count -= cut
             self.confirmed += cut
-        return True
 
     def take(self) -> list[bytes]:
         """On loss: the unconfirmed frames, oldest first; the cache is empty afterwards."""
         frames = [frame for batch in self._batches for frame in batch]
         self._base += len(frames)
+        self._acked = self._base
         self._batches.clear()
         self._sizes.clear()
         self._count = 0

@@ -494,7 +494,8 @@ class SocketTransport:
         tracker = self._tracker
         mark = None
         if tracker is not None:
-            mark = tracker.prepare(batch, size, time.monotonic())
+            with self._queue_lock:  # the reader confirms (under this lock) at any time
+                mark = tracker.prepare(batch, size, time.monotonic())
         start = 0  # the first frame of the piece being written
         try:
             with map_socket_errors(f"write to {self.address.url}"):

@@ -180,6 +180,23 @@ def test_confirm_drops_everything_before_the_mark_and_older_marks() -> None:
     assert tracker.bytes == 0
 
 
+def test_a_receipt_that_overtakes_the_write_record_still_confirms() -> None:
+    """The broker may answer a marker before the writer has recorded its batch as written
+    (the writer thread was not scheduled yet): the confirmation must not be lost, or a full
+    cache would wait for it forever."""
+    tracker = SendTracker(1 << 20, every_frames=1)
+    batch = sends(4)
+    mark = tracker.prepare(batch, 0, now=0.0)
+    assert mark is not None
+    assert tracker.confirm(mark.receipt_id)  # before written()
+    tracker.written(batch, mark)
+    assert len(tracker) == 0
+    assert tracker.bytes == 0
+    later = sends(2)
+    tracker.written(later)  # not confirmed: kept
+    assert tracker.take() == later
+
+
 def test_admit_keeps_the_cache_within_max_bytes() -> None:
     frames = sends(10)  # 33 bytes each
     tracker = SendTracker(132)  # 100 bytes, and room for one marker header
