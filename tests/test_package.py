@@ -115,6 +115,18 @@ def test_the_probe_sees_what_the_full_client_loads() -> None:
     assert {"tenacity", "stomp_enterprise.transport", "socket"} <= added
 
 
+def test_core_imports_only_protocol_and_errors() -> None:
+    allowed = ("stomp_enterprise.core", "stomp_enterprise.protocol", "stomp_enterprise.errors")
+    wrong = [
+        f"{path.name} imports {module}"
+        for path in (PACKAGE / "core").rglob("*.py")
+        for module in _imports(path)
+        if module.startswith("stomp_enterprise") and not module.startswith(allowed)
+    ]
+    assert (PACKAGE / "core" / "outbox.py").exists()
+    assert wrong == []
+
+
 def test_all_lists_exactly_the_public_names() -> None:
     public = {
         name

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from stomp_enterprise.core.backlog import Backlog, BacklogInfo
 from stomp_enterprise.core.liveness import Liveness
+from stomp_enterprise.core.outbox import MARKER_PREFIX, carries_over
 from stomp_enterprise.errors import (
     AckError,
     BrokerError,
@@ -83,6 +84,14 @@ def describe(data: bytes | Frame) -> str:
     return repr(data)
 
 
+class ReceiptFuture(Future[Frame]):
+    """The future of a receipted frame; ``data`` holds the frame's bytes when it is a SEND
+    that a failover client writes again on the next connection if this one is lost before
+    the RECEIPT (None otherwise)."""
+
+    data: bytes | None = None
+
+
 class Connection:
     """One live connection of a :class:`~stomp_enterprise.Client` (internal)."""
 
@@ -106,7 +115,8 @@ class Connection:
         self.artemis = False  # the broker's CONNECTED says it is Artemis (see routed())
         self._tolerance = tolerance
         self._coalesce = coalesce
-        self._receipts: dict[str, Future[Frame]] = {}
+        self._receipts: dict[str, ReceiptFuture] = {}
+        self._ended: list[Future[Frame]] = []  # receipt futures failed by _end()
         self._early: list[Event] = []
         self._reader: threading.Thread | None = None
         self.lost_error: BaseException | None = None
@@ -225,7 +235,7 @@ class Connection:
         """
         transport = self.transport
         transport.wait_writable()  # backpressure first, holding no lock
-        future: Future[Frame] | None = None
+        future: ReceiptFuture | None = None
         failed: ConnectionLost | None = None
         write_now = False
         with self.lock:
@@ -234,13 +244,20 @@ class Connection:
             receipt_id = self.session.new_id("rcpt") if receipt else None
             data = build(receipt_id)
             if receipt_id is not None:
-                future = Future()
+                future = ReceiptFuture()
+                if carries_over(data):
+                    future.data = data
                 self._receipts[receipt_id] = future
             try:
                 write_now = transport.enqueue(data, direct=direct)
             except ConnectionLost as exc:
                 failed = exc
-        self._queued(data, write_now, failed)
+        try:
+            self._queued(data, write_now, failed)
+        except ConnectionLost:
+            if future is None or future.done():
+                raise
+            # a failover client carries the frame and its future to the next connection
         return future
 
     def post(self, build: Callable[..., bytes], *args: object, hold: bool = False) -> None:
@@ -303,7 +320,14 @@ class Connection:
         if frame_log.isEnabledFor(logging.DEBUG):
             frame_log.debug("-> %s %s", self.url, describe(data))
         if write_now:
-            self.transport.write_queued()  # a failure reports the loss, raises ConnectionLost
+            try:
+                self.transport.write_queued()
+            except ConnectionLost as exc:
+                self._lost(exc)  # once (the writer may have reported it already)
+                if not carries_over(data):
+                    raise
+                # queued, so accepted: carried over to the next connection, or reported
+                # with the ``undelivered`` event
 
     def call(
         self,
@@ -332,12 +356,24 @@ class Connection:
         try:
             return future.result(timeout)
         except FutureTimeout:
-            with self.lock:
-                for key, value in list(self._receipts.items()):
-                    if value is future:
-                        del self._receipts[key]
-                        self.session.pending_receipts.pop(key, None)
+            # a carried-over receipt may live on a later connection, or wait for one
+            self._client._forget_receipt(future)
+            self.forget_receipt(future)
             raise ReceiptTimeout(f"no RECEIPT for {what} within {timeout:g}s") from None
+
+    def forget_receipt(self, future: Future[Frame]) -> None:
+        """Stop waiting for ``future``'s RECEIPT on this connection (it timed out)."""
+        with self.lock:
+            for key, value in list(self._receipts.items()):
+                if value is future:
+                    del self._receipts[key]
+                    self.session.pending_receipts.pop(key, None)
+
+    def adopt_receipts(self, futures: Mapping[str, ReceiptFuture]) -> None:
+        """Before this connection is installed: wait here for the RECEIPTs of frames carried
+        over from a lost connection (same receipt ids)."""
+        with self.lock:
+            self._receipts.update(futures)
 
     # ------------------------------------------------------------ acks
 
@@ -632,6 +668,9 @@ class Connection:
             future = self._receipts.pop(event.receipt_id, None)  # atomic; no lock needed
             if future is not None:
                 future.set_result(event.frame)
+            self.transport.confirmed(event.receipt_id)  # trackMessages: frames confirmed
+            if event.receipt_id.startswith(MARKER_PREFIX):
+                return  # a marker receipt: internal, not the application's
             if client.listeners.has("receipt"):
                 dispatcher.submit(None, client.listeners.fire, "receipt", event.receipt_id)
         elif isinstance(event, ErrorReceived):
@@ -655,10 +694,12 @@ class Connection:
             self.alive = False
             self.lost_error = exc
             self.session.reset()
-            pending = list(self._receipts.values())
+            receipts = dict(self._receipts)
             self._receipts.clear()
         self._wake()
         self.transport.close()
+        unsent = self.transport.take_unsent()
+        cached = self.transport.take_cached()
         broker_error = self.last_broker_error
         if broker_error is not None:  # e.g. an oversize frame: ERROR (no receipt-id), close
             lost = ConnectionLost(
@@ -672,6 +713,7 @@ class Connection:
             lost.__cause__ = exc
         self.lost_error = lost
         log.warning("connection to %s lost: %s", self.url, lost)
+        pending = self._client._carry_over(self, cached, unsent, receipts, lost)
         for future in pending:
             if not future.done():
                 future.set_exception(lost)
@@ -683,22 +725,26 @@ class Connection:
         DISCONNECT's, when the broker sends none) fails now instead of at its timeout."""
         self._end(ConnectionLost(f"{self.url} {how} while disconnecting"))
 
-    def _end(self, error: ConnectionLost) -> None:
-        """Mark the connection dead and fail every pending receipt with ``error``."""
+    def _end(self, error: ConnectionLost) -> list[Future[Frame]]:
+        """Mark the connection dead and fail every pending receipt with ``error``. Returns
+        every receipt future this connection ever failed so (see :meth:`close`)."""
         with self.lock:
             if self.alive:
                 self.alive = False
                 self.session.reset()
             pending = list(self._receipts.values())
             self._receipts.clear()
+            self._ended.extend(pending)
         self._wake()
         for future in pending:
             if not future.done():
                 future.set_exception(error)
+        return self._ended
 
     def close(self, join_timeout: float) -> None:
         """Write what is still queued, close the socket and join the writer and reader
-        threads (not the calling one), all within ``join_timeout`` seconds in total."""
+        threads (not the calling one), all within ``join_timeout`` seconds in total. Frames
+        that could not be written are reported (``undelivered``)."""
         deadline = time.monotonic() + join_timeout
 
         def left() -> float:
@@ -706,8 +752,14 @@ class Connection:
 
         self.closing = True
         self.transport.flush(min(left(), 2.0))
-        self._end(ConnectionLost(f"connection to {self.url} closed"))
+        closed = ConnectionLost(f"connection to {self.url} closed")
+        failed = self._end(closed)
         self.transport.close(left())
+        self._client._report_undelivered(
+            [frame for frame in self.transport.take_unsent() if carries_over(frame)],
+            closed,
+            receipted=failed,
+        )
         self.join(left())
 
     def _wake(self) -> None:

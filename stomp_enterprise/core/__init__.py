@@ -1,1 +1,12 @@
-"""Client-agnostic decisions (no threads, sockets or clocks): flow control, liveness, tracking."""
+"""Client-agnostic behaviour shared by the threaded client and (next) an asyncio one: flow
+control, liveness, send tracking.
+
+Sans-I/O like :mod:`stomp_enterprise.protocol`: no sockets, threads, asyncio or clock. It may
+import :mod:`stomp_enterprise.protocol` and :mod:`stomp_enterprise.errors` only.
+"""
+
+from __future__ import annotations
+
+from stomp_enterprise.core.outbox import Outbox, SendTracker, carries_over
+
+__all__ = ["Outbox", "SendTracker", "carries_over"]

@@ -209,6 +209,9 @@ class Session:
         skip_oversize: a MESSAGE beyond ``max_frame_size`` becomes a
             :class:`MessageTooLarge` event (its body skipped, never buffered) instead of a
             :class:`~stomp_enterprise.errors.FrameTooLarge` error that ends the session.
+        ids: the counter behind :meth:`new_id`. A client that carries receipted frames over
+            to the next connection's session shares one counter between its sessions, so
+            that receipt ids stay unique across connections.
 
     Not thread-safe: the threaded client serializes calls with its own lock.
     """
@@ -221,6 +224,7 @@ class Session:
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         content_length: bool = True,
         skip_oversize: bool = False,
+        ids: Iterator[int] | None = None,
     ) -> None:
         if not versions:
             raise LocalProtocolError("offer at least one STOMP version")
@@ -243,7 +247,7 @@ class Session:
         self.transactions: set[str] = set()
         self.pending_receipts: dict[str, str] = {}
         self._error: ProtocolError | None = None
-        self._ids = itertools.count(1)
+        self._ids = ids if ids is not None else itertools.count(1)
         self._send_heads: dict[tuple[str, str | None], bytes] = {}
 
     # ------------------------------------------------------------ helpers

@@ -181,12 +181,15 @@ def test_a_transaction_open_at_a_loss_fails_clearly(stomp_broker, recorder, call
             "commit": tx.commit,
             "abort": tx.abort,
         }
-        with pytest.raises(TransactionError, match="lost with its connection") as info:
-            calls[call]()
-        assert "nothing in it was committed" in str(info.value)
+        if call == "abort":
+            calls[call]()  # nothing to abort at the broker: a logged no-op, never a raise
+        else:
+            with pytest.raises(TransactionError, match="lost with its connection") as info:
+                calls[call]()
+            assert "nothing in it was committed" in str(info.value)
         assert tx.state == "failed"
-        with pytest.raises(TransactionError, match="is failed, not open"):
-            tx.commit()
+        with pytest.raises(TransactionError, match="lost with its connection"):
+            tx.commit()  # and so on every later use
         client.send("/queue/sync", b"x", receipt=True)
     assert stomp_broker.queue_depth("/queue/tx-out") == 0
     assert stomp_broker.received_frames("COMMIT") == []
