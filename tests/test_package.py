@@ -5,13 +5,16 @@ from __future__ import annotations
 import ast
 import pathlib
 
+import pytest
+
 import stomp_enterprise
 
 PACKAGE = pathlib.Path(stomp_enterprise.__file__).parent
 
 # layer -> layers it must never import
 FORBIDDEN = {
-    "protocol": ("transport", "client", "testing", "cli"),
+    "protocol": ("core", "transport", "client", "testing", "cli"),
+    "core": ("transport", "client", "testing", "cli", "config"),
     "transport": ("client", "testing", "cli"),
     "client": ("testing", "cli"),
 }
@@ -41,14 +44,27 @@ def test_layers_import_one_way() -> None:
     assert wrong == []
 
 
-def test_protocol_does_no_io() -> None:
+@pytest.mark.parametrize("layer", ["protocol", "core"])
+def test_sans_io_layers_do_no_io(layer: str) -> None:
     banned = {"socket", "ssl", "threading", "time", "select", "selectors", "asyncio"}
     wrong = [
         f"{path.name} imports {module}"
-        for path in (PACKAGE / "protocol").rglob("*.py")
+        for path in (PACKAGE / layer).rglob("*.py")
         for module in _imports(path)
         if module.split(".")[0] in banned
     ]
+    assert wrong == []
+
+
+def test_core_imports_only_protocol_and_errors() -> None:
+    allowed = ("stomp_enterprise.core", "stomp_enterprise.protocol", "stomp_enterprise.errors")
+    wrong = [
+        f"{path.name} imports {module}"
+        for path in (PACKAGE / "core").rglob("*.py")
+        for module in _imports(path)
+        if module.startswith("stomp_enterprise") and not module.startswith(allowed)
+    ]
+    assert (PACKAGE / "core" / "outbox.py").exists()
     assert wrong == []
 
 

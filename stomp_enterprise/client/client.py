@@ -24,13 +24,14 @@ from tenacity import (
     retry_if_exception_type,
 )
 
-from stomp_enterprise.client.connection import Connection
+from stomp_enterprise.client.connection import Connection, ReceiptFuture
 from stomp_enterprise.client.dispatcher import Dispatcher
 from stomp_enterprise.client.listeners import ConnectedInfo, Listeners
 from stomp_enterprise.client.message import Message, charset_of
 from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscription
 from stomp_enterprise.client.transaction import Transaction
 from stomp_enterprise.config import ClientConfig, Timeouts
+from stomp_enterprise.core.outbox import Outbox, SendTracker, plan_resend
 from stomp_enterprise.errors import (
     BrokerError,
     ConfigError,
@@ -133,12 +134,19 @@ class Client:
         self.listeners = Listeners()
         self._lock = threading.Lock()  # guards the session (see connection.py)
         self._state = threading.Condition(threading.Lock())  # guards the fields below
+        # one id counter for every session: receipt ids carried over stay unique
+        self._session_ids = itertools.count(1)
+        self._marker_ids = itertools.count(1)  # trackMessages markers, unique likewise
         self._session = Session(
             config.versions,
             config.heart_beats,
             max_frame_size=config.max_frame_size,
             content_length=config.content_length,
+            ids=self._session_ids,
         )
+        # frames (and receipted sends' futures) waiting for the next connection
+        self._outbox = Outbox()
+        self._carried_receipts: dict[str, ReceiptFuture] = {}
         self._connection: Connection | None = None
         self._subscriptions: dict[str, Subscription] = {}
         self._dispatcher: Dispatcher = _idle_dispatcher()
@@ -201,6 +209,21 @@ class Client:
         if self._lost_at is not None:
             total += time.monotonic() - self._lost_at
         return total
+
+    @property
+    def resent(self) -> int:
+        """Frames written again on a new connection after a loss (counter): SENDs that were
+        not completely written, receipted SENDs without their RECEIPT, and with
+        ``trackMessages=true`` SENDs the broker had not confirmed. Each may be a duplicate
+        at the broker. Any thread."""
+        return self._outbox.resent
+
+    @property
+    def undelivered(self) -> int:
+        """Fire-and-forget SENDs given up (counter): lost with the connection on a plain URI,
+        when reconnecting gave up, or pending when the client was closed. Each report also
+        fires the ``undelivered`` event and logs a WARNING. Any thread."""
+        return self._outbox.undelivered
 
     @property
     def subscriptions(self) -> list[Subscription]:
@@ -343,7 +366,11 @@ class Client:
             config.heart_beats,
             max_frame_size=config.max_frame_size,
             content_length=config.content_length,
+            ids=self._session_ids,
         )
+        policy = config.failover.policy
+        if policy.track_messages:
+            transport.track(SendTracker(policy.max_cache_size, ids=self._marker_ids))
         connection = Connection(
             self,
             transport,
@@ -375,8 +402,23 @@ class Client:
         is handled like any other (``_connection_lost`` only acts on the current one)."""
         info = connection.info
         assert info is not None
+        if reconnect:
+            # Queued before anyone else can use the connection (it is not current yet):
+            # the subscription replay, then the sends carried over from the lost one, in
+            # their original order, ahead of every new send. A loss while they are being
+            # written carries them over again.
+            with self._lock:
+                # the new session takes over the subscriptions; same ids, same headers
+                connection.session.subscriptions.update(self._session.subscriptions)
+                frames = list(connection.session.replay())
+            with self._state:
+                carried = self._outbox.take()
+                receipts, self._carried_receipts = self._carried_receipts, {}
+            if carried:
+                log.info("writing %d send(s) carried over to %s", len(carried), connection.url)
+            connection.adopt_receipts(receipts)
+            connection.transport.preload(frames + carried)
         with self._state:
-            previous = self._session
             self._connection = connection
             self._session = connection.session
             self._started = False
@@ -387,17 +429,6 @@ class Client:
                 self._lost_at = None
             self._schedule.reset()
             self._state.notify_all()
-        if reconnect:
-            try:
-                with self._lock:
-                    # the new session takes over the subscriptions; same ids, same headers
-                    connection.session.subscriptions.update(previous.subscriptions)
-                    frames = list(connection.session.replay())
-                for data in frames:  # before the writer starts: written at once, in order
-                    connection.transport.write(data)
-            except ConnectionLost as exc:
-                connection._lost(exc)
-                return
         connection.start_reader()
         if self._schedule.should_return_to_priority(connection.transport.address):
             self._start_priority_return(connection)
@@ -421,6 +452,71 @@ class Client:
                 reconnect,
             ),
         )
+
+    def _carry_over(
+        self,
+        connection: Connection,
+        cached: list[bytes],
+        unsent: list[bytes],
+        receipts: Mapping[str, ReceiptFuture],
+        error: ConnectionLost,
+    ) -> list[ReceiptFuture]:
+        """``connection`` was lost (called once, before :meth:`_connection_lost`): keep what
+        must be written again on the next connection, or report it when none will come.
+        Returns the receipt futures the caller fails with ``error``."""
+        carried = {rid: f for rid, f in receipts.items() if f.data is not None and not f.done()}
+        frames = plan_resend(cached, unsent, [f.data for f in carried.values() if f.data])
+        with self._state:
+            if (
+                self._connection is connection
+                and not self._closing.is_set()
+                and self.config.failover.policy.max_reconnect_attempts != 0
+            ):
+                self._outbox.carry(frames)
+                self._carried_receipts.update(carried)
+                return [f for rid, f in receipts.items() if rid not in carried]
+        self._report_undelivered(frames, error, receipted=list(receipts.values()))
+        return list(receipts.values())
+
+    def _report_undelivered(
+        self,
+        frames: list[bytes],
+        error: BaseException,
+        *,
+        receipted: Sequence[Future[Frame]] = (),
+    ) -> None:
+        """Give up ``frames`` and whatever waits for the next connection: receipted sends
+        fail with ConnectionLost (their callers learn it so); the other frames are counted,
+        logged and reported with the ``undelivered`` event."""
+        with self._state:
+            dropped = self._outbox.drop(frames)
+            waiting = list(self._carried_receipts.values())
+            self._carried_receipts.clear()
+        told = {
+            id(f.data)
+            for f in [*receipted, *waiting]
+            if isinstance(f, ReceiptFuture) and f.data is not None
+        }
+        count = sum(1 for frame in dropped if id(frame) not in told)
+        for future in waiting:
+            if not future.done():
+                future.set_exception(ConnectionLost(f"send not delivered: {error}"))
+        if not count:
+            return
+        with self._state:
+            self._outbox.report(count)
+        log.warning("%d send(s) not delivered: %s", count, error)
+        self._dispatcher.submit(None, self.listeners.fire, "undelivered", count, error)
+
+    def _forget_receipt(self, future: Future[Frame]) -> None:
+        """A receipted send timed out: stop waiting for its RECEIPT wherever it waits."""
+        with self._state:
+            for key, value in list(self._carried_receipts.items()):
+                if value is future:
+                    del self._carried_receipts[key]
+            connection = self._connection
+        if connection is not None:
+            connection.forget_receipt(future)
 
     def _connection_lost(self, connection: Connection, error: ConnectionLost) -> None:
         """Called once per lost connection (from the thread that noticed)."""
@@ -457,6 +553,7 @@ class Client:
             if self._closing.is_set():
                 return
             log.error("reconnect gave up: %s", exc)  # noqa: TRY400 - the cause is in the message
+            self._report_undelivered([], exc)
             for sub in list(self._subscriptions.values()):
                 sub._end()  # a waiting get() raises NotConnected instead of waiting forever
             self._dispatcher.submit(None, self.listeners.fire, "reconnect_failed", exc)
@@ -611,6 +708,8 @@ class Client:
             for helper in (self._reconnect_thread, self._priority_thread):
                 if helper is not None and helper is not threading.current_thread():
                     helper.join(_JOIN)
+            if self._outbox or self._carried_receipts:  # closed while reconnecting
+                self._report_undelivered([], NotConnected("the client was closed"))
             with self._state:
                 lost_already = connection is not None and connection.lost_error is not None
                 self._connection = None
@@ -692,9 +791,26 @@ class Client:
         connection = (
             current if current is not None and current.alive else self._current_connection(timeout)
         )
-        if connection.artemis:
-            headers = connection.routed(destination, headers, subscribe=False)
-        connection.post(connection.session.send, destination, body, headers, content_type)
+        try:
+            connection.post(
+                connection.session.send,
+                destination,
+                body,
+                connection.routed(destination, headers, subscribe=False)
+                if connection.artemis
+                else headers,
+                content_type,
+            )
+        except ConnectionLost:
+            # not queued: lost just before. A failover client waits for the reconnect
+            if not self._next_connection_for(connection):
+                raise
+            self.send(destination, body, headers, content_type=content_type, timeout=timeout)
+
+    def _next_connection_for(self, connection: Connection) -> bool:
+        """After ``connection`` refused a frame with ConnectionLost: whether to try again
+        on the next connection (it is lost and a failover URI will reconnect)."""
+        return not connection.alive and self.config.failover.policy.max_reconnect_attempts != 0
 
     def _send(
         self,
@@ -708,17 +824,22 @@ class Client:
         direct: bool,
     ) -> tuple[Connection, Future[Frame] | None]:
         payload, content_type = self._encode_body(body, content_type)
-        connection = self._current_connection(timeout)
-        session = connection.session
-        headers = connection.routed(destination, headers, subscribe=False)
-        future = connection.request(
-            lambda rid: session.send(
-                destination, payload, headers, content_type=content_type, receipt=rid
-            ),
-            receipt=receipt,
-            direct=direct,
-        )
-        return connection, future
+        for last in (False, True):
+            connection = self._current_connection(timeout)
+            session = connection.session
+            routed = connection.routed(destination, headers, subscribe=False)
+            try:
+                future = connection.request(
+                    _send_builder(session, destination, payload, routed, content_type),
+                    receipt=receipt,
+                    direct=direct,
+                )
+            except ConnectionLost:
+                if last or not self._next_connection_for(connection):
+                    raise
+                continue  # lost before the frame was queued: the next connection takes it
+            return connection, future
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def send_async(
         self,
@@ -888,6 +1009,23 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _send_builder(
+    session: Session,
+    destination: str,
+    payload: bytes,
+    headers: Mapping[str, str] | None,
+    content_type: str | None,
+) -> Callable[[str | None], bytes]:
+    """The ``build`` of a SEND for :meth:`Connection.request`."""
+
+    def build(receipt_id: str | None) -> bytes:
+        return session.send(
+            destination, payload, headers, content_type=content_type, receipt=receipt_id
+        )
+
+    return build
 
 
 def _deadline(timeout: float | None) -> float | None:

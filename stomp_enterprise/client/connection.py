@@ -27,6 +27,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
+from stomp_enterprise.core.outbox import MARKER_PREFIX, carries_over
 from stomp_enterprise.errors import (
     AckError,
     BrokerError,
@@ -79,6 +80,14 @@ def describe(data: bytes | Frame) -> str:
     return repr(data)
 
 
+class ReceiptFuture(Future[Frame]):
+    """The future of a receipted frame; ``data`` holds the frame's bytes when it is a SEND
+    that a failover client writes again on the next connection if this one is lost before
+    the RECEIPT (None otherwise)."""
+
+    data: bytes | None = None
+
+
 def _submit_batch(dispatcher: Dispatcher, batch: list[Message]) -> None:
     """Queue messages of one subscription (in order) as one dispatcher task."""
     sub = batch[0].subscription
@@ -108,7 +117,7 @@ class Connection:
         self.artemis = False  # the broker's CONNECTED says it is Artemis (see routed())
         self._tolerance = tolerance
         self._coalesce = coalesce
-        self._receipts: dict[str, Future[Frame]] = {}
+        self._receipts: dict[str, ReceiptFuture] = {}
         self._early: list[Event] = []
         self._reader: threading.Thread | None = None
         self.lost_error: BaseException | None = None
@@ -219,7 +228,7 @@ class Connection:
         """
         transport = self.transport
         transport.wait_writable()  # backpressure first, holding no lock
-        future: Future[Frame] | None = None
+        future: ReceiptFuture | None = None
         failed: ConnectionLost | None = None
         write_now = False
         with self.lock:
@@ -228,13 +237,20 @@ class Connection:
             receipt_id = self.session.new_id("rcpt") if receipt else None
             data = build(receipt_id)
             if receipt_id is not None:
-                future = Future()
+                future = ReceiptFuture()
+                if carries_over(data):
+                    future.data = data
                 self._receipts[receipt_id] = future
             try:
                 write_now = transport.enqueue(data, direct=direct)
             except ConnectionLost as exc:
                 failed = exc
-        self._queued(data, write_now, failed)
+        try:
+            self._queued(data, write_now, failed)
+        except ConnectionLost:
+            if future is None or future.done():
+                raise
+            # a failover client carries the frame and its future to the next connection
         return future
 
     def post(self, build: Callable[..., bytes], *args: object, hold: bool = False) -> None:
@@ -297,7 +313,13 @@ class Connection:
         if frame_log.isEnabledFor(logging.DEBUG):
             frame_log.debug("-> %s %s", self.url, describe(data))
         if write_now:
-            self.transport.write_queued()  # a failure reports the loss, raises ConnectionLost
+            try:
+                self.transport.write_queued()  # a failure reports the loss (see _lost)
+            except ConnectionLost:
+                if not carries_over(data):
+                    raise
+                # queued, so accepted: carried over to the next connection, or reported
+                # with the ``undelivered`` event
 
     def call(
         self,
@@ -326,12 +348,24 @@ class Connection:
         try:
             return future.result(timeout)
         except FutureTimeout:
-            with self.lock:
-                for key, value in list(self._receipts.items()):
-                    if value is future:
-                        del self._receipts[key]
-                        self.session.pending_receipts.pop(key, None)
+            # a carried-over receipt may live on a later connection, or wait for one
+            self._client._forget_receipt(future)
+            self.forget_receipt(future)
             raise ReceiptTimeout(f"no RECEIPT for {what} within {timeout:g}s") from None
+
+    def forget_receipt(self, future: Future[Frame]) -> None:
+        """Stop waiting for ``future``'s RECEIPT on this connection (it timed out)."""
+        with self.lock:
+            for key, value in list(self._receipts.items()):
+                if value is future:
+                    del self._receipts[key]
+                    self.session.pending_receipts.pop(key, None)
+
+    def adopt_receipts(self, futures: Mapping[str, ReceiptFuture]) -> None:
+        """Before this connection is installed: wait here for the RECEIPTs of frames carried
+        over from a lost connection (same receipt ids)."""
+        with self.lock:
+            self._receipts.update(futures)
 
     # ------------------------------------------------------------ acks
 
@@ -513,6 +547,9 @@ class Connection:
                 future = self._receipts.pop(event.receipt_id, None)  # atomic; no lock needed
                 if future is not None:
                     future.set_result(event.frame)
+                self.transport.confirmed(event.receipt_id)  # trackMessages: frames confirmed
+                if event.receipt_id.startswith(MARKER_PREFIX):
+                    continue  # a marker receipt: internal, not the application's
                 if client.listeners.has("receipt"):
                     dispatcher.submit(None, client.listeners.fire, "receipt", event.receipt_id)
             elif isinstance(event, ErrorReceived):
@@ -538,9 +575,11 @@ class Connection:
             self.alive = False
             self.lost_error = exc
             self.session.reset()
-            pending = list(self._receipts.values())
+            receipts = dict(self._receipts)
             self._receipts.clear()
         self.transport.close()
+        unsent = self.transport.take_unsent()
+        cached = self.transport.take_cached()
         broker_error = self.last_broker_error
         if broker_error is not None:  # e.g. an oversize frame: ERROR (no receipt-id), close
             lost = ConnectionLost(
@@ -554,6 +593,7 @@ class Connection:
             lost.__cause__ = exc
         self.lost_error = lost
         log.warning("connection to %s lost: %s", self.url, lost)
+        pending = self._client._carry_over(self, cached, unsent, receipts, lost)
         for future in pending:
             if not future.done():
                 future.set_exception(lost)
@@ -572,9 +612,15 @@ class Connection:
             pending = list(self._receipts.values())
             self._receipts.clear()
         self.transport.close(join_timeout)
+        closed = ConnectionLost(f"connection to {self.url} closed")
+        self._client._report_undelivered(
+            [frame for frame in self.transport.take_unsent() if carries_over(frame)],
+            closed,
+            receipted=pending,
+        )
         for future in pending:
             if not future.done():
-                future.set_exception(ConnectionLost(f"connection to {self.url} closed"))
+                future.set_exception(closed)
         self.join(join_timeout)
 
     def join(self, timeout: float) -> None:

@@ -23,6 +23,8 @@ EVENTS: Final = {
     "receipt": "(receipt_id: str)",
     "heartbeat_timeout": "(error: HeartbeatTimeout)",
     "reconnect_failed": "(error: ConnectFailed) - reconnecting gave up; the client is closed",
+    "undelivered": "(count: int, error: BaseException) - sends accepted but given up"
+    " (no reconnect, reconnect gave up, or closed with sends pending)",
     "handler_error": "(message: Message, error: BaseException)",
 }
 

@@ -4,6 +4,7 @@ exception (which is re-raised). A transaction is bound to the connection it bega
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Mapping
 from types import TracebackType
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from stomp_enterprise.client.message import Message
 
 __all__ = ["Transaction"]
+
+log = logging.getLogger(__name__)
 
 
 class Transaction:
@@ -132,11 +135,28 @@ class Transaction:
         self._end("COMMIT")
 
     def abort(self) -> None:
-        """ABORT (done by ``__exit__`` when the block raises)."""
+        """ABORT (done by ``__exit__`` when the block raises). After the transaction was lost
+        with its connection this does nothing but log: the broker has already dropped it."""
         self._end("ABORT")
 
     def _end(self, command: str) -> None:
         with self._lock:
+            if (
+                command == "ABORT"
+                and self._connection is not None
+                and (
+                    self._state == "failed"
+                    or (self._state == "open" and not self._connection.alive)
+                )
+            ):
+                self._state = "failed"
+                log.info(
+                    "ABORT of transaction %s: nothing to do, it was lost with its connection "
+                    "to %s (the broker dropped it)",
+                    self.id,
+                    self._connection.url,
+                )
+                return
             connection = self._open()
             transaction_id = self.id
             assert transaction_id is not None

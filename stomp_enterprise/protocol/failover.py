@@ -61,6 +61,7 @@ from pydantic import (
 from stomp_enterprise.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_MAX_CACHE_SIZE",
     "DEFAULT_PORTS",
     "SCHEMES",
     "Attempt",
@@ -453,6 +454,9 @@ def _parse_broker_query(query: str) -> dict[str, str]:
 # Failover policy
 # --------------------------------------------------------------------------------------------
 
+#: Default ``maxCacheSize`` (bytes): the client's outbound queue bound (see FailoverPolicy).
+DEFAULT_MAX_CACHE_SIZE: Final = 4 * 1024 * 1024
+
 #: ActiveMQ (URI) name of every policy field.
 _ALIASES: Final[Mapping[str, str]] = {
     "initial_reconnect_delay": "initialReconnectDelay",
@@ -466,6 +470,8 @@ _ALIASES: Final[Mapping[str, str]] = {
     "priority_uris": "priorityURIs",
     "timeout": "timeout",
     "reconnect_delay_jitter": "reconnectDelayJitter",
+    "track_messages": "trackMessages",
+    "max_cache_size": "maxCacheSize",
 }
 
 #: Extra URI spellings: stompest's name for the back-off exponent.
@@ -582,6 +588,15 @@ class FailoverPolicy(BaseModel):
         reconnect_delay_jitter: ``reconnectDelayJitter``, ms of random jitter added to each
             retry-pass delay, as in stompest: uniform in ``[0, jitter]``, the result capped at
             ``maxReconnectDelay`` (default 0: none).
+        track_messages: ``trackMessages``, keep every SEND written since the broker last
+            confirmed (a marker receipt the client adds now and then) and write them again
+            after a reconnect: every ``send()`` that returned arrives at least once,
+            duplicates possible (default false). Used by the client, not by the schedule.
+        max_cache_size: ``maxCacheSize``, bytes the tracking cache may hold; when it is
+            full the sender waits for a confirmation (default 4194304 = 4 MiB, the size of
+            the outbound queue, so that a full queue can be in flight while its
+            confirmation comes back; ActiveMQ's 131072 would make the writer wait for a
+            broker round trip every 32 KiB).
     """
 
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
@@ -597,6 +612,8 @@ class FailoverPolicy(BaseModel):
     priority_uris: tuple[BrokerAddress, ...] = Field(default=(), alias="priorityURIs")
     timeout: int = Field(default=-1, alias="timeout")
     reconnect_delay_jitter: int = Field(default=0, alias="reconnectDelayJitter")
+    track_messages: bool = Field(default=False, alias="trackMessages")
+    max_cache_size: int = Field(default=DEFAULT_MAX_CACHE_SIZE, alias="maxCacheSize")
 
     def __init__(self, **data: Any) -> None:
         """Validate the options.
@@ -649,7 +666,14 @@ class FailoverPolicy(BaseModel):
     def _check_exponent(cls, value: object, info: ValidationInfo) -> float:
         return _float_option(_option_name(info), value, minimum=1.0)
 
-    @field_validator("use_exponential_back_off", "randomize", "priority_backup", mode="before")
+    @field_validator("max_cache_size", mode="before")
+    @classmethod
+    def _check_cache_size(cls, value: object, info: ValidationInfo) -> int:
+        return _int_option(_option_name(info), value, minimum=1)
+
+    @field_validator(
+        "use_exponential_back_off", "randomize", "priority_backup", "track_messages", mode="before"
+    )
     @classmethod
     def _check_bool(cls, value: object, info: ValidationInfo) -> bool:
         return _bool_option(_option_name(info), value)

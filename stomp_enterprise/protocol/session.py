@@ -192,6 +192,9 @@ class Session:
         heart_beat: ``(cx, cy)`` in ms: we can send every cx, we want data every cy.
         max_frame_size: the parser's limit.
         content_length: add ``content-length`` to every body (else only to bodies with NUL).
+        ids: the counter behind :meth:`new_id`. A client that carries receipted frames over
+            to the next connection's session shares one counter between its sessions, so
+            that receipt ids stay unique across connections.
 
     Not thread-safe: the threaded client serializes calls with its own lock.
     """
@@ -203,6 +206,7 @@ class Session:
         *,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         content_length: bool = True,
+        ids: Iterator[int] | None = None,
     ) -> None:
         if not versions:
             raise LocalProtocolError("offer at least one STOMP version")
@@ -223,7 +227,7 @@ class Session:
         self.transactions: set[str] = set()
         self.pending_receipts: dict[str, str] = {}
         self._error: ProtocolError | None = None
-        self._ids = itertools.count(1)
+        self._ids = ids if ids is not None else itertools.count(1)
         self._send_heads: dict[tuple[str, str | None], bytes] = {}
 
     # ------------------------------------------------------------ helpers

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from threading import get_ident
 
+from stomp_enterprise.core.outbox import SendTracker
 from stomp_enterprise.errors import (
     ConnectFailed,
     ConnectionLost,
@@ -153,11 +154,100 @@ class SocketTransport:
         self._last_enqueue = 0.0
         self._woken = False  # the writer was notified since it last began to wait
         self._holder: int | None = None  # the thread whose frames wait for release()
+        # After a loss: the frames not completely written, handed back by take_unsent().
+        self._unsent: list[bytes] = []
+        # trackMessages (see track()): written SENDs kept until the broker confirms them.
+        self._tracker: SendTracker | None = None
+        self._stalled = False  # the tracking cache is full: writer and senders wait
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` ran."""
         return self._closed
+
+    # ------------------------------------------------------------ loss and tracking
+
+    def track(self, tracker: SendTracker) -> None:
+        """Keep every SEND written through the queue in ``tracker`` until the broker
+        confirms it (``trackMessages``); call before :meth:`start_writer`. Marker receipts
+        are added by the writer; :meth:`confirmed` (the reader) hands RECEIPTs to it. While
+        the cache is full the writer writes no SEND and senders wait in
+        :meth:`wait_writable`."""
+        self._tracker = tracker
+
+    @property
+    def tracker(self) -> SendTracker | None:
+        """The tracking cache, if any (see :meth:`track`)."""
+        return self._tracker
+
+    def confirmed(self, receipt_id: str) -> bool:
+        """A RECEIPT arrived (reader thread): confirm the tracked frames up to it. Returns
+        whether it was one of the tracker's confirmation points (a marker)."""
+        tracker = self._tracker
+        if tracker is None or not tracker.is_marker(receipt_id):
+            return False
+        with self._queue_lock:
+            if self._closed or not tracker.confirm(receipt_id):
+                return False
+            if self._stalled:
+                self._stalled = False
+                self._cond.notify()
+                self._idle.notify_all()
+        return True
+
+    def take_unsent(self, timeout: float = 5.0) -> list[bytes]:
+        """After the connection failed or closed: every frame that was queued but not
+        completely written, in order, whole (a frame cut in the middle is returned whole,
+        never its remainder). Waits (bounded) for a write in progress to end. The queue is
+        empty afterwards."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._writing and self._writer is not threading.current_thread():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._idle.wait(remaining)
+            frames = self._unsent + self._out
+            self._unsent = []
+            self._out = []
+            self._out_size = 0
+        return frames
+
+    def take_cached(self) -> list[bytes]:
+        """After the connection failed or closed: the tracked frames the broker has not
+        confirmed, oldest first (empty without tracking)."""
+        tracker = self._tracker
+        if tracker is None:
+            return []
+        with self._queue_lock:
+            return tracker.take()
+
+    def preload(self, frames: list[bytes]) -> None:
+        """Before :meth:`start_writer`, with nobody else using this transport yet: queue
+        ``frames`` (a reconnect's subscription replay and carried-over sends) ahead of
+        everything senders queue later. The writer writes them first."""
+        with self._queue_lock:
+            self._out[:0] = frames
+            self._out_size += sum(map(len, frames))
+
+    def _take_batch(self) -> tuple[list[bytes], int]:
+        """Take what the next write sends (call holding the queue lock): everything queued,
+        or with tracking what fits in the cache (nothing while it is full: stalled)."""
+        batch, size = self._out, self._out_size
+        tracker = self._tracker
+        if tracker is not None and tracker.bytes + size > tracker.max_bytes:
+            count = tracker.admit(batch, size)
+            if count < len(batch):
+                self._stalled = True
+                if not count:
+                    return [], 0
+                batch, rest = batch[:count], batch[count:]
+                size = sum(map(len, batch))
+                self._out, self._out_size = rest, self._out_size - size
+                return batch, size
+        self._out = []
+        self._out_size = 0
+        return batch, size
 
     # ------------------------------------------------------------ writing
 
@@ -204,16 +294,28 @@ class SocketTransport:
         Raises:
             ConnectionLost: the connection failed, or the queue did not drain in time.
         """
-        if self._out_size <= self.max_buffer:
+        if self._out_size <= self.max_buffer and not self._stalled:
             return
         deadline = time.monotonic() + (self.write_timeout if timeout is None else timeout)
         with self._cond:
-            while self._out_size > self.max_buffer and self._error is None and not self._closed:
+            while (
+                (self._out_size > self.max_buffer or self._stalled)
+                and self._error is None
+                and not self._closed
+            ):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    if self._out_size > self.max_buffer:
+                        raise ConnectionLost(
+                            f"write to {self.address.url}: {self._out_size} bytes still "
+                            f"queued after {self.write_timeout:g}s (the broker does not read)"
+                        )
+                    tracker = self._tracker
+                    held = tracker.bytes if tracker is not None else 0
                     raise ConnectionLost(
-                        f"write to {self.address.url}: {self._out_size} bytes still queued "
-                        f"after {self.write_timeout:g}s (the broker does not read)"
+                        f"write to {self.address.url}: the tracking cache is full ({held} "
+                        f"bytes, maxCacheSize) and the broker confirmed none of it within "
+                        f"{self.write_timeout:g}s"
                     )
                 self._idle.wait(remaining)
 
@@ -302,14 +404,11 @@ class SocketTransport:
         """
         while True:
             with self._cond:
-                batch = self._out
-                if not batch or self._closed:
+                batch, size = self._take_batch() if self._out and not self._closed else ([], 0)
+                if not batch:
                     self._writing = False
                     self._idle.notify_all()
                     return
-                size = self._out_size
-                self._out = []
-                self._out_size = 0
                 self._idle.notify_all()
             error = self._send_batch(batch, size)
             if error is not None:
@@ -351,14 +450,14 @@ class SocketTransport:
         while True:
             with cond:
                 # another thread may be writing directly (see enqueue): never write at once
-                while (not self._out or self._writing) and not self._closed:
+                while (not self._out or self._writing or self._stalled) and not self._closed:
                     self._woken = False
                     cond.wait(IDLE_WAIT)
-                if not self._out or self._writing:  # closed and nothing left to write
-                    return
-                batch, size = self._out, self._out_size
-                self._out = []
-                self._out_size = 0
+                if not self._out or self._writing or self._closed:
+                    return  # closed: what is left stays for take_unsent()
+                batch, size = self._take_batch()
+                if not batch:  # the tracking cache is full: wait for a confirmation
+                    continue
                 self._writing = True
                 self._idle.notify_all()  # room for senders held back by wait_writable
             if self._send_batch(batch, size) is not None:
@@ -370,8 +469,14 @@ class SocketTransport:
                 self._idle.notify_all()  # flush() waiters
 
     def _send_batch(self, batch: list[bytes], size: int) -> ConnectionLost | None:
-        """Write one batch of ``size`` bytes; on failure record the error, drop the queue,
-        report the loss (once) and return the error."""
+        """Write one batch of ``size`` bytes; on failure record the error, keep the frames
+        not completely written (see :meth:`take_unsent`), report the loss (once) and
+        return the error."""
+        tracker = self._tracker
+        mark = None
+        if tracker is not None:
+            mark = tracker.prepare(batch, size, time.monotonic())
+        done = 0  # frames of the batch written completely
         try:
             with map_socket_errors(f"write to {self.address.url}"):
                 if len(batch) == 1:
@@ -387,7 +492,7 @@ class SocketTransport:
                         total += len(frame)
                         if total >= WRITE_CHUNK:
                             self._write(b"".join(batch[start:index]))
-                            start, total = index, 0
+                            start, total, done = index, 0, index
                     if start < len(batch):
                         self._write(b"".join(batch[start:]))
         except ConnectionLost as exc:
@@ -395,13 +500,18 @@ class SocketTransport:
                 first = self._error is None
                 self._error = exc
                 self._writing = False
-                self._out = []
-                self._out_size = 0
+                self._stalled = False
+                self._unsent = batch[done:]  # whole frames: a cut one is sent again whole
+                if tracker is not None and done:
+                    tracker.written(batch[:done], mark)
                 self._cond.notify_all()
                 self._idle.notify_all()
             if first and not self._closed and self._on_error is not None:
                 self._on_error(exc)
             return exc
+        if tracker is not None:
+            with self._queue_lock:
+                tracker.written(batch, mark)
         self.last_write = time.monotonic()
         return None
 
@@ -481,12 +591,13 @@ class SocketTransport:
 
     def close(self, join_timeout: float = 5.0) -> None:
         """Shut the socket down, close it and join the writer (idempotent, never raises;
-        does not join when called from the writer itself). Queued frames are dropped: call
-        :meth:`flush` first for a graceful close."""
+        does not join when called from the writer itself). Queued frames are not written:
+        call :meth:`flush` first for a graceful close, :meth:`take_unsent` after it."""
         with self._cond:
             if self._closed:
                 return
             self._closed = True
+            self._stalled = False
             self._cond.notify_all()
             self._idle.notify_all()
         self._close_socket()
