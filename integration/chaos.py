@@ -67,7 +67,15 @@ STOP_TIMEOUT = 20.0
 
 #: ``untracked``: fire-and-forget on a failover URI; ``tracked``: the same with
 #: ``trackMessages=true``; ``receipted``: ``send(receipt=True)`` from several threads.
-MODES: tuple[str, ...] = ("tracked", "untracked", "receipted")
+#: Fire-and-forget sends are paced; the ``-burst`` variants send as fast as the client goes
+#: (its outbound queue is full at every kill).
+MODES: tuple[str, ...] = (
+    "tracked",
+    "tracked-burst",
+    "untracked",
+    "untracked-burst",
+    "receipted",
+)
 RECEIPT_THREADS = 16
 _BATCH = 100
 
@@ -527,6 +535,7 @@ class ChaosResult:
 
     broker: str
     mode: str
+    rate: float | None
     phase: str
     code: str
     messages: int
@@ -634,8 +643,9 @@ def run_scenario(
 ) -> ChaosResult:
     """Send ``messages`` persistent messages in ``mode`` while ``broker`` is SIGKILLed and
     restarted ``kills`` times (spread over the sends), with a client-individual consumer on
-    another client throughout. Fire-and-forget sends are paced at ``rate`` per second (None:
-    a burst as fast as the client goes; receipted sends are never paced); then drain until
+    another client throughout. Fire-and-forget sends are paced at ``rate`` per second (None,
+    and every ``-burst`` mode: as fast as the client goes; receipted sends are never paced);
+    then drain until
     every returned send is consumed or nothing arrives for ``quiet`` seconds (bounded by
     ``drain_timeout``)."""
     if mode not in MODES:
@@ -643,6 +653,7 @@ def run_scenario(
     result = ChaosResult(
         broker=broker.name,
         mode=mode,
+        rate=None if mode.endswith("-burst") or mode == "receipted" else rate,
         phase="after" if tracking_supported() else "before",
         code=code_revision(),
         messages=messages,
@@ -659,7 +670,10 @@ def run_scenario(
     restarts_before = len(broker.restart_seconds)
 
     consuming = _client(broker, _failover_url(broker, tracked=False))
-    producing = _client(broker, _failover_url(broker, tracked=mode == "tracked"))
+    tracked = mode.startswith("tracked")
+    if mode.endswith("-burst"):
+        rate = None
+    producing = _client(broker, _failover_url(broker, tracked=tracked))
     undelivered_events: list[Any] = []
     if "undelivered" in EVENTS:  # the event exists once undelivered frames are reported
         producing.listeners.on("undelivered", lambda *args: undelivered_events.append(args))
