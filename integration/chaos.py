@@ -46,6 +46,7 @@ __all__ = [
     "PrivateBroker",
     "PrivateRabbitMQ",
     "BrokerUnavailable",
+    "load_results",
     "make_broker",
     "render_table",
     "run_scenario",
@@ -803,7 +804,7 @@ def run_scenario(
 # ---------------------------------------------------------------- results and the doc
 
 
-def _load(path: Path) -> list[dict[str, Any]]:
+def load_results(path: Path) -> list[dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -815,7 +816,7 @@ def write_result(result: ChaosResult, path: Path = RESULTS) -> None:
     """Add ``result`` to the JSON file, replacing an older entry of the same broker, mode and
     phase."""
     key = (result.broker, result.mode, result.phase)
-    entries = [e for e in _load(path) if (e["broker"], e["mode"], e["phase"]) != key]
+    entries = [e for e in load_results(path) if (e["broker"], e["mode"], e["phase"]) != key]
     entries.append(asdict(result))
     entries.sort(key=lambda e: (e["broker"], MODES.index(e["mode"]), e["phase"]))
     tmp = path.with_suffix(".tmp")
@@ -827,7 +828,7 @@ def _entries() -> list[dict[str, Any]]:
     """Before-figures from chaos-before.json (the kept reference: it wins over a "before"
     entry of chaos-results.json), everything else from chaos-results.json."""
     merged: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for entry in _load(RESULTS) + _load(BEFORE):
+    for entry in load_results(RESULTS) + load_results(BEFORE):
         merged[(entry["broker"], entry["mode"], entry["phase"])] = entry
     return sorted(
         merged.values(),
@@ -869,7 +870,13 @@ def render_doc(doc: Path = DOC) -> None:
     _, sep2, tail = rest.partition(TABLE_END)
     if not sep or not sep2:
         raise SystemExit(f"{doc}: no {TABLE_BEGIN} ... {TABLE_END} markers")
-    runs = sorted({f"{e['phase']}: {e['code']} ({e['when']})" for e in entries})
+    runs = []
+    for phase in ("before", "after"):
+        mine = [e for e in entries if e["phase"] == phase]
+        if mine:
+            codes = ", ".join(sorted({e["code"].removesuffix("+dirty") for e in mine}))
+            when = sorted(e["when"] for e in mine)
+            runs.append(f"{phase}: {codes}, {when[0]} to {when[-1]}")
     body = render_table(entries) + "\n\nRuns: " + "; ".join(runs) + "."
     doc.write_text(f"{head}{TABLE_BEGIN}\n{body}\n{TABLE_END}{tail}", encoding="utf-8")
 

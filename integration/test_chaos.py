@@ -22,15 +22,23 @@ otherwise.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from integration import chaos, settings
 from integration.conftest import leak_check
 
-pytestmark = [pytest.mark.chaos, pytest.mark.slow]
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def chaos_scenario(test: F) -> F:
+    """Marks of a scenario: ``chaos``, ``slow`` (run last), and its own timeout."""
+    marked: F = pytest.mark.chaos(pytest.mark.slow(pytest.mark.timeout(420)(test)))
+    return marked
+
 
 MESSAGES = int(os.environ.get("STOMP_CHAOS_MESSAGES", "50000"))
 KILLS = 5
@@ -75,7 +83,7 @@ def _run(broker: chaos.PrivateBroker, mode: str) -> chaos.ChaosResult:
     return result
 
 
-@pytest.mark.timeout(420)
+@chaos_scenario
 def test_tracked_sends_survive_sigkill(private_broker: chaos.PrivateBroker) -> None:
     """trackMessages=true: 5 SIGKILLs during 50,000 fire-and-forget persistent sends, and
     every send() that returned is consumed at least once."""
@@ -86,7 +94,7 @@ def test_tracked_sends_survive_sigkill(private_broker: chaos.PrivateBroker) -> N
     assert result.returned == MESSAGES, result.raised_by_type
 
 
-@pytest.mark.timeout(420)
+@chaos_scenario
 def test_receipted_sends_survive_sigkill(private_broker: chaos.PrivateBroker) -> None:
     """send(receipt=True) from several threads: what the broker confirmed is never lost."""
     result = _run(private_broker, "receipted")
@@ -95,7 +103,7 @@ def test_receipted_sends_survive_sigkill(private_broker: chaos.PrivateBroker) ->
     )
 
 
-@pytest.mark.timeout(420)
+@chaos_scenario
 def test_untracked_sends_under_sigkill(private_broker: chaos.PrivateBroker) -> None:
     """Plain fire-and-forget on a failover URI: recorded for the figures (written-but-not-
     stored frames may be lost); nothing is reported undelivered, since reconnect never gives
@@ -103,3 +111,24 @@ def test_untracked_sends_under_sigkill(private_broker: chaos.PrivateBroker) -> N
     result = _run(private_broker, "untracked")
     assert result.undelivered in (None, 0)
     assert result.undelivered_events == 0
+
+
+@pytest.mark.chaos
+def test_results_file_keeps_the_newest_entry_per_scenario(tmp_path: Path) -> None:
+    """write_result replaces an entry of the same broker, mode and phase, keeps the others,
+    and the rendered table shows each with its loss in bold."""
+    path = tmp_path / "results.json"
+    first = chaos.ChaosResult("activemq", "tracked", 5000.0, "after", "abc", 10, 5, lost=3)
+    other = chaos.ChaosResult("rabbitmq", "tracked", 5000.0, "after", "abc", 10, 5, lost=7)
+    newer = chaos.ChaosResult("activemq", "tracked", 5000.0, "after", "def", 10, 5, lost=0)
+    for result in (first, other, newer):
+        chaos.write_result(result, path)
+    entries = chaos.load_results(path)
+    assert [(e["broker"], e["code"], e["lost"]) for e in entries] == [
+        ("activemq", "def", 0),
+        ("rabbitmq", "abc", 7),
+    ]
+    table = chaos.render_table(entries).splitlines()
+    assert len(table) == 4
+    assert "| **0** |" in table[2]
+    assert "| **7** |" in table[3]
