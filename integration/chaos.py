@@ -18,6 +18,7 @@ code before tracked sends existed (they cannot be measured again on later code).
 
 from __future__ import annotations
 
+import abc
 import argparse
 import contextlib
 import json
@@ -119,7 +120,7 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 # ---------------------------------------------------------------- private brokers
 
 
-class PrivateBroker:
+class PrivateBroker(abc.ABC):
     """One private broker process with a persistent store.
 
     ``start()`` boots it (``clean=True`` wipes the store first) and waits until a real CONNECT
@@ -138,25 +139,30 @@ class PrivateBroker:
         self.kills = 0
         self.restart_seconds: list[float] = []
 
-    # -- to override
+    # -- per broker
+    @abc.abstractmethod
     def installed(self) -> bool:
-        raise NotImplementedError
+        """Whether the broker's package (and Java, for ActiveMQ) is on this machine."""
 
+    @abc.abstractmethod
     def _configure(self) -> None:
-        raise NotImplementedError
+        """Write the broker's configuration under ``root`` (every start: same ports)."""
 
-    def _data_dirs(self) -> list[Path]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def data_dirs(self) -> list[Path]:
+        """The store directories (wiped by ``start(clean=True)``)."""
 
+    @abc.abstractmethod
     def _spawn(self) -> subprocess.Popen[bytes]:
-        raise NotImplementedError
+        """Start the broker's process in its own session, output to ``log_path``."""
 
-    def _broker_pid(self, process: subprocess.Popen[bytes]) -> int:
-        return process.pid
-
+    @abc.abstractmethod
     def prefetch_headers(self, count: int) -> dict[str, str]:
         """SUBSCRIBE headers that bound the broker's prefetch to ``count`` messages."""
-        raise NotImplementedError
+
+    def _broker_pid(self, process: subprocess.Popen[bytes]) -> int:
+        """The PID to signal once the broker answers (the spawned one by default)."""
+        return process.pid
 
     # -- common
     @property
@@ -182,7 +188,7 @@ class PrivateBroker:
         if self.pid is not None and _alive(self.pid):
             raise RuntimeError(f"{self.name} is already running as PID {self.pid}")
         if clean:
-            for path in self._data_dirs():
+            for path in self.data_dirs():
                 shutil.rmtree(path, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
         self._configure()
@@ -278,7 +284,7 @@ class PrivateActiveMQ(PrivateBroker):
             "java"
         ) is not None
 
-    def _data_dirs(self) -> list[Path]:
+    def data_dirs(self) -> list[Path]:
         return [self.root / "data"]
 
     def prefetch_headers(self, count: int) -> dict[str, str]:
@@ -378,7 +384,7 @@ class PrivateRabbitMQ(PrivateBroker):
     def installed(self) -> bool:
         return (RABBITMQ_BIN / "rabbitmq-server").is_file()
 
-    def _data_dirs(self) -> list[Path]:
+    def data_dirs(self) -> list[Path]:
         return [self.root / "mnesia"]
 
     def prefetch_headers(self, count: int) -> dict[str, str]:
@@ -486,7 +492,8 @@ def make_broker(name: str, root: Path) -> PrivateBroker:
 
 @contextlib.contextmanager
 def private_broker(name: str, root: Path | None = None) -> Iterator[PrivateBroker]:
-    """Start a private broker on a clean store; always stopped (and its dir removed) on exit."""
+    """Start a private broker on a clean store; always stopped on exit, and its store removed
+    (its logs are kept when ``root`` is given; ``STOMP_CHAOS_KEEP=1`` keeps everything)."""
     base = root or Path(
         tempfile.mkdtemp(prefix="stomp-chaos-", dir=os.environ.get("STOMP_CHAOS_DIR"))
     )
@@ -496,8 +503,9 @@ def private_broker(name: str, root: Path | None = None) -> Iterator[PrivateBroke
         yield broker
     finally:
         broker.stop()
-        if root is None and not os.environ.get("STOMP_CHAOS_KEEP"):
-            shutil.rmtree(base, ignore_errors=True)
+        if not os.environ.get("STOMP_CHAOS_KEEP"):
+            for path in [base] if root is None else broker.data_dirs():
+                shutil.rmtree(path, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- the scenario
