@@ -12,6 +12,7 @@ A selected broker that cannot be reached fails its tests when ``CI`` is set, and
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import subprocess
@@ -304,6 +305,14 @@ def no_leaks(provisioned: Provisioned) -> Iterator[None]:
     """Fail a test that leaves a thread or a socket of this process behind (after a grace
     period). Depends on ``provisioned`` so session-wide resources (a Docker client) are
     already there when the snapshot is taken."""
+    with leak_check():
+        yield
+
+
+@contextlib.contextmanager
+def leak_check() -> Iterator[None]:
+    """Fail when the block leaves a thread or a socket of this process behind (after a
+    grace period)."""
     threads_before = set(threading.enumerate())
     sockets_before = _open_sockets()
     yield
