@@ -31,12 +31,29 @@ def _first_value(text: str, name: str) -> str | None:
     return text[start:] if stop < 0 else text[start:stop]
 
 
+def _refuse_nul(flat: Sequence[str]) -> None:
+    """Raise for the first header holding a NUL, which no version can carry in a header (a
+    broker that ends frames at a NUL would read the rest as a new frame). Names the header,
+    never its value (a value may be a secret)."""
+    for i in range(0, len(flat), 2):
+        name, value = flat[i], flat[i + 1]
+        if "\0" in name:
+            raise LocalProtocolError(f"header name {name!r} contains a NUL character")
+        if "\0" in value:
+            raise LocalProtocolError(
+                f"header {name!r} value contains a NUL character, which no STOMP version "
+                "can carry in a header"
+            )
+
+
 def _escaped_lines(pairs: Sequence[Sequence[str]], version: str, raw: bool) -> str:
     """The header lines, item by item (unusual input, or CONNECT/1.0 frames that are never
     escaped but may need refusing)."""
     flat = list(chain.from_iterable(pairs))
     if len(flat) != 2 * len(pairs):
         raise LocalProtocolError("every header must be a (name, value) pair")
+    if "\0" in "".join(flat):
+        _refuse_nul(flat)
     items = [escape(item, version, name=i % 2 == 0, raw=raw) for i, item in enumerate(flat)]
     return "\n".join(map(":".join, zip(items[::2], items[1::2], strict=True)))
 
@@ -61,7 +78,8 @@ def serialize(
 
     Raises:
         LocalProtocolError: unknown command, a body on a frame that may not have one, a header
-            the version cannot express, or a ``content-length`` header that disagrees with the body.
+            the version cannot express (a NUL in any version), or a ``content-length`` header
+            that disagrees with the body.
     """
     if body:
         if command not in BODY_COMMANDS:
@@ -76,7 +94,8 @@ def serialize(
     count = len(pairs)
     try:
         # One C-level join: \x01 after each name, NUL after each value. The counts prove that
-        # no item held a separator and every pair had two items.
+        # no item held a separator (a NUL included: refused on the item-by-item path) and
+        # every pair had two items.
         blob = "\0".join(map("\x01".join, pairs))
     except TypeError:  # an item that is not a str
         raise LocalProtocolError("header names and values must be str") from None

@@ -26,7 +26,12 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
-from stomp_enterprise.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from stomp_enterprise.errors import (
+    FrameTooLarge,
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+)
 from stomp_enterprise.protocol import commands
 from stomp_enterprise.protocol.constants import VERSIONS
 from stomp_enterprise.protocol.frames import Frame, HeaderInput
@@ -48,8 +53,9 @@ __all__ = [
 
 
 def _plain(value: str) -> bool:
-    """True when ``value`` needs no escaping in any version."""
-    return not ("\\" in value or ":" in value or "\n" in value or "\r" in value)
+    """True when ``value`` needs no escaping in any version (and holds no NUL, which no
+    version can carry in a header)."""
+    return not ("\\" in value or ":" in value or "\n" in value or "\r" in value or "\0" in value)
 
 
 class State(Enum):
@@ -190,7 +196,9 @@ class Session:
     Args:
         versions: versions to offer, any order; the highest the broker accepts wins.
         heart_beat: ``(cx, cy)`` in ms: we can send every cx, we want data every cy.
-        max_frame_size: the parser's limit.
+        max_frame_size: the largest frame (command, headers and body, without the final NUL)
+            accepted from the broker, and sent to it: a larger outgoing frame is refused with
+            :class:`~stomp_enterprise.errors.FrameTooLarge` before any byte of it is returned.
         content_length: add ``content-length`` to every body (else only to bodies with NUL).
 
     Not thread-safe: the threaded client serializes calls with its own lock.
@@ -214,6 +222,10 @@ class Session:
         self.client_heart_beat = heart_beat
         self.content_length = content_length
         self.parser = FrameParser(self.offered[0], max_frame_size=max_frame_size)
+        self.max_frame_size = max_frame_size
+        # a cached SEND head plus a body up to this many bytes fits in max_frame_size whatever
+        # the content-length line (at most 36 bytes) adds; beyond it the general path checks
+        self._fast_room = max_frame_size - 40
         self.state = State.DISCONNECTED
         self.version: str = self.offered[0]
         self.server_heart_beat: tuple[int, int] = (0, 0)
@@ -256,15 +268,27 @@ class Session:
         self.state = State.ERROR
 
     def _serialize(self, frame: Frame, version: str) -> bytes:
-        """Transition for ``frame`` and serialize it; if it cannot be serialized nothing is
-        sent, so the state does not move."""
+        """Transition for ``frame`` and serialize it; if it cannot be serialized (or is larger
+        than ``max_frame_size``) nothing is sent, so the state does not move."""
+        if len(frame.body) > self.max_frame_size:  # refused before a copy of it is made
+            raise self._too_large(frame.command, len(frame.body))
         before = self.state
         self._transition(frame.command, local=True)
         try:
-            return frame.to_bytes(version, content_length=self.content_length)
+            data = frame.to_bytes(version, content_length=self.content_length)
         except LocalProtocolError:
             self.state = before
             raise
+        if len(data) > self.max_frame_size + 1:  # the parser's measure: without the NUL
+            self.state = before
+            raise self._too_large(frame.command, len(data) - 1)
+        return data
+
+    def _too_large(self, command: str, size: int) -> FrameTooLarge:
+        return FrameTooLarge(
+            f"{command} frame of {size} bytes or more exceeds max_frame_size="
+            f"{self.max_frame_size}; nothing was sent"
+        )
 
     def _emit(self, frame: Frame, receipt: str | None = None) -> bytes:
         """Serialize ``frame`` (built with ``receipt``, when given) and track its receipt."""
@@ -323,11 +347,18 @@ class Session:
             if prefix is None:
                 prefix = self._send_head(destination, content_type)
             size = len(body)
+            if size + len(prefix) > self._fast_room:  # near max_frame_size: checked exactly
+                return self._send_frame(destination, body, None, content_type, None, receipt)
             tail = b"\n" if not size else b"content-length:%d\n\n" % size
             if size and not self.content_length and b"\0" not in body:
                 tail = b"\n"
             if receipt is not None:
-                if type(receipt) is not str or not receipt or not _plain(receipt):
+                if (
+                    type(receipt) is not str
+                    or not receipt
+                    or not _plain(receipt)
+                    or size + len(prefix) + len(receipt) > self._fast_room - 9
+                ):
                     return self._send_frame(destination, body, None, content_type, None, receipt)
                 self.pending_receipts[receipt] = "SEND"
                 return b"".join((prefix, b"receipt:", receipt.encode(), b"\n", tail, body, b"\0"))
@@ -417,6 +448,7 @@ class Session:
             if (
                 raw is not None
                 and ":" not in raw
+                and "\0" not in raw  # a hostile broker's NUL: refused by the general path
                 and ("\\" not in raw or message._escaped is not None)  # not a 1.0 parse
             ):
                 return b"ACK\nid:" + raw.encode() + b"\n\n\0"
