@@ -101,14 +101,15 @@ def serialize(
         raise LocalProtocolError("header names and values must be str") from None
     raw = command in UNESCAPED_COMMANDS or version == "1.0"
     special = "\\" in blob or ":" in blob or "\n" in blob or "\r" in blob
-    if (count and (blob.count("\x01") != count or blob.count("\0") != count - 1)) or (
-        raw and special
+    if (
+        (count and (blob.count("\x01") != count or blob.count("\0") != count - 1))
+        or (raw and special)
+        or (special and version == "1.1" and "\r" in blob)
     ):
-        text = _escaped_lines(pairs, version, raw)  # unusual input, or refuse what raw can't say
+        # unusual input, or refuse what the version can't say (naming that one item)
+        text = _escaped_lines(pairs, version, raw)
     else:
         if special:
-            if version == "1.1" and "\r" in blob:
-                escape(blob, version, name=False)  # raises: 1.1 cannot express a CR
             blob = blob.replace("\\", "\\\\").replace("\n", "\\n").replace(":", "\\c")
             if version == "1.2":
                 blob = blob.replace("\r", "\\r")
