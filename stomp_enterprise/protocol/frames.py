@@ -8,6 +8,7 @@ frames through a fast path that skips validation; user-built frames are checked.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
 from types import MappingProxyType
 from typing import Any
 
@@ -150,8 +151,26 @@ class Frame:
         """Read-only mapping of the headers; for a repeated header the first occurrence wins."""
         headers = self._headers
         if headers is None:
+            head = self._head
+            if self._pairs is None and head:
+                # a parsed frame: C-level passes from the text to the dict (the escaped
+                # values of all headers are decoded in one call)
+                lines = head.split("\n")
+                first: dict[str, str] = dict(map(_split, lines, _COLONS, _ONES))
+                if len(first) == len(lines):  # else a repeated header: see below
+                    version = self._escaped
+                    if version is None:
+                        headers = self._headers = MappingProxyType(first)
+                        return headers
+                    if "\\" not in "".join(first):
+                        values = unescape("\0".join(first.values()), version).split("\0")
+                        if len(values) == len(first):  # else a value held a NUL
+                            headers = self._headers = MappingProxyType(
+                                dict(zip(first, values, strict=True))
+                            )
+                            return headers
             pairs = self._load()
-            first: dict[str, str] = dict(pairs)  # type: ignore[arg-type]
+            first = dict(pairs)  # type: ignore[arg-type]
             if len(first) != len(pairs):  # a repeated header: the first one wins
                 first = {}
                 for name, value in pairs:
@@ -167,6 +186,9 @@ class Frame:
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name``, without building the mapping (and, for a
         parsed frame, without splitting the other headers)."""
+        headers = self._headers
+        if headers is not None:
+            return headers.get(name, default)
         head = self._head
         if self._pairs is None and head is not None:
             keys = _SEARCH_KEYS.get(name) or _search_keys(name)
@@ -229,6 +251,9 @@ class Frame:
 
 
 _SEARCH_KEYS: dict[str, tuple[str, str]] = {}
+_split = str.split
+_COLONS = repeat(":")
+_ONES = repeat(1)
 
 
 def _find_raw(head: str, keys: tuple[str, str]) -> str | None:

@@ -237,6 +237,7 @@ class Session:
         self._send_heads: dict[str | tuple[str, str], bytes] = {}
         self._templates: dict[tuple[str, str | None, tuple[str, ...], bool, bool], str] = {}
         self._tails: dict[int, bytes] = {}
+        self._tx_ends: dict[str, bytes] = {}
 
     # ------------------------------------------------------------ helpers
 
@@ -548,8 +549,7 @@ class Session:
     ) -> bytes:
         """Bytes of the version-correct ACK for ``message``."""
         if (
-            transaction is None
-            and receipt is None
+            receipt is None
             and self.version == "1.2"
             and self.state is State.CONNECTED
             and message.command == "MESSAGE"
@@ -557,14 +557,22 @@ class Session:
             # Hot path: echo the MESSAGE's ``ack`` value as received. It was validated as
             # 1.2-escaped by the parser (1.1 escapes are a subset); a raw colon would need
             # escaping, so such a value takes the general path.
-            raw = message.wire_value("ack")
+            parsed = message._headers  # built: a parsed frame without escapes can use it
+            if parsed is not None and message._escaped is None and message._head is not None:
+                raw = parsed.get("ack")
+            else:
+                raw = message.wire_value("ack")
             if (
                 raw is not None
                 and ":" not in raw
                 and "\0" not in raw  # a hostile broker's NUL: refused by the general path
                 and ("\\" not in raw or message._escaped is not None)  # not a 1.0 parse
             ):
-                return b"ACK\nid:" + raw.encode() + b"\n\n\0"
+                if transaction is None:
+                    return b"ACK\nid:" + raw.encode() + b"\n\n\0"
+                end = self._tx_ends.get(transaction)  # an open transaction with a plain id
+                if end is not None and transaction in self.transactions:
+                    return b"ACK\nid:" + raw.encode() + end
         if transaction is not None and transaction not in self.transactions:
             raise LocalProtocolError(f"transaction {transaction!r} is not open")
         return self._emit(
@@ -596,6 +604,8 @@ class Session:
             raise LocalProtocolError(f"transaction {transaction!r} is already open")
         data = self._emit(commands.begin(transaction, receipt=receipt), receipt)
         self.transactions.add(transaction)
+        if _plain(transaction):  # the ACK fast path's end of frame for this transaction
+            self._tx_ends[transaction] = b"\ntransaction:" + transaction.encode() + b"\n\n\0"
         return data
 
     def commit(self, transaction: str, *, receipt: str | None = None) -> bytes:
@@ -611,6 +621,7 @@ class Session:
             raise LocalProtocolError(f"transaction {transaction!r} is not open")
         data = self._emit(build(transaction, receipt=receipt), receipt)
         self.transactions.discard(transaction)
+        self._tx_ends.pop(transaction, None)
         return data
 
     def disconnect(self, *, receipt: str | None = None) -> bytes:
@@ -642,6 +653,7 @@ class Session:
         )
         self.pending_receipts.clear()
         self.transactions.clear()
+        self._tx_ends.clear()
         self.state = State.DISCONNECTED
         self._error = None
         self.version = self.offered[0]
