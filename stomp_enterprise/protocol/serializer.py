@@ -3,7 +3,8 @@ version cannot express. Never lets a header value inject a header or end a frame
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 from typing import Final
 
@@ -15,6 +16,15 @@ __all__ = ["serialize"]
 
 _SPECIAL_CHARS: Final = ("\\", "\n", ":", "\r")
 HEARTBEAT: Final = b"\n"
+#: the C serializer's escaping mode per version (CONNECT/STOMP/CONNECTED: 0 in every version)
+_MODES: Final = {"1.0": 0, "1.1": 1, "1.2": 2}
+
+_fast: Callable[[str, Sequence[Sequence[str]], bytes, int, bool], bytes | None] | None = None
+if not os.environ.get("STOMP_ENTERPRISE_PURE_PYTHON"):
+    try:  # the optional C accelerator (see _speedups.c): encodes the common frames
+        from stomp_enterprise.protocol._speedups import serialize as _fast
+    except ImportError:
+        _fast = None
 
 
 def _first_value(text: str, name: str) -> str | None:
@@ -91,6 +101,12 @@ def serialize(
     elif command not in COMMANDS:
         raise LocalProtocolError(f"unknown STOMP command {command!r}")
     pairs = headers if type(headers) is list else list(headers)
+    if _fast is not None and type(body) is bytes:
+        mode = 0 if command in UNESCAPED_COMMANDS else _MODES.get(version, -1)
+        if mode >= 0:
+            data = _fast(command, pairs, body, mode, content_length)
+            if data is not None:
+                return data
     count = len(pairs)
     try:
         # One C-level join: \x01 after each name, NUL after each value. The counts prove that
