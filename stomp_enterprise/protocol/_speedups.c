@@ -495,11 +495,139 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ header mapping */
+
+/*
+ * headers(head, mode) -> dict | None
+ *
+ * The header mapping of a parsed frame from its validated header text (lines joined by LF,
+ * no command line): the first of a repeated header wins, wire order is kept, and values are
+ * unescaped for `mode` (0: not escaped; 1: 1.1; 2: 1.2). None when a line has no colon, a
+ * name holds a backslash, or an escape is not one the mode defines: Frame.headers' Python
+ * code, the definition, then decides.
+ */
+static PyObject *
+headers(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_CheckExact(args[0]) || !PyLong_CheckExact(args[1])) {
+        Py_RETURN_NONE;
+    }
+    long mode = PyLong_AsLong(args[1]);
+    Py_ssize_t size;
+    const char *text = PyUnicode_AsUTF8AndSize(args[0], &size);
+    if (text == NULL) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    PyObject *result = PyDict_New();
+    if (result == NULL) {
+        return NULL;
+    }
+    char small[256];
+    char *scratch = small;
+    Py_ssize_t scratch_size = (Py_ssize_t)sizeof(small);
+    const char *p = text;
+    const char *end = text + size;
+    while (p <= end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = nl != NULL ? nl : end;
+        const char *colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon == NULL || (mode && memchr(p, '\\', (size_t)(colon - p)) != NULL)) {
+            goto unusual;
+        }
+        const char *value = colon + 1;
+        Py_ssize_t value_size = line_end - value;
+        if (mode && memchr(value, '\\', (size_t)value_size) != NULL) {
+            if (value_size > scratch_size) {
+                char *bigger = PyMem_Malloc((size_t)value_size);
+                if (bigger == NULL) {
+                    PyErr_NoMemory();
+                    goto error;
+                }
+                if (scratch != small) {
+                    PyMem_Free(scratch);
+                }
+                scratch = bigger;
+                scratch_size = value_size;
+            }
+            char *out = scratch;
+            for (const char *q = value; q < line_end; q++) {
+                if (*q != '\\') {
+                    *out++ = *q;
+                    continue;
+                }
+                if (++q >= line_end) {
+                    goto unusual;
+                }
+                switch (*q) {
+                case '\\':
+                    *out++ = '\\';
+                    break;
+                case 'c':
+                    *out++ = ':';
+                    break;
+                case 'n':
+                    *out++ = '\n';
+                    break;
+                case 'r':
+                    if (mode != 2) {
+                        goto unusual;
+                    }
+                    *out++ = '\r';
+                    break;
+                default:
+                    goto unusual;
+                }
+            }
+            value = scratch;
+            value_size = out - scratch;
+        }
+        PyObject *name_obj = PyUnicode_DecodeUTF8(p, colon - p, NULL);
+        if (name_obj == NULL) {
+            goto error;
+        }
+        PyObject *value_obj = PyUnicode_DecodeUTF8(value, value_size, NULL);
+        if (value_obj == NULL) {
+            Py_DECREF(name_obj);
+            goto error;
+        }
+        PyObject *kept = PyDict_SetDefault(result, name_obj, value_obj); /* first one wins */
+        Py_DECREF(name_obj);
+        Py_DECREF(value_obj);
+        if (kept == NULL) {
+            goto error;
+        }
+        if (nl == NULL) {
+            break;
+        }
+        p = nl + 1;
+    }
+    if (scratch != small) {
+        PyMem_Free(scratch);
+    }
+    return result;
+unusual:
+    PyErr_Clear();
+    if (scratch != small) {
+        PyMem_Free(scratch);
+    }
+    Py_DECREF(result);
+    Py_RETURN_NONE;
+error:
+    if (scratch != small) {
+        PyMem_Free(scratch);
+    }
+    Py_DECREF(result);
+    return NULL;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "Split the common frames of a buffer; stop at anything else (see the module source)."},
     {"serialize", (PyCFunction)(void (*)(void))serialize, METH_FASTCALL,
      "Wire bytes of a frame with usual headers, or None (see the module source)."},
+    {"headers", (PyCFunction)(void (*)(void))headers, METH_FASTCALL,
+     "The header mapping of a parsed frame's header text, or None (see the module source)."},
     {NULL, NULL, 0, NULL},
 };
 

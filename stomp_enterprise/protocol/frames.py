@@ -7,7 +7,8 @@ frames through a fast path that skips validation; user-built frames are checked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
 from types import MappingProxyType
 from typing import Any
@@ -153,12 +154,17 @@ class Frame:
         if headers is None:
             head = self._head
             if self._pairs is None and head:
-                # a parsed frame: C-level passes from the text to the dict (the escaped
-                # values of all headers are decoded in one call)
+                version = self._escaped
+                if _c_headers is not None:  # the optional C accelerator: one pass
+                    built = _c_headers(head, 0 if version is None else _UNESCAPE_MODES[version])
+                    if built is not None:
+                        headers = self._headers = MappingProxyType(built)
+                        return headers
+                # C-level passes from the text to the dict (the escaped values of all
+                # headers are decoded in one call)
                 lines = head.split("\n")
                 first: dict[str, str] = dict(map(_split, lines, _COLONS, _ONES))
                 if len(first) == len(lines):  # else a repeated header: see below
-                    version = self._escaped
                     if version is None:
                         headers = self._headers = MappingProxyType(first)
                         return headers
@@ -251,6 +257,13 @@ class Frame:
 
 
 _SEARCH_KEYS: dict[str, tuple[str, str]] = {}
+_UNESCAPE_MODES = {"1.0": 0, "1.1": 1, "1.2": 2}
+_c_headers: Callable[[str, int], dict[str, str] | None] | None = None
+if not os.environ.get("STOMP_ENTERPRISE_PURE_PYTHON"):
+    try:  # the optional C accelerator (see _speedups.c): builds a parsed frame's mapping
+        from stomp_enterprise.protocol._speedups import headers as _c_headers
+    except ImportError:
+        _c_headers = None
 _split = str.split
 _COLONS = repeat(":")
 _ONES = repeat(1)
