@@ -16,7 +16,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = {"raw", "ours", "stomp.py", "stompest"}
-CASES = {"produce", "consume", "receipt-single", "receipt-pipelined", "threads", "latency", "rss"}
+CASES = {
+    "produce",
+    "consume",
+    "receipt-single",
+    "receipt-pipelined",
+    "threads",
+    "latency",
+    "rss",
+    "produce-headers",
+    "produce-tx",
+    "consume-headers",
+    "ack-tx",
+}
+SENT_CASES = {
+    "produce",
+    "receipt-single",
+    "receipt-pipelined",
+    "threads",
+    "produce-headers",
+    "produce-tx",
+}
 #: (case, client) pairs the harness reports as n/a on purpose
 NOT_APPLICABLE = {("threads", "stompest"), ("rss", "raw"), ("rss", "stompest")}
 
@@ -61,13 +81,15 @@ def test_every_client_moves_every_message_on_the_embedded_broker(tmp_path: Path)
             continue
         assert result.get("ok") is True, result
         assert result["moved"] == result["expected"], result
-        if result["case"] in ("produce", "receipt-single", "receipt-pipelined", "threads"):
+        if result["case"] in SENT_CASES:
             assert result["left_in_queue"] == result["expected"], result
         else:
             assert result["left_in_queue"] == 0, result
     # the report and the docs page carry the tables and the computed targets
     assert "| produce N" in proc.stdout
     assert "| p99 send" in proc.stdout
+    assert "| produce N, content-type + 3 application headers" in proc.stdout
+    assert "transactional SEND (100 per transaction)" in proc.stdout
     docs = (tmp_path / "benchmarks.md").read_text()
     assert "## Results" in docs
     assert "| target (ours) | measured | the raw client, same measure | result |" in docs
