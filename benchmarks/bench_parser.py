@@ -50,7 +50,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.peers import PARSERS, SERIALIZERS, ParsedFrame, parse_stream_ours
+from benchmarks.peers import (
+    PARSERS,
+    SERIALIZERS,
+    ParsedFrame,
+    parse_native_ours_full,
+    parse_stream_ours,
+    serialize_ours_frame,
+)
 from stomp_enterprise.protocol import parser as parser_module
 from stomp_enterprise.protocol.frames import Frame
 
@@ -362,7 +369,12 @@ def _parse_pass(
 
 
 def bench_parse(
-    workload: Workload, runs: int, min_time: float, log: _LogCounter, clock: Clock
+    workload: Workload,
+    runs: int,
+    min_time: float,
+    log: _LogCounter,
+    clock: Clock,
+    ours: Callable[[list[bytes]], object] | None = None,
 ) -> dict[str, Result]:
     """Check and time every parser on one workload.
 
@@ -372,6 +384,7 @@ def bench_parse(
         min_time: minimum seconds per run.
         log: the counter attached to stomp.py's logger.
         clock: see :func:`time_run`.
+        ours: time this instead of our client's parse (e.g. every header materialized).
 
     Returns:
         Result per parser name.
@@ -388,7 +401,9 @@ def bench_parse(
             continue
         note = f"stomp.py logged {log.count} warnings, last: {log.last!r}" if log.count else ""
         results[name] = Result(check_frames(workload.frames, got), note=note)
-        works[name] = _parse_pass(native, workload.chunks)
+        works[name] = _parse_pass(
+            ours if ours is not None and name == "ours" else native, workload.chunks
+        )
     for name, rates in time_interleaved(works, len(workload.frames), runs, min_time, clock).items():
         results[name].rates = rates
     return results
@@ -405,7 +420,11 @@ def _serialize_pass(
 
 
 def bench_serialize(
-    workload: Workload, runs: int, min_time: float, clock: Clock
+    workload: Workload,
+    runs: int,
+    min_time: float,
+    clock: Clock,
+    ours: Callable[[str, Mapping[str, str], bytes], bytes] | None = None,
 ) -> dict[str, Result]:
     """Check and time every serializer on the frames of one workload.
 
@@ -414,6 +433,8 @@ def bench_serialize(
         runs: runs per serializer.
         min_time: minimum seconds per run.
         clock: see :func:`time_run`.
+        ours: our serializer to use instead of ``protocol.serialize`` (e.g. through a
+            user-built ``Frame``).
 
     Returns:
         Result per serializer name.
@@ -422,7 +443,7 @@ def bench_serialize(
     works: dict[str, Callable[[], object]] = {}
     frames = workload.frames
     for name in PEERS:
-        serialize = SERIALIZERS[name]
+        serialize = ours if ours is not None and name == "ours" else SERIALIZERS[name]
         try:
             wire = b"".join(serialize(c, h, b) for c, h, b in frames)
             status = check_frames(frames, parse_stream_ours([wire]))
@@ -573,12 +594,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     for workload in workloads:
         print(f"parsing {workload.name} ...", file=sys.stderr, flush=True)
         parse_rows.append((workload, bench_parse(workload, runs, min_time, log, clock)))
+    full_rows: list[tuple[Workload, dict[str, Result]]] = []
+    for workload in workloads:
+        print(f"parsing {workload.name}, every header read ...", file=sys.stderr, flush=True)
+        full_rows.append(
+            (
+                workload,
+                bench_parse(workload, runs, min_time, log, clock, ours=parse_native_ours_full),
+            )
+        )
     serialize_rows: list[tuple[Workload, dict[str, Result]]] = []
+    frame_rows: list[tuple[Workload, dict[str, Result]]] = []
     for workload in workloads:
         if workload.heartbeats:
             continue  # same frames as 1KiB
         print(f"serializing {workload.name} ...", file=sys.stderr, flush=True)
         serialize_rows.append((workload, bench_serialize(workload, runs, min_time, clock)))
+        frame_rows.append(
+            (workload, bench_serialize(workload, runs, min_time, clock, serialize_ours_frame))
+        )
 
     print("Workloads (MESSAGE frames, 9 headers + content-length, 1.2 escaping):")
     for workload in workloads:
@@ -589,7 +623,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     print()
     print(render_table("Parse (frames/s, higher is better)", parse_rows, "frames/s"))
+    print(
+        render_table(
+            "Parse, every header materialized (ours: `frame.headers` built for every frame)",
+            full_rows,
+            "frames/s",
+        )
+    )
     print(render_table("Serialize (frames/s, higher is better)", serialize_rows, "frames/s"))
+    print(
+        render_table(
+            "Serialize a user-built frame (ours: `Frame(command, headers, body).to_bytes()`)",
+            frame_rows,
+            "frames/s",
+        )
+    )
 
     if args.json is not None:
         payload = {
@@ -611,7 +659,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     }
                     for w, res in rows
                 ]
-                for section, rows in (("parse", parse_rows), ("serialize", serialize_rows))
+                for section, rows in (
+                    ("parse", parse_rows),
+                    ("parse_full_headers", full_rows),
+                    ("serialize", serialize_rows),
+                    ("serialize_user_frame", frame_rows),
+                )
             },
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.e2e_peers import CLIENTS, RawConnection, raw_drain, raw_produce
+from benchmarks.e2e_peers import (
+    CLIENTS,
+    TX_SIZE,
+    RawConnection,
+    raw_drain,
+    raw_produce,
+    text_message_headers,
+)
 
 _ROOT = Path(__file__).resolve().parents[1]
 DOCS = _ROOT / "docs" / "benchmarks.md"
@@ -55,7 +62,22 @@ ALL_CASES = (
     "threads",
     "latency",
     "rss",
+    "produce-headers",
+    "produce-tx",
+    "consume-headers",
+    "ack-tx",
 )
+#: the cases that send N messages (the queue must hold exactly N afterwards)
+SENT_CASES = (
+    "produce",
+    "receipt-single",
+    "receipt-pipelined",
+    "threads",
+    "produce-headers",
+    "produce-tx",
+)
+#: the cases that consume a pre-loaded queue (it must be empty afterwards)
+CONSUME_CASES = ("consume", "consume-headers", "ack-tx")
 CASE_TITLES = {
     "produce": "produce N, no receipts (+1 final receipt)",
     "consume": "consume N, client-individual ACK each",
@@ -64,6 +86,10 @@ CASE_TITLES = {
     "threads": "produce, {threads} threads sharing one client",
     "latency": "send->receive latency at {rate:g} msg/s",
     "rss": "RSS through one auto-ack subscription",
+    "produce-headers": "produce N, content-type + 3 application headers",
+    "produce-tx": "produce N in transactions of {tx} (BEGIN/COMMIT included)",
+    "consume-headers": "consume N (content-type + 5 headers; handler reads 2 + text), ACK each",
+    "ack-tx": "consume N, ACK each inside transactions of {tx}",
 }
 
 
@@ -204,9 +230,10 @@ def measure_case(
     """Prepare the destination, run one client, verify what moved, clean up."""
     count = {"latency": cfg.latency_count, "rss": cfg.rss_count}.get(case, cfg.count)
     dest = f"/queue/e2e-{case}-{client.replace('.', '')}-{run}-{uuid.uuid4().hex[:8]}"
-    if case == "consume":
+    if case in CONSUME_CASES:
+        headers = text_message_headers() if case == "consume-headers" else None
         try:
-            raw_produce(spec.url, spec.vhost, dest, count, b"c" * cfg.size)
+            raw_produce(spec.url, spec.vhost, dest, count, b"c" * cfg.size, headers)
         except (OSError, ConnectionError) as exc:  # e.g. the broker was restarted under us
             return {
                 "client": client,
@@ -222,7 +249,7 @@ def measure_case(
     if "na" in result:
         result["ok"] = None
         return result
-    sent_cases = ("produce", "receipt-single", "receipt-pipelined", "threads")
+    sent_cases = SENT_CASES
     expect_left = count if case in sent_cases and "error" not in result else 0
     try:
         left = raw_drain(spec.url, spec.vhost, dest, expect_left, cfg.drain_idle)
@@ -395,10 +422,22 @@ def throughput_table(summary: dict[str, Any], cfg: Settings) -> list[str]:
         "| CPU µs/msg raw |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for case in ("produce", "consume", "receipt-single", "receipt-pipelined", "threads"):
+    for case in (
+        "produce",
+        "produce-headers",
+        "produce-tx",
+        "consume",
+        "consume-headers",
+        "ack-tx",
+        "receipt-single",
+        "receipt-pipelined",
+        "threads",
+    ):
         if case not in summary:
             continue
-        title = CASE_TITLES[case].format(window=cfg.window, threads=cfg.threads, rate=cfg.rate)
+        title = CASE_TITLES[case].format(
+            window=cfg.window, threads=cfg.threads, rate=cfg.rate, tx=TX_SIZE
+        )
         rates = [_cell(summary, case, c, "msgs_per_s", ",.0f") for c in CLIENTS]
         cpus = [_cell(summary, case, c, "cpu_us_per_msg", ".1f") for c in (*PEERS, "raw")]
         ours = _get(summary, case, "ours", "msgs_per_s")
@@ -537,6 +576,7 @@ def targets(summary: dict[str, Any], cfg: Settings) -> list[tuple[str, str, str,
             None if growth is None else growth < 20,
         )
     )
+    out += realistic_targets(g)
     lat = _ratio(g("latency", "ours", "p99_ms"), g("latency", "raw", "p99_ms"))
     out.append(
         (
@@ -544,6 +584,56 @@ def targets(summary: dict[str, Any], cfg: Settings) -> list[tuple[str, str, str,
             f"{_fmt_ratio(lat)}",
             "1.00x",
             None if lat is None else lat <= 1.5,
+        )
+    )
+    return out
+
+
+def realistic_targets(
+    g: Callable[..., float | None],
+) -> list[tuple[str, str, str, bool | None]]:
+    """Issue 14's targets: the paths applications take (headers, transactions, headers read
+    by the handler), against our bare path and stomp.py's same case (client CPU µs/msg)."""
+
+    def cpu(case: str, client: str) -> float | None:
+        return g(case, client, "cpu_us_per_msg")
+
+    out: list[tuple[str, str, str, bool | None]] = []
+    for case, own_limit, peer_limit, title in (
+        ("produce-headers", 1.3, 0.35, "SEND with content type + 3 headers"),
+        ("produce-tx", 1.5, 0.4, f"transactional SEND ({TX_SIZE} per transaction)"),
+    ):
+        own = _ratio(cpu(case, "ours"), cpu("produce", "ours"))
+        peer = _ratio(cpu(case, "ours"), cpu(case, "stomp.py"))
+        out.append(
+            (
+                f"{title}: CPU ≤ {own_limit}x our bare SEND and ≤ {peer_limit}x stomp.py's",
+                f"{_fmt_ratio(own)} bare, {_fmt_ratio(peer)} stomp.py's",
+                f"{_fmt_ratio(_ratio(cpu(case, 'raw'), cpu('produce', 'raw')))} bare, "
+                f"{_fmt_ratio(_ratio(cpu(case, 'raw'), cpu(case, 'stomp.py')))} stomp.py's",
+                None if own is None or peer is None else own <= own_limit and peer <= peer_limit,
+            )
+        )
+    ack = _ratio(cpu("ack-tx", "ours"), cpu("ack-tx", "stomp.py"))
+    out.append(
+        (
+            f"consume with ACKs in transactions of {TX_SIZE}: CPU ≤ 0.4x stomp.py's",
+            f"{_fmt_ratio(ack)} stomp.py's",
+            f"{_fmt_ratio(_ratio(cpu('ack-tx', 'raw'), cpu('ack-tx', 'stomp.py')))} stomp.py's",
+            None if ack is None else ack <= 0.4,
+        )
+    )
+    con_cpu = _ratio(cpu("consume-headers", "ours"), cpu("consume-headers", "stomp.py"))
+    con_raw = _ratio(g("consume-headers", "ours"), g("consume-headers", "raw"))
+    out.append(
+        (
+            "consume with content type + 5 headers (2 read, text body): CPU ≤ 0.33x "
+            "stomp.py's, ≥ 0.9x raw msg/s",
+            f"CPU {_fmt_ratio(con_cpu)} stomp.py's, {_fmt_ratio(con_raw)} raw",
+            "CPU "
+            + _fmt_ratio(_ratio(cpu("consume-headers", "raw"), cpu("consume-headers", "stomp.py")))
+            + " stomp.py's",
+            None if con_cpu is None or con_raw is None else con_cpu <= 0.33 and con_raw >= 0.9,
         )
     )
     return out
@@ -668,6 +758,13 @@ harness is described in `benchmarks/e2e.py` and `benchmarks/e2e_peers.py`; in sh
   outstanding (ours: `send_async` futures; stomp.py: receipts counted by a listener; stompest:
   `receiveFrame()` when the window is full; raw: the same with sockets).
 - threads: 16 threads share one client (stompest's sync client is not thread-safe: n/a).
+- The paths applications take (issue 14): produce with `content-type: application/json` and 3
+  application headers; produce in transactions of 100, BEGIN and COMMIT included (ours: `with
+  client.transaction()`, whose BEGIN/COMMIT wait for receipts by default; the others send them
+  unreceipted, the last COMMIT receipted); consume of messages carrying
+  `content-type: text/plain;charset=utf-8` and 5 application headers, the handler reading two
+  of them (ours: `message.headers[...]`) and the text body, client-individual ACK; consume
+  with every ACK inside a transaction committed every 100 ACKs.
 - The brokers share the machine with the clients: msg/s includes the broker's use of the cores.
 """
 

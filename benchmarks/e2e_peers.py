@@ -30,6 +30,16 @@ Cases (every one counts what moved; the parent checks the queue afterwards):
 * ``latency``: send timestamped messages at ``--rate`` msg/s to a queue this process consumes
   (auto ack); send->receive latency percentiles. stompest's sync client cannot send while it
   blocks in ``receiveFrame()``, so it uses two connections (one per thread).
+* ``produce-headers``: ``produce`` with ``content-type: application/json`` and 3 application
+  headers on every SEND.
+* ``produce-tx``: N SENDs in transactions of ``TX_SIZE``, BEGIN and COMMIT included (ours:
+  ``with client.transaction()``, whose BEGIN and COMMIT wait for receipts by default; the
+  others send them unreceipted); timed until the RECEIPT of the last COMMIT.
+* ``consume-headers``: the queue holds N messages with ``content-type:
+  text/plain;charset=utf-8`` and 5 application headers; the handler reads two of them and
+  the text body, then ACKs it (client-individual).
+* ``ack-tx``: ``consume``, each ACK inside a transaction committed every ``TX_SIZE`` ACKs;
+  timed until the RECEIPT of the last COMMIT.
 * ``rss``: N messages through one auto-ack subscription (fed by a raw-socket producer thread in
   this process, at most ``--window`` ahead of the consumer); RSS after ``--warmup`` messages and
   at the end. Gives up (``skipped``) when the projected time exceeds ``--max-seconds``.
@@ -69,7 +79,23 @@ CASES: tuple[str, ...] = (
     "threads",
     "latency",
     "rss",
+    "produce-headers",
+    "produce-tx",
+    "consume-headers",
+    "ack-tx",
 )
+#: what the header cases put on every SEND / MESSAGE
+APP_HEADERS: dict[str, str] = {"x-app-id": "orders", "x-tenant": "acme", "x-trace": "a1b2c3"}
+CONTENT_TYPE = "application/json"
+MESSAGE_HEADERS: dict[str, str] = {
+    "x-app-id": "orders",
+    "x-tenant": "acme",
+    "x-trace": "a1b2c3d4",
+    "x-priority-class": "gold",
+    "x-source": "bench",
+}
+MESSAGE_CONTENT_TYPE = "text/plain;charset=utf-8"
+TX_SIZE = 100
 _RECV = 256 * 1024
 _BATCH = 64
 _TS_DIGITS = 20
@@ -194,12 +220,27 @@ def _header(block: bytes, name: bytes) -> bytes | None:
     return value[:-1] if value.endswith(b"\r") else value
 
 
-def send_frame(destination: str, body: bytes, receipt: str | None = None) -> bytes:
+def send_frame(
+    destination: str,
+    body: bytes,
+    receipt: str | None = None,
+    headers: dict[str, str] | None = None,
+    transaction: str | None = None,
+) -> bytes:
     """Wire bytes of a SEND frame (as the raw client writes it)."""
     head = b"SEND\ndestination:%s\ncontent-length:%d\n" % (destination.encode(), len(body))
+    for name, value in (headers or {}).items():
+        head += b"%s:%s\n" % (name.encode(), value.encode())
+    if transaction is not None:
+        head += b"transaction:%s\n" % transaction.encode()
     if receipt is not None:
         head += b"receipt:%s\n" % receipt.encode()
     return head + b"\n" + body + b"\0"
+
+
+def text_message_headers() -> dict[str, str]:
+    """The headers the ``consume-headers`` case's messages carry."""
+    return {"content-type": MESSAGE_CONTENT_TYPE, **MESSAGE_HEADERS}
 
 
 class RawConnection:
@@ -279,17 +320,24 @@ class RawConnection:
                 raise ConnectionError(f"ERROR: {head!r} {body!r}")
 
 
-def raw_produce(url: str, vhost: str | None, dest: str, count: int, body: bytes) -> None:
+def raw_produce(
+    url: str,
+    vhost: str | None,
+    dest: str,
+    count: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+) -> None:
     """Put ``count`` messages on ``dest`` (the last one receipted), as fast as sockets go."""
     conn = RawConnection(url, vhost)
     try:
-        frame = send_frame(dest, body)
+        frame = send_frame(dest, body, headers=headers)
         remaining = count - 1
         while remaining > 0:
             n = min(_BATCH, remaining)
             conn.sock.sendall(frame * n)
             remaining -= n
-        conn.sock.sendall(send_frame(dest, body, "done"))
+        conn.sock.sendall(send_frame(dest, body, "done", headers))
         conn.wait_receipts({b"done"})
     finally:
         conn.close()
@@ -355,6 +403,84 @@ class Raw:
             if acks:
                 sock.sendall(b"".join(acks))
                 got += len(acks)
+        meter.stop()
+        return got
+
+    def produce_headers(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+        sock = self.conn.sock
+        headers = {"content-type": CONTENT_TYPE, **APP_HEADERS}
+        frame = send_frame(dest, body, headers=headers)
+        meter.start()
+        remaining = count - 1
+        while remaining > 0:
+            n = min(_BATCH, remaining)
+            sock.sendall(frame * n)
+            remaining -= n
+        sock.sendall(send_frame(dest, body, "done", headers))
+        self.conn.wait_receipts({b"done"})
+        meter.stop()
+        return count
+
+    def produce_tx(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+        sock = self.conn.sock
+        meter.start()
+        for n, start in enumerate(range(0, count, TX_SIZE)):
+            tx = f"tx-{n}"
+            size = min(TX_SIZE, count - start)
+            last = start + size >= count
+            commit = b"COMMIT\ntransaction:%s\n%s\n\0" % (
+                tx.encode(),
+                b"receipt:done\n" if last else b"",
+            )
+            frame = send_frame(dest, body, transaction=tx)
+            sock.sendall(b"BEGIN\ntransaction:%s\n\n\0" % tx.encode() + frame * size + commit)
+        self.conn.wait_receipts({b"done"})
+        meter.stop()
+        return count
+
+    def consume_headers(self, dest: str, count: int, meter: Meter) -> int:
+        conn = self.conn
+        sock = conn.sock
+        got = 0
+        seen = 0
+        meter.start()
+        conn.subscribe(dest, "client-individual")
+        while got < count:
+            acks = []
+            for command, head, body in conn.frames():
+                if command == b"MESSAGE":
+                    if _header(head, b"x-app-id") and _header(head, b"x-trace"):
+                        seen += len(body.decode("utf-8")) > 0
+                    acks.append(b"ACK\nid:%s\n\n\0" % _header(head, b"ack"))
+            if acks:
+                sock.sendall(b"".join(acks))
+                got += len(acks)
+        meter.stop()
+        return got if seen == got else seen
+
+    def ack_tx(self, dest: str, count: int, meter: Meter) -> int:
+        conn = self.conn
+        sock = conn.sock
+        got = 0
+        meter.start()
+        conn.subscribe(dest, "client-individual")
+        out: list[bytes] = []
+        while got < count:
+            for command, head, _body in conn.frames():
+                if command != b"MESSAGE":
+                    continue
+                tx = b"tx-%d" % (got // TX_SIZE)
+                if got % TX_SIZE == 0:
+                    out.append(b"BEGIN\ntransaction:%s\n\n\0" % tx)
+                out.append(b"ACK\nid:%s\ntransaction:%s\n\n\0" % (_header(head, b"ack"), tx))
+                got += 1
+                if got % TX_SIZE == 0 or got == count:
+                    receipt = b"receipt:done\n" if got == count else b""
+                    out.append(b"COMMIT\ntransaction:%s\n%s\n\0" % (tx, receipt))
+            if out:
+                sock.sendall(b"".join(out))
+                out.clear()
+        conn.wait_receipts({b"done"})
         meter.stop()
         return got
 
@@ -569,6 +695,72 @@ class Ours:
         sub.unsubscribe()
         return got[0]
 
+    def produce_headers(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+        send = self.client.send
+        headers = APP_HEADERS
+        meter.start()
+        for _ in range(count - 1):
+            send(dest, body, headers, content_type=CONTENT_TYPE)
+        send(dest, body, headers, content_type=CONTENT_TYPE, receipt=True)
+        meter.stop()
+        return count
+
+    def produce_tx(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+        transaction = self.client.transaction
+        meter.start()
+        for start in range(0, count, TX_SIZE):
+            with transaction() as tx:
+                send = tx.send
+                for _ in range(min(TX_SIZE, count - start)):
+                    send(dest, body)
+        meter.stop()
+        return count
+
+    def consume_headers(self, dest: str, count: int, meter: Meter) -> int:
+        done = threading.Event()
+        got = [0, 0]
+
+        def handler(message: Any) -> None:
+            headers = message.headers
+            if headers["x-app-id"] and headers["x-trace"] and message.text:
+                got[1] += 1
+            message.ack()
+            got[0] += 1
+            if got[0] >= count:
+                done.set()
+
+        meter.start()
+        sub = self.client.subscribe(dest, handler, ack="client-individual")
+        done.wait(300)
+        meter.stop()
+        sub.unsubscribe()
+        return got[0] if got[0] == got[1] else got[1]
+
+    def ack_tx(self, dest: str, count: int, meter: Meter) -> int:
+        done = threading.Event()
+        got = [0]
+        client = self.client
+        current: list[Any] = [None]
+
+        def handler(message: Any) -> None:
+            tx = current[0]
+            if tx is None:
+                tx = current[0] = client.transaction().begin()
+            tx.ack(message)
+            got[0] += 1
+            if got[0] % TX_SIZE == 0 or got[0] >= count:
+                tx.commit()
+                current[0] = None
+            if got[0] >= count:
+                done.set()
+
+        meter.start()
+        sub = client.subscribe(dest, handler, ack="client-individual")
+        done.wait(300)
+        meter.stop()
+        sub.unsubscribe()
+        return got[0]
+
     def receipt_single(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
         send = self.client.send
         meter.start()
@@ -714,6 +906,83 @@ class StompPy:
         self.conn.unsubscribe("s1")
         return got[0]
 
+    def produce_headers(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+        send = self.conn.send
+        headers = APP_HEADERS
+        meter.start()
+        for _ in range(count - 1):
+            send(dest, body, content_type=CONTENT_TYPE, headers=headers)
+        send(dest, body, content_type=CONTENT_TYPE, headers=headers, receipt="done")
+        self.wait_receipt("done")
+        meter.stop()
+        return count
+
+    def produce_tx(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+        conn = self.conn
+        send = conn.send
+        meter.start()
+        for start in range(0, count, TX_SIZE):
+            tx = conn.begin()
+            for _ in range(min(TX_SIZE, count - start)):
+                send(dest, body, transaction=tx)
+            if start + TX_SIZE >= count:
+                conn.commit(tx, receipt="done")
+            else:
+                conn.commit(tx)
+        self.wait_receipt("done")
+        meter.stop()
+        return count
+
+    def consume_headers(self, dest: str, count: int, meter: Meter) -> int:
+        done = threading.Event()
+        got = [0, 0]
+        ack = self.conn.ack
+
+        def on_message(frame: Any) -> None:
+            headers = frame.headers
+            if headers["x-app-id"] and headers["x-trace"] and frame.body.decode("utf-8"):
+                got[1] += 1
+            ack(headers.get("ack") or headers["message-id"])
+            got[0] += 1
+            if got[0] >= count:
+                done.set()
+
+        self.on_message = on_message
+        meter.start()
+        self.conn.subscribe(dest, "s1", ack="client-individual")
+        done.wait(300)
+        meter.stop()
+        self.conn.unsubscribe("s1")
+        return got[0] if got[0] == got[1] else got[1]
+
+    def ack_tx(self, dest: str, count: int, meter: Meter) -> int:
+        conn = self.conn
+        ack = conn.ack
+        got = [0]
+        current: list[Any] = [None]
+
+        def on_message(frame: Any) -> None:
+            tx = current[0]
+            if tx is None:
+                tx = current[0] = conn.begin()
+            headers = frame.headers
+            ack(headers.get("ack") or headers["message-id"], transaction=tx)
+            got[0] += 1
+            if got[0] >= count:
+                conn.commit(tx, receipt="done")
+                current[0] = None
+            elif got[0] % TX_SIZE == 0:
+                conn.commit(tx)
+                current[0] = None
+
+        self.on_message = on_message
+        meter.start()
+        conn.subscribe(dest, "s1", ack="client-individual")
+        self.wait_receipt("done", 300)
+        meter.stop()
+        conn.unsubscribe("s1")
+        return got[0]
+
     def receipt_single(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
         send = self.conn.send
         meter.start()
@@ -853,6 +1122,75 @@ class Stompest:
         client.unsubscribe(token)
         return got
 
+    def produce_headers(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+        client = self.client
+        send = client.send
+        headers = {"content-type": CONTENT_TYPE, **APP_HEADERS}
+        meter.start()
+        for _ in range(count - 1):
+            send(dest, body, headers)
+        send(dest, body, headers, receipt="done")
+        self._wait_receipts(client, 1)
+        meter.stop()
+        return count
+
+    def produce_tx(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+        client = self.client
+        send = client.send
+        meter.start()
+        for n, start in enumerate(range(0, count, TX_SIZE)):
+            tx = f"tx-{n}"
+            client.begin(tx)
+            headers = {"transaction": tx}
+            for _ in range(min(TX_SIZE, count - start)):
+                send(dest, body, headers)
+            client.commit(tx, receipt="done" if start + TX_SIZE >= count else None)
+        self._wait_receipts(client, 1)
+        meter.stop()
+        return count
+
+    def consume_headers(self, dest: str, count: int, meter: Meter) -> int:
+        client = self.client
+        got = seen = 0
+        meter.start()
+        token = client.subscribe(dest, {"ack": "client-individual", "id": "s1"})
+        receive, ack = client.receiveFrame, client.ack
+        while got < count:
+            frame = receive()
+            if frame.command == "MESSAGE":
+                headers = frame.headers
+                if headers["x-app-id"] and headers["x-trace"] and frame.body.decode("utf-8"):
+                    seen += 1
+                ack(frame)
+                got += 1
+        meter.stop()
+        client.unsubscribe(token)
+        return got if got == seen else seen
+
+    def ack_tx(self, dest: str, count: int, meter: Meter) -> int:
+        client = self.client
+        got = 0
+        meter.start()
+        token = client.subscribe(dest, {"ack": "client-individual", "id": "s1"})
+        receive, send_frame_, session = client.receiveFrame, client.sendFrame, client.session
+        while got < count:
+            frame = receive()
+            if frame.command != "MESSAGE":
+                continue
+            tx = f"tx-{got // TX_SIZE}"
+            if got % TX_SIZE == 0:
+                client.begin(tx)
+            ack = session.ack(frame)
+            ack.headers["transaction"] = tx
+            send_frame_(ack)
+            got += 1
+            if got % TX_SIZE == 0 or got == count:
+                client.commit(tx, receipt="done" if got == count else None)
+        self._wait_receipts(client, 1)
+        meter.stop()
+        client.unsubscribe(token)
+        return got
+
     def receipt_single(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
         client = self.client
         meter.start()
@@ -959,6 +1297,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 moved = adapter.produce(args.dest, args.count, body, meter)
             elif args.case == "consume":
                 moved = adapter.consume(args.dest, args.count, meter)
+            elif args.case == "produce-headers":
+                moved = adapter.produce_headers(args.dest, args.count, body, meter)
+            elif args.case == "produce-tx":
+                moved = adapter.produce_tx(args.dest, args.count, body, meter)
+            elif args.case == "consume-headers":
+                moved = adapter.consume_headers(args.dest, args.count, meter)
+            elif args.case == "ack-tx":
+                moved = adapter.ack_tx(args.dest, args.count, meter)
             elif args.case == "receipt-single":
                 moved = adapter.receipt_single(args.dest, args.count, body, meter)
             elif args.case == "receipt-pipelined":

@@ -46,6 +46,7 @@ __all__ = [
     "SERIALIZERS",
     "ParsedFrame",
     "parse_native_ours",
+    "parse_native_ours_full",
     "parse_native_stompest",
     "parse_native_stomppy",
     "parse_stream_ours",

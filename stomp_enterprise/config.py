@@ -68,7 +68,8 @@ class ClientConfig(BaseModel):
         ssl: ``True`` for default verification, a :class:`TlsOptions`, or your own
             ``ssl.SSLContext``. Used for ``ssl://`` and ``stomp+ssl://`` brokers.
         timeouts: see :class:`Timeouts`.
-        max_frame_size: largest frame accepted from the broker.
+        max_frame_size: largest frame accepted from the broker, and sent to it (a larger
+            outgoing frame raises ``FrameTooLarge`` before anything is queued).
         content_length: add ``content-length`` to every body (ActiveMQ then makes a
             BytesMessage); when False it is added only to bodies containing NUL.
         dispatch_workers: threads running handlers. 1 (default) keeps global order; more

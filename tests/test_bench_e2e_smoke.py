@@ -14,11 +14,18 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.e2e import ALL_CASES, SENT_CASES
+
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = {"raw", "ours", "stomp.py", "stompest"}
-CASES = {"produce", "consume", "receipt-single", "receipt-pipelined", "threads", "latency", "rss"}
+CASES = set(ALL_CASES)  # the new cases must each be listed there (checked below)
 #: (case, client) pairs the harness reports as n/a on purpose
 NOT_APPLICABLE = {("threads", "stompest"), ("rss", "raw"), ("rss", "stompest")}
+
+
+def test_the_realistic_cases_are_run() -> None:
+    assert {"produce-headers", "produce-tx", "consume-headers", "ack-tx"} <= CASES
+    assert {"produce-headers", "produce-tx"} <= set(SENT_CASES)
 
 
 @pytest.mark.slow
@@ -43,7 +50,7 @@ def test_every_client_moves_every_message_on_the_embedded_broker(tmp_path: Path)
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=55,
+        timeout=120,  # a guard, not a speed check: 11 cases x 4 clients on a shared machine
         check=False,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -61,13 +68,15 @@ def test_every_client_moves_every_message_on_the_embedded_broker(tmp_path: Path)
             continue
         assert result.get("ok") is True, result
         assert result["moved"] == result["expected"], result
-        if result["case"] in ("produce", "receipt-single", "receipt-pipelined", "threads"):
+        if result["case"] in SENT_CASES:
             assert result["left_in_queue"] == result["expected"], result
         else:
             assert result["left_in_queue"] == 0, result
     # the report and the docs page carry the tables and the computed targets
     assert "| produce N" in proc.stdout
     assert "| p99 send" in proc.stdout
+    assert "| produce N, content-type + 3 application headers" in proc.stdout
+    assert "transactional SEND (100 per transaction)" in proc.stdout
     docs = (tmp_path / "benchmarks.md").read_text()
     assert "## Results" in docs
     assert "| target (ours) | measured | the raw client, same measure | result |" in docs

@@ -15,8 +15,22 @@ if TYPE_CHECKING:
 __all__ = ["Message", "charset_of", "decode_text", "encode_text"]
 
 
+_CHARSETS: dict[str, str] = {}
+
+
 def charset_of(content_type: str | None, default: str = "utf-8") -> str:
     """The ``charset`` parameter of a ``content-type`` value (``default`` when absent)."""
+    if content_type and default == "utf-8":  # the common call: remembered per content type
+        charset = _CHARSETS.get(content_type)
+        if charset is None:
+            charset = _charset_of(content_type, default)
+            if len(_CHARSETS) < 256:  # bounded: content types come from the broker
+                _CHARSETS[content_type] = charset
+        return charset
+    return _charset_of(content_type, default)
+
+
+def _charset_of(content_type: str | None, default: str) -> str:
     if content_type:
         for param in content_type.split(";")[1:]:
             name, _, value = param.partition("=")

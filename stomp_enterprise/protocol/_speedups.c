@@ -9,6 +9,10 @@
  * and every error, with its messages and offsets, then calls scan() again. So scan() never
  * raises on input and never decides anything the Python code would decide differently; the
  * test suite checks the two against each other on generated and mutated streams.
+ *
+ * serialize() encodes the common frames (every header a (str, str) pair the version can
+ * express); for anything else it returns None and the Python serializer, the definition,
+ * decides and raises. The differential tests compare the two on generated frames.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -258,16 +262,379 @@ scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return Py_BuildValue("(nn)", pos, beats);
 }
 
+/* ------------------------------------------------------------------ serializer */
+
+/* A growable byte buffer for serialize(). */
+typedef struct {
+    char *data;
+    Py_ssize_t size;
+    Py_ssize_t cap;
+    char small[1024];
+} buffer_t;
+
+static int
+buffer_reserve(buffer_t *b, Py_ssize_t extra)
+{
+    if (b->size + extra <= b->cap) {
+        return 0;
+    }
+    Py_ssize_t cap = b->cap * 2;
+    if (cap < b->size + extra) {
+        cap = b->size + extra;
+    }
+    char *data;
+    if (b->data == b->small) {
+        data = PyMem_Malloc((size_t)cap);
+        if (data != NULL) {
+            memcpy(data, b->small, (size_t)b->size);
+        }
+    }
+    else {
+        data = PyMem_Realloc(b->data, (size_t)cap);
+    }
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static void
+buffer_free(buffer_t *b)
+{
+    if (b->data != b->small) {
+        PyMem_Free(b->data);
+    }
+}
+
+/*
+ * Append one header name or value, escaped for `mode` (0: never escaped, i.e. STOMP 1.0 or
+ * CONNECT/CONNECTED; 1: 1.1; 2: 1.2). Returns 1 when it was appended, 0 when the item is
+ * something the Python serializer must decide (refuse or report), -1 on a memory error.
+ */
+static int
+append_item(buffer_t *b, const char *p, Py_ssize_t n, int mode, int name)
+{
+    if (buffer_reserve(b, 2 * n) < 0) {
+        return -1;
+    }
+    char *out = b->data + b->size;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = p[i];
+        switch (c) {
+        case '\0':
+            return 0;
+        case '\\':
+            if (mode) {
+                *out++ = '\\';
+                *out++ = '\\';
+                continue;
+            }
+            break;
+        case '\n':
+            if (!mode) {
+                return 0;
+            }
+            *out++ = '\\';
+            *out++ = 'n';
+            continue;
+        case '\r':
+            if (mode != 2) {
+                return 0;
+            }
+            *out++ = '\\';
+            *out++ = 'r';
+            continue;
+        case ':':
+            if (!mode) {
+                if (name) {
+                    return 0;
+                }
+                break;
+            }
+            *out++ = '\\';
+            *out++ = 'c';
+            continue;
+        default:
+            break;
+        }
+        *out++ = c;
+    }
+    b->size = out - b->data;
+    return 1;
+}
+
+/*
+ * serialize(command, pairs, body, mode, content_length) -> bytes | None
+ *
+ * The wire bytes of a frame whose command the caller has checked, or None when any header is
+ * unusual (not a (str, str) pair, a NUL, what `mode` cannot express, an empty name, a lone
+ * surrogate, a content-length header that disagrees with the body): the Python serializer,
+ * which is the definition, then decides and raises. Never raises on input.
+ */
+static PyObject *
+serialize(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyUnicode_CheckExact(args[0]) || !PyBytes_CheckExact(args[2])) {
+        Py_RETURN_NONE;
+    }
+    PyObject *pairs = args[1];
+    if (!PyList_CheckExact(pairs) && !PyTuple_CheckExact(pairs)) {
+        Py_RETURN_NONE;
+    }
+    long mode = PyLong_AsLong(args[3]);
+    int content_length = PyObject_IsTrue(args[4]);
+    if ((mode == -1 && PyErr_Occurred()) || content_length < 0 || mode < 0 || mode > 2) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t command_size;
+    const char *command = PyUnicode_AsUTF8AndSize(args[0], &command_size);
+    if (command == NULL) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    const char *body = PyBytes_AS_STRING(args[2]);
+    Py_ssize_t body_size = PyBytes_GET_SIZE(args[2]);
+    buffer_t b;
+    b.data = b.small;
+    b.size = 0;
+    b.cap = (Py_ssize_t)sizeof(b.small);
+    PyObject *result = NULL;
+    int declared = 0;
+    char digits[32];
+    int digits_size = snprintf(digits, sizeof(digits), "%zd", body_size);
+    if (buffer_reserve(&b, command_size + 1) < 0) {
+        goto done;
+    }
+    memcpy(b.data, command, (size_t)command_size);
+    b.data[command_size] = '\n';
+    b.size = command_size + 1;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(pairs);
+    PyObject **items = PySequence_Fast_ITEMS(pairs);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *pair = items[i];
+        if ((!PyTuple_CheckExact(pair) && !PyList_CheckExact(pair)) ||
+            PySequence_Fast_GET_SIZE(pair) != 2) {
+            goto unusual;
+        }
+        PyObject *name = PySequence_Fast_GET_ITEM(pair, 0);
+        PyObject *value = PySequence_Fast_GET_ITEM(pair, 1);
+        if (!PyUnicode_CheckExact(name) || !PyUnicode_CheckExact(value)) {
+            goto unusual;
+        }
+        Py_ssize_t name_size, value_size;
+        const char *name_text = PyUnicode_AsUTF8AndSize(name, &name_size);
+        if (name_text == NULL) {
+            PyErr_Clear();
+            goto unusual;
+        }
+        const char *value_text = PyUnicode_AsUTF8AndSize(value, &value_size);
+        if (value_text == NULL) {
+            PyErr_Clear();
+            goto unusual;
+        }
+        if (name_size == 0) {
+            goto unusual;
+        }
+        if (!declared && name_size == 14 && memcmp(name_text, "content-length", 14) == 0) {
+            if (value_size != digits_size || memcmp(value_text, digits, (size_t)digits_size)) {
+                goto unusual;
+            }
+            declared = 1;
+        }
+        int ok = append_item(&b, name_text, name_size, (int)mode, 1);
+        if (ok <= 0) {
+            if (ok < 0) {
+                goto done;
+            }
+            goto unusual;
+        }
+        if (buffer_reserve(&b, 1) < 0) {
+            goto done;
+        }
+        b.data[b.size++] = ':';
+        ok = append_item(&b, value_text, value_size, (int)mode, 0);
+        if (ok <= 0) {
+            if (ok < 0) {
+                goto done;
+            }
+            goto unusual;
+        }
+        if (buffer_reserve(&b, 1) < 0) {
+            goto done;
+        }
+        b.data[b.size++] = '\n';
+    }
+    if (!declared && body_size &&
+        (content_length || memchr(body, '\0', (size_t)body_size) != NULL)) {
+        if (buffer_reserve(&b, 16 + digits_size) < 0) {
+            goto done;
+        }
+        memcpy(b.data + b.size, "content-length:", 15);
+        memcpy(b.data + b.size + 15, digits, (size_t)digits_size);
+        b.size += 15 + digits_size;
+        b.data[b.size++] = '\n';
+    }
+    result = PyBytes_FromStringAndSize(NULL, b.size + 1 + body_size + 1);
+    if (result != NULL) {
+        char *out = PyBytes_AS_STRING(result);
+        memcpy(out, b.data, (size_t)b.size);
+        out[b.size] = '\n';
+        memcpy(out + b.size + 1, body, (size_t)body_size);
+        out[b.size + 1 + body_size] = '\0';
+    }
+    goto done;
+unusual:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    buffer_free(&b);
+    return result;
+}
+
+/* ------------------------------------------------------------------ header mapping */
+
+/*
+ * headers(head, mode) -> dict | None
+ *
+ * The header mapping of a parsed frame from its validated header text (lines joined by LF,
+ * no command line): the first of a repeated header wins, wire order is kept, and values are
+ * unescaped for `mode` (0: not escaped; 1: 1.1; 2: 1.2). None when a line has no colon, a
+ * name holds a backslash, or an escape is not one the mode defines: Frame.headers' Python
+ * code, the definition, then decides.
+ */
+static PyObject *
+headers(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyUnicode_CheckExact(args[0]) || !PyLong_CheckExact(args[1])) {
+        Py_RETURN_NONE;
+    }
+    long mode = PyLong_AsLong(args[1]);
+    Py_ssize_t size;
+    const char *text = PyUnicode_AsUTF8AndSize(args[0], &size);
+    if (text == NULL) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    PyObject *result = PyDict_New();
+    if (result == NULL) {
+        return NULL;
+    }
+    char small[256];
+    char *scratch = small;
+    Py_ssize_t scratch_size = (Py_ssize_t)sizeof(small);
+    const char *p = text;
+    const char *end = text + size;
+    while (p <= end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = nl != NULL ? nl : end;
+        const char *colon = memchr(p, ':', (size_t)(line_end - p));
+        if (colon == NULL || (mode && memchr(p, '\\', (size_t)(colon - p)) != NULL)) {
+            goto unusual;
+        }
+        const char *value = colon + 1;
+        Py_ssize_t value_size = line_end - value;
+        if (mode && memchr(value, '\\', (size_t)value_size) != NULL) {
+            if (value_size > scratch_size) {
+                char *bigger = PyMem_Malloc((size_t)value_size);
+                if (bigger == NULL) {
+                    PyErr_NoMemory();
+                    goto error;
+                }
+                if (scratch != small) {
+                    PyMem_Free(scratch);
+                }
+                scratch = bigger;
+                scratch_size = value_size;
+            }
+            char *out = scratch;
+            for (const char *q = value; q < line_end; q++) {
+                if (*q != '\\') {
+                    *out++ = *q;
+                    continue;
+                }
+                if (++q >= line_end) {
+                    goto unusual;
+                }
+                switch (*q) {
+                case '\\':
+                    *out++ = '\\';
+                    break;
+                case 'c':
+                    *out++ = ':';
+                    break;
+                case 'n':
+                    *out++ = '\n';
+                    break;
+                case 'r':
+                    if (mode != 2) {
+                        goto unusual;
+                    }
+                    *out++ = '\r';
+                    break;
+                default:
+                    goto unusual;
+                }
+            }
+            value = scratch;
+            value_size = out - scratch;
+        }
+        PyObject *name_obj = PyUnicode_DecodeUTF8(p, colon - p, NULL);
+        if (name_obj == NULL) {
+            goto error;
+        }
+        PyObject *value_obj = PyUnicode_DecodeUTF8(value, value_size, NULL);
+        if (value_obj == NULL) {
+            Py_DECREF(name_obj);
+            goto error;
+        }
+        PyObject *kept = PyDict_SetDefault(result, name_obj, value_obj); /* first one wins */
+        Py_DECREF(name_obj);
+        Py_DECREF(value_obj);
+        if (kept == NULL) {
+            goto error;
+        }
+        if (nl == NULL) {
+            break;
+        }
+        p = nl + 1;
+    }
+    if (scratch != small) {
+        PyMem_Free(scratch);
+    }
+    return result;
+unusual:
+    PyErr_Clear();
+    if (scratch != small) {
+        PyMem_Free(scratch);
+    }
+    Py_DECREF(result);
+    Py_RETURN_NONE;
+error:
+    if (scratch != small) {
+        PyMem_Free(scratch);
+    }
+    Py_DECREF(result);
+    return NULL;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "Split the common frames of a buffer; stop at anything else (see the module source)."},
+    {"serialize", (PyCFunction)(void (*)(void))serialize, METH_FASTCALL,
+     "Wire bytes of a frame with usual headers, or None (see the module source)."},
+    {"headers", (PyCFunction)(void (*)(void))headers, METH_FASTCALL,
+     "The header mapping of a parsed frame's header text, or None (see the module source)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     "stomp_enterprise.protocol._speedups",
-    "Optional C accelerator for the frame parser.",
+    "Optional C accelerator for the frame parser and serializer.",
     -1,
     speedups_methods,
     NULL,

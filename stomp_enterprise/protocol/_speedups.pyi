@@ -1,6 +1,6 @@
 """Type stub of the optional C accelerator (``_speedups.c``)."""
 
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 
 from stomp_enterprise.protocol.frames import Frame
 
@@ -17,3 +17,12 @@ def scan(
     new_frame: Callable[[str, str, str | None, bytes], Frame],
     /,
 ) -> tuple[int, int]: ...
+def serialize(
+    command: str,
+    pairs: Sequence[Sequence[str]],
+    body: bytes,
+    mode: int,
+    content_length: bool,
+    /,
+) -> bytes | None: ...
+def headers(head: str, mode: int, /) -> dict[str, str] | None: ...

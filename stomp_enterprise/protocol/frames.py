@@ -7,7 +7,9 @@ frames through a fast path that skips validation; user-built frames are checked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
 from types import MappingProxyType
 from typing import Any
 
@@ -162,8 +164,31 @@ class Frame:
         """Read-only mapping of the headers; for a repeated header the first occurrence wins."""
         headers = self._headers
         if headers is None:
+            head = self._head
+            if self._pairs is None and head:
+                version = self._escaped
+                if _c_headers is not None:  # the optional C accelerator: one pass
+                    built = _c_headers(head, 0 if version is None else _UNESCAPE_MODES[version])
+                    if built is not None:
+                        headers = self._headers = MappingProxyType(built)
+                        return headers
+                # C-level passes from the text to the dict (the escaped values of all
+                # headers are decoded in one call)
+                lines = head.split("\n")
+                first: dict[str, str] = dict(map(_split, lines, _COLONS, _ONES))
+                if len(first) == len(lines):  # else a repeated header: see below
+                    if version is None:
+                        headers = self._headers = MappingProxyType(first)
+                        return headers
+                    if "\\" not in "".join(first):
+                        values = unescape("\0".join(first.values()), version).split("\0")
+                        if len(values) == len(first):  # else a value held a NUL
+                            headers = self._headers = MappingProxyType(
+                                dict(zip(first, values, strict=True))
+                            )
+                            return headers
             pairs = self._load()
-            first: dict[str, str] = dict(pairs)  # type: ignore[arg-type]
+            first = dict(pairs)  # type: ignore[arg-type]
             if len(first) != len(pairs):  # a repeated header: the first one wins
                 first = {}
                 for name, value in pairs:
@@ -179,6 +204,9 @@ class Frame:
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name``, without building the mapping (and, for a
         parsed frame, without splitting the other headers)."""
+        headers = self._headers
+        if headers is not None:
+            return headers.get(name, default)
         head = self._head
         if self._pairs is None and head is not None:
             keys = _SEARCH_KEYS.get(name) or _search_keys(name)
@@ -241,6 +269,16 @@ class Frame:
 
 
 _SEARCH_KEYS: dict[str, tuple[str, str]] = {}
+_UNESCAPE_MODES = {"1.0": 0, "1.1": 1, "1.2": 2}
+_c_headers: Callable[[str, int], dict[str, str] | None] | None = None
+if not os.environ.get("STOMP_ENTERPRISE_PURE_PYTHON"):
+    try:  # the optional C accelerator (see _speedups.c): builds a parsed frame's mapping
+        from stomp_enterprise.protocol._speedups import headers as _c_headers
+    except ImportError:
+        _c_headers = None
+_split = str.split
+_COLONS = repeat(":")
+_ONES = repeat(1)
 
 
 def _find_raw(head: str, keys: tuple[str, str]) -> str | None:

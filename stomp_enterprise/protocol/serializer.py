@@ -3,7 +3,8 @@ version cannot express. Never lets a header value inject a header or end a frame
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 from typing import Final
 
@@ -15,6 +16,15 @@ __all__ = ["serialize"]
 
 _SPECIAL_CHARS: Final = ("\\", "\n", ":", "\r")
 HEARTBEAT: Final = b"\n"
+#: the C serializer's escaping mode per version (CONNECT/STOMP/CONNECTED: 0 in every version)
+_MODES: Final = {"1.0": 0, "1.1": 1, "1.2": 2}
+
+_fast: Callable[[str, Sequence[Sequence[str]], bytes, int, bool], bytes | None] | None = None
+if not os.environ.get("STOMP_ENTERPRISE_PURE_PYTHON"):
+    try:  # the optional C accelerator (see _speedups.c): encodes the common frames
+        from stomp_enterprise.protocol._speedups import serialize as _fast
+    except ImportError:
+        _fast = None
 
 
 def _first_value(text: str, name: str) -> str | None:
@@ -31,12 +41,29 @@ def _first_value(text: str, name: str) -> str | None:
     return text[start:] if stop < 0 else text[start:stop]
 
 
+def _refuse_nul(flat: Sequence[str]) -> None:
+    """Raise for the first header holding a NUL, which no version can carry in a header (a
+    broker that ends frames at a NUL would read the rest as a new frame). Names the header,
+    never its value (a value may be a secret)."""
+    for i in range(0, len(flat), 2):
+        name, value = flat[i], flat[i + 1]
+        if "\0" in name:
+            raise LocalProtocolError(f"header name {name!r} contains a NUL character")
+        if "\0" in value:
+            raise LocalProtocolError(
+                f"header {name!r} value contains a NUL character, which no STOMP version "
+                "can carry in a header"
+            )
+
+
 def _escaped_lines(pairs: Sequence[Sequence[str]], version: str, raw: bool) -> str:
     """The header lines, item by item (unusual input, or CONNECT/1.0 frames that are never
     escaped but may need refusing). ``raw``: a CONNECT/STOMP/CONNECTED frame."""
     flat = list(chain.from_iterable(pairs))
     if len(flat) != 2 * len(pairs):
         raise LocalProtocolError("every header must be a (name, value) pair")
+    if "\0" in "".join(flat):
+        _refuse_nul(flat)
     names = [escape(item, version, name=True, raw=raw) for item in flat[::2]]
     values = [
         escape(value, version, name=False, raw=raw, header=header)
@@ -65,7 +92,8 @@ def serialize(
 
     Raises:
         LocalProtocolError: unknown command, a body on a frame that may not have one, a header
-            the version cannot express, or a ``content-length`` header that disagrees with the body.
+            the version cannot express (a NUL in any version), or a ``content-length`` header
+            that disagrees with the body.
     """
     if body:
         if command not in BODY_COMMANDS:
@@ -77,24 +105,31 @@ def serialize(
     elif command not in COMMANDS:
         raise LocalProtocolError(f"unknown STOMP command {command!r}")
     pairs = headers if type(headers) is list else list(headers)
+    if _fast is not None and type(body) is bytes:
+        mode = 0 if command in UNESCAPED_COMMANDS else _MODES.get(version, -1)
+        if mode >= 0:
+            data = _fast(command, pairs, body, mode, content_length)
+            if data is not None:
+                return data
     count = len(pairs)
     try:
         # One C-level join: \x01 after each name, NUL after each value. The counts prove that
-        # no item held a separator and every pair had two items.
+        # no item held a separator (a NUL included: refused on the item-by-item path) and
+        # every pair had two items.
         blob = "\0".join(map("\x01".join, pairs))
     except TypeError:  # an item that is not a str
         raise LocalProtocolError("header names and values must be str") from None
     raw = command in UNESCAPED_COMMANDS or version == "1.0"
     special = "\\" in blob or ":" in blob or "\n" in blob or "\r" in blob
-    if (count and (blob.count("\x01") != count or blob.count("\0") != count - 1)) or (
-        raw and special
+    if (
+        (count and (blob.count("\x01") != count or blob.count("\0") != count - 1))
+        or (raw and special)
+        or (special and version == "1.1" and "\r" in blob)
     ):
-        # unusual input, or refuse what raw can't say
+        # unusual input, or refuse what the version can't say (naming that one item)
         text = _escaped_lines(pairs, version, command in UNESCAPED_COMMANDS)
     else:
         if special:
-            if version == "1.1" and "\r" in blob:
-                _escaped_lines(pairs, version, False)  # raises: 1.1 cannot express a CR
             blob = blob.replace("\\", "\\\\").replace("\n", "\\n").replace(":", "\\c")
             if version == "1.2":
                 blob = blob.replace("\r", "\\r")

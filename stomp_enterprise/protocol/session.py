@@ -26,7 +26,12 @@ from enum import Enum
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
-from stomp_enterprise.errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from stomp_enterprise.errors import (
+    FrameTooLarge,
+    LocalProtocolError,
+    ProtocolError,
+    RemoteProtocolError,
+)
 from stomp_enterprise.protocol import commands
 from stomp_enterprise.protocol.constants import VERSIONS
 from stomp_enterprise.protocol.frames import Frame, HeaderInput
@@ -49,8 +54,9 @@ __all__ = [
 
 
 def _plain(value: str) -> bool:
-    """True when ``value`` needs no escaping in any version."""
-    return not ("\\" in value or ":" in value or "\n" in value or "\r" in value)
+    """True when ``value`` needs no escaping in any version (and holds no NUL, which no
+    version can carry in a header)."""
+    return not ("\\" in value or ":" in value or "\n" in value or "\r" in value or "\0" in value)
 
 
 class State(Enum):
@@ -204,7 +210,9 @@ class Session:
     Args:
         versions: versions to offer, any order; the highest the broker accepts wins.
         heart_beat: ``(cx, cy)`` in ms: we can send every cx, we want data every cy.
-        max_frame_size: the parser's limit.
+        max_frame_size: the largest frame (command, headers and body, without the final NUL)
+            accepted from the broker, and sent to it: a larger outgoing frame is refused with
+            :class:`~stomp_enterprise.errors.FrameTooLarge` before any byte of it is returned.
         content_length: add ``content-length`` to every body (else only to bodies with NUL).
         skip_oversize: a MESSAGE beyond ``max_frame_size`` becomes a
             :class:`MessageTooLarge` event (its body skipped, never buffered) instead of a
@@ -238,6 +246,8 @@ class Session:
         self.parser = FrameParser(
             self.offered[0], max_frame_size=max_frame_size, skip_oversize=skip_oversize
         )
+        self.max_frame_size = max_frame_size
+        self._fast_room = max_frame_size - 40  # see _send_head
         self.state = State.DISCONNECTED
         self.version: str = self.offered[0]
         self.server_heart_beat: tuple[int, int] = (0, 0)
@@ -248,7 +258,10 @@ class Session:
         self.pending_receipts: dict[str, str] = {}
         self._error: ProtocolError | None = None
         self._ids = ids if ids is not None else itertools.count(1)
-        self._send_heads: dict[tuple[str, str | None], bytes] = {}
+        self._send_heads: dict[str | tuple[str, str], bytes] = {}
+        self._templates: dict[tuple[str, str | None, tuple[str, ...], bool, bool], str] = {}
+        self._tails: dict[int, bytes] = {}
+        self._tx_ends: dict[str, bytes] = {}
 
     # ------------------------------------------------------------ helpers
 
@@ -280,15 +293,27 @@ class Session:
         self.state = State.ERROR
 
     def _serialize(self, frame: Frame, version: str) -> bytes:
-        """Transition for ``frame`` and serialize it; if it cannot be serialized nothing is
-        sent, so the state does not move."""
+        """Transition for ``frame`` and serialize it; if it cannot be serialized (or is larger
+        than ``max_frame_size``) nothing is sent, so the state does not move."""
+        if len(frame.body) > self.max_frame_size:  # refused before a copy of it is made
+            raise self._too_large(frame.command, len(frame.body))
         before = self.state
         self._transition(frame.command, local=True)
         try:
-            return frame.to_bytes(version, content_length=self.content_length)
+            data = frame.to_bytes(version, content_length=self.content_length)
         except LocalProtocolError:
             self.state = before
             raise
+        if len(data) > self.max_frame_size + 1:  # the parser's measure: without the NUL
+            self.state = before
+            raise self._too_large(frame.command, len(data) - 1)
+        return data
+
+    def _too_large(self, command: str, size: int) -> FrameTooLarge:
+        return FrameTooLarge(
+            f"{command} frame of {size} bytes or more exceeds max_frame_size="
+            f"{self.max_frame_size}; nothing was sent"
+        )
 
     def _emit(self, frame: Frame, receipt: str | None = None) -> bytes:
         """Serialize ``frame`` (built with ``receipt``, when given) and track its receipt."""
@@ -334,29 +359,143 @@ class Session:
         receipt: str | None = None,
     ) -> bytes:
         """Bytes of a SEND frame; ``transaction`` must be open."""
-        if (
-            not headers
-            and transaction is None
-            and type(body) is bytes
-            and self.state is State.CONNECTED
-        ):
-            # Hot path: the frame's head depends only on destination and content type, so it
-            # is serialized once (by the one serializer) and reused; only the receipt and
-            # content-length lines differ from frame to frame.
-            prefix = self._send_heads.get((destination, content_type))
-            if prefix is None:
-                prefix = self._send_head(destination, content_type)
-            size = len(body)
-            tail = b"\n" if not size else b"content-length:%d\n\n" % size
-            if size and not self.content_length and b"\0" not in body:
-                tail = b"\n"
-            if receipt is not None:
-                if type(receipt) is not str or not receipt or not _plain(receipt):
+        if type(body) is bytes and self.state is State.CONNECTED:
+            if not headers and transaction is None:
+                # Hot path: the frame's head depends only on destination and content type, so
+                # it is serialized once (by the one serializer) and reused; only the receipt
+                # and content-length lines differ from frame to frame.
+                prefix = self._send_heads.get(
+                    destination if content_type is None else (destination, content_type)
+                )
+                if prefix is None:
+                    prefix = self._send_head(destination, content_type)
+                size = len(body)
+                if size > self._fast_room:  # near max_frame_size: checked exactly
                     return self._send_frame(destination, body, None, content_type, None, receipt)
-                self.pending_receipts[receipt] = "SEND"
-                return b"".join((prefix, b"receipt:", receipt.encode(), b"\n", tail, body, b"\0"))
-            return b"".join((prefix, tail, body, b"\0"))
+                tail = self._tails.get(size)
+                if tail is None:
+                    tail = self._tail(body)
+                if receipt is not None:
+                    if (
+                        type(receipt) is not str
+                        or not receipt
+                        or not _plain(receipt)
+                        or size + len(receipt) > self._fast_room - 9
+                    ):
+                        return self._send_frame(
+                            destination, body, None, content_type, None, receipt
+                        )
+                    self.pending_receipts[receipt] = "SEND"
+                    return b"".join(
+                        (prefix, b"receipt:", receipt.encode(), b"\n", tail, body, b"\0")
+                    )
+                return b"".join((prefix, tail, body, b"\0"))
+            if headers is None or type(headers) is dict:
+                data = self._send_templated(
+                    destination, body, headers, content_type, transaction, receipt
+                )
+                if data is not None:
+                    return data
         return self._send_frame(destination, body, headers, content_type, transaction, receipt)
+
+    def _send_templated(
+        self,
+        destination: str,
+        body: bytes,
+        headers: dict[str, str] | None,
+        content_type: str | None,
+        transaction: str | None,
+        receipt: str | None,
+    ) -> bytes | None:
+        """A SEND with application headers and/or a transaction from a cached template: the
+        head, with the header *names* escaped and checked once (by the one serializer), is
+        kept per (destination, content type, names, transaction?, receipt?); only the values
+        are joined in. ``None`` when the general path must decide (a value that needs
+        escaping or refusing, a frame near ``max_frame_size``, an unopened transaction...)."""
+        values: tuple[str, ...] = tuple(headers.values()) if headers else ()
+        if receipt is not None:
+            values = (receipt, *values)
+        if transaction is not None:
+            if transaction not in self.transactions:
+                return None
+            values = (transaction, *values)
+        try:
+            joined = "\0".join(values)
+        except TypeError:  # an int or bool value: the general path converts it
+            return None
+        if (
+            "\\" in joined
+            or ":" in joined
+            or "\n" in joined
+            or "\r" in joined
+            or joined.count("\0") != len(values) - 1
+            or (receipt is not None and not receipt)
+        ):
+            return None  # escaping, or refusing (a NUL, an empty receipt): the general path
+        key = (
+            destination,
+            content_type,
+            tuple(headers) if headers else (),
+            transaction is not None,
+            receipt is not None,
+        )
+        template = self._templates.get(key)
+        if template is None:
+            template = self._template(key)
+            if template is None:
+                return None
+        try:
+            head = (template % values).encode()
+        except UnicodeEncodeError:  # a lone surrogate: the general path refuses it
+            return None
+        size = len(body)
+        if size + len(head) > self.max_frame_size - 40:
+            return None
+        tail = self._tails.get(size)
+        if tail is None:
+            tail = self._tail(body)
+        if receipt is not None:
+            self.pending_receipts[receipt] = "SEND"
+        return b"".join((head, tail, body, b"\0"))
+
+    def _template(self, key: tuple[str, str | None, tuple[str, ...], bool, bool]) -> str | None:
+        """The ``%``-template of a SEND head for ``key``: serialized by the general path with
+        a marker in place of every value, so names are validated and escaped exactly as
+        there (a refused name raises here as it would there). ``None``: not cacheable."""
+        destination, content_type, names, transaction, receipt = key
+        marker = "\x02"
+        if "content-length" in names or any(
+            marker in text for text in (destination, content_type or "", *names)
+        ):
+            return None  # content-length must match each body; a name holding the marker
+        frame = commands.send(
+            destination,
+            b"",
+            dict.fromkeys(names, marker),
+            content_type=content_type,
+            transaction=marker if transaction else None,
+            receipt=marker if receipt else None,
+        )
+        text = frame.to_bytes(self.version)[:-2].decode()  # without the blank line and NUL
+        template = text.replace("%", "%%").replace(marker, "%s")
+        if len(self._templates) >= 256:  # bounded: names come from the application
+            self._templates.clear()
+        self._templates[key] = template
+        return template
+
+    def _tail(self, body: bytes) -> bytes:
+        """The ``content-length`` line and blank line that end the head of a SEND of
+        ``body`` (just the blank line when no content-length is due); cached by size."""
+        size = len(body)
+        if not size:
+            tail = b"\n"
+        elif not self.content_length:
+            return b"\n" if b"\0" not in body else b"content-length:%d\n\n" % size
+        else:
+            tail = b"content-length:%d\n\n" % size
+        if len(self._tails) < 4096:  # bounded: sizes come from the application
+            self._tails[size] = tail
+        return tail
 
     def _send_head(self, destination: str, content_type: str | None) -> bytes:
         """The cached head of a header-less SEND: ``SEND``, ``destination`` and
@@ -365,7 +504,13 @@ class Session:
         head = frame.to_bytes(self.version)[:-2]  # drop the blank line's LF and the NUL
         if len(self._send_heads) >= 256:  # bounded: destinations come from the application
             self._send_heads.clear()
-        self._send_heads[(destination, content_type)] = head
+            self._fast_room = self.max_frame_size - 40
+        self._send_heads[destination if content_type is None else (destination, content_type)] = (
+            head
+        )
+        # a cached head plus a body up to _fast_room bytes fits in max_frame_size whatever
+        # the content-length line (at most 36 bytes) adds; beyond it the general path checks
+        self._fast_room = min(self._fast_room, self.max_frame_size - 40 - len(head))
         return head
 
     def _send_frame(
@@ -428,8 +573,7 @@ class Session:
     ) -> bytes:
         """Bytes of the version-correct ACK for ``message``."""
         if (
-            transaction is None
-            and receipt is None
+            receipt is None
             and self.version == "1.2"
             and self.state is State.CONNECTED
             and message.command == "MESSAGE"
@@ -437,13 +581,22 @@ class Session:
             # Hot path: echo the MESSAGE's ``ack`` value as received. It was validated as
             # 1.2-escaped by the parser (1.1 escapes are a subset); a raw colon would need
             # escaping, so such a value takes the general path.
-            raw = message.wire_value("ack")
+            parsed = message._headers  # built: a parsed frame without escapes can use it
+            if parsed is not None and message._escaped is None and message._head is not None:
+                raw = parsed.get("ack")
+            else:
+                raw = message.wire_value("ack")
             if (
                 raw is not None
                 and ":" not in raw
+                and "\0" not in raw  # a hostile broker's NUL: refused by the general path
                 and ("\\" not in raw or message._escaped is not None)  # not a 1.0 parse
             ):
-                return b"ACK\nid:" + raw.encode() + b"\n\n\0"
+                if transaction is None:
+                    return b"ACK\nid:" + raw.encode() + b"\n\n\0"
+                end = self._tx_ends.get(transaction)  # an open transaction with a plain id
+                if end is not None and transaction in self.transactions:
+                    return b"ACK\nid:" + raw.encode() + end
         if transaction is not None and transaction not in self.transactions:
             raise LocalProtocolError(f"transaction {transaction!r} is not open")
         return self._emit(
@@ -475,6 +628,8 @@ class Session:
             raise LocalProtocolError(f"transaction {transaction!r} is already open")
         data = self._emit(commands.begin(transaction, receipt=receipt), receipt)
         self.transactions.add(transaction)
+        if _plain(transaction):  # the ACK fast path's end of frame for this transaction
+            self._tx_ends[transaction] = b"\ntransaction:" + transaction.encode() + b"\n\n\0"
         return data
 
     def commit(self, transaction: str, *, receipt: str | None = None) -> bytes:
@@ -490,6 +645,7 @@ class Session:
             raise LocalProtocolError(f"transaction {transaction!r} is not open")
         data = self._emit(build(transaction, receipt=receipt), receipt)
         self.transactions.discard(transaction)
+        self._tx_ends.pop(transaction, None)
         return data
 
     def disconnect(self, *, receipt: str | None = None) -> bytes:
@@ -521,6 +677,7 @@ class Session:
         )
         self.pending_receipts.clear()
         self.transactions.clear()
+        self._tx_ends.clear()
         self.state = State.DISCONNECTED
         self._error = None
         self.version = self.offered[0]
@@ -617,6 +774,8 @@ class Session:
         self.version = version
         self.parser.version = version
         self._send_heads.clear()  # cached heads were escaped for the offered version
+        self._templates.clear()
+        self._fast_room = self.max_frame_size - 40
         self.server_heart_beat = server_hb
         self.send_interval, self.receive_interval = commands.negotiate_heart_beat(
             self.client_heart_beat, server_hb

@@ -30,7 +30,7 @@ def expressible(command: str, headers: list[tuple[str, str]], version: str) -> b
     """Whether ``version`` can carry these headers on ``command`` (the spec's rules)."""
     raw = version == "1.0" or command in UNESCAPED_COMMANDS
     for name, value in headers:
-        if not name:
+        if not name or "\0" in name + value:  # a NUL ends a frame: no version carries it
             return False
         if any("\ud800" <= c <= "\udfff" for c in name + value):
             return False  # not encodable as UTF-8

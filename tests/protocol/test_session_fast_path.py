@@ -91,3 +91,73 @@ def test_ack_of_a_frame_parsed_as_1_0_is_escaped_for_1_2() -> None:
     )[0]
     data = session.ack(message)
     assert FrameParser("1.2").feed(data)[0].headers["id"] == "a\\b"
+
+
+texts = st.text(
+    alphabet=st.one_of(st.sampled_from(":\n\r\\\0%\x02 é\ud800"), st.characters()), max_size=8
+)
+
+
+def outcome(call):
+    """The bytes, or the error's type (with several faults, which one is named first may
+    differ between the paths)."""
+    from stomp_enterprise.errors import ProtocolError
+
+    try:
+        return call()
+    except ProtocolError as exc:
+        return type(exc)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    version=st.sampled_from(["1.0", "1.1", "1.2"]),
+    destination=st.sampled_from(["/queue/a", "/queue/a:b", "/q/%s", "/q\x02"]) | texts,
+    headers=st.dictionaries(
+        st.sampled_from(["app", "x-%d", "a:b", "content-length", "receipt", "n\x02"]) | texts,
+        texts | st.sampled_from(["v1", "%s", "1:2"]) | st.integers(0, 9),
+        max_size=4,
+    ),
+    body=st.binary(max_size=16),
+    content_type=st.none() | st.sampled_from(["application/json", "text/plain;charset=utf-8"]),
+    transaction=st.none() | st.sampled_from(["tx-1", "tx:2", "tx-closed"]),
+    receipt=st.none() | st.sampled_from(["r-1", "r:2", "", "r\0"]),
+    content_length=st.booleans(),
+)
+def test_templated_send_equals_the_general_path(
+    version, destination, headers, body, content_type, transaction, receipt, content_length
+) -> None:
+    """SENDs with headers and transactions (cached templates) give exactly the general path's
+    bytes or its error, twice (the second from the cache), and the same bookkeeping."""
+    fast, general = (connected(version, content_length=content_length) for _ in range(2))
+    for session in (fast, general):
+        session.begin("tx-1")
+        session.begin("tx:2")
+
+    def via_fast():
+        return fast.send(
+            destination, body, headers, content_type, transaction=transaction, receipt=receipt
+        )
+
+    def via_general():
+        return general._send_frame(destination, body, headers, content_type, transaction, receipt)
+
+    expected = outcome(via_general)
+    assert outcome(via_fast) == expected
+    assert outcome(via_fast) == expected
+    assert fast.pending_receipts == general.pending_receipts
+
+
+def test_templated_send_near_max_frame_size_is_checked_exactly() -> None:
+    import pytest
+
+    from stomp_enterprise.errors import FrameTooLarge
+
+    session = Session(("1.2",), max_frame_size=200)
+    session.connect("/")
+    session.receive_data(b"CONNECTED\nversion:1.2\n\n\0")
+    head = len(session.send("/q", b"", {"app": "1"})) - 1
+    body = b"x" * (200 - head - len("content-length:nnn\n"))
+    assert len(session.send("/q", body, {"app": "1"})) - 1 == 200
+    with pytest.raises(FrameTooLarge):
+        session.send("/q", body + b"x", {"app": "1"})

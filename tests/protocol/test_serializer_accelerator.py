@@ -1,0 +1,80 @@
+"""The C serializer (``_speedups.serialize``) against the pure-Python serializer, the
+definition: on generated frames with every awkward header (escapes, NUL, CR, lone
+surrogates, empty names, non-str items, declared content-lengths), in every version and
+with and without ``content_length``, both give the same bytes or the same error."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stomp_enterprise.errors import ProtocolError
+from stomp_enterprise.protocol import serializer as serializer_module
+from stomp_enterprise.protocol.constants import COMMANDS
+
+ACCELERATED = serializer_module._fast is not None
+
+pytestmark = pytest.mark.skipif(
+    not ACCELERATED and not os.environ.get("CI"),
+    reason="the optional C accelerator is not built here (no C compiler at install time)",
+)
+
+items = st.text(alphabet=st.sampled_from("ab:\\\n\r\0 é☃\ud800\x01"), max_size=5)
+pairs = st.one_of(
+    st.tuples(items, items),
+    st.tuples(st.just("content-length"), st.sampled_from(["0", "3", "16", "x", ""])),
+    st.lists(items, min_size=2, max_size=2),
+    st.tuples(items, st.integers(0, 3)),  # not a str
+    st.tuples(items),  # not a pair
+    st.tuples(items, items, items),
+)
+
+
+def outcome(fast: bool, *args: object, **kw: object) -> object:
+    saved = serializer_module._fast
+    if not fast:
+        serializer_module._fast = None
+    try:
+        return serializer_module.serialize(*args, **kw)  # type: ignore[arg-type]
+    except ProtocolError as exc:
+        return (type(exc), str(exc))
+    finally:
+        serializer_module._fast = saved
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    command=st.sampled_from(sorted(COMMANDS)),
+    headers=st.lists(pairs, max_size=5) | st.tuples(pairs, pairs),
+    body=st.sampled_from([b"", b"0123456789abcdef", b"a\0b", b"x" * 3]),
+    version=st.sampled_from(["1.0", "1.1", "1.2"]),
+    content_length=st.booleans(),
+)
+def test_c_and_python_serializers_agree(command, headers, body, version, content_length) -> None:
+    assert outcome(True, command, headers, body, version, content_length=content_length) == (
+        outcome(False, command, headers, body, version, content_length=content_length)
+    )
+
+
+def test_the_accelerator_takes_the_common_frames() -> None:
+    """It is really used (returns bytes) for a plain frame, and declines unusual ones."""
+    fast = serializer_module._fast
+    assert fast is not None
+    assert fast("SEND", [("destination", "/q:1")], b"ab", 2, True) == (
+        b"SEND\ndestination:/q\\c1\ncontent-length:2\n\nab\0"
+    )
+    assert fast("SEND", [("destination", "/q\0")], b"", 2, True) is None
+    assert fast("SEND", [("content-length", "3")], b"ab", 2, True) is None
+    assert fast("CONNECT", [("a:b", "c")], b"", 0, True) is None
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
+def test_long_headers_grow_the_buffer_identically(version: str) -> None:
+    headers = [(f"h{i}", "v\\" * 700 + ":" * (i % 2)) for i in range(8)] + [("é" * 900, "☃")]
+    for body in (b"", b"z" * 5000):
+        assert outcome(True, "SEND", headers, body, version) == outcome(
+            False, "SEND", headers, body, version
+        )
