@@ -15,6 +15,7 @@ from stomp_enterprise import (
     Client,
     ConnectFailed,
     ConnectionLost,
+    NotConnected,
     ReceiptTimeout,
     StompConnectionError,
     TransactionError,
@@ -137,7 +138,9 @@ def test_a_broker_that_stops_reading_fails_the_writer_within_the_write_timeout(
         for _ in range(10_000):  # bounded: 640 MB, far past every buffer
             client.send("/queue/stuck", chunk)
 
-    with pytest.raises(ConnectionLost) as info:
+    # whichever notices first: the sender waiting for room (ConnectionLost), or the writer's
+    # own stuck write ending the connection before that sender's next call (NotConnected)
+    with pytest.raises((ConnectionLost, NotConnected)) as info:
         flood()
     text = str(info.value)
     assert "0.5" in text or "timed out" in text, text
