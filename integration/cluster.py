@@ -251,7 +251,8 @@ class ClusterResult:
     which the client keeps until a receipt covers it); ``lost``: confirmed and never
     consumed (must be 0); ``duplicates``: deliveries beyond the first of a body;
     ``failover_s``: per kill/stop of the producer's node, seconds until the next confirmed
-    send (receipted) or until the producer was connected to a serving node again (tracked).
+    send (receipted) or until the producer was connected to a serving node again (tracked);
+    ``reconnect_s``: the latter in both modes.
     """
 
     cluster: str
@@ -272,6 +273,7 @@ class ClusterResult:
     unexpected: int = 0
     ack_failures: int = 0
     failover_s: list[float] = field(default_factory=list)
+    reconnect_s: list[float] = field(default_factory=list)
     producer_reconnects: int = 0
     consumer_reconnects: int = 0
     deliveries_after_consumer_moved: int = 0
@@ -500,12 +502,13 @@ def run_scenario(
         time.sleep(1.0)  # duplicates still in flight are counted too
 
         for hit, before in hits:
+            up = [when for when in producer_up if when > hit]
+            if up:
+                result.reconnect_s.append(round(min(up) - hit, 2))
             if receipted:
-                after = [when for when, seen in confirms if when > hit and seen > before]
-            else:
-                after = [when for when in producer_up if when > hit]
-            if after:
-                result.failover_s.append(round(min(after) - hit, 2))
+                up = [when for when, seen in confirms if when > hit and seen > before]
+            if up:
+                result.failover_s.append(round(min(up) - hit, 2))
         result.producer_reconnects = producing.reconnects
         result.consumer_reconnects = consuming.reconnects
         result.resent = producing.resent
@@ -682,4 +685,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # run as the imported module, whose Cluster the cluster modules subclass (not __main__'s)
+    raise SystemExit(importlib.import_module("integration.cluster").main())
