@@ -212,7 +212,16 @@ def test_results_file_keeps_the_newest_entry_and_renders_a_table_per_cluster(
 
     def result(cluster: str, scenario: str, code: str, lost: int) -> clusters.ClusterResult:
         return clusters.ClusterResult(
-            cluster, scenario, "threaded", code, 10, 3, sent=10, lost=lost, failover_s=[0.5, 2.0]
+            cluster,
+            scenario,
+            "threaded",
+            code,
+            10,
+            3,
+            sent=10,
+            lost=lost,
+            failover_s=[0.5, 2.0],
+            reconnect_s=[0.1, 0.25],
         )
 
     for entry in (
@@ -234,7 +243,7 @@ def test_results_file_keeps_the_newest_entry_and_renders_a_table_per_cluster(
     assert RabbitMQCluster.description.strip() in text
     rows = [line for line in text.splitlines() if line.startswith("| tracked")]
     assert rows == [
-        "| tracked | threaded | 10 | 0 | 0 | **0** | 0 | 1.25 / 2.00 (2) | 0 | 0 "
+        "| tracked | threaded | 10 | 0 | 0 | **0** | 0 | 1.25 / 2.00 (2) | 0.25 | 0 | 0 "
         "| 0x, 0 after | 0.0 |"
     ]
     assert "| **7** |" in text
