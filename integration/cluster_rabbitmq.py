@@ -244,6 +244,12 @@ after a majority stored it) or `trackMessages=true`. Consume with `client-indivi
     def subscribe_headers(self, prefetch: int) -> dict[str, str]:
         return {"prefetch-count": str(prefetch), "x-queue-type": "quorum"}
 
+    def durable_subscribe_headers(self) -> dict[str, str]:
+        """SUBSCRIBE headers of a durable topic subscription whose queue is a quorum queue
+        (kept, with its messages, while no subscriber is connected and across node loss; the
+        queue's name comes from the destination and the subscription id)."""
+        return {"durable": "true", "auto-delete": "false", "x-queue-type": "quorum"}
+
     def stop(self) -> None:
         super().stop()
         self._stop_epmd()

@@ -22,6 +22,7 @@ otherwise.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -125,6 +126,51 @@ def test_rolling_restart_tracked(cluster: clusters.Cluster) -> None:
     assert result.consumer_reconnects >= 1
     assert result.deliveries_after_consumer_moved > 0
     assert result.undelivered == 0
+
+
+@pytest.mark.parametrize("cluster", ["rabbitmq"], indirect=True)
+@pytest.mark.cluster
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_durable_topic_subscription_keeps_its_messages_across_a_node_kill(
+    cluster: clusters.Cluster,
+) -> None:
+    """RabbitMQ: a durable topic subscription (its queue a quorum queue) made on one node
+    keeps the messages published while its subscriber is away; that node is SIGKILLed, and a
+    subscriber with the same id on another node receives every one of them."""
+    assert isinstance(cluster, RabbitMQCluster)
+    topic = f"/topic/cluster-durable-{uuid.uuid4().hex[:8]}"
+    headers = {**cluster.durable_subscribe_headers(), "prefetch-count": "100"}
+    reverse = "failover:(" + ",".join(n.url for n in reversed(cluster.nodes)) + ")?"
+    url = reverse + clusters.FAILOVER_OPTIONS
+    count = 500
+    first = clusters.threaded_client(cluster, url)
+    with first:
+        first.subscribe(
+            topic, ack="client-individual", headers=headers, id="durable-1", receipt=True
+        )
+        home = cluster.node_of(first.broker or "")
+    producer = clusters.threaded_client(cluster, cluster.failover_url(clusters.FAILOVER_OPTIONS))
+    with producer:
+        for number in range(count):
+            producer.send(topic, chaos.body_of(number), {"persistent": "true"}, receipt=True)
+    home.kill()
+    cluster.wait_serving(60)
+    second = clusters.threaded_client(cluster, url)
+    try:
+        with second:
+            assert cluster.node_of(second.broker or "") is not home
+            inbox = second.subscribe(
+                topic, ack="client-individual", headers=headers, id="durable-1", receipt=True
+            )
+            seen: set[int] = set()
+            while len(seen) < count:
+                message = inbox.get(timeout=30)
+                seen.add(int(message.body[:10]))
+                message.ack()
+            assert seen == set(range(count))
+    finally:
+        cluster.restart(home)
 
 
 # ---------------------------------------------------------------- the harness itself (offline)
