@@ -182,7 +182,12 @@ def running_cluster(name: str, root: Path | None = None) -> Iterator[Cluster]:
     base = root or Path(
         tempfile.mkdtemp(prefix="stomp-cluster-", dir=os.environ.get("STOMP_CHAOS_DIR"))
     )
-    cluster = load_cluster(name, base)
+    try:
+        cluster = load_cluster(name, base)
+    except BaseException:
+        if root is None:
+            shutil.rmtree(base, ignore_errors=True)
+        raise
     try:
         if not cluster.installed():
             raise chaos.BrokerUnavailable(f"{name} is not installed")
