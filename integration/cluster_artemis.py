@@ -384,10 +384,12 @@ DLQ); consume with `client-individual` acks. Artemis bounds a STOMP consumer in 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
         self.store = root / "artemis-store"
-        self.nodes = [
+        #: the nodes, typed (``nodes`` holds the same two)
+        self.pair = [
             ArtemisNode(root, 0, "primary", self.store),
             ArtemisNode(root, 1, "backup", self.store),
         ]
+        self.nodes = list(self.pair)
         self.start_seconds: float = 0.0
 
     def installed(self) -> bool:
@@ -427,8 +429,7 @@ DLQ); consume with `client-individual` acks. Artemis bounds a STOMP consumer in 
         if failures:
             self.stop()
             raise failures[0]
-        primary, backup = self.nodes
-        assert isinstance(primary, ArtemisNode) and isinstance(backup, ArtemisNode)
+        primary, backup = self.pair
         if (primary.role, backup.role) != ("active", "backup"):
             self.stop()
             raise chaos.BrokerUnavailable(
@@ -438,7 +439,7 @@ DLQ); consume with `client-individual` acks. Artemis bounds a STOMP consumer in 
 
     def stop(self) -> None:
         """Stop the waiting node first, then the active one (no pointless failover)."""
-        for node in sorted(self.nodes, key=lambda n: n.role == "active"):
+        for node in sorted(self.pair, key=lambda n: n.role == "active"):
             try:
                 node.stop()
             except Exception:  # a node that will not stop must not keep the other running
@@ -446,12 +447,11 @@ DLQ); consume with `client-individual` acks. Artemis bounds a STOMP consumer in 
 
     def active(self) -> ArtemisNode | None:
         """The node serving STOMP now (by its log and an open acceptor), if any."""
-        for node in self.nodes:
-            assert isinstance(node, ArtemisNode)
-            if node.pid is not None and chaos._alive(node.pid) and node.became_active():
-                if node.port_open():
-                    node.role = "active"
-                    return node
+        for node in self.pair:
+            alive = node.pid is not None and chaos._alive(node.pid)
+            if alive and node.became_active() and node.port_open():
+                node.role = "active"
+                return node
         return None
 
     def wait_serving(self, timeout: float) -> None:
@@ -502,7 +502,7 @@ def _smoke() -> int:
     try:
         began = time.monotonic()
         pair.start()
-        print(f"started in {time.monotonic() - began:.1f}s: {[n.role for n in pair.nodes]}")
+        print(f"started in {time.monotonic() - began:.1f}s: {[n.role for n in pair.pair]}")
         for _ in range(2):
             victim = pair.active()
             assert victim is not None
@@ -510,10 +510,10 @@ def _smoke() -> int:
             began = time.monotonic()
             pair.wait_serving(60)
             active = pair.active()
-            assert active is not None and active is not victim
-            print(
-                f"killed {victim.name}: {active.name} serves after {time.monotonic() - began:.1f}s"
-            )
+            assert active is not None
+            assert active is not victim
+            took = time.monotonic() - began
+            print(f"killed {victim.name}: {active.name} serves after {took:.1f}s")
             pair.restart(victim)
             print(f"{victim.name} back as {victim.role} in {victim.restart_seconds[-1]:.1f}s")
         return 0
