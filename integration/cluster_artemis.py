@@ -38,11 +38,13 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import ClassVar
 
 from integration import chaos
-from integration.cluster import Cluster
+from integration.cluster import Cluster, _rss_mb
+from stomp_enterprise import Client
 
 __all__ = ["ARTEMIS_HOME", "ArtemisCluster", "ArtemisNode"]
 
@@ -518,9 +520,49 @@ DLQ); consume with `client-individual` acks. Artemis bounds a STOMP consumer in 
         """``consumer-window-size`` in bytes for ``prefetch`` messages (see ArtemisNode)."""
         return self.nodes[0].prefetch_headers(prefetch)
 
+    def durable_subscribe_headers(self, name: str) -> dict[str, str]:
+        """SUBSCRIBE headers of durable topic subscription ``name``: Artemis keeps its queue
+        (``<client-id>.<name>``, in the shared journal) while no subscriber is connected; the
+        CONNECT must carry the same ``client-id`` (``Client(client_id=...)``) each time."""
+        return {"durable-subscription-name": name}
+
+
+def _durable_check(pair: ArtemisCluster, count: int = 500) -> None:
+    """A durable topic subscription made on the active node keeps the ``count`` messages
+    published while its subscriber is away across the SIGKILL of that node: a subscriber with
+    the same client-id and name on the other node receives every one (without the durable
+    headers it receives none: the messages had no subscription to go to)."""
+    topic = f"/topic/cluster-durable-{uuid.uuid4().hex[:8]}"
+    headers = pair.durable_subscribe_headers("durable-1")
+    options = "initialReconnectDelay=100&maxReconnectDelay=1000&randomize=false"
+
+    def client(url: str, client_id: str | None = None) -> Client:
+        return Client(url, login=chaos.LOGIN, passcode=chaos.PASSCODE, client_id=client_id)
+
+    with client(pair.failover_url(options), "durable-client") as first:
+        first.subscribe(topic, ack="client-individual", headers=headers, receipt=True)
+        home = pair.node_of(first.broker or "")
+    with client(pair.failover_url(options)) as producer:
+        for number in range(count):
+            producer.send(topic, chaos.body_of(number), pair.send_headers(), receipt=True)
+    home.kill()
+    pair.wait_serving(60)
+    seen: set[int] = set()
+    with client(pair.failover_url(options), "durable-client") as second:
+        if pair.node_of(second.broker or "") is home:
+            raise AssertionError("the second subscriber is on the killed node")
+        inbox = second.subscribe(topic, ack="client-individual", headers=headers, receipt=True)
+        while len(seen) < count:
+            message = inbox.get(timeout=30)
+            seen.add(int(message.body[:10]))
+            message.ack()
+    print(f"durable subscription: {len(seen)} of {count} after the kill of {home.name}")
+    pair.restart(home)
+
 
 def _smoke() -> int:
-    """Start the pair, kill the active node twice (each node once), print the timings."""
+    """Start the pair, kill the active node twice (each node once), print the timings, then
+    the durable subscription check."""
     root = Path(tempfile.mkdtemp(prefix="stomp-artemis-"))
     print(root)
     pair = ArtemisCluster(root)
@@ -541,6 +583,9 @@ def _smoke() -> int:
             print(f"killed {victim.name}: {active.name} serves after {took:.1f}s")
             pair.restart(victim)
             print(f"{victim.name} back as {victim.role} in {victim.restart_seconds[-1]:.1f}s")
+        _durable_check(pair)
+        rss = [_rss_mb(node.pid) for node in pair.pair]
+        print(f"resident memory now: {rss} MiB")
         return 0
     finally:
         pair.stop()
