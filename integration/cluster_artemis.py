@@ -2,7 +2,7 @@
 
 Two brokers, ``artemis-0`` (configured *primary*) and ``artemis-1`` (configured *backup*), share
 one journal directory (``<root>/artemis-store``: bindings, journal, paging, large messages). The
-one holding the journal's primary file lock (``server.lock``, a POSIX ``fcntl`` lock the kernel
+one holding the journal's primary file lock (``serverlock.1``, a POSIX ``fcntl`` lock the kernel
 drops the moment its holder dies) is active and serves STOMP on its own port; the other waits for
 that lock with its STOMP acceptor closed. SIGKILL the active one and the waiting one takes the
 lock, loads the journal and opens its acceptor: the client's ``failover:`` URI names both ports.
@@ -30,9 +30,11 @@ Runnable by hand (a smoke test: start, kill the active node, check the other tak
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -66,6 +68,31 @@ ACTIVE = ("AMQ221007", "AMQ221010")  # (Backup) Server is now active
 BACKUP_WAITING = "AMQ221109"  # Backup Server ... started; waiting for primary to fail
 PRIMARY_WAITING = "AMQ221034"  # Waiting {indefinitely} to obtain primary lock
 PRIMARY_LOCKED = "AMQ221035"  # Primary Server Obtained primary lock
+# FileLockNodeManager (2.40): <journal>/server.lock holds the state byte, serverlock.1 is the
+# primary lock and serverlock.2 the backup lock (whole-file fcntl locks)
+PRIMARY_LOCK_FILE = "serverlock.1"
+
+
+def primary_lock_holder(store: Path) -> int | None:
+    """The PID holding the primary lock of the journal in ``store`` (-1: held, by an open file
+    description lock), or None when nobody holds it (or there is no lock file yet).
+
+    Artemis takes it with ``FileChannel.lock``, an ``fcntl`` record lock; ``F_GETLK`` reports a
+    conflicting one without taking anything.
+    """
+    try:
+        fd = os.open(store / "journal" / PRIMARY_LOCK_FILE, os.O_RDWR)
+    except OSError:
+        return None
+    try:
+        # struct flock (Linux, 64-bit): short type, short whence, off_t start, off_t len, pid_t
+        query = struct.pack("hhqqii", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0, 0)  # the whole file
+        kind, _, _, _, pid, _ = struct.unpack("hhqqii", fcntl.fcntl(fd, fcntl.F_GETLK, query))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return None if kind == fcntl.F_UNLCK else (pid or -1)
 
 
 def _broker_xml(name: str, role: str, port: int, store: Path) -> str:
@@ -260,12 +287,15 @@ class ArtemisNode(chaos.PrivateBroker):
             return ""
 
     def _waiting(self, text: str) -> bool:
-        """The console log since this start says the node waits for the primary lock."""
+        """The node waits for the primary lock: a backup says so in its log; a primary logs
+        "waiting to obtain" before it tries (and gets it at once when it is free), so it waits
+        only while another process holds the lock."""
         if BACKUP_WAITING in text:
             return True
-        # a primary logs "waiting to obtain" before every attempt, and "obtained" at once when
-        # the lock is free: only a primary that did not get it within a moment is waiting
-        return PRIMARY_WAITING in text and PRIMARY_LOCKED not in text and not self._active(text)
+        if PRIMARY_WAITING not in text or PRIMARY_LOCKED in text:
+            return False
+        holder = primary_lock_holder(self.store)
+        return holder is not None and holder != self.pid
 
     @staticmethod
     def _active(text: str) -> bool:
@@ -297,7 +327,6 @@ class ArtemisNode(chaos.PrivateBroker):
         self.process = self._spawn()
         self.pid = self.process.pid
         deadline = began + chaos.START_TIMEOUT
-        waiting_since: float | None = None
         while True:
             if self.process.poll() is not None:
                 raise chaos.BrokerUnavailable(
@@ -311,11 +340,8 @@ class ArtemisNode(chaos.PrivateBroker):
                 self.role = "active"
                 break
             if self._waiting(text):
-                # a primary that finds the lock free takes it within a few ms: give it 1 s
-                waiting_since = waiting_since or time.monotonic()
-                if BACKUP_WAITING in text or time.monotonic() - waiting_since > 1.0:
-                    self.role = "backup"
-                    break
+                self.role = "backup"
+                break
             if time.monotonic() > deadline:
                 raise chaos.BrokerUnavailable(
                     f"{self.name}: neither active nor waiting within {chaos.START_TIMEOUT:g}s: "
@@ -368,7 +394,7 @@ class ArtemisCluster(Cluster):
 `artemis-1` `backup` in a **shared-store** HA policy: one persistent NIO journal directory
 (`journal-datasync=true`) used by both; each node has its own STOMP acceptor on a free port
 (`protocols=STOMP`, `anycastPrefix=/queue/`, `multicastPrefix=/topic/`). The node holding the
-journal's primary file lock (`server.lock`, an `fcntl` lock the kernel releases when its holder
+journal's primary file lock (`serverlock.1`, an `fcntl` lock the kernel releases when its holder
 dies) is active; the other waits for that lock with its acceptor closed. The client's URI names
 both: `failover:(tcp://127.0.0.1:P0,tcp://127.0.0.1:P1)?...`.
 
