@@ -182,7 +182,12 @@ def running_cluster(name: str, root: Path | None = None) -> Iterator[Cluster]:
     base = root or Path(
         tempfile.mkdtemp(prefix="stomp-cluster-", dir=os.environ.get("STOMP_CHAOS_DIR"))
     )
-    cluster = load_cluster(name, base)
+    try:
+        cluster = load_cluster(name, base)
+    except BaseException:
+        if root is None:
+            shutil.rmtree(base, ignore_errors=True)
+        raise
     try:
         if not cluster.installed():
             raise chaos.BrokerUnavailable(f"{name} is not installed")
@@ -252,7 +257,8 @@ class ClusterResult:
     consumed (must be 0); ``duplicates``: deliveries beyond the first of a body;
     ``failover_s``: per kill/stop of the producer's node, seconds until the next confirmed
     send (receipted) or until the producer was connected to a serving node again (tracked);
-    ``reconnect_s``: the latter in both modes.
+    ``reconnect_s``: the latter in both modes; ``events_log``: per kill/stop, the node and who
+    was connected to it.
     """
 
     cluster: str
@@ -274,6 +280,7 @@ class ClusterResult:
     ack_failures: int = 0
     failover_s: list[float] = field(default_factory=list)
     reconnect_s: list[float] = field(default_factory=list)
+    events_log: list[str] = field(default_factory=list)
     producer_reconnects: int = 0
     consumer_reconnects: int = 0
     deliveries_after_consumer_moved: int = 0
@@ -309,7 +316,7 @@ class _Gate:
         self.gates = [p + slack for p in self.points]
         self.fired = [threading.Event() for _ in range(events)]
 
-    def wait(self, number: int, timeout: float = 300.0) -> None:
+    def wait(self, number: int, timeout: float | None = 300.0) -> None:
         k = bisect.bisect_right(self.gates, number)
         if k:
             self.fired[k - 1].wait(timeout)
@@ -417,7 +424,8 @@ def run_scenario(
                 returned[number] = 1
                 if receipted:
                     confirms.append((time.monotonic(), producing.reconnects))
-            progress[0] += 1
+            with raised_lock:  # += is not atomic across the sending threads
+                progress[0] += 1
 
     failures: list[BaseException] = []
     hits: list[tuple[float, int]] = []  # (kill time, producer reconnects before it)
@@ -437,6 +445,13 @@ def run_scenario(
                 current = producing.broker
                 victim = victims_of_rolling[k] if rolling else cluster.node_of(current or "")
                 on_it = current is not None and cluster.node_of(current) is victim
+                consumer_at = consuming.broker
+                with_consumer = consumer_at is not None and cluster.node_of(consumer_at) is victim
+                result.events_log.append(
+                    f"{'stop' if rolling else 'kill'} {victim.name}"
+                    + (" (producer)" if on_it else "")
+                    + (" (consumer)" if with_consumer else "")
+                )
                 before = producing.reconnects
                 hit = time.monotonic()
                 if rolling:
@@ -581,8 +596,9 @@ def render_table(entries: list[dict[str, Any]]) -> str:
     """One cluster's Markdown table: a row per scenario and client."""
     lines = [
         "| scenario | client | sent | confirmed | consumed | lost | duplicates "
-        "| failover p50 / max (s) | redeliveries | resent | consumer moved | send (s) |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| failover p50 / max (s) | reconnect max (s) | redeliveries | resent | consumer moved "
+        "| send (s) |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for e in entries:
         times = e["failover_s"]
@@ -590,10 +606,12 @@ def render_table(entries: list[dict[str, Any]]) -> str:
             f"{statistics.median(times):.2f} / {max(times):.2f} ({len(times)})" if times else "n/a"
         )
         moved = f"{e['consumer_reconnects']}x, {e['deliveries_after_consumer_moved']:,} after"
+        reconnect = f"{max(e['reconnect_s']):.2f}" if e.get("reconnect_s") else "n/a"
         lines.append(
             f"| {e['scenario']} | {e['client']} | {e['sent']:,} | {e['confirmed']:,} "
             f"| {e['consumed']:,} | **{e['lost']:,}** | {e['duplicates']:,} | {failover} "
-            f"| {e['redeliveries']:,} | {e['resent']:,} | {moved} | {e['send_seconds']:.1f} |"
+            f"| {reconnect} | {e['redeliveries']:,} | {e['resent']:,} | {moved} "
+            f"| {e['send_seconds']:.1f} |"
         )
     return "\n".join(lines)
 

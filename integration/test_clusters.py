@@ -22,6 +22,7 @@ otherwise.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -127,6 +128,51 @@ def test_rolling_restart_tracked(cluster: clusters.Cluster) -> None:
     assert result.undelivered == 0
 
 
+@pytest.mark.parametrize("cluster", ["rabbitmq"], indirect=True)
+@pytest.mark.cluster
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_durable_topic_subscription_keeps_its_messages_across_a_node_kill(
+    cluster: clusters.Cluster,
+) -> None:
+    """RabbitMQ: a durable topic subscription (its queue a quorum queue) made on one node
+    keeps the messages published while its subscriber is away; that node is SIGKILLed, and a
+    subscriber with the same id on another node receives every one of them."""
+    assert isinstance(cluster, RabbitMQCluster)
+    topic = f"/topic/cluster-durable-{uuid.uuid4().hex[:8]}"
+    headers = {**cluster.durable_subscribe_headers(), "prefetch-count": "100"}
+    reverse = "failover:(" + ",".join(n.url for n in reversed(cluster.nodes)) + ")?"
+    url = reverse + clusters.FAILOVER_OPTIONS
+    count = 500
+    first = clusters.threaded_client(cluster, url)
+    with first:
+        first.subscribe(
+            topic, ack="client-individual", headers=headers, id="durable-1", receipt=True
+        )
+        home = cluster.node_of(first.broker or "")
+    producer = clusters.threaded_client(cluster, cluster.failover_url(clusters.FAILOVER_OPTIONS))
+    with producer:
+        for number in range(count):
+            producer.send(topic, chaos.body_of(number), {"persistent": "true"}, receipt=True)
+    home.kill()
+    cluster.wait_serving(60)
+    second = clusters.threaded_client(cluster, url)
+    try:
+        with second:
+            assert cluster.node_of(second.broker or "") is not home
+            inbox = second.subscribe(
+                topic, ack="client-individual", headers=headers, id="durable-1", receipt=True
+            )
+            seen: set[int] = set()
+            while len(seen) < count:
+                message = inbox.get(timeout=30)
+                seen.add(int(message.body[:10]))
+                message.ack()
+            assert seen == set(range(count))
+    finally:
+        cluster.restart(home)
+
+
 # ---------------------------------------------------------------- the harness itself (offline)
 
 
@@ -212,7 +258,16 @@ def test_results_file_keeps_the_newest_entry_and_renders_a_table_per_cluster(
 
     def result(cluster: str, scenario: str, code: str, lost: int) -> clusters.ClusterResult:
         return clusters.ClusterResult(
-            cluster, scenario, "threaded", code, 10, 3, sent=10, lost=lost, failover_s=[0.5, 2.0]
+            cluster,
+            scenario,
+            "threaded",
+            code,
+            10,
+            3,
+            sent=10,
+            lost=lost,
+            failover_s=[0.5, 2.0],
+            reconnect_s=[0.1, 0.25],
         )
 
     for entry in (
@@ -234,16 +289,16 @@ def test_results_file_keeps_the_newest_entry_and_renders_a_table_per_cluster(
     assert RabbitMQCluster.description.strip() in text
     rows = [line for line in text.splitlines() if line.startswith("| tracked")]
     assert rows == [
-        "| tracked | threaded | 10 | 0 | 0 | **0** | 0 | 1.25 / 2.00 (2) | 0 | 0 "
+        "| tracked | threaded | 10 | 0 | 0 | **0** | 0 | 1.25 / 2.00 (2) | 0.25 | 0 | 0 "
         "| 0x, 0 after | 0.0 |"
     ]
     assert "| **7** |" in text
 
     doc = tmp_path / "clusters.md"
-    doc.write_text(f"intro\n{clusters.TABLE_BEGIN}\nold\n{clusters.TABLE_END}\noutro\n")
+    doc.write_text(f"intro\n{clusters.TABLE_BEGIN}\nSTALE-TABLE\n{clusters.TABLE_END}\noutro\n")
     clusters.render_doc(doc, path)
     rendered = doc.read_text()
     assert rendered.startswith("intro\n")
     assert rendered.endswith(f"{clusters.TABLE_END}\noutro\n")
-    assert "old" not in rendered
+    assert "STALE-TABLE" not in rendered
     assert "| **7** |" in rendered
