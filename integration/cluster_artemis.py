@@ -412,26 +412,28 @@ started again becomes the waiting node, so a restart causes no second failover.
 `failover-on-shutdown=true` on both makes a polite stop (a rolling restart) hand over too; by
 default a stopped node marks the journal *paused* and the other does not take over.
 
-**Memory and start-up (measured here, 2 cores shared with the other clusters' runs, load
-average 12-15).** Each node is a JVM with `-Xms64M -Xmx256M` (G1): 145-172 MiB resident after the
-start, the waiting backup the smaller. Both JVMs start at once (a backup never activates on a
-journal no primary has run on): the pair serves in 11-18 s, of which the active node's own
-start-up (JVM start to acceptor open) is 2-3 s. A restarted node is the waiting backup again
-10-15 s after its JVM is launched. Takeover, SIGKILL to the other node's acceptor open (from the
-brokers' logs): 2.4-8 s, made of the lock poll (every 0.5 s), loading the journal and starting
-the acceptor; the client is connected ~0.3 s later (its back-off is capped at 1 s). A polite stop
-hands over in 0.2 s, but the new active node then loads a journal written by 20,000-message
-runs: 11-24 s here under that load.
+**Memory and start-up (measured on this 2-core machine while the other clusters' runs shared
+it: load average 6 for the table below, 12-15 in earlier runs, in brackets).** Each node is a JVM
+with `-Xms64M -Xmx256M` (G1): 145-165 MiB resident after the start, up to 186 MiB after the
+scenarios. Both JVMs start at once (a backup never activates on a journal no primary has run
+on): the pair serves in 3.6-4.8 s (8-18 s). A killed node is the waiting backup again 2.6-5 s
+after it is launched (10-19 s). Takeover, SIGKILL to the other node serving: 1.3-2 s (2.4-8 s),
+made of the lock poll (every 0.5 s), loading the journal and opening the acceptor; the client
+is back within its reconnect back-off (capped at 1 s here) after that. A polite stop hands the
+lock over in 0.2 s; the journal load that follows took once 24 s at load 15.
 
 **Broker side, for no loss.** Send with `persistent:true` (Artemis stores STOMP messages
 non-durably without it) and ask for receipts (Artemis sends the RECEIPT once the journal write
-is synced), or
-use `trackMessages=true` so unconfirmed frames are sent again after a failover; keep
-`journal-datasync=true` (the default); use queues that are not auto-deleted
+is synced), or use `trackMessages=true` so unconfirmed frames are sent again after a failover;
+keep `journal-datasync=true` (the default); use queues that are not auto-deleted
 (`auto-delete-queues=false`, the default of `artemis create`) and, for long outages,
 `max-delivery-attempts=-1` (the default 10 moves a message redelivered by 10 failovers to the
 DLQ); consume with `client-individual` acks. Artemis bounds a STOMP consumer in bytes
-(`consumer-window-size`), not in messages.
+(`consumer-window-size`), not in messages. After a crash, a message the dead node had delivered
+but not seen acked comes again **without** `redelivered:true` (the delivery count is not
+journaled before delivery by default: 0 redeliveries counted after the kills, 8-16 after the
+polite stops, where it is); `persist-delivery-count-before-delivery=true` marks them too, at
+one journal write per delivery. Deduplicate by a unique id in the message either way.
 """
 
     def __init__(self, root: Path) -> None:
