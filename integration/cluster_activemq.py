@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from integration import chaos
-from integration.cluster import Cluster
+from integration.cluster import Cluster, _rss_mb
 
 __all__ = ["ActiveMQCluster", "ActiveMQNode"]
 
@@ -95,20 +95,6 @@ def _lock_holder(path: Path) -> int | None:
     return None
 
 
-def _rss_mib(pid: int | None) -> float | None:
-    """Resident memory of ``pid`` in MiB (``VmRSS``), None if it is not running."""
-    if pid is None:
-        return None
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return None
-
-
 class ActiveMQNode(chaos.PrivateActiveMQ):
     """One broker of the pair: :class:`chaos.PrivateActiveMQ`'s configuration, with its KahaDB
     directory moved to the pair's shared ``store`` and a shared-file locker that retries every
@@ -149,10 +135,6 @@ class ActiveMQNode(chaos.PrivateActiveMQ):
     def serves(self, timeout: float = _PROBE_TIMEOUT) -> bool:
         """One STOMP CONNECT to this node's port is answered with CONNECTED."""
         return _stomp_answers(self.port, timeout)
-
-    def rss_mib(self) -> float | None:
-        """This node's resident memory (MiB), None when it is not running."""
-        return _rss_mib(self.pid)
 
     def _configure(self) -> None:
         super()._configure()
@@ -234,8 +216,6 @@ its own length to every failover.
         super().__init__(root)
         self.store = root / "shared-kahadb"
         self.nodes = [ActiveMQNode(root, index, self.store) for index in (1, 2)]
-        #: Seconds each ``start()``/``restart()`` of a node took, by node name.
-        self.start_seconds: dict[str, list[float]] = {node.name: [] for node in self.nodes}
 
     def _node(self, node: chaos.PrivateBroker) -> ActiveMQNode:
         if not isinstance(node, ActiveMQNode) or node not in self.nodes:
@@ -256,10 +236,10 @@ its own length to every failover.
         self.stop()
         shutil.rmtree(self.store, ignore_errors=True)
         first, second = (self._node(node) for node in self.nodes)
-        self.start_seconds[first.name].append(first.start(clean=True))
+        first.start(clean=True)
         if not (first.is_master() and first.serves()):
             raise chaos.BrokerUnavailable(f"{first.name} started but is not the serving master")
-        self.start_seconds[second.name].append(second.start(clean=True))
+        second.start(clean=True)
         if not second.is_waiting_slave():
             raise chaos.BrokerUnavailable(f"{second.name} started but is not a waiting slave")
 
@@ -280,13 +260,14 @@ its own length to every failover.
 
     def restart(self, node: chaos.PrivateBroker) -> None:
         """Start a killed or stopped ``node`` again on the shared store; returns when it waits
-        as slave (or, with no master left, serves as master).
+        as slave (or, with no master left, serves as master). The seconds it took go to
+        ``node.restart_seconds``.
 
         Raises:
             chaos.BrokerUnavailable: it did not come up.
         """
         mine = self._node(node)
-        self.start_seconds[mine.name].append(mine.start())
+        mine.restart_seconds.append(mine.start())
 
     def wait_serving(self, timeout: float) -> None:
         """Wait until some node holds the lock and answers CONNECT.
@@ -317,9 +298,9 @@ its own length to every failover.
         """``activemq.prefetchSize``: the broker's prefetch for this subscription."""
         return {"activemq.prefetchSize": str(prefetch)}
 
-    def memory_mib(self) -> dict[str, float | None]:
-        """Resident memory of each running node (MiB), by node name."""
-        return {node.name: self._node(node).rss_mib() for node in self.nodes}
+    def memory_mib(self) -> dict[str, int]:
+        """Resident memory of each node (MiB, 0: not running), by node name."""
+        return {node.name: _rss_mb(node.pid) for node in self.nodes}
 
 
 def smoke(root: Path, kills: int) -> dict[str, object]:
@@ -348,8 +329,8 @@ def smoke(root: Path, kills: int) -> dict[str, object]:
             if not master.is_waiting_slave():
                 raise chaos.BrokerUnavailable(f"{master.name} restarted but is not slave")
         figures["failover_s"] = failovers
-        figures["node_start_s"] = {
-            k: [round(s, 1) for s in v] for k, v in cluster.start_seconds.items()
+        figures["restart_s"] = {
+            node.name: [round(s, 1) for s in node.restart_seconds] for node in cluster.nodes
         }
         figures["rss_mib_end"] = cluster.memory_mib()
     finally:

@@ -88,6 +88,34 @@ class ReceiptFuture(Future[Frame]):
     data: bytes | None = None
 
 
+def silence_limit(
+    expect_within: float, tolerance: float, server: str | None, *, heard: bool
+) -> float:
+    """Seconds of silence after which the broker is declared dead (0: heart-beats off).
+
+    ``tolerance * expect_within`` in general, one interval more when the broker may be
+    silent for up to two intervals: ActiveMQ Classic's inactivity monitor checks on a fixed
+    timer of one interval whether it wrote anything since the last check and sends a
+    heart-beat only if it did not, so after any frame it wrote just past a check (a RECEIPT,
+    a MESSAGE, CONNECTED itself) its next heart-beat comes almost two intervals later. Any
+    other broker gets that interval only until the first byte after CONNECTED (``heard``):
+    where a heart-beat timer starts at the handshake, the first one may come late.
+
+    Args:
+        expect_within: the negotiated receive interval in seconds.
+        tolerance: ``ClientConfig.heartbeat_tolerance``.
+        server: CONNECTED's ``server`` header (``ActiveMQ/5.17.2`` for ActiveMQ Classic;
+            Artemis says ``ActiveMQ-Artemis/...``).
+        heard: a byte arrived after CONNECTED.
+    """
+    if not expect_within:
+        return 0.0
+    limit = expect_within * tolerance
+    if not heard or (server or "").startswith("ActiveMQ/"):
+        limit += expect_within
+    return limit
+
+
 def _submit_batch(dispatcher: Dispatcher, batch: list[Message]) -> None:
     """Queue messages of one subscription (in order) as one dispatcher task."""
     sub = batch[0].subscription
@@ -447,10 +475,9 @@ class Connection:
         lock = self.lock
         handle = self._handle
         send_every, expect_within, tick = self._intervals()
-        silence_limit = expect_within * self._tolerance
-        # ActiveMQ 5.x sends its first heart-beat only ~2 intervals after CONNECTED (its
-        # inactivity monitor starts one interval late): allow one more interval until the
-        # first byte after the handshake arrives.
+        server = self.info.server if self.info else None
+        allowed = silence_limit(expect_within, self._tolerance, server, heard=False)
+        heard_allowed = silence_limit(expect_within, self._tolerance, server, heard=True)
         connected_at = transport.last_read
         debug = frame_log.isEnabledFor(logging.DEBUG)
         coalesce = self._coalesce
@@ -494,14 +521,12 @@ class Connection:
                     if self.closing:
                         return
                     raise ConnectionLost(f"{self.url} closed the connection")
-                if send_every or silence_limit:
+                if send_every or allowed:
                     now = time.monotonic()
                     if send_every and now - transport.last_write >= send_every / 2:
                         transport.try_write(b"\n")
-                    limit = silence_limit
-                    if transport.last_read <= connected_at:
-                        limit += expect_within
-                    if silence_limit and now - transport.last_read > limit:
+                    limit = allowed if transport.last_read <= connected_at else heard_allowed
+                    if allowed and now - transport.last_read > limit:
                         raise HeartbeatTimeout(
                             f"nothing from {self.url} for {now - transport.last_read:.2f}s "
                             f"(heart-beat every {expect_within:g}s expected)"
