@@ -251,7 +251,9 @@ class ClusterResult:
     which the client keeps until a receipt covers it); ``lost``: confirmed and never
     consumed (must be 0); ``duplicates``: deliveries beyond the first of a body;
     ``failover_s``: per kill/stop of the producer's node, seconds until the next confirmed
-    send (receipted) or until the producer was connected to a serving node again (tracked).
+    send (receipted) or until the producer was connected to a serving node again (tracked);
+    ``reconnect_s``: the latter in both modes; ``events_log``: per kill/stop, the node and who
+    was connected to it.
     """
 
     cluster: str
@@ -272,6 +274,8 @@ class ClusterResult:
     unexpected: int = 0
     ack_failures: int = 0
     failover_s: list[float] = field(default_factory=list)
+    reconnect_s: list[float] = field(default_factory=list)
+    events_log: list[str] = field(default_factory=list)
     producer_reconnects: int = 0
     consumer_reconnects: int = 0
     deliveries_after_consumer_moved: int = 0
@@ -307,7 +311,7 @@ class _Gate:
         self.gates = [p + slack for p in self.points]
         self.fired = [threading.Event() for _ in range(events)]
 
-    def wait(self, number: int, timeout: float = 300.0) -> None:
+    def wait(self, number: int, timeout: float | None = 300.0) -> None:
         k = bisect.bisect_right(self.gates, number)
         if k:
             self.fired[k - 1].wait(timeout)
@@ -435,6 +439,13 @@ def run_scenario(
                 current = producing.broker
                 victim = victims_of_rolling[k] if rolling else cluster.node_of(current or "")
                 on_it = current is not None and cluster.node_of(current) is victim
+                consumer_at = consuming.broker
+                with_consumer = consumer_at is not None and cluster.node_of(consumer_at) is victim
+                result.events_log.append(
+                    f"{'stop' if rolling else 'kill'} {victim.name}"
+                    + (" (producer)" if on_it else "")
+                    + (" (consumer)" if with_consumer else "")
+                )
                 before = producing.reconnects
                 hit = time.monotonic()
                 if rolling:
@@ -500,12 +511,13 @@ def run_scenario(
         time.sleep(1.0)  # duplicates still in flight are counted too
 
         for hit, before in hits:
+            up = [when for when in producer_up if when > hit]
+            if up:
+                result.reconnect_s.append(round(min(up) - hit, 2))
             if receipted:
-                after = [when for when, seen in confirms if when > hit and seen > before]
-            else:
-                after = [when for when in producer_up if when > hit]
-            if after:
-                result.failover_s.append(round(min(after) - hit, 2))
+                up = [when for when, seen in confirms if when > hit and seen > before]
+            if up:
+                result.failover_s.append(round(min(up) - hit, 2))
         result.producer_reconnects = producing.reconnects
         result.consumer_reconnects = consuming.reconnects
         result.resent = producing.resent
@@ -578,8 +590,9 @@ def render_table(entries: list[dict[str, Any]]) -> str:
     """One cluster's Markdown table: a row per scenario and client."""
     lines = [
         "| scenario | client | sent | confirmed | consumed | lost | duplicates "
-        "| failover p50 / max (s) | redeliveries | resent | consumer moved | send (s) |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| failover p50 / max (s) | reconnect max (s) | redeliveries | resent | consumer moved "
+        "| send (s) |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for e in entries:
         times = e["failover_s"]
@@ -587,10 +600,12 @@ def render_table(entries: list[dict[str, Any]]) -> str:
             f"{statistics.median(times):.2f} / {max(times):.2f} ({len(times)})" if times else "n/a"
         )
         moved = f"{e['consumer_reconnects']}x, {e['deliveries_after_consumer_moved']:,} after"
+        reconnect = f"{max(e['reconnect_s']):.2f}" if e.get("reconnect_s") else "n/a"
         lines.append(
             f"| {e['scenario']} | {e['client']} | {e['sent']:,} | {e['confirmed']:,} "
             f"| {e['consumed']:,} | **{e['lost']:,}** | {e['duplicates']:,} | {failover} "
-            f"| {e['redeliveries']:,} | {e['resent']:,} | {moved} | {e['send_seconds']:.1f} |"
+            f"| {reconnect} | {e['redeliveries']:,} | {e['resent']:,} | {moved} "
+            f"| {e['send_seconds']:.1f} |"
         )
     return "\n".join(lines)
 
@@ -682,4 +697,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # run as the imported module, whose Cluster the cluster modules subclass (not __main__'s)
+    raise SystemExit(importlib.import_module("integration.cluster").main())

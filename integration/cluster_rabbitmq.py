@@ -72,10 +72,13 @@ class RabbitNode(chaos.PrivateRabbitMQ):
             ]
         (self.root / "rabbitmq.conf").write_text("\n".join(lines) + "\n")
 
-    def ctl(self, *args: str, timeout: float = _CTL_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        """Run ``rabbitmqctl -n <this node> args...`` with the cluster's cookie and epmd."""
+    def ctl(
+        self, *args: str, tool: str = "rabbitmqctl", timeout: float = _CTL_TIMEOUT
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``<tool> -n <this node> args...`` (``rabbitmqctl``, ``rabbitmq-upgrade``, ...)
+        with the cluster's cookie and epmd."""
         return subprocess.run(
-            [str(chaos.RABBITMQ_BIN / "rabbitmqctl"), "-n", self.node, *args],
+            [str(chaos.RABBITMQ_BIN / tool), "-n", self.node, *args],
             env=self._env(),
             capture_output=True,
             text=True,
@@ -201,7 +204,9 @@ after a majority stored it) or `trackMessages=true`. Consume with `client-indivi
             time.sleep(0.5)
 
     def restart(self, node: chaos.PrivateBroker) -> None:
-        """Start ``node`` on its kept store and wait until another member lists it running."""
+        """Start ``node`` on its kept store, wait until another member lists it running and
+        until its quorum queues have a majority plus one online (``rabbitmq-upgrade
+        await_online_quorum_plus_one``)."""
         node.restart_seconds.append(node.start())
         assert isinstance(node, RabbitNode)
         witness = next(
@@ -209,6 +214,16 @@ after a majority stored it) or `trackMessages=true`. Consume with `client-indivi
             node,
         )
         self._wait_members(witness, {node.node})
+        # its quorum queue members are online again: another node may go now (what RabbitMQ's
+        # rolling-upgrade guide checks before stopping the next node)
+        done = node.ctl(
+            "await_online_quorum_plus_one", "-t", "120", tool="rabbitmq-upgrade", timeout=150
+        )
+        if done.returncode != 0:
+            raise chaos.BrokerUnavailable(
+                f"rabbitmq cluster: {node.node}'s quorum queues are not back online: "
+                + (done.stdout + done.stderr)[-500:]
+            )
 
     def wait_serving(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -228,6 +243,12 @@ after a majority stored it) or `trackMessages=true`. Consume with `client-indivi
 
     def subscribe_headers(self, prefetch: int) -> dict[str, str]:
         return {"prefetch-count": str(prefetch), "x-queue-type": "quorum"}
+
+    def durable_subscribe_headers(self) -> dict[str, str]:
+        """SUBSCRIBE headers of a durable topic subscription whose queue is a quorum queue
+        (kept, with its messages, while no subscriber is connected and across node loss; the
+        queue's name comes from the destination and the subscription id)."""
+        return {"durable": "true", "auto-delete": "false", "x-queue-type": "quorum"}
 
     def stop(self) -> None:
         super().stop()
