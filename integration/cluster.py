@@ -419,7 +419,8 @@ def run_scenario(
                 returned[number] = 1
                 if receipted:
                     confirms.append((time.monotonic(), producing.reconnects))
-            progress[0] += 1
+            with raised_lock:  # += is not atomic across the sending threads
+                progress[0] += 1
 
     failures: list[BaseException] = []
     hits: list[tuple[float, int]] = []  # (kill time, producer reconnects before it)

@@ -295,10 +295,10 @@ def test_results_file_keeps_the_newest_entry_and_renders_a_table_per_cluster(
     assert "| **7** |" in text
 
     doc = tmp_path / "clusters.md"
-    doc.write_text(f"intro\n{clusters.TABLE_BEGIN}\nold\n{clusters.TABLE_END}\noutro\n")
+    doc.write_text(f"intro\n{clusters.TABLE_BEGIN}\nSTALE-TABLE\n{clusters.TABLE_END}\noutro\n")
     clusters.render_doc(doc, path)
     rendered = doc.read_text()
     assert rendered.startswith("intro\n")
     assert rendered.endswith(f"{clusters.TABLE_END}\noutro\n")
-    assert "old" not in rendered
+    assert "STALE-TABLE" not in rendered
     assert "| **7** |" in rendered
