@@ -216,6 +216,9 @@ its own length to every failover.
         super().__init__(root)
         self.store = root / "shared-kahadb"
         self.nodes = [ActiveMQNode(root, index, self.store) for index in (1, 2)]
+        #: Seconds each ``wait_serving()`` waited (called right after a kill or stop: the
+        #: broker's own share of a failover, without the client's reconnect back-off).
+        self.takeover_seconds: list[float] = []
 
     def _node(self, node: chaos.PrivateBroker) -> ActiveMQNode:
         if not isinstance(node, ActiveMQNode) or node not in self.nodes:
@@ -275,10 +278,12 @@ its own length to every failover.
         Raises:
             chaos.BrokerUnavailable: none did within ``timeout`` seconds.
         """
-        deadline = time.monotonic() + timeout
+        began = time.monotonic()
+        deadline = began + timeout
         while True:
             master = self.master()
             if master is not None and master.serves():
+                self.takeover_seconds.append(round(time.monotonic() - began, 2))
                 return
             if time.monotonic() > deadline:
                 raise chaos.BrokerUnavailable(
