@@ -64,7 +64,9 @@ class ClientConfig(BaseModel):
             ``None`` sends ``/`` (what RabbitMQ expects by default; ActiveMQ ignores it).
         versions: versions to offer; the highest the broker accepts wins.
         heart_beats: ``(cx, cy)`` ms: we send every cx, we want data every cy (0: off).
-        heartbeat_tolerance: declare the broker dead after ``tolerance * interval`` of silence.
+        heartbeat_tolerance: declare the broker dead after ``tolerance * interval`` of silence
+            (one interval more for ActiveMQ Classic, whose heart-beats can come two intervals
+            apart, and before the first byte after CONNECTED).
         ssl: ``True`` for default verification, a :class:`TlsOptions`, or your own
             ``ssl.SSLContext``. Used for ``ssl://`` and ``stomp+ssl://`` brokers.
         timeouts: see :class:`Timeouts`.

@@ -450,6 +450,7 @@ class Connection:
             self._tolerance,
             # the first byte after the handshake gets one more interval (see Liveness)
             self.transport.last_read,
+            info.server if info else None,
         )
 
     def _run(self) -> None:

@@ -11,9 +11,37 @@ they keep going while paused.
 
 from __future__ import annotations
 
-__all__ = ["Liveness"]
+__all__ = ["Liveness", "silence_limit"]
 
 _MAX_TICK = 1.0
+
+
+def silence_limit(
+    expect_within: float, tolerance: float, server: str | None, *, heard: bool
+) -> float:
+    """Seconds of silence after which the broker is declared dead (0: heart-beats off).
+
+    ``tolerance * expect_within`` in general, one interval more when the broker may be
+    silent for up to two intervals: ActiveMQ Classic's inactivity monitor checks on a fixed
+    timer of one interval whether it wrote anything since the last check and sends a
+    heart-beat only if it did not, so after any frame it wrote just past a check (a RECEIPT,
+    a MESSAGE, CONNECTED itself) its next heart-beat comes almost two intervals later. Any
+    other broker gets that interval only until the first byte after CONNECTED (``heard``):
+    where a heart-beat timer starts at the handshake, the first one may come late.
+
+    Args:
+        expect_within: the negotiated receive interval in seconds.
+        tolerance: ``ClientConfig.heartbeat_tolerance``.
+        server: CONNECTED's ``server`` header (``ActiveMQ/5.17.2`` for ActiveMQ Classic;
+            Artemis says ``ActiveMQ-Artemis/...``).
+        heard: a byte arrived after CONNECTED.
+    """
+    if not expect_within:
+        return 0.0
+    limit = expect_within * tolerance
+    if not heard or (server or "").startswith("ActiveMQ/"):
+        limit += expect_within
+    return limit
 
 
 class Liveness:
@@ -24,21 +52,37 @@ class Liveness:
         expect_within: seconds within which the broker promised data (0: no promise).
         tolerance: the broker is dead after ``tolerance * expect_within`` of silence.
         connected_at: when CONNECTED arrived. Until the first byte after it, one more
-            interval is allowed (ActiveMQ 5.x sends its first heart-beat ~2 intervals late).
+            interval is allowed (see :func:`silence_limit`).
+        server: CONNECTED's ``server`` header: ActiveMQ Classic always gets one more
+            interval (see :func:`silence_limit`).
 
     Not thread-safe: one reader thread owns it.
     """
 
-    __slots__ = ("_connected_at", "_paused", "_resumed_at", "expect_within", "limit", "send_every")
+    __slots__ = (
+        "_connected_at",
+        "_heard_limit",
+        "_paused",
+        "_resumed_at",
+        "expect_within",
+        "limit",
+        "send_every",
+    )
 
     def __init__(
-        self, send_every: float, expect_within: float, tolerance: float, connected_at: float
+        self,
+        send_every: float,
+        expect_within: float,
+        tolerance: float,
+        connected_at: float,
+        server: str | None = None,
     ) -> None:
         if send_every < 0 or expect_within < 0 or tolerance < 1:
             raise ValueError("intervals must be >= 0 and tolerance >= 1")
         self.send_every = send_every
         self.expect_within = expect_within
         self.limit = expect_within * tolerance
+        self._heard_limit = silence_limit(expect_within, tolerance, server, heard=True)
         self._connected_at = connected_at
         self._paused = False
         self._resumed_at = connected_at
@@ -80,8 +124,9 @@ class Liveness:
         if not self.limit or self._paused:
             return None
         since = max(last_read, self._resumed_at)
-        limit = self.limit
         if last_read <= self._connected_at:
-            limit += self.expect_within
+            limit = self.limit + self.expect_within
+        else:
+            limit = self._heard_limit
         silent = now - since
         return silent if silent > limit else None

@@ -110,3 +110,14 @@ def test_flow_decisions_are_sans_io(module: str) -> None:
         for m in imported
         if m.startswith(("stomp_enterprise.client", "stomp_enterprise.transport"))
     }
+
+
+def test_activemq_classic_may_be_silent_two_intervals_after_any_frame() -> None:
+    """ActiveMQ Classic's inactivity monitor writes a heart-beat only when it wrote nothing
+    during the last interval: after a frame it may stay silent almost two intervals."""
+    classic = Liveness(0.0, 1.0, 1.5, connected_at=0.0, server="ActiveMQ/5.17.2")
+    assert classic.silence(2.4, last_read=0.1) is None  # 2.3 s silent, 2.5 s allowed
+    assert classic.silence(2.7, last_read=0.1) == pytest.approx(2.6)
+    for server in ("RabbitMQ/3.10.8", "ActiveMQ-Artemis/2.40.0", None):
+        other = Liveness(0.0, 1.0, 1.5, connected_at=0.0, server=server)
+        assert other.silence(2.4, last_read=0.1) == pytest.approx(2.3)
