@@ -22,6 +22,7 @@ import importlib
 import json
 import os
 import shutil
+import signal
 import statistics
 import tempfile
 import threading
@@ -679,6 +680,24 @@ def render_doc(doc: Path = DOC, results: Path = RESULTS) -> None:
     doc.write_text(f"{head}{TABLE_BEGIN}\n\n{body}\n{TABLE_END}{tail}", encoding="utf-8")
 
 
+def serve_cluster(name: str, root: Path | None) -> int:
+    """Start cluster ``name``, print one ``READY <failover URI>`` line (then one ``NODE <url>``
+    line per node) and keep it up until SIGTERM or SIGINT; then stop every node. Used by
+    ``integration/brokers/cluster.sh``, which runs it in the background like start.sh runs a
+    single broker."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with running_cluster(name, root) as cluster:
+        print("READY", cluster.failover_url("randomize=false"), flush=True)
+        for node in cluster.nodes:
+            print("NODE", node.url, flush=True)
+        while not stop.is_set():
+            stop.wait(1.0)
+    print("STOPPED", name, flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m integration.cluster", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -687,10 +706,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
     run.add_argument("--messages", type=int, default=20_000)
     commands.add_parser("render", help="write docs/clusters.md's tables from the results file")
+    serve = commands.add_parser(
+        "serve", help="start a cluster and keep it up until SIGTERM/SIGINT (cluster.sh start)"
+    )
+    serve.add_argument("cluster", choices=tuple(CLUSTERS))
+    serve.add_argument("--root", type=Path, default=None, help="its scratch dir (kept)")
     args = parser.parse_args(argv)
     if args.command == "render":
         render_doc()
         return 0
+    if args.command == "serve":
+        return serve_cluster(args.cluster, args.root)
     for scenario in args.scenarios:
         if scenario not in SCENARIOS:
             parser.error(f"scenario {scenario!r}: choose from {', '.join(SCENARIOS)}")
