@@ -18,7 +18,9 @@ case "$action" in
 start)
     if running; then echo "cluster $name already running (pid $(cat "$pidfile")): $(cat "$urifile")"; exit 0; fi
     rm -rf "$dir"; mkdir -p "$dir"
-    (cd "$here/../.." && setsid python -m integration.cluster serve "$name" --root "$dir" >"$logfile" 2>&1 & echo $! >"$pidfile")
+    cd "$here/../.."
+    setsid python -m integration.cluster serve "$name" --root "$dir" >"$logfile" 2>&1 &
+    echo $! >"$pidfile"  # python's own PID: stop sends it SIGTERM, and it stops every node
     deadline=$(( $(date +%s) + ${STOMP_BROKERS_START_TIMEOUT:-180} ))
     until grep -q '^READY ' "$logfile" 2>/dev/null; do
         if ! running || [ "$(date +%s)" -ge "$deadline" ]; then
