@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -56,3 +57,20 @@ def no_leaks() -> Iterator[None]:
     if extra_sockets:
         problems.append(f"{len(extra_sockets)} socket(s) left open")
     pytest.fail("; ".join(problems))
+
+
+@contextmanager
+def sans_io_leak_check(layer: str) -> Iterator[None]:
+    """``no_leaks`` for the sans-I/O layers (protocol, core): the same thread and socket check
+    without the ``gc.collect()`` pass, which dominates hundreds of tiny cases there (nothing in
+    those layers could have made a socket for gc to reclaim)."""
+    threads_before = set(threading.enumerate())
+    sockets_before = _open_sockets()
+    yield
+    extra_threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
+    extra_sockets = _open_sockets() - sockets_before
+    if extra_threads or extra_sockets:
+        pytest.fail(
+            f"{layer} test left threads {[t.name for t in extra_threads]} "
+            f"and {len(extra_sockets)} socket(s) behind"
+        )
