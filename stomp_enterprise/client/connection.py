@@ -84,6 +84,23 @@ def describe(data: bytes | Frame) -> str:
     return repr(data)
 
 
+def _ack_in(session: Session, frame: Frame, transaction: str) -> bytes:
+    """The builder :meth:`Connection.post` calls for an ACK inside ``transaction``."""
+    return session.ack(frame, transaction=transaction)
+
+
+def send_in(
+    session: Session,
+    destination: str,
+    body: bytes,
+    headers: Mapping[str, str] | None,
+    content_type: str | None,
+    transaction: str,
+) -> bytes:
+    """The builder :meth:`Connection.post` calls for a SEND inside ``transaction``."""
+    return session.send(destination, body, headers, content_type, transaction=transaction)
+
+
 class ReceiptFuture(Future[Frame]):
     """The future of a receipted frame; ``data`` holds the frame's bytes when it is a SEND
     that a failover client writes again on the next connection if this one is lost before
@@ -260,14 +277,21 @@ class Connection:
             # a failover client carries the frame and its future to the next connection
         return future
 
-    def post(self, build: Callable[..., bytes], *args: object, hold: bool = False) -> None:
-        """:meth:`request` for the hot path: a SEND or ACK without receipt or transaction.
+    def post(
+        self,
+        build: Callable[..., bytes],
+        *args: object,
+        hold: bool = False,
+        gate: Callable[[], bool] | None = None,
+    ) -> None:
+        """:meth:`request` for the hot path: a SEND or ACK without receipt (inside an open
+        transaction with that transaction's ``gate``, see :meth:`transaction_gate`).
         Such a frame changes no session state, so it is built and queued without the session
         lock: under the transport's queue lock, where the order of frames is decided, the
-        connection and the session state are checked (:meth:`_accepting`). A frame built
-        just before another thread's DISCONNECT or a loss is therefore never queued behind
-        it: it is built again under the session lock, which refuses it, or ConnectionLost
-        is raised. ``hold``: see :meth:`SocketTransport.hold`.
+        connection and the session state are checked (:meth:`_accepting`, or ``gate``). A
+        frame built just before another thread's DISCONNECT, COMMIT/ABORT or a loss is
+        therefore never queued behind it: it is built again under the session lock, which
+        refuses it, or ConnectionLost is raised. ``hold``: see :meth:`SocketTransport.hold`.
 
         Raises:
             ConnectionLost: the connection is gone or the write failed.
@@ -284,7 +308,7 @@ class Connection:
         failed: ConnectionLost | None = None
         write_now = False
         try:
-            write_now = transport.enqueue(data, hold=hold, gate=self._accepting)
+            write_now = transport.enqueue(data, hold=hold, gate=gate or self._accepting)
         except GateClosed:
             with self.lock:  # decide as request() would: refuse, or queue after all
                 if not self.alive:
@@ -304,6 +328,23 @@ class Connection:
     def _accepting(self) -> bool:
         """The gate of :meth:`post`: this connection is alive and its session connected."""
         return self.alive and self.session.state is State.CONNECTED
+
+    def transaction_gate(self, transaction: str) -> Callable[[], bool]:
+        """The gate of :meth:`post` for frames of ``transaction`` (open on this connection):
+        this connection is alive, its session connected and the transaction still open. A
+        frame of a transaction is so never queued after its COMMIT/ABORT, nor once the
+        connection is lost (it is never carried to another connection either: see
+        :func:`~stomp_enterprise.core.carries_over`). Called from any thread."""
+        session = self.session
+
+        def gate() -> bool:
+            return (
+                self.alive
+                and session.state is State.CONNECTED
+                and transaction in session.transactions
+            )
+
+        return gate
 
     def _gone(self) -> ConnectionLost:
         return ConnectionLost(
@@ -395,20 +436,24 @@ class Connection:
         receipt: bool = False,
         timeout: float | None = None,
         transaction: str | None = None,
+        gate: Callable[[], bool] | None = None,
     ) -> None:
-        """ACK ``message`` on this connection."""
+        """ACK ``message`` on this connection (``gate``: :meth:`transaction_gate` of
+        ``transaction``, to queue it as :meth:`post` does)."""
         if message._connection is not self or not self.alive or message.subscription.ack == "auto":
             self._check_ackable(message, "ack")
         frame = message.frame
         session = self.session
         future: Future[Frame] | None = None
         try:
-            if receipt or transaction is not None:
+            if receipt or (transaction is not None and gate is None):
                 future = self.request(
                     lambda rid: session.ack(frame, transaction=transaction, receipt=rid),
                     receipt=receipt,
                     direct=receipt,
                 )
+            elif transaction is not None:
+                self.post(_ack_in, session, frame, transaction, gate=gate)
             else:  # the ACK of the message a handler is running for waits for its return
                 self.post(session.ack, frame, hold=message is self.delivering)
         except ConnectionLost as exc:

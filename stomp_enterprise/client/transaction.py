@@ -6,11 +6,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from stomp_enterprise.errors import ConnectionLost, TransactionError
+from stomp_enterprise.client.connection import send_in
+from stomp_enterprise.errors import (
+    AckError,
+    ConnectionLost,
+    LocalProtocolError,
+    TransactionError,
+)
 
 if TYPE_CHECKING:
     from stomp_enterprise.client.client import Body, Client
@@ -43,6 +49,7 @@ class Transaction:
         self.id: str | None = None
         self._connection: Connection | None = None
         self._state = "new"
+        self._gate: Callable[[], bool] | None = None
 
     @property
     def state(self) -> str:
@@ -67,6 +74,7 @@ class Transaction:
             except ConnectionLost as exc:
                 self._state = "failed"
                 raise TransactionError(f"BEGIN failed: {exc}") from exc
+            self._gate = connection.transaction_gate(transaction_id)
             self._connection = connection
             self._state = "open"
         return self
@@ -91,35 +99,45 @@ class Transaction:
         *,
         content_type: str | None = None,
     ) -> None:
-        """SEND inside the transaction (applied by the broker at COMMIT)."""
+        """SEND inside the transaction (applied by the broker at COMMIT).
+
+        Built outside the session lock and queued only while the transaction is open on its
+        connection (:meth:`Connection.transaction_gate`). May be called from any thread."""
         connection = self._open()
-        payload, content_type = self._client._encode_body(body, content_type)
-        transaction_id = self.id
-        headers = connection.routed(destination, headers, subscribe=False)
+        if type(body) is not bytes:
+            body, content_type = self._client._encode_body(body, content_type)
+        if connection.artemis:
+            headers = connection.routed(destination, headers, subscribe=False)
         try:
-            connection.request(
-                lambda rid: connection.session.send(
-                    destination,
-                    payload,
-                    headers,
-                    content_type=content_type,
-                    transaction=transaction_id,
-                    receipt=rid,
-                ),
-                receipt=False,
+            connection.post(
+                send_in,
+                connection.session,
+                destination,
+                body,
+                headers,
+                content_type,
+                self.id,
+                gate=self._gate,
             )
         except ConnectionLost as exc:
             self._state = "failed"
             raise TransactionError(f"transaction {self.id} lost: {exc}") from exc
+        except LocalProtocolError:
+            self._open()  # ended by another thread meanwhile: TransactionError, as before
+            raise
 
     def ack(self, message: Message) -> None:
-        """ACK ``message`` inside the transaction."""
+        """ACK ``message`` inside the transaction (queued as :meth:`send` is). May be
+        called from any thread."""
         connection = self._open()
         try:
-            connection.ack(message, transaction=self.id)
+            connection.ack(message, transaction=self.id, gate=self._gate)
         except ConnectionLost as exc:
             self._state = "failed"
             raise TransactionError(f"transaction {self.id} lost: {exc}") from exc
+        except (AckError, LocalProtocolError):
+            self._open()  # ended, or lost, meanwhile: TransactionError
+            raise
 
     def nack(self, message: Message) -> None:
         """NACK ``message`` inside the transaction."""

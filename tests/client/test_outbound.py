@@ -16,8 +16,10 @@ import pytest
 from stomp_enterprise import (
     Client,
     ConnectionLost,
+    Message,
     NotConnected,
     ReceiptTimeout,
+    Transaction,
     TransactionError,
 )
 from stomp_enterprise.testing import Broker
@@ -335,16 +337,22 @@ def test_receipt_ids_stay_unique_across_connections(
     assert len(set(ids)) == 2
 
 
-def test_transaction_open_across_a_drop_fails_clearly_and_nothing_is_replayed(
-    stomp_broker: Broker, make_client: Callable[..., Client], caplog: Any
-) -> None:
-    client = make_client(failover(stomp_broker), timeouts=WAIT)
+def open_transaction(client: Client) -> tuple[Client, Message, Transaction]:
+    """Connect ``client``, receive a client-individual message from ``/queue/tx-in`` and
+    begin a transaction that already sent ``before`` to ``/queue/tx-out``."""
     client.connect()
     sub = client.subscribe("/queue/tx-in", ack="client-individual")
     client.send("/queue/tx-in", b"in", receipt=True)
     message = sub.get(timeout=5)
     tx = client.transaction().begin()
     tx.send("/queue/tx-out", b"before")
+    return client, message, tx
+
+
+def test_transaction_open_across_a_drop_fails_clearly_and_nothing_is_replayed(
+    stomp_broker: Broker, make_client: Callable[..., Client], caplog: Any
+) -> None:
+    client, message, tx = open_transaction(make_client(failover(stomp_broker), timeouts=WAIT))
     stomp_broker.go_silent()
     for number in range(60):  # queued in the client when the connection drops
         tx.send("/queue/tx-out", body(number))
@@ -401,3 +409,48 @@ def test_a_receipted_send_outliving_its_timeout_while_reconnecting_times_out(
     client.send("/queue/outlived", b"y", receipt=True)
     assert [m.body for m in stomp_broker.sent_messages("/queue/outlived")] == [b"x", b"x", b"y"]
     assert client.resent == 1
+
+
+@pytest.mark.parametrize("verb", ["send", "ack"])
+@pytest.mark.parametrize("event", ["commit", "loss"])
+def test_a_transactional_frame_built_just_before_its_commit_or_loss_is_never_written(
+    stomp_broker: Broker, make_client: Callable[..., Client], verb: str, event: str
+) -> None:
+    """A SEND/ACK of a transaction is built outside the session lock; when the COMMIT or
+    the connection's loss comes between building and queueing, it is refused with
+    TransactionError: never written after the COMMIT, nor on the next connection."""
+    client, message, tx = open_transaction(make_client(failover(stomp_broker), timeouts=WAIT))
+    connection = client._connection
+    assert connection is not None
+    session = connection.session
+    real = getattr(session, verb)
+    happened: list[str] = []
+
+    def build(*args: Any, **kwargs: Any) -> bytes:
+        data: bytes = real(*args, **kwargs)
+        if not happened:  # between building and queueing, as another thread might
+            happened.append(event)
+            if event == "commit":
+                tx.commit()
+            else:
+                stomp_broker.drop_connections()
+                stomp_broker.wait_for(lambda: client.is_connected and client.reconnects == 1)
+        return data
+
+    setattr(session, verb, build)
+    attempt = (
+        (lambda: tx.send("/queue/tx-out", b"raced"))
+        if verb == "send"
+        else (lambda: tx.ack(message))
+    )
+    with pytest.raises(TransactionError, match="committed" if event == "commit" else "lost"):
+        attempt()
+    assert happened == [event]
+    client.send("/queue/tx-race-sync", b"x", receipt=True)  # everything written has arrived
+    frames = [r.frame for r in stomp_broker.received]
+    tail = frames[[f.command for f in frames].index("BEGIN") + 2 :]  # after BEGIN, "before"
+    assert [f.command for f in tail if f.headers.get("transaction") == tx.id] == (
+        ["COMMIT"] if event == "commit" else []
+    )
+    expected = [b"before"] if event == "commit" else []
+    assert [m.body for m in stomp_broker.sent_messages("/queue/tx-out")] == expected
