@@ -30,6 +30,9 @@ Cases (every one counts what moved; the parent checks the queue afterwards):
 * ``latency``: send timestamped messages at ``--rate`` msg/s to a queue this process consumes
   (auto ack); send->receive latency percentiles. stompest's sync client cannot send while it
   blocks in ``receiveFrame()``, so it uses two connections (one per thread).
+* ``produce-failover``, ``produce-tracked`` (ours only; n/a for the others, which have no
+  ``trackMessages``): ``produce`` with ours connected through ``failover:(URL)``, without and
+  with ``?trackMessages=true``, so that only send tracking differs between the two.
 * ``produce-headers``: ``produce`` with ``content-type: application/json`` and 3 application
   headers on every SEND.
 * ``produce-tx``: N SENDs in transactions of ``TX_SIZE``, BEGIN and COMMIT included (ours:
@@ -83,7 +86,14 @@ CASES: tuple[str, ...] = (
     "produce-tx",
     "consume-headers",
     "ack-tx",
+    "produce-failover",
+    "produce-tracked",
 )
+#: ours-only cases: ``produce`` through a failover URI, without / with send tracking
+FAILOVER_URLS: dict[str, str] = {
+    "produce-failover": "failover:({url})",
+    "produce-tracked": "failover:({url})?trackMessages=true",
+}
 #: what the header cases put on every SEND / MESSAGE
 APP_HEADERS: dict[str, str] = {"x-app-id": "orders", "x-tenant": "acme", "x-trace": "a1b2c3"}
 CONTENT_TYPE = "application/json"
@@ -1284,16 +1294,22 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     if args.client == "stompest" and args.case == "threads":
         result["na"] = "stompest.sync.Stomp is not thread-safe"
         return result
+    url = args.url
+    if args.case in FAILOVER_URLS:
+        if args.client != "ours":
+            result["na"] = "trackMessages is a stomp_enterprise failover option"
+            return result
+        url = FAILOVER_URLS[args.case].format(url=url)
     profiler = Profiler() if args.profile else None
     if profiler is not None:
         profiler.install()
-    adapter = ADAPTERS[args.client](args.url, args.vhost or None)
+    adapter = ADAPTERS[args.client](url, args.vhost or None)
     meter = Meter()
     body = b"b" * args.size
     try:
         ctx = profiler.main_thread() if profiler is not None else contextlib.nullcontext()
         with ctx:
-            if args.case == "produce":
+            if args.case in ("produce", *FAILOVER_URLS):
                 moved = adapter.produce(args.dest, args.count, body, meter)
             elif args.case == "consume":
                 moved = adapter.consume(args.dest, args.count, meter)
