@@ -68,11 +68,16 @@ ALL_CASES = (
     "ack-tx",
     "produce-failover",
     "produce-tracked",
+    "consume-failover",
+    "consume-tracked",
 )
-#: ours only (the others have no ``trackMessages``: n/a, asked once): ``produce`` through
-#: ``failover:(URL)`` without and with ``?trackMessages=true``, measured run by run in
-#: alternating order so that drifting load hits both alike (their ratio is the figure)
+#: ours only (the others have no ``trackMessages``: n/a, asked once): ``produce`` / ``consume``
+#: through ``failover:(URL)`` without and with ``?trackMessages=true``, each pair measured run
+#: by run in alternating order so that drifting load hits both alike (their ratio is the figure)
 TRACKING_PAIR = ("produce-failover", "produce-tracked")
+CONSUME_TRACKING_PAIR = ("consume-failover", "consume-tracked")
+TRACKING_PAIRS = (TRACKING_PAIR, CONSUME_TRACKING_PAIR)
+OURS_ONLY = (*TRACKING_PAIR, *CONSUME_TRACKING_PAIR)
 #: the cases that send N messages (the queue must hold exactly N afterwards)
 SENT_CASES = (
     "produce",
@@ -84,7 +89,7 @@ SENT_CASES = (
     *TRACKING_PAIR,
 )
 #: the cases that consume a pre-loaded queue (it must be empty afterwards)
-CONSUME_CASES = ("consume", "consume-headers", "ack-tx")
+CONSUME_CASES = ("consume", "consume-headers", "ack-tx", *CONSUME_TRACKING_PAIR)
 CASE_TITLES = {
     "produce": "produce N, no receipts (+1 final receipt)",
     "consume": "consume N, client-individual ACK each",
@@ -99,6 +104,8 @@ CASE_TITLES = {
     "ack-tx": "consume N, ACK each inside transactions of {tx}",
     "produce-failover": "produce N through failover:(URL), no tracking",
     "produce-tracked": "produce N through failover:(URL)?trackMessages=true",
+    "consume-failover": "consume N through failover:(URL), no tracking, ACK each",
+    "consume-tracked": "consume N through failover:(URL)?trackMessages=true, ACK each",
 }
 
 
@@ -239,7 +246,7 @@ def measure_case(
     """Prepare the destination, run one client, verify what moved, clean up."""
     count = {"latency": cfg.latency_count, "rss": cfg.rss_count}.get(case, cfg.count)
     dest = f"/queue/e2e-{case}-{client.replace('.', '')}-{run}-{uuid.uuid4().hex[:8]}"
-    if case in CONSUME_CASES:
+    if case in CONSUME_CASES and (client == "ours" or case not in OURS_ONLY):
         headers = text_message_headers() if case == "consume-headers" else None
         try:
             raw_produce(spec.url, spec.vhost, dest, count, b"c" * cfg.size, headers)
@@ -320,12 +327,14 @@ def run_broker(
 
 
 def schedule(cases: list[str]) -> list[tuple[str, ...]]:
-    """The cases in groups whose runs interleave: the tracking pair, when both are asked
-    for, is one group; every other case is a group of its own."""
+    """The cases in groups whose runs interleave: a tracking pair, when both are asked for,
+    is one group; every other case is a group of its own."""
     out: list[tuple[str, ...]] = []
-    paired = set(TRACKING_PAIR) <= set(cases)
     for case in cases:
-        group = TRACKING_PAIR if paired and case in TRACKING_PAIR else (case,)
+        group = next(
+            (pair for pair in TRACKING_PAIRS if case in pair and set(pair) <= set(cases)),
+            (case,),
+        )
         if group not in out:
             out.append(group)
     return out
@@ -336,7 +345,7 @@ def case_clients(case: str, run: int) -> tuple[str, ...]:
     to record their n/a)."""
     if case == "rss":
         return ("ours", "stomp.py")
-    if case in TRACKING_PAIR and run > 0:
+    if case in OURS_ONLY and run > 0:
         return ("ours",)
     return CLIENTS
 
@@ -461,6 +470,7 @@ def throughput_table(summary: dict[str, Any], cfg: Settings) -> list[str]:
         "produce-headers",
         "produce-tx",
         "consume",
+        *CONSUME_TRACKING_PAIR,
         "consume-headers",
         "ack-tx",
         "receipt-single",
@@ -611,7 +621,7 @@ def targets(summary: dict[str, Any], cfg: Settings) -> list[tuple[str, str, str,
         )
     )
     out += realistic_targets(g)
-    out.append(tracking_target(g))
+    out += [tracking_target(g, pair) for pair in TRACKING_PAIRS]
     lat = _ratio(g("latency", "ours", "p99_ms"), g("latency", "raw", "p99_ms"))
     out.append(
         (
@@ -674,15 +684,19 @@ def realistic_targets(
     return out
 
 
-def tracking_target(g: Callable[..., float | None]) -> tuple[str, str, str, bool | None]:
-    """Issue 13: ``trackMessages=true`` against the same failover URI without it (ours)."""
-    untracked, tracked = TRACKING_PAIR
+def tracking_target(
+    g: Callable[..., float | None], pair: tuple[str, str]
+) -> tuple[str, str, str, bool | None]:
+    """Issue 13: ``trackMessages=true`` against the same failover URI without it (ours), for
+    one of :data:`TRACKING_PAIRS`."""
+    untracked, tracked = pair
+    plain_case = untracked.split("-")[0]  # produce / consume, on the plain URL
     rate = _ratio(g(tracked, "ours"), g(untracked, "ours"))
     cpu = _ratio(g(tracked, "ours", "cpu_us_per_msg"), g(untracked, "ours", "cpu_us_per_msg"))
-    plain = _ratio(g(untracked, "ours"), g("produce", "ours"))
+    plain = _ratio(g(untracked, "ours"), g(plain_case, "ours"))
     return (
-        "send tracking (trackMessages=true): produce ≥ 0.9x msg/s of the same failover URI "
-        "without tracking",
+        f"send tracking (trackMessages=true): {plain_case} ≥ 0.9x msg/s of the same failover "
+        "URI without tracking",
         f"{_fmt_ratio(rate)} msg/s, CPU µs/msg {_fmt_ratio(cpu)} "
         f"(failover untracked vs plain URL: {_fmt_ratio(plain)} msg/s)",
         "n/a (ours only)",
@@ -816,8 +830,8 @@ harness is described in `benchmarks/e2e.py` and `benchmarks/e2e_peers.py`; in sh
   `content-type: text/plain;charset=utf-8` and 5 application headers, the handler reading two
   of them (ours: `message.headers[...]`) and the text body, client-individual ACK; consume
   with every ACK inside a transaction committed every 100 ACKs.
-- Send tracking (issue 13, ours only): produce through `failover:(URL)` without and with
-  `?trackMessages=true`, the two measured run by run in alternating order.
+- Send tracking (issue 13, ours only): produce and consume through `failover:(URL)` without
+  and with `?trackMessages=true`, each pair measured run by run in alternating order.
 - The brokers share the machine with the clients: msg/s includes the broker's use of the cores.
 """
 
