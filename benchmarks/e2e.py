@@ -66,7 +66,18 @@ ALL_CASES = (
     "produce-tx",
     "consume-headers",
     "ack-tx",
+    "produce-failover",
+    "produce-tracked",
+    "consume-failover",
+    "consume-tracked",
 )
+#: ours only (the others have no ``trackMessages``: n/a, asked once): ``produce`` / ``consume``
+#: through ``failover:(URL)`` without and with ``?trackMessages=true``, each pair measured run
+#: by run in alternating order so that drifting load hits both alike (their ratio is the figure)
+TRACKING_PAIR = ("produce-failover", "produce-tracked")
+CONSUME_TRACKING_PAIR = ("consume-failover", "consume-tracked")
+TRACKING_PAIRS = (TRACKING_PAIR, CONSUME_TRACKING_PAIR)
+OURS_ONLY = (*TRACKING_PAIR, *CONSUME_TRACKING_PAIR)
 #: the cases that send N messages (the queue must hold exactly N afterwards)
 SENT_CASES = (
     "produce",
@@ -75,9 +86,10 @@ SENT_CASES = (
     "threads",
     "produce-headers",
     "produce-tx",
+    *TRACKING_PAIR,
 )
 #: the cases that consume a pre-loaded queue (it must be empty afterwards)
-CONSUME_CASES = ("consume", "consume-headers", "ack-tx")
+CONSUME_CASES = ("consume", "consume-headers", "ack-tx", *CONSUME_TRACKING_PAIR)
 CASE_TITLES = {
     "produce": "produce N, no receipts (+1 final receipt)",
     "consume": "consume N, client-individual ACK each",
@@ -90,6 +102,10 @@ CASE_TITLES = {
     "produce-tx": "produce N in transactions of {tx} (BEGIN/COMMIT included)",
     "consume-headers": "consume N (content-type + 5 headers; handler reads 2 + text), ACK each",
     "ack-tx": "consume N, ACK each inside transactions of {tx}",
+    "produce-failover": "produce N through failover:(URL), no tracking",
+    "produce-tracked": "produce N through failover:(URL)?trackMessages=true",
+    "consume-failover": "consume N through failover:(URL), no tracking, ACK each",
+    "consume-tracked": "consume N through failover:(URL)?trackMessages=true, ACK each",
 }
 
 
@@ -230,7 +246,7 @@ def measure_case(
     """Prepare the destination, run one client, verify what moved, clean up."""
     count = {"latency": cfg.latency_count, "rss": cfg.rss_count}.get(case, cfg.count)
     dest = f"/queue/e2e-{case}-{client.replace('.', '')}-{run}-{uuid.uuid4().hex[:8]}"
-    if case in CONSUME_CASES:
+    if case in CONSUME_CASES and (client == "ours" or case not in OURS_ONLY):
         headers = text_message_headers() if case == "consume-headers" else None
         try:
             raw_produce(spec.url, spec.vhost, dest, count, b"c" * cfg.size, headers)
@@ -291,21 +307,47 @@ def run_broker(
     except (OSError, ConnectionError) as exc:
         log(f"  {spec.name}: warm-up failed: {exc}")
     log(f"  {spec.name}: warmed up in {time.perf_counter() - started:.1f} s")
-    for case in cases:
-        runs = cfg.rss_runs if case == "rss" else cfg.runs
-        clients = ("ours", "stomp.py") if case == "rss" else CLIENTS
+    for group in schedule(cases):
+        runs = cfg.rss_runs if group == ("rss",) else cfg.runs
         for run in range(runs):
-            shift = run % len(clients)
-            for client in clients[shift:] + clients[:shift]:
-                started = time.perf_counter()
-                result = measure_case(spec, case, client, run, cfg)
-                result["broker"] = spec.name
-                results.append(result)
-                log(
-                    f"  {spec.name} {case} run {run + 1}/{runs} {client}: {brief(result)}"
-                    f" [{time.perf_counter() - started:.1f} s]"
-                )
+            shift = run % len(group)
+            for case in group[shift:] + group[:shift]:
+                clients = case_clients(case, run)
+                shift = run % len(clients)
+                for client in clients[shift:] + clients[:shift]:
+                    started = time.perf_counter()
+                    result = measure_case(spec, case, client, run, cfg)
+                    result["broker"] = spec.name
+                    results.append(result)
+                    log(
+                        f"  {spec.name} {case} run {run + 1}/{runs} {client}: {brief(result)}"
+                        f" [{time.perf_counter() - started:.1f} s]"
+                    )
     return results
+
+
+def schedule(cases: list[str]) -> list[tuple[str, ...]]:
+    """The cases in groups whose runs interleave: a tracking pair, when both are asked for,
+    is one group; every other case is a group of its own."""
+    out: list[tuple[str, ...]] = []
+    for case in cases:
+        group = next(
+            (pair for pair in TRACKING_PAIRS if case in pair and set(pair) <= set(cases)),
+            (case,),
+        )
+        if group not in out:
+            out.append(group)
+    return out
+
+
+def case_clients(case: str, run: int) -> tuple[str, ...]:
+    """The clients measured in one run of a case (an ours-only case asks the others once,
+    to record their n/a)."""
+    if case == "rss":
+        return ("ours", "stomp.py")
+    if case in OURS_ONLY and run > 0:
+        return ("ours",)
+    return CLIENTS
 
 
 def brief(result: dict[str, Any]) -> str:
@@ -424,9 +466,11 @@ def throughput_table(summary: dict[str, Any], cfg: Settings) -> list[str]:
     ]
     for case in (
         "produce",
+        *TRACKING_PAIR,
         "produce-headers",
         "produce-tx",
         "consume",
+        *CONSUME_TRACKING_PAIR,
         "consume-headers",
         "ack-tx",
         "receipt-single",
@@ -577,6 +621,7 @@ def targets(summary: dict[str, Any], cfg: Settings) -> list[tuple[str, str, str,
         )
     )
     out += realistic_targets(g)
+    out += [tracking_target(g, pair) for pair in TRACKING_PAIRS]
     lat = _ratio(g("latency", "ours", "p99_ms"), g("latency", "raw", "p99_ms"))
     out.append(
         (
@@ -637,6 +682,26 @@ def realistic_targets(
         )
     )
     return out
+
+
+def tracking_target(
+    g: Callable[..., float | None], pair: tuple[str, str]
+) -> tuple[str, str, str, bool | None]:
+    """Issue 13: ``trackMessages=true`` against the same failover URI without it (ours), for
+    one of :data:`TRACKING_PAIRS`."""
+    untracked, tracked = pair
+    plain_case = untracked.split("-")[0]  # produce / consume, on the plain URL
+    rate = _ratio(g(tracked, "ours"), g(untracked, "ours"))
+    cpu = _ratio(g(tracked, "ours", "cpu_us_per_msg"), g(untracked, "ours", "cpu_us_per_msg"))
+    plain = _ratio(g(untracked, "ours"), g(plain_case, "ours"))
+    return (
+        f"send tracking (trackMessages=true): {plain_case} ≥ 0.9x msg/s of the same failover "
+        "URI without tracking",
+        f"{_fmt_ratio(rate)} msg/s, CPU µs/msg {_fmt_ratio(cpu)} "
+        f"(failover untracked vs plain URL: {_fmt_ratio(plain)} msg/s)",
+        "n/a (ours only)",
+        None if rate is None else rate >= 0.9,
+    )
 
 
 def targets_table(summary: dict[str, Any], cfg: Settings) -> list[str]:
@@ -765,6 +830,8 @@ harness is described in `benchmarks/e2e.py` and `benchmarks/e2e_peers.py`; in sh
   `content-type: text/plain;charset=utf-8` and 5 application headers, the handler reading two
   of them (ours: `message.headers[...]`) and the text body, client-individual ACK; consume
   with every ACK inside a transaction committed every 100 ACKs.
+- Send tracking (issue 13, ours only): produce and consume through `failover:(URL)` without
+  and with `?trackMessages=true`, each pair measured run by run in alternating order.
 - The brokers share the machine with the clients: msg/s includes the broker's use of the cores.
 """
 

@@ -30,6 +30,10 @@ Cases (every one counts what moved; the parent checks the queue afterwards):
 * ``latency``: send timestamped messages at ``--rate`` msg/s to a queue this process consumes
   (auto ack); send->receive latency percentiles. stompest's sync client cannot send while it
   blocks in ``receiveFrame()``, so it uses two connections (one per thread).
+* ``produce-failover``, ``produce-tracked``, ``consume-failover``, ``consume-tracked`` (ours
+  only; n/a for the others, which have no ``trackMessages``): ``produce`` / ``consume`` with
+  ours connected through ``failover:(URL)``, without and with ``?trackMessages=true``, so that
+  only send tracking differs between the two.
 * ``produce-headers``: ``produce`` with ``content-type: application/json`` and 3 application
   headers on every SEND.
 * ``produce-tx``: N SENDs in transactions of ``TX_SIZE``, BEGIN and COMMIT included (ours:
@@ -83,7 +87,19 @@ CASES: tuple[str, ...] = (
     "produce-tx",
     "consume-headers",
     "ack-tx",
+    "produce-failover",
+    "produce-tracked",
+    "consume-failover",
+    "consume-tracked",
 )
+#: ours-only cases: (the case they run, the URI ours connects with) -- through a failover URI,
+#: without / with send tracking
+FAILOVER_CASES: dict[str, tuple[str, str]] = {
+    "produce-failover": ("produce", "failover:({url})"),
+    "produce-tracked": ("produce", "failover:({url})?trackMessages=true"),
+    "consume-failover": ("consume", "failover:({url})"),
+    "consume-tracked": ("consume", "failover:({url})?trackMessages=true"),
+}
 #: what the header cases put on every SEND / MESSAGE
 APP_HEADERS: dict[str, str] = {"x-app-id": "orders", "x-tenant": "acme", "x-trace": "a1b2c3"}
 CONTENT_TYPE = "application/json"
@@ -1284,34 +1300,41 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     if args.client == "stompest" and args.case == "threads":
         result["na"] = "stompest.sync.Stomp is not thread-safe"
         return result
+    url, case = args.url, args.case
+    if case in FAILOVER_CASES:
+        if args.client != "ours":
+            result["na"] = "trackMessages is a stomp_enterprise failover option"
+            return result
+        case, template = FAILOVER_CASES[case]
+        url = template.format(url=url)
     profiler = Profiler() if args.profile else None
     if profiler is not None:
         profiler.install()
-    adapter = ADAPTERS[args.client](args.url, args.vhost or None)
+    adapter = ADAPTERS[args.client](url, args.vhost or None)
     meter = Meter()
     body = b"b" * args.size
     try:
         ctx = profiler.main_thread() if profiler is not None else contextlib.nullcontext()
         with ctx:
-            if args.case == "produce":
+            if case == "produce":
                 moved = adapter.produce(args.dest, args.count, body, meter)
-            elif args.case == "consume":
+            elif case == "consume":
                 moved = adapter.consume(args.dest, args.count, meter)
-            elif args.case == "produce-headers":
+            elif case == "produce-headers":
                 moved = adapter.produce_headers(args.dest, args.count, body, meter)
-            elif args.case == "produce-tx":
+            elif case == "produce-tx":
                 moved = adapter.produce_tx(args.dest, args.count, body, meter)
-            elif args.case == "consume-headers":
+            elif case == "consume-headers":
                 moved = adapter.consume_headers(args.dest, args.count, meter)
-            elif args.case == "ack-tx":
+            elif case == "ack-tx":
                 moved = adapter.ack_tx(args.dest, args.count, meter)
-            elif args.case == "receipt-single":
+            elif case == "receipt-single":
                 moved = adapter.receipt_single(args.dest, args.count, body, meter)
-            elif args.case == "receipt-pipelined":
+            elif case == "receipt-pipelined":
                 moved = adapter.receipt_pipelined(args.dest, args.count, body, args.window, meter)
-            elif args.case == "threads":
+            elif case == "threads":
                 moved = adapter.threads(args.dest, args.count, body, args.threads, meter)
-            elif args.case == "latency":
+            elif case == "latency":
                 moved, samples = adapter.latency(args.dest, args.count, args.size, args.rate, meter)
                 skip = min(len(samples) // 10, 200)  # first messages warm up the path
                 kept = samples[skip:]
@@ -1320,7 +1343,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 result["max_ms"] = max(kept) * 1e3 if kept else float("nan")
                 result["mean_ms"] = statistics.fmean(kept) * 1e3 if kept else float("nan")
                 result["rate"] = args.rate
-            elif args.case == "rss":
+            elif case == "rss":
                 rss = rss_case(
                     adapter.rss_subscribe(args.dest),
                     args.url,

@@ -14,18 +14,53 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.e2e import ALL_CASES, SENT_CASES
+from benchmarks.e2e import (
+    ALL_CASES,
+    CONSUME_CASES,
+    CONSUME_TRACKING_PAIR,
+    OURS_ONLY,
+    SENT_CASES,
+    TRACKING_PAIR,
+    case_clients,
+    schedule,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = {"raw", "ours", "stomp.py", "stompest"}
 CASES = set(ALL_CASES)  # the new cases must each be listed there (checked below)
 #: (case, client) pairs the harness reports as n/a on purpose
-NOT_APPLICABLE = {("threads", "stompest"), ("rss", "raw"), ("rss", "stompest")}
+NOT_APPLICABLE = {("threads", "stompest"), ("rss", "raw"), ("rss", "stompest")} | {
+    (case, client) for case in OURS_ONLY for client in ("raw", "stomp.py", "stompest")
+}
 
 
 def test_the_realistic_cases_are_run() -> None:
     assert {"produce-headers", "produce-tx", "consume-headers", "ack-tx"} <= CASES
     assert {"produce-headers", "produce-tx"} <= set(SENT_CASES)
+
+
+def test_the_send_tracking_cases_are_run_and_interleaved() -> None:
+    assert TRACKING_PAIR == ("produce-failover", "produce-tracked")
+    assert set(TRACKING_PAIR) <= CASES
+    assert set(TRACKING_PAIR) <= set(SENT_CASES)
+    assert CONSUME_TRACKING_PAIR == ("consume-failover", "consume-tracked")
+    assert set(CONSUME_TRACKING_PAIR) <= CASES
+    assert set(CONSUME_TRACKING_PAIR) <= set(CONSUME_CASES)
+    # asked together, their runs interleave as one group wherever either was listed
+    assert schedule(["produce", "produce-tracked", "consume", "produce-failover"]) == [
+        ("produce",),
+        TRACKING_PAIR,
+        ("consume",),
+    ]
+    assert schedule(["produce-tracked", "produce"]) == [("produce-tracked",), ("produce",)]
+    assert schedule(["consume-tracked", "produce-failover", "consume-failover"]) == [
+        CONSUME_TRACKING_PAIR,
+        ("produce-failover",),
+    ]
+    # ours only: the other clients are asked once (run 0) to record their n/a
+    assert case_clients("produce-tracked", 0) == ("raw", "ours", "stomp.py", "stompest")
+    assert case_clients("produce-tracked", 3) == ("ours",)
+    assert case_clients("produce", 3) == ("raw", "ours", "stomp.py", "stompest")
 
 
 @pytest.mark.slow
@@ -77,6 +112,10 @@ def test_every_client_moves_every_message_on_the_embedded_broker(tmp_path: Path)
     assert "| p99 send" in proc.stdout
     assert "| produce N, content-type + 3 application headers" in proc.stdout
     assert "transactional SEND (100 per transaction)" in proc.stdout
+    assert "| produce N through failover:(URL)?trackMessages=true | n/a | " in proc.stdout
+    assert "| send tracking (trackMessages=true): produce ≥ 0.9x msg/s" in proc.stdout
+    assert "| consume N through failover:(URL)?trackMessages=true, ACK each | n/a | " in proc.stdout
+    assert "| send tracking (trackMessages=true): consume ≥ 0.9x msg/s" in proc.stdout
     docs = (tmp_path / "benchmarks.md").read_text()
     assert "## Results" in docs
     assert "| target (ours) | measured | the raw client, same measure | result |" in docs
