@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.e2e_peers import (
+    CASES,
     CLIENTS,
     TX_SIZE,
     RawConnection,
@@ -54,23 +55,7 @@ from benchmarks.e2e_peers import (
 _ROOT = Path(__file__).resolve().parents[1]
 DOCS = _ROOT / "docs" / "benchmarks.md"
 PEERS = ("ours", "stomp.py", "stompest")
-ALL_CASES = (
-    "produce",
-    "consume",
-    "receipt-single",
-    "receipt-pipelined",
-    "threads",
-    "latency",
-    "rss",
-    "produce-headers",
-    "produce-tx",
-    "consume-headers",
-    "ack-tx",
-    "produce-failover",
-    "produce-tracked",
-    "consume-failover",
-    "consume-tracked",
-)
+ALL_CASES = CASES  # one list: the case names the per-client runner knows
 #: ours only (the others have no ``trackMessages``: n/a, asked once): ``produce`` / ``consume``
 #: through ``failover:(URL)`` without and with ``?trackMessages=true``, each pair measured run
 #: by run in alternating order so that drifting load hits both alike (their ratio is the figure)

@@ -391,16 +391,23 @@ class Raw:
     def close(self) -> None:
         self.conn.close()
 
-    def produce(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+    def produce(
+        self,
+        dest: str,
+        count: int,
+        body: bytes,
+        meter: Meter,
+        headers: dict[str, str] | None = None,
+    ) -> int:
         sock = self.conn.sock
-        frame = send_frame(dest, body)
+        frame = send_frame(dest, body, headers=headers)
         meter.start()
         remaining = count - 1
         while remaining > 0:
             n = min(_BATCH, remaining)
             sock.sendall(frame * n)
             remaining -= n
-        sock.sendall(send_frame(dest, body, "done"))
+        sock.sendall(send_frame(dest, body, "done", headers))
         self.conn.wait_receipts({b"done"})
         meter.stop()
         return count
@@ -423,19 +430,9 @@ class Raw:
         return got
 
     def produce_headers(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
-        sock = self.conn.sock
-        headers = {"content-type": CONTENT_TYPE, **APP_HEADERS}
-        frame = send_frame(dest, body, headers=headers)
-        meter.start()
-        remaining = count - 1
-        while remaining > 0:
-            n = min(_BATCH, remaining)
-            sock.sendall(frame * n)
-            remaining -= n
-        sock.sendall(send_frame(dest, body, "done", headers))
-        self.conn.wait_receipts({b"done"})
-        meter.stop()
-        return count
+        return self.produce(
+            dest, count, body, meter, headers={"content-type": CONTENT_TYPE, **APP_HEADERS}
+        )
 
     def produce_tx(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
         sock = self.conn.sock

@@ -156,6 +156,22 @@ class PrivateBroker(abc.ABC):
     def _spawn(self) -> subprocess.Popen[bytes]:
         """Start the broker's process in its own session, output to ``log_path``."""
 
+    def _launch(
+        self, command: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Run ``command`` in the broker's dir and its own session, output appended to
+        ``log_path`` (what every ``_spawn`` does once it has its command line)."""
+        with self.log_path.open("ab") as log:
+            return subprocess.Popen(
+                command,
+                cwd=self.root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
     @abc.abstractmethod
     def prefetch_headers(self, count: int) -> dict[str, str]:
         """SUBSCRIBE headers that bound the broker's prefetch to ``count`` messages."""
@@ -355,15 +371,7 @@ class PrivateActiveMQ(PrivateBroker):
             "start",
             f"xbean:file:{conf}/activemq.xml",
         ]
-        with self.log_path.open("ab") as log:
-            return subprocess.Popen(
-                command,
-                cwd=self.root,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        return self._launch(command)
 
 
 class PrivateRabbitMQ(PrivateBroker):
@@ -435,16 +443,7 @@ class PrivateRabbitMQ(PrivateBroker):
             (self.root / "beam.pid").unlink()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        with self.log_path.open("ab") as log:
-            return subprocess.Popen(
-                [str(RABBITMQ_BIN / "rabbitmq-server")],
-                cwd=self.root,
-                env=self._env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        return self._launch([str(RABBITMQ_BIN / "rabbitmq-server")], self._env())
 
     def _broker_pid(self, process: subprocess.Popen[bytes]) -> int:
         try:

@@ -268,15 +268,7 @@ class ArtemisNode(chaos.PrivateBroker):
             "org.apache.activemq.artemis.boot.Artemis",
             "run",
         ]
-        with self.log_path.open("ab") as log:
-            return subprocess.Popen(
-                command,
-                cwd=self.root,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        return self._launch(command)
 
     def _log_since_start(self) -> str:
         try:
