@@ -621,6 +621,47 @@ error:
     return NULL;
 }
 
+/*
+ * sends(frames) -> (list, int) | None
+ *
+ * The SEND frames of a list of serialized frames (those starting with "SEND\n"), in order,
+ * and their total size in bytes: the send tracker's bookkeeping per written batch
+ * (core/outbox.py) without a Python-level call per frame. None when `frames` is not a list
+ * or holds anything but bytes: the Python code, the definition, then decides.
+ */
+static PyObject *
+sends(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1 || !PyList_CheckExact(args[0])) {
+        Py_RETURN_NONE;
+    }
+    PyObject *frames = args[0];
+    Py_ssize_t count = PyList_GET_SIZE(frames);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!PyBytes_CheckExact(PyList_GET_ITEM(frames, i))) {
+            Py_RETURN_NONE;
+        }
+    }
+    PyObject *result = PyList_New(0);
+    if (result == NULL) {
+        return NULL;
+    }
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *frame = PyList_GET_ITEM(frames, i);
+        Py_ssize_t size = PyBytes_GET_SIZE(frame);
+        if (size >= 5 && memcmp(PyBytes_AS_STRING(frame), "SEND\n", 5) == 0) {
+            if (PyList_Append(result, frame) < 0) {
+                Py_DECREF(result);
+                return NULL;
+            }
+            total += size;
+        }
+    }
+    PyObject *out = Py_BuildValue("(Nn)", result, total);
+    return out;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "Split the common frames of a buffer; stop at anything else (see the module source)."},
@@ -628,6 +669,8 @@ static PyMethodDef speedups_methods[] = {
      "Wire bytes of a frame with usual headers, or None (see the module source)."},
     {"headers", (PyCFunction)(void (*)(void))headers, METH_FASTCALL,
      "The header mapping of a parsed frame's header text, or None (see the module source)."},
+    {"sends", (PyCFunction)(void (*)(void))sends, METH_FASTCALL,
+     "The SEND frames of a list of frames and their total size, or None (see the source)."},
     {NULL, NULL, 0, NULL},
 };
 
