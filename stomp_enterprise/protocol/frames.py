@@ -170,22 +170,29 @@ class Frame:
                 if _c_headers is not None:  # the optional C accelerator: one pass
                     built = _c_headers(head, 0 if version is None else _UNESCAPE_MODES[version])
                     if built is not None:
-                        headers = self._headers = MappingProxyType(built)
-                        return headers
+                        self._headers = built
+                        return built
                 # C-level passes from the text to the dict (the escaped values of all
                 # headers are decoded in one call)
-                lines = head.split("\n")
-                first: dict[str, str] = dict(map(_split, lines, _COLONS, _ONES))
-                if len(first) == len(lines):  # else a repeated header: see below
-                    if version is None:
-                        headers = self._headers = MappingProxyType(first)
-                        return headers
-                    if "\\" not in "".join(first):
-                        values = unescape("\0".join(first.values()), version).split("\0")
-                        if len(values) == len(first):  # else a value held a NUL
-                            headers = self._headers = MappingProxyType(
-                                dict(zip(first, values, strict=True))
-                            )
+                count = head.count("\n") + 1
+                if head.count(":") == count:  # one colon a line: names and values alternate
+                    parts = head.replace("\n", ":").split(":")
+                    names = parts[::2]
+                    values = parts[1::2]
+                else:
+                    lines = head.split("\n")
+                    first: dict[str, str] = dict(map(_split, lines, _COLONS, _ONES))
+                    names = list(first)
+                    values = list(first.values())
+                if len(names) == count and (
+                    version is None or "\\" not in head or "\\" not in "".join(names)
+                ):  # else a repeated header, or a name with an escape: see below
+                    if version is not None and "\\" in head:
+                        values = unescape("\0".join(values), version).split("\0")
+                    if len(values) == count:  # else a value held a NUL
+                        first = dict(zip(names, values, strict=True))
+                        if len(first) == count:  # else a repeated header: see below
+                            headers = self._headers = MappingProxyType(first)
                             return headers
             pairs = self._load()
             first = dict(pairs)  # type: ignore[arg-type]
@@ -270,7 +277,7 @@ class Frame:
 
 _SEARCH_KEYS: dict[str, tuple[str, str]] = {}
 _UNESCAPE_MODES = {"1.0": 0, "1.1": 1, "1.2": 2}
-_c_headers: Callable[[str, int], dict[str, str] | None] | None = None
+_c_headers: Callable[[str, int], MappingProxyType[str, str] | None] | None = None
 if not os.environ.get("STOMP_ENTERPRISE_PURE_PYTHON"):
     try:  # the optional C accelerator (see _speedups.c): builds a parsed frame's mapping
         from stomp_enterprise.protocol._speedups import headers as _c_headers
