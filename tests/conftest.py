@@ -16,6 +16,7 @@ _GRACE = 5.0  # seconds a test's threads get to finish after it returns
 
 
 PLUGIN = "stomp_enterprise.testing.pytest_plugin"
+pytest_plugins = ["pytester"]  # inner pytest sessions (tests/test_integration_lifecycle.py)
 
 
 def pytest_configure(config: pytest.Config) -> None:
