@@ -192,7 +192,7 @@ exit codes: 0 ok, 1 runtime or broker error, 2 usage error, 3 connection failure
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand (exposed for documentation and tests)."""
+    """The argument parser of every subcommand (exposed for documentation and tests). Any thread."""
     verbose_top = _verbosity_parent(suppress=False)
     verbose_sub = _verbosity_parent(suppress=True)
     connection = _connection_parent()
@@ -398,6 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (the console script exits with it).
+
+    The main thread (the console script's entry point).
 
     Args:
         argv: the arguments without the program name (default: ``sys.argv[1:]``).

@@ -311,7 +311,10 @@ class BrokerAddress(BaseModel):
         return f"{self.scheme}://{host}:{self.port}"
 
     def to_uri(self) -> str:
-        """Return :attr:`url` plus the percent-encoded options; :meth:`parse` reverses it."""
+        """Return :attr:`url` plus the percent-encoded options; :meth:`parse` reverses it.
+
+        Any thread (addresses are immutable).
+        """
         if not self.options:
             return self.url
         query = "&".join(
@@ -322,6 +325,8 @@ class BrokerAddress(BaseModel):
     @classmethod
     def parse(cls, uri: str) -> BrokerAddress:
         """Parse ``scheme://host[:port][/][?name=value&...]``.
+
+        Any thread (a pure function).
 
         Args:
             uri: the broker URI; IPv6 hosts go in brackets (``tcp://[::1]:61613``).
@@ -712,6 +717,8 @@ class FailoverPolicy(BaseModel):
     def max_passes(self, startup: bool) -> int | None:
         """How many passes over the broker list :meth:`ReconnectSchedule.attempts` allows.
 
+        Any thread (policies are immutable).
+
         Args:
             startup: ``True`` for the first connection, ``False`` for a reconnect after a loss.
 
@@ -728,6 +735,8 @@ class FailoverPolicy(BaseModel):
 
     def to_options(self, *, include_defaults: bool = False) -> dict[str, str]:
         """Return the options as URI strings keyed by their ActiveMQ names.
+
+        Any thread (policies are immutable).
 
         Args:
             include_defaults: also list options equal to their default.
@@ -835,7 +844,7 @@ class FailoverUri(BaseModel):
 
     @classmethod
     def parse(cls, uri: str) -> FailoverUri:
-        """Parse a URI; same as :func:`parse_uri`."""
+        """Parse a URI; same as :func:`parse_uri`. Any thread (a pure function)."""
         return parse_uri(uri)
 
     def to_uri(self) -> str:
@@ -843,6 +852,7 @@ class FailoverUri(BaseModel):
 
         A single broker with the single-URI policy gives its plain broker URI; anything else
         gives ``failover:(b1,b2,...)?name=value&...`` listing only the non-default options.
+        Any thread (URIs are immutable).
         """
         if len(self.brokers) == 1 and self.policy == _single_broker_policy():
             return self.brokers[0].to_uri()
@@ -897,6 +907,8 @@ def parse_uri(uri: str) -> FailoverUri:
     See the module docstring for the accepted forms. A single broker URI (no ``failover:``
     prefix) gets the default policy with ``maxReconnectAttempts=0`` and
     ``startupMaxReconnectAttempts=0``: one try, no reconnect.
+
+    Any thread (a pure function).
 
     Args:
         uri: e.g. ``failover:(tcp://h1:61613,ssl://h2)?randomize=false`` or ``tcp://h:61613``.
@@ -1054,6 +1066,8 @@ class ReconnectSchedule:
         The iterator is lazy: the pass count and back-off advance when the first try of a pass
         is produced, and the pass order (shuffle, failed broker, priority) is drawn then.
 
+        Not thread-safe: one owner's thread, one call at a time.
+
         Args:
             startup: ``True`` for the first connection (limit ``startupMaxReconnectAttempts``,
                 falling back to ``maxReconnectAttempts`` when -1), ``False`` when reconnecting
@@ -1122,17 +1136,24 @@ class ReconnectSchedule:
         Only the most recent report counts (like ActiveMQ's ``failedConnectTransportURI``);
         :meth:`reset` does not clear it.
 
+        Not thread-safe: one owner's thread, one call at a time.
+
         Raises:
             ConfigError: ``broker`` is not one of the brokers.
         """
         self._failed = self._check_known(broker)
 
     def is_priority(self, broker: BrokerAddress) -> bool:
-        """Whether ``broker`` is a priority broker (``priorityURIs``, else the first listed)."""
+        """Whether ``broker`` is a priority broker (``priorityURIs``, else the first listed).
+
+        Not thread-safe: one owner's thread, one call at a time.
+        """
         return broker.url in self._priority_urls
 
     def should_return_to_priority(self, current: BrokerAddress) -> bool:
         """Whether the client, connected to ``current``, should periodically try a priority one.
+
+        Not thread-safe: one owner's thread, one call at a time.
 
         Returns:
             ``True`` when ``priorityBackup`` is on and ``current`` is not a priority broker.
@@ -1148,6 +1169,7 @@ class ReconnectSchedule:
 
         After a connection, call :meth:`connected` and :meth:`lost` instead: they start the
         back-off over only for a connection that proved healthy.
+        Not thread-safe: one owner's thread, one call at a time.
         """
         self._passes = 0
         self._backoff_ms = self._initial_backoff_ms()
@@ -1160,6 +1182,7 @@ class ReconnectSchedule:
         That is the longer of the ``healthy_after`` given to the constructor and the current
         back-off delay: a connection that lives shorter than the wait it would save proves
         nothing, so a flapping broker is never tried more often than once per current delay.
+        Not thread-safe: one owner's thread, one call at a time.
         """
         return max(self._healthy_after, self._backoff_ms / 1000.0)
 
@@ -1168,6 +1191,8 @@ class ReconnectSchedule:
 
         The pass count starts over (the broker was reachable); the back-off delay is kept
         until :meth:`lost` says whether the connection was healthy.
+
+        Not thread-safe: one owner's thread, one call at a time.
 
         Args:
             now: a monotonic clock reading in seconds (``time.monotonic()``); the schedule
@@ -1188,6 +1213,8 @@ class ReconnectSchedule:
         younger keeps the back-off: the first reconnect pass waits the current delay (which
         then grows, as between failed passes). Without a :meth:`connected` report before,
         nothing changes.
+
+        Not thread-safe: one owner's thread, one call at a time.
 
         Args:
             now: the same clock as for :meth:`connected`.
