@@ -831,7 +831,9 @@ def write_docs(
     command: str,
     skipped: dict[str, str],
 ) -> None:
-    lines = [DOC_HEAD, "## Environment", "", *environment_lines(env, specs), ""]
+    # the page's tables are wide: no table of contents beside them (mkdocs-material)
+    lines = ["---", "hide:", "  - toc", "---", "", DOC_HEAD, "## Environment", ""]
+    lines += [*environment_lines(env, specs), ""]
     lines += [f"Command: `{command}`", ""]
     for name, why in skipped.items():
         lines.append(f"- {name}: not measured ({why})")
