@@ -11,28 +11,18 @@ import importlib
 import importlib.util
 import inspect
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from tests.modules import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
 #: what a method's docstring must say: the thread(s) or asyncio task(s) that may call it
 THREAD_WORDS = re.compile(r"\b(threads?|tasks?|thread-safe)\b", re.IGNORECASE)
 
 
-def _load_hooks() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "tools" / "docs_hooks.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-hooks = _load_hooks()
+hooks = load_file("docs_hooks", ROOT / "tools" / "docs_hooks.py")
 CALLABLES = list(hooks.public_callables())
 
 

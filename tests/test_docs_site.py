@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.modules import load_file
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 WIDTH, HEIGHT = 1280, 900
@@ -161,12 +163,7 @@ def test_wide_tables_scroll_inside_the_page(browser_page: Any, site: Path) -> No
 
 @pytest.mark.slow
 def test_the_api_reference_page_has_every_public_name(browser_page: Any, site: Path) -> None:
-    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "tools" / "docs_hooks.py")
-    assert spec is not None
-    assert spec.loader is not None
-    hooks = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = hooks  # its dataclasses look their module up
-    spec.loader.exec_module(hooks)
+    hooks = load_file("docs_hooks", ROOT / "tools" / "docs_hooks.py")
     open_page(browser_page, site, "api.md")
     wanted = [f"{s.module}.{name}" for s in hooks.sections() for name in s.names]
     missing = browser_page.evaluate(

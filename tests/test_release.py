@@ -8,17 +8,16 @@ wheel goes into a fresh venv that sees this interpreter's packages (pydantic, py
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 import zipfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 import stomp_enterprise
 from stomp_enterprise import _version
+from tests.modules import load_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -28,17 +27,7 @@ else:  # pragma: no cover - the test extra installs tomli on 3.10
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_release() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("tools_release", ROOT / "tools" / "release.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-release = _load_release()
+release = load_file("tools_release", ROOT / "tools" / "release.py")
 
 
 def test_the_version_is_written_in_one_place() -> None:
