@@ -4,14 +4,12 @@ Subcommands: ``send``, ``listen``, ``broker``, ``demo`` and ``bench``; ``--help`
 
 Exit codes:
 
-====  ==========================================================================
-0     success
-1     a runtime or broker error (an ERROR frame, a failed demo, a file unreadable)
-2     bad usage (unknown option, invalid URL or value)
-3     connection failure (no broker reachable, login refused, connection lost)
-4     timeout (a receipt, or ``listen --count`` not reached within ``--timeout``)
-130   interrupted (Ctrl-C)
-====  ==========================================================================
+- 0: success
+- 1: a runtime or broker error (an ERROR frame, a failed demo, a file unreadable)
+- 2: bad usage (unknown option, invalid URL or value)
+- 3: connection failure (no broker reachable, login refused, connection lost)
+- 4: timeout (a receipt, or ``listen --count`` not reached within ``--timeout``)
+- 130: interrupted (Ctrl-C)
 
 Errors are printed as one line on stderr; ``-v`` adds INFO logs (and the traceback of a
 failure), ``-vv`` DEBUG logs with every frame (passcodes redacted).

@@ -102,3 +102,10 @@ def test_there_are_public_methods_to_check() -> None:
 def test_every_public_method_says_which_thread_may_call_it(name: str, function: object) -> None:
     doc = inspect.getdoc(function) or ""
     assert THREAD_WORDS.search(doc), f"{name}: the docstring does not say its thread or task"
+
+
+def test_sphinx_roles_in_docstrings_render_as_plain_code() -> None:
+    html = "see :class:<code>~stomp_enterprise.testing.Broker</code> and :func:<code>main</code>"
+    assert hooks.on_page_content(html, page=None, config=None, files=None) == (
+        "see <code>Broker</code> and <code>main</code>"
+    )

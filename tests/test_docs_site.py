@@ -171,3 +171,5 @@ def test_the_api_reference_page_has_every_public_name(browser_page: Any, site: P
     )
     assert missing == []
     assert len(wanted) > 100
+    text = browser_page.inner_text("article")
+    assert [role for role in (":class:", ":func:", ":meth:", ":mod:") if role in text] == []

@@ -19,9 +19,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 PACKAGE = "stomp_enterprise"
@@ -39,7 +39,6 @@ class Section:
     """One module of the reference and the names it documents."""
 
     module: str
-    summary: str
     names: tuple[str, ...]
 
 
@@ -86,23 +85,18 @@ def sections() -> list[Section]:
                 seen.add(id(value))
             names.append(public)
         if names:
-            out.append(Section(name, _summary(module), tuple(names)))
+            out.append(Section(name, tuple(names)))
     missing = [n for n in top.__all__ if n != "__version__" and id(getattr(top, n)) not in seen]
     if missing:
         raise RuntimeError(f"{PACKAGE}.__all__ re-exports names no section documents: {missing}")
     return out
 
 
-def _summary(module: ModuleType) -> str:
-    doc = inspect.getdoc(module) or ""
-    return " ".join(doc.split("\n\n", 1)[0].split())
-
-
 def markdown() -> str:
     """The generated part of ``docs/api.md``."""
     lines: list[str] = []
     for section in sections():
-        lines += [f"## `{section.module}`", "", section.summary, ""]
+        lines += [f"## `{section.module}`", ""]  # the module's docstring follows, rendered
         lines += [f"::: {section.module}", "    options:", "      show_root_heading: false"]
         lines += ["      members:", *(f"        - {name}" for name in section.names), ""]
     return "\n".join(lines)
@@ -133,6 +127,21 @@ def public_callables() -> Iterator[tuple[str, Any]]:
 def _ours(value: Any) -> bool:
     name = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
     return (name or "").startswith(PACKAGE)
+
+
+#: a Sphinx role left in a docstring, as mkdocstrings renders it: ``:class:`~a.b.C` ``
+_ROLE = re.compile(r":(?:func|class|meth|mod|attr|exc|data|obj):<code>(~?)([\w.]+)</code>")
+
+
+def _plain_role(match: re.Match[str]) -> str:
+    name = match[2].rsplit(".", 1)[-1] if match[1] else match[2]
+    return f"<code>{name}</code>"
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    """mkdocs hook: docstrings use Sphinx roles (``:class:`X` ``); show them as plain code
+    (``~a.b.C`` as ``C``, as Sphinx does) instead of the raw role text."""
+    return _ROLE.sub(_plain_role, html)
 
 
 def on_page_markdown(markdown_text: str, page: Any, config: Any, files: Any) -> str:
