@@ -24,7 +24,7 @@ def pytest_configure(config: pytest.Config) -> None:
     run without that metadata (``PYTHONPATH=.`` over an older install) registers the plugin
     here instead, once: never twice, which pluggy refuses."""
     manager = config.pluginmanager
-    if not manager.has_plugin("stomp_enterprise") and not manager.is_blocked("stomp_enterprise"):
+    if not manager.has_plugin(PLUGIN) and not manager.is_blocked(PLUGIN):
         manager.register(importlib.import_module(PLUGIN), PLUGIN)
 
 

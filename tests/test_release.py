@@ -60,7 +60,10 @@ def test_the_changelog_describes_this_version() -> None:
 def test_the_pytest_plugin_is_an_entry_point() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     points = project["project"]["entry-points"]["pytest11"]
-    assert points == {"stomp_enterprise": "stomp_enterprise.testing.pytest_plugin"}
+    # named after the module: an old conftest's pytest_plugins line finds it registered
+    assert points == {
+        "stomp_enterprise.testing.pytest_plugin": "stomp_enterprise.testing.pytest_plugin"
+    }
 
 
 def test_our_conftest_registers_the_plugin_once(pytestconfig: pytest.Config) -> None:
@@ -100,7 +103,8 @@ def test_the_sdist_and_wheel_ship_the_package_and_the_optional_accelerator(
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[pytest11]" in text
-    assert "stomp_enterprise = stomp_enterprise.testing.pytest_plugin" in text
+    plugin = "stomp_enterprise.testing.pytest_plugin"
+    assert f"{plugin} = {plugin}" in text
     assert sdist.name == f"stomp_enterprise-{_version.__version__}.tar.gz"
 
 
@@ -121,9 +125,25 @@ def test_a_fresh_project_sees_stomp_broker_without_a_conftest(
     project = work / "project"
     assert "1 passed" in release.run_fresh_project(python, project)
     assert not (project / "conftest.py").exists()
-    # and the entry point's name turns them off, as documented
+    # the entry point's name turns them off, as documented
     with pytest.raises(release.ReleaseCheckError, match="fixture 'stomp_broker' not found"):
-        release.run_fresh_project(python, project, "-p", "no:stomp_enterprise")
+        release.run_fresh_project(
+            python, project, "-p", "no:stomp_enterprise.testing.pytest_plugin"
+        )
+
+
+@pytest.mark.slow
+def test_a_project_whose_conftest_still_names_the_plugin_keeps_working(
+    offline_release: tuple[Path, Path],
+) -> None:
+    """Upgrading: the conftest line the docs asked for before must not register it twice."""
+    work, python = offline_release
+    project = work / "old-project"
+    project.mkdir()
+    (project / "conftest.py").write_text(
+        'pytest_plugins = ["stomp_enterprise.testing.pytest_plugin"]\n', encoding="utf-8"
+    )
+    assert "1 passed" in release.run_fresh_project(python, project)
 
 
 @pytest.mark.slow

@@ -1,9 +1,10 @@
 """pytest fixtures for the in-process broker.
 
 Installed with the package: ``pyproject.toml`` registers this module as a ``pytest11`` entry
-point named ``stomp_enterprise``, so every pytest run in an environment where the package is
-installed has the fixtures, with no ``conftest.py`` line (``-p no:stomp_enterprise`` turns the
-plugin off).
+point named after the module, so every pytest run in an environment where the package is
+installed has the fixtures, with no ``conftest.py`` line; an old
+``pytest_plugins = ["stomp_enterprise.testing.pytest_plugin"]`` line finds it registered and is
+harmless. ``-p no:stomp_enterprise.testing.pytest_plugin`` turns the plugin off.
 
 Fixtures:
 
