@@ -117,33 +117,27 @@ def test_the_demo_runs_from_the_wheel_in_a_fresh_venv(offline_release: tuple[Pat
     assert "all 400 orders arrived" in release.run_demo(python, empty)
 
 
-@pytest.mark.slow
-def test_a_fresh_project_sees_stomp_broker_without_a_conftest(
-    offline_release: tuple[Path, Path],
-) -> None:
-    work, python = offline_release
-    project = work / "project"
-    assert "1 passed" in release.run_fresh_project(python, project)
-    assert not (project / "conftest.py").exists()
-    # the entry point's name turns them off, as documented
-    with pytest.raises(release.ReleaseCheckError, match="fixture 'stomp_broker' not found"):
-        release.run_fresh_project(
-            python, project, "-p", "no:stomp_enterprise.testing.pytest_plugin"
-        )
+OLD_CONFTEST = 'pytest_plugins = ["stomp_enterprise.testing.pytest_plugin"]\n'
 
 
 @pytest.mark.slow
-def test_a_project_whose_conftest_still_names_the_plugin_keeps_working(
-    offline_release: tuple[Path, Path],
+@pytest.mark.parametrize("conftest", [None, OLD_CONFTEST], ids=["no-conftest", "old-conftest"])
+def test_a_fresh_project_sees_stomp_broker(
+    offline_release: tuple[Path, Path], conftest: str | None
 ) -> None:
-    """Upgrading: the conftest line the docs asked for before must not register it twice."""
+    """No conftest: the fixtures come from the entry point. The conftest line the docs asked
+    for before (upgrading users keep it) must not register the plugin twice."""
     work, python = offline_release
-    project = work / "old-project"
+    project = work / ("project" if conftest is None else "old-project")
     project.mkdir()
-    (project / "conftest.py").write_text(
-        'pytest_plugins = ["stomp_enterprise.testing.pytest_plugin"]\n', encoding="utf-8"
-    )
+    if conftest is not None:
+        (project / "conftest.py").write_text(conftest, encoding="utf-8")
     assert "1 passed" in release.run_fresh_project(python, project)
+    if conftest is None:  # the entry point's name turns them off, as documented
+        with pytest.raises(release.ReleaseCheckError, match="fixture 'stomp_broker' not found"):
+            release.run_fresh_project(
+                python, project, "-p", "no:stomp_enterprise.testing.pytest_plugin"
+            )
 
 
 @pytest.mark.slow
