@@ -62,7 +62,10 @@ class Listeners:
         self._callbacks: dict[str, list[Callable[..., Any]]] = {name: [] for name in EVENTS}
 
     def on(self, event: str, callback: F | None = None) -> Any:
-        """Register ``callback`` for ``event``; without ``callback``, return a decorator."""
+        """Register ``callback`` for ``event``; without ``callback``, return a decorator.
+
+        Any thread (the registry's lock).
+        """
         if event not in EVENTS:
             raise ValueError(f"unknown event {event!r}; expected one of {', '.join(EVENTS)}")
         if callback is None:
@@ -79,7 +82,10 @@ class Listeners:
         return callback
 
     def add(self, listener: object) -> None:
-        """Register every ``on_<event>`` method of ``listener``."""
+        """Register every ``on_<event>`` method of ``listener``.
+
+        Any thread (the registry's lock).
+        """
         found = False
         for event in EVENTS:
             method = getattr(listener, f"on_{event}", None)
@@ -90,7 +96,10 @@ class Listeners:
             raise TypeError(f"{listener!r} has no on_<event> method ({', '.join(EVENTS)})")
 
     def remove(self, callback_or_listener: object) -> None:
-        """Unregister a callback, or every method of a listener object."""
+        """Unregister a callback, or every method of a listener object.
+
+        Any thread (the registry's lock).
+        """
         with self._lock:
             for event, callbacks in self._callbacks.items():
                 bound = getattr(callback_or_listener, f"on_{event}", None)
@@ -99,12 +108,13 @@ class Listeners:
                 ]
 
     def has(self, event: str) -> bool:
-        """True when ``event`` has at least one callback."""
+        """True when ``event`` has at least one callback. Any thread."""
         return bool(self._callbacks[event])
 
     def fire(self, event: str, *args: Any) -> None:
         """Call every callback of ``event`` in registration order (copied under the lock,
-        called outside it). Exceptions are logged, never propagated."""
+        called outside it). Exceptions are logged, never propagated.
+        The client's dispatcher thread (never the reader); callbacks run on the calling thread."""
         for callback in self._callbacks[event]:  # the list is replaced, never mutated
             try:
                 callback(*args)

@@ -57,7 +57,7 @@ class Transaction:
         return self._state
 
     def begin(self) -> Transaction:
-        """Send BEGIN (done by ``__enter__``)."""
+        """Send BEGIN (done by ``__enter__``). Any thread."""
         with self._lock:
             if self._state != "new":
                 raise TransactionError(f"transaction already {self._state}")
@@ -140,7 +140,7 @@ class Transaction:
             raise
 
     def nack(self, message: Message) -> None:
-        """NACK ``message`` inside the transaction."""
+        """NACK ``message`` inside the transaction. Any thread."""
         connection = self._open()
         try:
             connection.nack(message, transaction=self.id)
@@ -149,12 +149,13 @@ class Transaction:
             raise TransactionError(f"transaction {self.id} lost: {exc}") from exc
 
     def commit(self) -> None:
-        """COMMIT (done by ``__exit__`` when the block ends normally)."""
+        """COMMIT (done by ``__exit__`` when the block ends normally). Any thread."""
         self._end("COMMIT")
 
     def abort(self) -> None:
         """ABORT (done by ``__exit__`` when the block raises). After the transaction was lost
-        with its connection this does nothing but log: the broker has already dropped it."""
+        with its connection this does nothing but log: the broker has already dropped it.
+        Any thread."""
         self._end("ABORT")
 
     def _end(self, command: str) -> None:

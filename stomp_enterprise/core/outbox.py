@@ -83,6 +83,7 @@ def carries_over(frame: bytes) -> bool:
 
     Header values cannot hold a raw line feed (1.1/1.2 escape it, 1.0 refuses it), so a
     ``\\ntransaction:`` inside the head is always the start of that header.
+    Any thread (a pure function).
     """
     if not frame.startswith(_SEND):
         return False
@@ -190,7 +191,8 @@ class SendTracker:
 
     def admit(self, frames: Sequence[bytes], size: int) -> int:
         """How many leading ``frames`` (of ``size`` bytes in all) may be written now without
-        the cache growing beyond ``max_bytes``; 0 means: wait for a confirmation."""
+        the cache growing beyond ``max_bytes``; 0 means: wait for a confirmation.
+        Not thread-safe: call holding the outbound queue's lock."""
         room = self.max_bytes - _MARKER_ROOM - self.bytes  # a marker may be added to one
         if size <= room:
             return len(frames)
@@ -208,7 +210,8 @@ class SendTracker:
         one copy, in place in ``batch``) or, when that frame has a receipt of its own, use
         that one. The mark is registered at once: its RECEIPT may come back before
         :meth:`written` is called for the batch (a confirmation is never missed). Returns the
-        mark to pass to :meth:`written`, or None."""
+        mark to pass to :meth:`written`, or None.
+        Not thread-safe: call holding the outbound queue's lock."""
         due = (
             self._since_frames + len(batch) >= self.every_frames
             or self._since_bytes + size >= self.every_bytes
@@ -235,7 +238,8 @@ class SendTracker:
         """``frames`` (a batch, or its first part) were written completely: cache the SENDs
         (which of them carry over is decided at loss time, by :func:`plan_resend`: here
         only the command is looked at, see :func:`split_sends`). ``mark``: what
-        :meth:`prepare` returned for the batch."""
+        :meth:`prepare` returned for the batch.
+        Not thread-safe: call holding the outbound queue's lock."""
         sends, size = split_sends(frames)
         if not sends:
             return
@@ -252,12 +256,16 @@ class SendTracker:
             self._drop_confirmed()
 
     def is_marker(self, receipt_id: str) -> bool:
-        """Whether ``receipt_id`` is a confirmation point of this cache."""
+        """Whether ``receipt_id`` is a confirmation point of this cache.
+
+        Any thread (reads an immutable prefix).
+        """
         return receipt_id in self._marks
 
     def confirm(self, receipt_id: str) -> bool:
         """A RECEIPT arrived: drop every frame written before its mark (and the older marks).
-        Returns whether ``receipt_id`` was a mark of this cache."""
+        Returns whether ``receipt_id`` was a mark of this cache.
+        Not thread-safe: call holding the outbound queue's lock."""
         upto = self._marks.pop(receipt_id, None)
         if upto is None:
             return False
@@ -287,7 +295,10 @@ class SendTracker:
             self.confirmed += cut
 
     def take(self) -> list[bytes]:
-        """On loss: the unconfirmed frames, oldest first; the cache is empty afterwards."""
+        """On loss: the unconfirmed frames, oldest first; the cache is empty afterwards.
+
+        Not thread-safe: call holding the outbound queue's lock.
+        """
         frames = [frame for batch in self._batches for frame in batch]
         self._base += len(frames)
         self._acked = self._base
@@ -325,12 +336,14 @@ class Outbox:
 
     def carry(self, frames: Iterable[bytes]) -> None:
         """Keep ``frames`` (see :func:`plan_resend`) for the next connection, after any
-        already waiting (those came from an earlier loss)."""
+        already waiting (those came from an earlier loss).
+        Not thread-safe: the client calls it holding its own lock."""
         self._frames.extend(frames)
 
     def take(self) -> list[bytes]:
         """The frames to write on the new connection (after its subscription replay), in
-        order; they are counted in :attr:`resent`."""
+        order; they are counted in :attr:`resent`.
+        Not thread-safe: the client calls it holding its own lock."""
         frames, self._frames = self._frames, []
         self.resent += len(frames)
         return frames
@@ -338,11 +351,15 @@ class Outbox:
     def drop(self, extra: Iterable[bytes] = ()) -> list[bytes]:
         """Give up the waiting frames plus ``extra`` (a loss without reconnect, reconnect
         gave up, the client closed): returns them all, waiting ones first. The shell counts
-        those whose callers learn nothing else and calls :meth:`report`."""
+        those whose callers learn nothing else and calls :meth:`report`.
+        Not thread-safe: the client calls it holding its own lock."""
         frames = [*self._frames, *extra]
         self._frames = []
         return frames
 
     def report(self, count: int) -> None:
-        """``count`` frames were reported undelivered (added to :attr:`undelivered`)."""
+        """``count`` frames were reported undelivered (added to :attr:`undelivered`).
+
+        Not thread-safe: the client calls it holding its own lock.
+        """
         self.undelivered += count

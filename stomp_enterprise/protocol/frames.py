@@ -210,7 +210,7 @@ class Frame:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name``, without building the mapping (and, for a
-        parsed frame, without splitting the other headers)."""
+        parsed frame, without splitting the other headers). Any thread (frames are immutable)."""
         headers = self._headers
         if headers is not None:
             return headers.get(name, default)
@@ -233,7 +233,8 @@ class Frame:
     def wire_value(self, name: str) -> str | None:
         """For a parsed frame: the first value of ``name`` exactly as received, still
         escaped (so it can be echoed in the same version without decoding and re-encoding).
-        ``None`` when absent, or for a frame that did not come from the parser."""
+        ``None`` when absent, or for a frame that did not come from the parser.
+        Any thread (frames are immutable)."""
         head = self._head
         if head is None:
             return None
@@ -241,7 +242,10 @@ class Frame:
         return None if keys is None else _find_raw(head, keys)
 
     def to_bytes(self, version: str = "1.2", *, content_length: bool = True) -> bytes:
-        """Serialize for ``version``; see :func:`stomp_enterprise.protocol.serializer.serialize`."""
+        """Serialize for ``version``; see :func:`stomp_enterprise.protocol.serializer.serialize`.
+
+        Any thread (frames are immutable).
+        """
         return serialize(
             self.command, self._load(), self.body, version, content_length=content_length
         )

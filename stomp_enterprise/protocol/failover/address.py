@@ -252,7 +252,10 @@ class BrokerAddress(BaseModel):
         return f"{self.scheme}://{host}:{self.port}"
 
     def to_uri(self) -> str:
-        """Return :attr:`url` plus the percent-encoded options; :meth:`parse` reverses it."""
+        """Return :attr:`url` plus the percent-encoded options; :meth:`parse` reverses it.
+
+        Any thread (addresses are immutable).
+        """
         if not self.options:
             return self.url
         query = "&".join(
@@ -263,6 +266,8 @@ class BrokerAddress(BaseModel):
     @classmethod
     def parse(cls, uri: str) -> BrokerAddress:
         """Parse ``scheme://host[:port][/][?name=value&...]``.
+
+        Any thread (a pure function).
 
         Args:
             uri: the broker URI; IPv6 hosts go in brackets (``tcp://[::1]:61613``).
