@@ -31,9 +31,16 @@ from stomp_enterprise.aio.transaction import Transaction
 from stomp_enterprise.aio.transport import open_stream
 from stomp_enterprise.config import ClientConfig, Timeouts
 from stomp_enterprise.core.backlog import BacklogInfo, with_prefetch
+from stomp_enterprise.core.lifecycle import (
+    AfterLoss,
+    ClientView,
+    Lifecycle,
+    plan_carry_over,
+    undelivered_count,
+)
 from stomp_enterprise.core.listeners import ConnectedInfo, ListenerRegistry
 from stomp_enterprise.core.message import Body, encode_body
-from stomp_enterprise.core.outbox import Outbox, SendTracker, plan_resend
+from stomp_enterprise.core.outbox import SendTracker
 from stomp_enterprise.core.reconnect import (
     AttemptFeed,
     connect_failed,
@@ -54,7 +61,7 @@ from stomp_enterprise.errors import (
     StompTimeout,
     redact_uri_secrets,
 )
-from stomp_enterprise.protocol.failover import BrokerAddress, ReconnectSchedule
+from stomp_enterprise.protocol.failover import BrokerAddress
 from stomp_enterprise.protocol.frames import Frame
 from stomp_enterprise.protocol.session import Session
 from stomp_enterprise.transport.tls import client_ssl_context, server_hostname_of
@@ -69,7 +76,7 @@ JOIN_ALLOWANCE = 1.0
 _EVENT_QUEUE = 10_000  # listener calls waiting for the event task before the oldest wait
 
 
-class Client:
+class Client(ClientView):
     """An asyncio STOMP client.
 
     Args:
@@ -108,51 +115,40 @@ class Client:
         timeouts: Timeouts | Mapping[str, float | None] | None = None,
         **options: Any,
     ) -> None:
-        if isinstance(timeouts, Mapping):
-            try:
-                timeouts = Timeouts(**timeouts)
-            except Exception as exc:
-                raise ConfigError(f"invalid timeouts: {exc}") from None
-        self.config = ClientConfig.build(
-            url=url,
+        self.config = ClientConfig.for_client(
+            url,
             login=login,
             passcode=passcode,
             vhost=vhost,
-            versions=tuple(versions),
-            heart_beats=tuple(heart_beats),
+            versions=versions,
+            heart_beats=heart_beats,
             ssl=ssl,
-            timeouts=timeouts or Timeouts(),
-            **options,
+            timeouts=timeouts,
+            options=options,
         )
         config = self.config
         self.listeners = ListenerRegistry()
         self._session_ids = itertools.count(1)
         self._marker_ids = itertools.count(1)
         self._session = self._new_session()
-        self._outbox = Outbox()
+        self._life = Lifecycle(config.failover, config.seed)
+        self._outbox = self._life.outbox
         self._carried: dict[str, asyncio.Future[Frame]] = {}
         self._carried_data: dict[str, bytes] = {}
         self._connection: Connection | None = None
         self._subscriptions: dict[str, Subscription] = {}
-        self._schedule = ReconnectSchedule(config.failover, seed=config.seed)
+        self._schedule = self._life.schedule
         self._ssl_context = client_ssl_context(
             config.ssl, any(b.use_ssl for b in config.failover.brokers)
         )
         self._ids = itertools.count(1)
         self.closing = False
-        self._started = False
-        self._reconnecting = False
-        self._gave_up = False
         self._changed: asyncio.Event | None = None
         self._closed_event: asyncio.Event | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[tuple[str, tuple[Any, ...]] | None] | None = None
         self._event_task: asyncio.Task[None] | None = None
         self._disconnecting: asyncio.Task[None] | None = None
-        self.reconnects = 0
-        self.discarded = 0
-        self._lost_at: float | None = None
-        self._disconnected_total = 0.0
 
     def _new_session(self) -> Session:
         config = self.config
@@ -168,54 +164,10 @@ class Client:
     # ------------------------------------------------------------ properties
 
     @property
-    def is_connected(self) -> bool:
-        """True while a connection is established."""
-        connection = self._connection
-        return connection is not None and connection.alive
-
-    @property
-    def version(self) -> str | None:
-        """The negotiated STOMP version of the current connection (None when not connected)."""
-        connection = self._connection
-        if connection is None or connection.info is None or not connection.alive:
-            return None
-        return connection.info.version
-
-    @property
-    def server(self) -> str | None:
-        """The broker's CONNECTED ``server`` header."""
-        connection = self._connection
-        return connection.info.server if connection and connection.info else None
-
-    @property
-    def broker(self) -> str | None:
-        """URL of the broker currently connected to."""
-        connection = self._connection
-        return connection.url if connection is not None and connection.alive else None
-
-    @property
-    def heart_beats(self) -> tuple[int, int]:
-        """Negotiated ``(send_every_ms, expect_every_ms)`` of the current connection."""
-        connection = self._connection
-        if connection is None or connection.info is None:
-            return (0, 0)
-        return (connection.info.send_interval, connection.info.receive_interval)
-
-    @property
     def pending_receipts(self) -> int:
         """How many RECEIPTs the current connection still waits for (a leak check)."""
         connection = self._connection
         return 0 if connection is None else len(connection.receipts)
-
-    @property
-    def resent(self) -> int:
-        """Frames written again on a new connection after a loss (counter)."""
-        return self._outbox.resent
-
-    @property
-    def undelivered(self) -> int:
-        """Fire-and-forget SENDs given up and reported with the ``undelivered`` event."""
-        return self._outbox.undelivered
 
     @property
     def unconfirmed_bytes(self) -> int:
@@ -233,15 +185,7 @@ class Client:
     @property
     def disconnected_seconds(self) -> float:
         """Total time spent disconnected after connection losses (observability)."""
-        total = self._disconnected_total
-        if self._lost_at is not None:
-            total += time.monotonic() - self._lost_at
-        return total
-
-    @property
-    def subscriptions(self) -> list[Subscription]:
-        """The active subscriptions."""
-        return list(self._subscriptions.values())
+        return self._life.disconnected_seconds(time.monotonic())
 
     # ------------------------------------------------------------ connect
 
@@ -261,20 +205,16 @@ class Client:
         """
         if self.is_connected:
             return self
-        if self._started:
-            raise LocalProtocolError("connect() while a connection is being established")
-        self._started = True
+        self._life.starting()
         self.closing = False
-        self._gave_up = False
         self._closed_event = asyncio.Event()
         self._changed = asyncio.Event()
-        self._schedule.reset()
         self._start_events()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             connection = await self._connect_loop(startup=True, deadline=deadline)
         except BaseException:
-            self._started = False
+            self._life.started = False
             await self._stop_events(JOIN_ALLOWANCE)
             raise
         self._installed(connection, reconnect=False)
@@ -388,13 +328,7 @@ class Client:
             connection.preload(frames + carried)
         self._connection = connection
         self._session = connection.session
-        self._started = False
-        self._reconnecting = False
-        self._gave_up = False
-        if self._lost_at is not None:
-            self._disconnected_total += time.monotonic() - self._lost_at
-            self._lost_at = None
-        self._schedule.connected(time.monotonic())
+        self._life.installed(time.monotonic())
         connection.start()
         self._notify()
         log.info(
@@ -436,13 +370,8 @@ class Client:
     ) -> list[asyncio.Future[Frame]]:
         """``connection`` was lost: keep what must be written again on the next connection,
         or report it when none will come. Returns the receipt futures to fail."""
-        carried = {rid: f for rid, f in receipts.items() if rid in data and not f.done()}
-        frames = plan_resend(cached, unsent, [data[rid] for rid in carried])
-        if (
-            self._connection is connection
-            and not self.closing
-            and self.config.failover.policy.max_reconnect_attempts != 0
-        ):
+        carried, frames = plan_carry_over(receipts, data, asyncio.Future.done, cached, unsent)
+        if self._life.carries(self._connection is connection, self.closing):
             self._outbox.carry(frames)
             self._carried.update(carried)
             self._carried_data.update({rid: data[rid] for rid in carried})
@@ -462,7 +391,7 @@ class Client:
         for future in waiting:
             if not future.done():
                 future.set_exception(ConnectionLost(f"send not delivered: {error}"))
-        count = sum(1 for frame in dropped if id(frame) not in told)
+        count = undelivered_count(dropped, told)
         if not count:
             return
         self._outbox.report(count)
@@ -476,20 +405,17 @@ class Client:
         self._fire("disconnected", error)
         if self._connection is not connection:
             return
-        self._lost_at = time.monotonic()
-        self._schedule.failed(connection.stream.address)
-        healthy = self._schedule.lost(self._lost_at)
-        if self.closing or self.config.failover.policy.max_reconnect_attempts == 0:
+        after = self._life.lost(connection.stream.address, time.monotonic(), closing=self.closing)
+        if after is AfterLoss.STAY_DOWN:
             self._notify()
             return
-        if not healthy:
+        if after is AfterLoss.RECONNECT_YOUNG:
             log.warning(
                 "connection to %s died young (within %.3gs of CONNECTED): the reconnect "
                 "back-off continues",
                 connection.url,
                 self._schedule.healthy_after(),
             )
-        self._reconnecting = True
         self._reconnect_task = asyncio.get_running_loop().create_task(
             self._reconnect(), name="stomp-reconnect"
         )
@@ -499,8 +425,7 @@ class Client:
         try:
             connection = await self._connect_loop(startup=False, deadline=None)
         except Exception as exc:
-            self._reconnecting = False
-            self._gave_up = True
+            self._life.reconnect_ended(gave_up=True)
             self._notify()
             if self.closing:
                 return
@@ -512,26 +437,11 @@ class Client:
             return
         if self.closing:
             await connection.close(JOIN_ALLOWANCE)
-            self._reconnecting = False
+            self._life.reconnect_ended(gave_up=False)
             self._notify()
             return
-        self.reconnects += 1
+        self._life.reconnects += 1
         self._installed(connection, reconnect=True)
-
-    def _may_reconnect(self) -> bool:
-        """Whether a connection may still come: connecting, reconnecting, or a loss whose
-        reconnect has not started yet."""
-        if self.closing:
-            return False
-        if self._reconnecting or self._started:
-            return True
-        connection = self._connection
-        return (
-            connection is not None
-            and not connection.alive
-            and not self._gave_up
-            and self.config.failover.policy.max_reconnect_attempts != 0
-        )
 
     async def _current_connection(self, timeout: float | None = None) -> Connection:
         """The live connection, waiting (bounded) for a reconnect."""
@@ -546,7 +456,8 @@ class Client:
             connection = self._connection
             if connection is not None and connection.alive:
                 return connection
-            if not self._may_reconnect():
+            lost = connection is not None and not connection.alive
+            if not self._life.may_reconnect(lost, closing=self.closing):
                 raise NotConnected(
                     "not connected"
                     + (
@@ -651,7 +562,7 @@ class Client:
 
     def _discarded(self, subscription_id: str, count: int, reason: str) -> None:
         """Auto-ack messages received and never delivered: a WARNING and the event."""
-        self.discarded += count
+        self._life.discarded += count
         log.warning(
             "%d auto-ack message(s) of subscription %s discarded: %s",
             count,
@@ -736,7 +647,7 @@ class Client:
             self._report_undelivered([], NotConnected("the client was closed"))
         lost_already = connection is not None and connection.lost_error is not None
         self._connection = None
-        self._started = self._reconnecting = False
+        self._life.closed()
         self._notify()
         if connection is not None and not lost_already:
             self._fire("disconnected", None)

@@ -29,8 +29,15 @@ from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscript
 from stomp_enterprise.client.transaction import Transaction
 from stomp_enterprise.config import ClientConfig, Timeouts
 from stomp_enterprise.core.backlog import BacklogInfo, with_prefetch
+from stomp_enterprise.core.lifecycle import (
+    AfterLoss,
+    ClientView,
+    Lifecycle,
+    plan_carry_over,
+    undelivered_count,
+)
 from stomp_enterprise.core.message import Body, encode_body
-from stomp_enterprise.core.outbox import Outbox, SendTracker, plan_resend
+from stomp_enterprise.core.outbox import SendTracker
 from stomp_enterprise.core.reconnect import (
     AttemptFeed,
     connect_failed,
@@ -51,7 +58,7 @@ from stomp_enterprise.errors import (
     StompTimeout,
     redact_uri_secrets,
 )
-from stomp_enterprise.protocol.failover import BrokerAddress, ReconnectSchedule
+from stomp_enterprise.protocol.failover import BrokerAddress
 from stomp_enterprise.protocol.frames import Frame
 from stomp_enterprise.protocol.session import Session
 from stomp_enterprise.transport.socket import open_transport
@@ -68,7 +75,7 @@ _JOIN = 5.0
 JOIN_ALLOWANCE = 1.0
 
 
-class Client:
+class Client(ClientView):
     """A thread-safe STOMP client.
 
     Args:
@@ -107,21 +114,16 @@ class Client:
         timeouts: Timeouts | Mapping[str, float | None] | None = None,
         **options: Any,
     ) -> None:
-        if isinstance(timeouts, Mapping):
-            try:
-                timeouts = Timeouts(**timeouts)
-            except Exception as exc:
-                raise ConfigError(f"invalid timeouts: {exc}") from None
-        self.config = ClientConfig.build(
-            url=url,
+        self.config = ClientConfig.for_client(
+            url,
             login=login,
             passcode=passcode,
             vhost=vhost,
-            versions=tuple(versions),
-            heart_beats=tuple(heart_beats),
+            versions=versions,
+            heart_beats=heart_beats,
             ssl=ssl,
-            timeouts=timeouts or Timeouts(),
-            **options,
+            timeouts=timeouts,
+            options=options,
         )
         config = self.config
         self.listeners = Listeners()
@@ -138,50 +140,25 @@ class Client:
             skip_oversize=True,
             ids=self._session_ids,
         )
-        # frames (and receipted sends' futures) waiting for the next connection
-        self._outbox = Outbox()
+        # between connections: schedule, outbox, flags, counters (guarded by _state)
+        self._life = Lifecycle(config.failover, config.seed)
+        self._outbox = self._life.outbox
+        # receipted sends' futures waiting for the next connection
         self._carried_receipts: dict[str, ReceiptFuture] = {}
         self._connection: Connection | None = None
         self._subscriptions: dict[str, Subscription] = {}
         self._dispatcher: Dispatcher = _idle_dispatcher()
         self._closing = threading.Event()
-        self._started = False
-        self._reconnecting = False
-        self._gave_up = False
         self._forked = False
         _ALL_CLIENTS.add(self)
         self._reconnect_thread: threading.Thread | None = None
         self._priority_thread: threading.Thread | None = None
-        self._schedule = ReconnectSchedule(config.failover, seed=config.seed)
+        self._schedule = self._life.schedule
         self._ssl_context = self._make_ssl_context()
         self._disconnect_lock = threading.Lock()
-        self.reconnects = 0
-        self.discarded = 0  # auto-ack messages received but never delivered (see _discarded)
-        self._lost_at: float | None = None
-        self._disconnected_total = 0.0
         self._ids = itertools.count(1)
 
     # ------------------------------------------------------------ properties
-
-    @property
-    def is_connected(self) -> bool:
-        """True while a connection is established."""
-        connection = self._connection
-        return connection is not None and connection.alive
-
-    @property
-    def version(self) -> str | None:
-        """The negotiated STOMP version of the current connection (None when not connected)."""
-        connection = self._connection
-        if connection is None or connection.info is None or not connection.alive:
-            return None
-        return connection.info.version
-
-    @property
-    def broker(self) -> str | None:
-        """URL of the broker currently connected to."""
-        connection = self._connection
-        return connection.url if connection is not None and connection.alive else None
 
     @property
     def pending_receipts(self) -> int:
@@ -195,41 +172,9 @@ class Client:
         return 0 if connection is None else len(connection._receipts)
 
     @property
-    def server(self) -> str | None:
-        """The broker's CONNECTED ``server`` header."""
-        connection = self._connection
-        return connection.info.server if connection and connection.info else None
-
-    @property
-    def heart_beats(self) -> tuple[int, int]:
-        """Negotiated ``(send_every_ms, expect_every_ms)`` of the current connection."""
-        connection = self._connection
-        if connection is None or connection.info is None:
-            return (0, 0)
-        return (connection.info.send_interval, connection.info.receive_interval)
-
-    @property
     def disconnected_seconds(self) -> float:
         """Total time spent disconnected after connection losses (observability)."""
-        total = self._disconnected_total
-        if self._lost_at is not None:
-            total += time.monotonic() - self._lost_at
-        return total
-
-    @property
-    def resent(self) -> int:
-        """Frames written again on a new connection after a loss (counter): SENDs that were
-        not completely written, receipted SENDs without their RECEIPT, and with
-        ``trackMessages=true`` SENDs the broker had not confirmed. Each may be a duplicate
-        at the broker. Any thread."""
-        return self._outbox.resent
-
-    @property
-    def undelivered(self) -> int:
-        """Fire-and-forget SENDs given up (counter): lost with the connection on a plain URI,
-        when reconnecting gave up, or pending when the client was closed. Each report also
-        fires the ``undelivered`` event and logs a WARNING. Any thread."""
-        return self._outbox.undelivered
+        return self._life.disconnected_seconds(time.monotonic())
 
     @property
     def pending_bytes(self) -> int:
@@ -260,11 +205,6 @@ class Client:
             return BacklogInfo(0, 0, False, 0)
         return connection.backlog_info()
 
-    @property
-    def subscriptions(self) -> list[Subscription]:
-        """The active subscriptions."""
-        return list(self._subscriptions.values())
-
     # ------------------------------------------------------------ connect / disconnect
 
     def connect(self, timeout: float | None = None) -> Client:
@@ -283,11 +223,8 @@ class Client:
         with self._state:
             if self._connection is not None and self._connection.alive:
                 return self
-            if self._started:
-                raise LocalProtocolError("connect() while a connection is being established")
-            self._started = True
+            self._life.starting()  # a new start: no back-off left from earlier connections
             self._closing.clear()
-            self._schedule.reset()  # a new start: no back-off left from earlier connections
             if not self._dispatcher.alive:
                 self._dispatcher = Dispatcher(
                     f"stomp-dispatch-{id(self):x}", self.config.dispatch_workers
@@ -296,7 +233,7 @@ class Client:
             connection = self._connect_loop(startup=True, deadline=_deadline(timeout))
         except BaseException:
             with self._state:
-                self._started = False
+                self._life.started = False
             self._dispatcher.stop(_JOIN)
             self._dispatcher = _idle_dispatcher()
             raise
@@ -443,13 +380,7 @@ class Client:
         with self._state:
             self._connection = connection
             self._session = connection.session
-            self._started = False
-            self._reconnecting = False
-            self._gave_up = False
-            if self._lost_at is not None:
-                self._disconnected_total += time.monotonic() - self._lost_at
-                self._lost_at = None
-            self._schedule.connected(time.monotonic())
+            self._life.installed(time.monotonic())
             self._state.notify_all()
         connection.start_reader()
         if self._schedule.should_return_to_priority(connection.transport.address):
@@ -486,14 +417,10 @@ class Client:
         """``connection`` was lost (called once, before :meth:`_connection_lost`): keep what
         must be written again on the next connection, or report it when none will come.
         Returns the receipt futures the caller fails with ``error``."""
-        carried = {rid: f for rid, f in receipts.items() if f.data is not None and not f.done()}
-        frames = plan_resend(cached, unsent, [f.data for f in carried.values() if f.data])
+        data = {rid: f.data for rid, f in receipts.items() if f.data is not None}
+        carried, frames = plan_carry_over(receipts, data, Future.done, cached, unsent)
         with self._state:
-            if (
-                self._connection is connection
-                and not self._closing.is_set()
-                and self.config.failover.policy.max_reconnect_attempts != 0
-            ):
+            if self._life.carries(self._connection is connection, self._closing.is_set()):
                 self._outbox.carry(frames)
                 self._carried_receipts.update(carried)
                 return [f for rid, f in receipts.items() if rid not in carried]
@@ -519,7 +446,7 @@ class Client:
             for f in [*receipted, *waiting]
             if isinstance(f, ReceiptFuture) and f.data is not None
         }
-        count = sum(1 for frame in dropped if id(frame) not in told)
+        count = undelivered_count(dropped, told)
         for future in waiting:
             if not future.done():
                 future.set_exception(ConnectionLost(f"send not delivered: {error}"))
@@ -548,20 +475,19 @@ class Client:
         with self._state:
             if self._connection is not connection:
                 return
-            self._lost_at = time.monotonic()
-            self._schedule.failed(connection.transport.address)
-            healthy = self._schedule.lost(self._lost_at)
-            if self._closing.is_set() or self.config.failover.policy.max_reconnect_attempts == 0:
+            after = self._life.lost(
+                connection.transport.address, time.monotonic(), closing=self._closing.is_set()
+            )
+            if after is AfterLoss.STAY_DOWN:
                 self._state.notify_all()
                 return
-            if not healthy:
+            if after is AfterLoss.RECONNECT_YOUNG:
                 log.warning(
                     "connection to %s died young (within %.3gs of CONNECTED): the reconnect "
                     "back-off continues",
                     connection.url,
                     self._schedule.healthy_after(),
                 )
-            self._reconnecting = True
             old = self._reconnect_thread
             self._reconnect_thread = threading.Thread(
                 target=self._reconnect, args=(connection, old), name="stomp-reconnect"
@@ -577,8 +503,7 @@ class Client:
             connection = self._connect_loop(startup=False, deadline=None)
         except BaseException as exc:
             with self._state:
-                self._reconnecting = False
-                self._gave_up = True
+                self._life.reconnect_ended(gave_up=True)
                 self._state.notify_all()
             if self._closing.is_set():
                 return
@@ -591,10 +516,10 @@ class Client:
         if self._closing.is_set():
             connection.close(_JOIN)
             with self._state:
-                self._reconnecting = False
+                self._life.reconnect_ended(gave_up=False)
                 self._state.notify_all()
             return
-        self.reconnects += 1
+        self._life.reconnects += 1
         self._installed(connection, reconnect=True)
 
     def _start_priority_return(self, current: Connection) -> None:
@@ -634,23 +559,16 @@ class Client:
         old.closing = True
         with self._lock:
             old.alive = False  # senders now wait for the new connection
-        self.reconnects += 1
+        self._life.reconnects += 1
         self._installed(new, reconnect=True)
         old.close(_JOIN)
 
     def _may_reconnect(self) -> bool:
         """Whether a connection may still come (call with ``_state`` held): connecting,
         reconnecting, or a loss that ``_connection_lost`` has not picked up yet."""
-        if self._closing.is_set():
-            return False
-        if self._reconnecting or self._started:
-            return True
         connection = self._connection
-        return (
-            connection is not None
-            and not connection.alive
-            and not self._gave_up
-            and self.config.failover.policy.max_reconnect_attempts != 0
+        return self._life.may_reconnect(
+            connection is not None and not connection.alive, closing=self._closing.is_set()
         )
 
     def _current_connection(self, timeout: float | None = None) -> Connection:
@@ -757,8 +675,7 @@ class Client:
             with self._state:
                 lost_already = connection is not None and connection.lost_error is not None
                 self._connection = None
-                self._started = False
-                self._reconnecting = False
+                self._life.closed()
                 self._state.notify_all()
             if was_current and not lost_already:
                 dispatcher.submit(None, self.listeners.fire, "disconnected", None)
@@ -1034,7 +951,7 @@ class Client:
         """Auto-ack messages received and never delivered: a WARNING and the ``discarded``
         event (any thread)."""
         with self._state:
-            self.discarded += count
+            self._life.discarded += count
         log.warning(
             "%d auto-ack message(s) of subscription %s discarded: %s",
             count,
@@ -1100,14 +1017,14 @@ def _after_fork_in_child() -> None:
     """The child of a fork has none of the parent's threads and must not share its sockets:
     every client inherited from the parent becomes unusable, with a clear error."""
     for client in list(_ALL_CLIENTS):
-        if client._connection is not None or client._started:
+        if client._connection is not None or client._life.started:
             # locks may have been held by parent threads that do not exist here
             client._lock = threading.Lock()
             client._state = threading.Condition(threading.Lock())
             client._disconnect_lock = threading.Lock()
             client._forked = True
             client._connection = None
-            client._started = client._reconnecting = False
+            client._life.closed()
             client._closing.set()
             client._dispatcher = _idle_dispatcher()
 
