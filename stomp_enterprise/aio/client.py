@@ -15,56 +15,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import itertools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+from tenacity import AsyncRetrying
 
+from stomp_enterprise._shell import ConnectPlan, ShellBase
 from stomp_enterprise.aio.connection import Connection
 from stomp_enterprise.aio.message import Message
 from stomp_enterprise.aio.subscription import Handler, Subscription
 from stomp_enterprise.aio.transaction import Transaction
 from stomp_enterprise.aio.transport import open_stream
-from stomp_enterprise.config import ClientConfig, Timeouts
-from stomp_enterprise.core.backlog import BacklogInfo, with_prefetch
-from stomp_enterprise.core.lifecycle import (
-    AfterLoss,
-    ClientView,
-    Lifecycle,
-    plan_carry_over,
-    undelivered_count,
-)
-from stomp_enterprise.core.listeners import ConnectedInfo, ListenerRegistry
+from stomp_enterprise.core.backlog import BacklogInfo
+from stomp_enterprise.core.lifecycle import AfterLoss, plan_carry_over, undelivered_count
+from stomp_enterprise.core.listeners import ListenerRegistry
 from stomp_enterprise.core.message import Body, encode_body
-from stomp_enterprise.core.outbox import SendTracker
 from stomp_enterprise.core.reconnect import (
-    AttemptFeed,
-    connect_failed,
-    connect_headers,
     reconnect_wait,
-    retryable,
 )
 from stomp_enterprise.core.subscription import ErrorPolicy
 from stomp_enterprise.errors import (
     BrokerError,
-    ConfigError,
-    ConnectFailed,
     ConnectionLost,
     HeartbeatTimeout,
     LocalProtocolError,
     NotConnected,
     ReceiptTimeout,
-    StompTimeout,
-    redact_uri_secrets,
 )
 from stomp_enterprise.protocol.failover import BrokerAddress
 from stomp_enterprise.protocol.frames import Frame
-from stomp_enterprise.protocol.session import Session
-from stomp_enterprise.transport.tls import client_ssl_context, server_hostname_of
 
 __all__ = ["JOIN_ALLOWANCE", "Client"]
 
@@ -76,7 +58,7 @@ JOIN_ALLOWANCE = 1.0
 _EVENT_QUEUE = 10_000  # listener calls waiting for the event task before the oldest wait
 
 
-class Client(ClientView):
+class Client(ShellBase):
     """An asyncio STOMP client.
 
     Args:
@@ -102,46 +84,12 @@ class Client(ClientView):
 
     _message_class = Message
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        login: str | None = None,
-        passcode: str | None = None,
-        vhost: str | None = None,
-        versions: Sequence[str] = ("1.2", "1.1", "1.0"),
-        heart_beats: tuple[int, int] = (10_000, 10_000),
-        ssl: Any = None,
-        timeouts: Timeouts | Mapping[str, float | None] | None = None,
-        **options: Any,
-    ) -> None:
-        self.config = ClientConfig.for_client(
-            url,
-            login=login,
-            passcode=passcode,
-            vhost=vhost,
-            versions=versions,
-            heart_beats=heart_beats,
-            ssl=ssl,
-            timeouts=timeouts,
-            options=options,
-        )
-        config = self.config
+    def _setup(self) -> None:
         self.listeners = ListenerRegistry()
-        self._session_ids = itertools.count(1)
-        self._marker_ids = itertools.count(1)
-        self._session = self._new_session()
-        self._life = Lifecycle(config.failover, config.seed)
-        self._outbox = self._life.outbox
         self._carried: dict[str, asyncio.Future[Frame]] = {}
         self._carried_data: dict[str, bytes] = {}
         self._connection: Connection | None = None
         self._subscriptions: dict[str, Subscription] = {}
-        self._schedule = self._life.schedule
-        self._ssl_context = client_ssl_context(
-            config.ssl, any(b.use_ssl for b in config.failover.brokers)
-        )
-        self._ids = itertools.count(1)
         self.closing = False
         self._changed: asyncio.Event | None = None
         self._closed_event: asyncio.Event | None = None
@@ -149,17 +97,6 @@ class Client(ClientView):
         self._events: asyncio.Queue[tuple[str, tuple[Any, ...]] | None] | None = None
         self._event_task: asyncio.Task[None] | None = None
         self._disconnecting: asyncio.Task[None] | None = None
-
-    def _new_session(self) -> Session:
-        config = self.config
-        return Session(
-            config.versions,
-            config.heart_beats,
-            max_frame_size=config.max_frame_size,
-            content_length=config.content_length,
-            skip_oversize=True,
-            ids=self._session_ids,
-        )
 
     # ------------------------------------------------------------ properties
 
@@ -223,89 +160,42 @@ class Client(ClientView):
     async def _connect_loop(self, *, startup: bool, deadline: float | None) -> Connection:
         """Run the schedule's passes (tenacity's ``AsyncRetrying`` fed by the pure schedule,
         with a back-off sleep that ``disconnect()`` interrupts) until a connection is made."""
-        attempts = AttemptFeed(self._schedule.attempts(startup), lambda: self.closing)
-        if attempts.current is None:
-            raise ConnectFailed("reconnect is disabled (maxReconnectAttempts=0)")
-        errors = retryable(startup=startup)
+        plan = ConnectPlan(
+            self._schedule, startup=startup, closing=lambda: self.closing, deadline=deadline
+        )
         closed = self._closed_event
         assert closed is not None
 
         async def sleep(seconds: float) -> None:
-            if deadline is not None:
-                seconds = min(seconds, max(0.0, deadline - time.monotonic()))
+            seconds = plan.sleep_time(seconds)
             if seconds > 0:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(closed.wait(), seconds)
 
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning("%s (%s); next: %s in %.3fs", *attempts.describe_retry(exc))
-
         async def one_try() -> Connection:
-            attempt = attempts.current
-            assert attempt is not None
-            if self.closing:
-                raise NotConnected("client is closing")
-            if deadline is not None and time.monotonic() >= deadline:
-                raise StompTimeout("connect timeout reached")
+            broker = plan.next_broker()
             try:
-                return await self._open(attempt.broker, deadline)
-            except errors as exc:
-                attempts.tried.append((attempt.broker.url, exc))
+                return await self._open(broker, plan)
+            except plan.errors as exc:
+                plan.failed(broker, exc)
                 raise
 
-        retrying = AsyncRetrying(
-            stop=lambda state: (
-                attempts.stop(state) or (deadline is not None and time.monotonic() >= deadline)
-            ),
-            wait=attempts.wait,
-            sleep=sleep,
-            retry=retry_if_exception_type(errors),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        first = attempts.current
-        if first.delay > 0:  # the last connection died young: its back-off still applies
-            log.warning("reconnecting to %s in %.3fs", first.broker.url, first.delay)
-            await sleep(first.delay)
+        retrying = AsyncRetrying(**plan.options(sleep))
+        await sleep(plan.first_delay())
         try:
             return await retrying(one_try)
-        except errors as exc:
-            if self.closing:
-                raise NotConnected("client closed while connecting") from exc
-            raise connect_failed(attempts.tried) from exc
+        except plan.errors as exc:
+            raise plan.final_error() from exc
 
-    async def _open(self, broker: BrokerAddress, deadline: float | None) -> Connection:
-        config = self.config
-        timeouts = config.timeouts
-
-        def bounded(value: float) -> float:
-            if deadline is None:
-                return value
-            return max(0.001, min(value, deadline - time.monotonic()))
-
+    async def _open(self, broker: BrokerAddress, plan: ConnectPlan) -> Connection:
+        timeouts = self.config.timeouts
         log.info("connecting to %s", broker.url)
         stream = await open_stream(
-            broker,
-            timeout=bounded(timeouts.connect),
-            ssl_context=self._ssl_context if broker.use_ssl else None,
-            server_hostname=server_hostname_of(config.ssl),
+            broker, timeout=plan.bounded(timeouts.connect), **self._transport_options(broker)
         )
-        policy = config.failover.policy
-        tracker = (
-            SendTracker(policy.max_cache_size, ids=self._marker_ids)
-            if policy.track_messages
-            else None
-        )
-        connection = Connection(self, stream, self._new_session(), tracker)
+        connection = Connection(self, stream, self._new_session(), self._new_tracker())
         try:
-            await connection.handshake(
-                host=config.vhost,
-                login=config.login,
-                passcode=config.passcode.get_secret_value() if config.passcode else None,
-                headers=connect_headers(config.connect_headers, config.client_id),
-                timeout=bounded(timeouts.connected),
-            )
+            await connection.handshake(**self._handshake_options(plan.bounded(timeouts.connected)))
         except BaseException:
             stream.abort()
             await stream.wait_closed(JOIN_ALLOWANCE)
@@ -331,24 +221,7 @@ class Client(ClientView):
         self._life.installed(time.monotonic())
         connection.start()
         self._notify()
-        log.info(
-            "connected to %s (STOMP %s, heart-beats %s)%s",
-            connection.url,
-            info.version,
-            (info.send_interval, info.receive_interval),
-            " after reconnect" if reconnect else "",
-        )
-        self._fire(
-            "connected",
-            ConnectedInfo(
-                connection.url,
-                info.version,
-                info.server,
-                info.session_id,
-                (info.send_interval, info.receive_interval),
-                reconnect,
-            ),
-        )
+        self._fire("connected", self._announce(connection.url, info, reconnect=reconnect))
 
     def _notify(self) -> None:
         """Wake every task waiting for a change of connection."""
@@ -458,14 +331,7 @@ class Client(ClientView):
                 return connection
             lost = connection is not None and not connection.alive
             if not self._life.may_reconnect(lost, closing=self.closing):
-                raise NotConnected(
-                    "not connected"
-                    + (
-                        f" (last error: {connection.lost_error})"
-                        if connection and connection.lost_error
-                        else ""
-                    )
-                )
+                raise self._not_connected()
             remaining = deadline - time.monotonic()
             changed = self._changed
             if remaining <= 0 or changed is None:
@@ -767,21 +633,10 @@ class Client(ClientView):
             timeout: the receipt wait, and how long to wait for a reconnect.
         """
         connection = await self._current_connection(timeout)
-        headers = connection.routed(destination, headers, subscribe=True)
-        if ack != "auto":
-            config = self.config
-            info = connection.info
-            headers = with_prefetch(
-                headers,
-                info.server if info else None,
-                max_messages=config.max_backlog_messages,
-                max_bytes=config.max_backlog_bytes,
-                queue_size=config.queue_size,
-                pull=handler is None,
-            )
-        sub_id = id if id is not None else f"sub-{next(self._ids)}"
-        if sub_id in self._subscriptions:
-            raise ConfigError(f"subscription id {sub_id!r} is already in use")
+        headers = self._subscribe_headers(
+            connection, destination, headers, ack=ack, pull=handler is None
+        )
+        sub_id = self._subscription_id(id)
         sub = Subscription(
             self,
             sub_id,
@@ -848,9 +703,3 @@ class Client(ClientView):
         """A transaction for ``async with client.transaction() as tx:`` (BEGIN on enter,
         COMMIT when the block ends normally, ABORT when it raises)."""
         return Transaction(self, receipt=receipt, timeout=timeout)
-
-    def __repr__(self) -> str:
-        return (
-            f"<aio.Client {redact_uri_secrets(self.config.failover.to_uri())} "
-            f"login={self.config.login!r} connected={self.is_connected}>"
-        )

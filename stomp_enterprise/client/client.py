@@ -7,7 +7,6 @@ dispatcher for user code, and, with a failover URI, a background reconnect threa
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import sys
@@ -19,36 +18,23 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import Any
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type
+from tenacity import Retrying
 
+from stomp_enterprise._shell import ConnectPlan, ShellBase
 from stomp_enterprise.client.connection import Connection, ReceiptFuture
 from stomp_enterprise.client.dispatcher import Dispatcher
-from stomp_enterprise.client.listeners import ConnectedInfo, Listeners
+from stomp_enterprise.client.listeners import Listeners
 from stomp_enterprise.client.message import Message
 from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscription
 from stomp_enterprise.client.transaction import Transaction
-from stomp_enterprise.config import ClientConfig, Timeouts
-from stomp_enterprise.core.backlog import BacklogInfo, with_prefetch
-from stomp_enterprise.core.lifecycle import (
-    AfterLoss,
-    ClientView,
-    Lifecycle,
-    plan_carry_over,
-    undelivered_count,
-)
+from stomp_enterprise.core.backlog import BacklogInfo
+from stomp_enterprise.core.lifecycle import AfterLoss, plan_carry_over, undelivered_count
 from stomp_enterprise.core.message import Body, encode_body
-from stomp_enterprise.core.outbox import SendTracker
 from stomp_enterprise.core.reconnect import (
-    AttemptFeed,
-    connect_failed,
-    connect_headers,
     reconnect_wait,
-    retryable,
 )
 from stomp_enterprise.errors import (
     BrokerError,
-    ConfigError,
-    ConnectFailed,
     ConnectionLost,
     HeartbeatTimeout,
     LocalProtocolError,
@@ -56,13 +42,11 @@ from stomp_enterprise.errors import (
     ReceiptTimeout,
     StompConnectionError,
     StompTimeout,
-    redact_uri_secrets,
 )
 from stomp_enterprise.protocol.failover import BrokerAddress
 from stomp_enterprise.protocol.frames import Frame
 from stomp_enterprise.protocol.session import Session
 from stomp_enterprise.transport.socket import open_transport
-from stomp_enterprise.transport.tls import client_ssl_context, server_hostname_of
 
 __all__ = ["Body", "Client"]
 
@@ -75,7 +59,7 @@ _JOIN = 5.0
 JOIN_ALLOWANCE = 1.0
 
 
-class Client(ClientView):
+class Client(ShellBase):
     """A thread-safe STOMP client.
 
     Args:
@@ -101,48 +85,11 @@ class Client(ClientView):
 
     _message_class = Message
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        login: str | None = None,
-        passcode: str | None = None,
-        vhost: str | None = None,
-        versions: Sequence[str] = ("1.2", "1.1", "1.0"),
-        heart_beats: tuple[int, int] = (10_000, 10_000),
-        ssl: Any = None,
-        timeouts: Timeouts | Mapping[str, float | None] | None = None,
-        **options: Any,
-    ) -> None:
-        self.config = ClientConfig.for_client(
-            url,
-            login=login,
-            passcode=passcode,
-            vhost=vhost,
-            versions=versions,
-            heart_beats=heart_beats,
-            ssl=ssl,
-            timeouts=timeouts,
-            options=options,
-        )
-        config = self.config
+    def _setup(self) -> None:
         self.listeners = Listeners()
         self._lock = threading.Lock()  # guards the session (see connection.py)
-        self._state = threading.Condition(threading.Lock())  # guards the fields below
-        # one id counter for every session: receipt ids carried over stay unique
-        self._session_ids = itertools.count(1)
-        self._marker_ids = itertools.count(1)  # trackMessages markers, unique likewise
-        self._session = Session(
-            config.versions,
-            config.heart_beats,
-            max_frame_size=config.max_frame_size,
-            content_length=config.content_length,
-            skip_oversize=True,
-            ids=self._session_ids,
-        )
-        # between connections: schedule, outbox, flags, counters (guarded by _state)
-        self._life = Lifecycle(config.failover, config.seed)
-        self._outbox = self._life.outbox
+        # guards the connection, the lifecycle (ShellBase._life) and the fields below
+        self._state = threading.Condition(threading.Lock())
         # receipted sends' futures waiting for the next connection
         self._carried_receipts: dict[str, ReceiptFuture] = {}
         self._connection: Connection | None = None
@@ -153,10 +100,7 @@ class Client(ClientView):
         _ALL_CLIENTS.add(self)
         self._reconnect_thread: threading.Thread | None = None
         self._priority_thread: threading.Thread | None = None
-        self._schedule = self._life.schedule
-        self._ssl_context = self._make_ssl_context()
         self._disconnect_lock = threading.Lock()
-        self._ids = itertools.count(1)
 
     # ------------------------------------------------------------ properties
 
@@ -240,15 +184,6 @@ class Client(ClientView):
         self._installed(connection, reconnect=False)
         return self
 
-    def _make_ssl_context(self) -> Any:
-        return client_ssl_context(self.config.ssl, self._uses_tls())
-
-    def _uses_tls(self) -> bool:
-        return any(broker.use_ssl for broker in self.config.failover.brokers)
-
-    def _server_hostname(self) -> str | None:
-        return server_hostname_of(self.config.ssl)
-
     def _connect_loop(self, *, startup: bool, deadline: float | None) -> Connection:
         """Run the schedule's passes until a connection is made.
 
@@ -256,82 +191,44 @@ class Client(ClientView):
         once. During a background reconnect it is retried with the back-off like any failed
         try (RabbitMQ answers so while a vhost is still starting) and counts as one.
         """
-        attempts = AttemptFeed(self._schedule.attempts(startup), self._closing.is_set)
-        if attempts.current is None:
-            raise ConnectFailed("reconnect is disabled (maxReconnectAttempts=0)")
-        errors = retryable(startup=startup)
-
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning("%s (%s); next: %s in %.3fs", *attempts.describe_retry(exc))
+        plan = ConnectPlan(
+            self._schedule, startup=startup, closing=self._closing.is_set, deadline=deadline
+        )
 
         def sleep(seconds: float) -> None:
-            if deadline is not None:
-                seconds = min(seconds, max(0.0, deadline - time.monotonic()))
-            self._closing.wait(seconds)
+            self._closing.wait(plan.sleep_time(seconds))
 
         def one_try() -> Connection:
-            attempt = attempts.current
-            assert attempt is not None
-            if self._closing.is_set():
-                raise NotConnected("client is closing")
-            if deadline is not None and time.monotonic() >= deadline:
-                raise StompTimeout("connect timeout reached")
+            broker = plan.next_broker()
             try:
-                return self._open(attempt.broker, deadline)
-            except errors as exc:
-                attempts.tried.append((attempt.broker.url, exc))
+                return self._open(broker, plan)
+            except plan.errors as exc:
+                plan.failed(broker, exc)
                 raise
 
-        retrying = Retrying(
-            stop=lambda state: (
-                attempts.stop(state) or (deadline is not None and time.monotonic() >= deadline)
-            ),
-            wait=attempts.wait,
-            sleep=sleep,
-            retry=retry_if_exception_type(errors),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        first = attempts.current
-        if first.delay > 0:  # the last connection died young: its back-off still applies
-            log.warning("reconnecting to %s in %.3fs", first.broker.url, first.delay)
-            sleep(first.delay)
+        retrying = Retrying(**plan.options(sleep))
+        sleep(plan.first_delay())
         try:
             return retrying(one_try)
-        except errors as exc:
-            if self._closing.is_set():
-                raise NotConnected("client closed while connecting") from exc
-            raise connect_failed(attempts.tried) from exc
+        except plan.errors as exc:
+            raise plan.final_error() from exc
 
-    def _open(self, broker: BrokerAddress, deadline: float | None) -> Connection:
+    def _open(self, broker: BrokerAddress, plan: ConnectPlan | None) -> Connection:
         config = self.config
         timeouts = config.timeouts
-
-        def bounded(value: float) -> float:
-            if deadline is None:
-                return value
-            return max(0.001, min(value, deadline - time.monotonic()))
+        bounded = plan.bounded if plan is not None else float
 
         log.info("connecting to %s", broker.url)
         transport = open_transport(
             broker,
             connect_timeout=bounded(timeouts.connect),
             write_timeout=timeouts.write,
-            ssl_context=self._ssl_context if broker.use_ssl else None,
-            server_hostname=self._server_hostname(),
+            **self._transport_options(broker),
         )
-        session = Session(
-            config.versions,
-            config.heart_beats,
-            max_frame_size=config.max_frame_size,
-            content_length=config.content_length,
-            skip_oversize=True,
-            ids=self._session_ids,
-        )
-        policy = config.failover.policy
-        if policy.track_messages:
-            transport.track(SendTracker(policy.max_cache_size, ids=self._marker_ids))
+        session = self._new_session()
+        tracker = self._new_tracker()
+        if tracker is not None:
+            transport.track(tracker)
         connection = Connection(
             self,
             transport,
@@ -340,15 +237,8 @@ class Client(ClientView):
             tolerance=config.heartbeat_tolerance,
             coalesce=config.read_coalescing,
         )
-        headers = connect_headers(config.connect_headers, config.client_id)
         try:
-            connection.handshake(
-                host=config.vhost,
-                login=config.login,
-                passcode=config.passcode.get_secret_value() if config.passcode else None,
-                headers=headers,
-                timeout=bounded(timeouts.connected),
-            )
+            connection.handshake(**self._handshake_options(bounded(timeouts.connected)))
         except BaseException:
             transport.close()
             raise
@@ -385,25 +275,11 @@ class Client(ClientView):
         connection.start_reader()
         if self._schedule.should_return_to_priority(connection.transport.address):
             self._start_priority_return(connection)
-        log.info(
-            "connected to %s (STOMP %s, heart-beats %s)%s",
-            connection.url,
-            info.version,
-            (info.send_interval, info.receive_interval),
-            " after reconnect" if reconnect else "",
-        )
         self._dispatcher.submit(
             None,
             self.listeners.fire,
             "connected",
-            ConnectedInfo(
-                connection.url,
-                info.version,
-                info.server,
-                info.session_id,
-                (info.send_interval, info.receive_interval),
-                reconnect,
-            ),
+            self._announce(connection.url, info, reconnect=reconnect),
         )
 
     def _carry_over(
@@ -591,14 +467,7 @@ class Client(ClientView):
                 if connection is not None and connection.alive:
                     return connection
                 if not self._may_reconnect():
-                    raise NotConnected(
-                        "not connected"
-                        + (
-                            f" (last error: {connection.lost_error})"
-                            if connection and connection.lost_error
-                            else ""
-                        )
-                    )
+                    raise self._not_connected()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise NotConnected(f"not connected; waited {wait:g}s for a reconnect")
@@ -864,13 +733,11 @@ class Client(ClientView):
             receipt: wait for the broker to confirm the subscription.
         """
         connection = self._current_connection(timeout)
-        headers = connection.routed(destination, headers, subscribe=True)
-        if ack != "auto":
-            headers = self._with_prefetch(connection, headers, pull=handler is None)
+        headers = self._subscribe_headers(
+            connection, destination, headers, ack=ack, pull=handler is None
+        )
         with self._lock:
-            sub_id = id if id is not None else f"sub-{next(self._ids)}"
-            if sub_id in self._subscriptions:
-                raise ConfigError(f"subscription id {sub_id!r} is already in use")
+            sub_id = self._subscription_id(id)
         sub = Subscription(
             self,
             sub_id,
@@ -898,24 +765,6 @@ class Client(ClientView):
                 connection.session.subscriptions.pop(sub_id, None)
             raise
         return sub
-
-    def _with_prefetch(
-        self, connection: Connection, headers: Mapping[str, str] | None, *, pull: bool
-    ) -> Mapping[str, str] | None:
-        """A client-ack subscription whose headers set no prefetch gets the broker's own
-        prefetch header, sized so two full subscriptions fit in the backlog: half its
-        message bound (a pull one: at most ``queue_size``), and for Artemis, which
-        counts bytes, half its byte bound."""
-        config = self.config
-        info = connection.info
-        return with_prefetch(
-            headers,
-            info.server if info else None,
-            max_messages=config.max_backlog_messages,
-            max_bytes=config.max_backlog_bytes,
-            queue_size=config.queue_size,
-            pull=pull,
-        )
 
     def _unsubscribe(self, sub: Subscription, *, receipt: bool, timeout: float | None) -> None:
         if self._subscriptions.get(sub.id) is not sub:
@@ -980,12 +829,6 @@ class Client(ClientView):
         """A transaction for ``with client.transaction() as tx:`` (BEGIN on enter, COMMIT on
         normal exit, ABORT on an exception)."""
         return Transaction(self, receipt=receipt, timeout=timeout)
-
-    def __repr__(self) -> str:
-        return (
-            f"<Client {redact_uri_secrets(self.config.failover.to_uri())} "
-            f"login={self.config.login!r} connected={self.is_connected}>"
-        )
 
 
 class _IdleDispatcher:
