@@ -33,9 +33,7 @@ from stomp_enterprise.core.backlog import BacklogInfo
 from stomp_enterprise.core.lifecycle import AfterLoss, plan_carry_over, undelivered_count
 from stomp_enterprise.core.listeners import ListenerRegistry
 from stomp_enterprise.core.message import Body, encode_body
-from stomp_enterprise.core.reconnect import (
-    reconnect_wait,
-)
+from stomp_enterprise.core.reconnect import reconnect_wait
 from stomp_enterprise.core.subscription import ErrorPolicy
 from stomp_enterprise.errors import (
     BrokerError,
@@ -61,22 +59,12 @@ _EVENT_QUEUE = 10_000  # listener calls waiting for the event task before the ol
 class Client(ShellBase):
     """An asyncio STOMP client.
 
-    Args:
-        url: ``tcp://host:port``, ``ssl://...``, ``stomp://...``, ``stomp+ssl://...`` or an
-            ActiveMQ failover URI ``failover:(tcp://a:61613,tcp://b:61613)?randomize=false``.
-        login: user name.
-        passcode: password (never logged or shown in a repr).
-        vhost: CONNECT ``host`` header (RabbitMQ vhost, Apollo host name); ``/`` by default.
-        versions: versions to offer; the highest common one is used.
-        heart_beats: ``(cx, cy)`` ms: we send every cx, we want data every cy; 0 disables.
-        ssl: TLS for ``ssl://`` brokers: ``None``/``True`` verify with the system CAs, a
-            :class:`~stomp_enterprise.transport.TlsOptions` or an ``ssl.SSLContext``.
-        timeouts: a :class:`~stomp_enterprise.config.Timeouts` or a dict of its fields.
-        **options: any other :class:`~stomp_enterprise.config.ClientConfig` field
-            (``max_backlog_messages``, ``max_backlog_bytes``, ``backlog_low_water``,
-            ``max_frame_size``, ``content_length``, ``client_id``, ``connect_headers``,
-            ``heartbeat_tolerance``, ``queue_size``, ``seed``; ``dispatch_workers`` and
-            ``read_coalescing`` are the threaded client's and have no effect here).
+    The constructor takes the threaded client's arguments (``url``, ``login``, ``passcode``,
+    ``vhost``, ``versions``, ``heart_beats``, ``ssl``, ``timeouts``, ``**options``: see
+    :class:`stomp_enterprise.Client`), validated by the same
+    :class:`~stomp_enterprise.config.ClientConfig`; ``dispatch_workers`` and
+    ``read_coalescing`` belong to the threaded client and have no effect here. Per
+    subscription, ``max_concurrent_handlers`` bounds the handlers in flight.
 
     Every method is called on the event loop's thread (from any task, including handlers
     and listeners); the client is bound to the loop it connected on.

@@ -20,11 +20,13 @@ from stomp_enterprise.errors import (
     StompTimeout,
 )
 from stomp_enterprise.protocol.failover import Attempt
+from stomp_enterprise.protocol.session import Connected, ErrorReceived, Event
 
 __all__ = [
     "AttemptFeed",
     "connect_failed",
     "connect_headers",
+    "connected_in",
     "is_artemis",
     "reconnect_wait",
     "retryable",
@@ -131,3 +133,19 @@ def routed(
     if headers and name in headers:
         return headers
     return {**(headers or {}), name: kind}
+
+
+def connected_in(events: list[Event]) -> tuple[Connected | None, list[Event]]:
+    """The handshake's answer among the first events of a connection: CONNECTED and the
+    events that came after it in the same read (routed once the connection is current),
+    or ``(None, [])`` when it has not come yet.
+
+    Raises:
+        BrokerError: the broker answered CONNECT with an ERROR.
+    """
+    for index, event in enumerate(events):
+        if isinstance(event, Connected):
+            return event, events[index + 1 :]
+        if isinstance(event, ErrorReceived):
+            raise BrokerError(event.message, event.frame)
+    return None, []
