@@ -138,21 +138,9 @@ class ConnectPlan:
 
 
 class ShellBase(ClientView, abc.ABC):
-    """The constructor and the connection-independent helpers of both clients.
-
-    Args:
-        url: ``tcp://host:port``, ``ssl://...``, ``stomp://...``, ``stomp+ssl://...`` or an
-            ActiveMQ failover URI ``failover:(tcp://a:61613,tcp://b:61613)?randomize=false``.
-        login: user name.
-        passcode: password (never logged or shown in a repr).
-        vhost: CONNECT ``host`` header (RabbitMQ vhost, Apollo host name); ``/`` by default.
-        versions: versions to offer; the highest common one is used.
-        heart_beats: ``(cx, cy)`` ms: we send every cx, we want data every cy; 0 disables.
-        ssl: TLS for ``ssl://`` brokers: ``None``/``True`` verify with the system CAs, a
-            :class:`~stomp_enterprise.transport.TlsOptions` (CA file, client cert, ...) or an
-            ``ssl.SSLContext``.
-        timeouts: a :class:`~stomp_enterprise.config.Timeouts` or a dict of its fields.
-        **options: any other :class:`~stomp_enterprise.config.ClientConfig` field.
+    """The constructor and the connection-independent helpers of both clients; the
+    arguments are documented on :class:`stomp_enterprise.Client`, validated by
+    :meth:`~stomp_enterprise.config.ClientConfig.for_client`. Any thread.
 
     Raises:
         ConfigError: an invalid option (named, never with its value when it may be secret).

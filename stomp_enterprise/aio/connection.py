@@ -28,7 +28,7 @@ from stomp_enterprise.aio.transport import Stream
 from stomp_enterprise.core.backlog import Backlog, BacklogInfo
 from stomp_enterprise.core.liveness import Liveness
 from stomp_enterprise.core.outbox import MARKER_PREFIX, SendTracker, carries_over
-from stomp_enterprise.core.reconnect import connected_in, is_artemis, routed
+from stomp_enterprise.core.reconnect import connected_in, is_artemis, loss_error, routed
 from stomp_enterprise.core.subscription import RetiredRoutes, ack_refusal
 from stomp_enterprise.errors import (
     BrokerError,
@@ -122,13 +122,8 @@ class Connection:
         headers: Mapping[str, str],
         timeout: float,
     ) -> Connected:
-        """Write CONNECT and wait (bounded) for CONNECTED.
-
-        Raises:
-            BrokerError: the broker answered ERROR (bad credentials, unknown vhost...).
-            ConnectTimeout: no CONNECTED within ``timeout``.
-            ConnectFailed: the peer closed the connection or is not a STOMP broker.
-        """
+        """Write CONNECT and wait (bounded) for CONNECTED; raises as the threaded
+        connection's ``handshake`` (BrokerError, ConnectTimeout, ConnectFailed)."""
         self._handshake = self._loop.create_future()
         self.stream.write(
             self.session.connect(host, login=login, passcode=passcode, headers=headers)
@@ -502,17 +497,7 @@ class Connection:
             return
         self.alive = False
         self.session.reset()
-        broker_error = self.last_broker_error
-        if broker_error is not None:
-            error = ConnectionLost(
-                f"connection to {self.url} lost after the broker's ERROR: {broker_error.message}"
-            )
-            error.__cause__ = broker_error
-        elif isinstance(exc, ConnectionLost):
-            error = exc
-        else:
-            error = ConnectionLost(f"connection to {self.url} lost: {exc}")
-            error.__cause__ = exc
+        error = loss_error(self.url, exc, self.last_broker_error)
         self.lost_error = error
         log.warning("connection to %s lost: %s", self.url, error)
         self._stop_heartbeats()

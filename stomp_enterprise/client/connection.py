@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from stomp_enterprise.core.backlog import Backlog, BacklogInfo
 from stomp_enterprise.core.liveness import Liveness
 from stomp_enterprise.core.outbox import MARKER_PREFIX, carries_over
-from stomp_enterprise.core.reconnect import connected_in, is_artemis, routed
+from stomp_enterprise.core.reconnect import connected_in, is_artemis, loss_error, routed
 from stomp_enterprise.core.subscription import RetiredRoutes, ack_refusal
 from stomp_enterprise.errors import (
     AckError,
@@ -711,17 +711,7 @@ class Connection:
         self.transport.close()
         unsent = self.transport.take_unsent()
         cached = self.transport.take_cached()
-        broker_error = self.last_broker_error
-        if broker_error is not None:  # e.g. an oversize frame: ERROR (no receipt-id), close
-            lost = ConnectionLost(
-                f"connection to {self.url} lost after the broker's ERROR: {broker_error.message}"
-            )
-            lost.__cause__ = broker_error
-        elif isinstance(exc, ConnectionLost):
-            lost = exc
-        else:
-            lost = ConnectionLost(f"connection to {self.url} lost: {exc}")
-            lost.__cause__ = exc
+        lost = loss_error(self.url, exc, self.last_broker_error)
         self.lost_error = lost
         log.warning("connection to %s lost: %s", self.url, lost)
         pending = self._client._carry_over(self, cached, unsent, receipts, lost)

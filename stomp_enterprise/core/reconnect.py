@@ -16,6 +16,7 @@ from typing import Any
 from stomp_enterprise.errors import (
     BrokerError,
     ConnectFailed,
+    ConnectionLost,
     StompConnectionError,
     StompTimeout,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "connect_failed",
     "connect_headers",
     "connected_in",
+    "loss_error",
     "is_artemis",
     "reconnect_wait",
     "retryable",
@@ -149,3 +151,20 @@ def connected_in(events: list[Event]) -> tuple[Connected | None, list[Event]]:
         if isinstance(event, ErrorReceived):
             raise BrokerError(event.message, event.frame)
     return None, []
+
+
+def loss_error(url: str, exc: BaseException, broker_error: BrokerError | None) -> ConnectionLost:
+    """The ConnectionLost a lost connection reports for ``exc``: after an ERROR from the
+    broker (most brokers close next, e.g. on an oversize frame) it says why, with the ERROR
+    as its cause."""
+    if broker_error is not None:
+        lost = ConnectionLost(
+            f"connection to {url} lost after the broker's ERROR: {broker_error.message}"
+        )
+        lost.__cause__ = broker_error
+        return lost
+    if isinstance(exc, ConnectionLost):
+        return exc
+    lost = ConnectionLost(f"connection to {url} lost: {exc}")
+    lost.__cause__ = exc
+    return lost
