@@ -33,7 +33,7 @@ from stomp_enterprise.core.backlog import BacklogInfo
 from stomp_enterprise.core.lifecycle import AfterLoss, plan_carry_over, undelivered_count
 from stomp_enterprise.core.listeners import ListenerRegistry
 from stomp_enterprise.core.message import Body, encode_body
-from stomp_enterprise.core.reconnect import reconnect_wait
+from stomp_enterprise.core.reconnect import priority_return_delays, reconnect_wait
 from stomp_enterprise.core.subscription import ErrorPolicy
 from stomp_enterprise.errors import (
     BrokerError,
@@ -42,6 +42,8 @@ from stomp_enterprise.errors import (
     LocalProtocolError,
     NotConnected,
     ReceiptTimeout,
+    StompConnectionError,
+    StompTimeout,
 )
 from stomp_enterprise.protocol.failover import BrokerAddress
 from stomp_enterprise.protocol.frames import Frame
@@ -82,6 +84,7 @@ class Client(ShellBase):
         self._changed: asyncio.Event | None = None
         self._closed_event: asyncio.Event | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
+        self._priority_task: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[tuple[str, tuple[Any, ...]] | None] | None = None
         self._event_task: asyncio.Task[None] | None = None
         self._disconnecting: asyncio.Task[None] | None = None
@@ -175,15 +178,16 @@ class Client(ShellBase):
         except plan.errors as exc:
             raise plan.final_error() from exc
 
-    async def _open(self, broker: BrokerAddress, plan: ConnectPlan) -> Connection:
+    async def _open(self, broker: BrokerAddress, plan: ConnectPlan | None) -> Connection:
         timeouts = self.config.timeouts
+        bounded = plan.bounded if plan is not None else float
         log.info("connecting to %s", broker.url)
         stream = await open_stream(
-            broker, timeout=plan.bounded(timeouts.connect), **self._transport_options(broker)
+            broker, timeout=bounded(timeouts.connect), **self._transport_options(broker)
         )
         connection = Connection(self, stream, self._new_session(), self._new_tracker())
         try:
-            await connection.handshake(**self._handshake_options(plan.bounded(timeouts.connected)))
+            await connection.handshake(**self._handshake_options(bounded(timeouts.connected)))
         except BaseException:
             stream.abort()
             await stream.wait_closed(JOIN_ALLOWANCE)
@@ -209,6 +213,8 @@ class Client(ShellBase):
         self._life.installed(time.monotonic())
         connection.start()
         self._notify()
+        if self._schedule.should_return_to_priority(connection.stream.address):
+            self._start_priority_return(connection)
         self._fire("connected", self._announce(connection.url, info, reconnect=reconnect))
 
     def _notify(self) -> None:
@@ -303,6 +309,41 @@ class Client(ShellBase):
             return
         self._life.reconnects += 1
         self._installed(connection, reconnect=True)
+
+    def _start_priority_return(self, current: Connection) -> None:
+        task = self._priority_task
+        if task is None or task.done():
+            self._priority_task = asyncio.get_running_loop().create_task(
+                self._return_to_priority(current), name="stomp-priority-return"
+            )
+
+    async def _return_to_priority(self, current: Connection) -> None:
+        """priorityBackup: while connected to a backup broker, keep trying the priority ones
+        (with the policy's back-off) and move over as soon as one answers."""
+        priority = [b for b in self.config.failover.brokers if self._schedule.is_priority(b)]
+        closed = self._closed_event
+        assert closed is not None
+        for delay in priority_return_delays(self.config.failover.policy):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(closed.wait(), delay)
+            if self.closing or self._connection is not current or not current.alive:
+                return
+            for broker in priority:
+                try:
+                    connection = await self._open(broker, None)
+                except (StompConnectionError, StompTimeout, BrokerError) as exc:
+                    log.debug("priority broker %s still unavailable: %s", broker.url, exc)
+                    continue
+                if self.closing or self._connection is not current or not current.alive:
+                    await connection.close(JOIN_ALLOWANCE)
+                    return
+                log.warning("returning to priority broker %s from %s", broker.url, current.url)
+                current.closing = True
+                current.alive = False  # senders now wait for the new connection
+                self._life.reconnects += 1
+                self._installed(connection, reconnect=True)
+                await current.close(JOIN_ALLOWANCE)
+                return
 
     async def _current_connection(self, timeout: float | None = None) -> Connection:
         """The live connection, waiting (bounded) for a reconnect."""
@@ -491,10 +532,10 @@ class Client(ShellBase):
                 self._report_undelivered(
                     unsent, ConnectionLost(f"connection to {connection.url} closed")
                 )
-        task = self._reconnect_task
-        if task is not None and task is not current and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        for task in (self._reconnect_task, self._priority_task):
+            if task is not None and task is not current and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         self._subscriptions.clear()
         self._session.subscriptions.clear()
         if self._outbox or self._carried:

@@ -31,6 +31,7 @@ from stomp_enterprise.core.backlog import BacklogInfo
 from stomp_enterprise.core.lifecycle import AfterLoss, plan_carry_over, undelivered_count
 from stomp_enterprise.core.message import Body, encode_body
 from stomp_enterprise.core.reconnect import (
+    priority_return_delays,
     reconnect_wait,
 )
 from stomp_enterprise.errors import (
@@ -411,10 +412,10 @@ class Client(ShellBase):
     def _return_to_priority(self, current: Connection) -> None:
         """priorityBackup: while connected to a backup broker, keep trying the priority ones
         (with the policy's back-off) and move over as soon as one answers."""
-        policy = self.config.failover.policy
         priority = [b for b in self.config.failover.brokers if self._schedule.is_priority(b)]
-        delay = max(policy.initial_reconnect_delay, 1) / 1000.0
-        while not self._closing.wait(delay):
+        for delay in priority_return_delays(self.config.failover.policy):
+            if self._closing.wait(delay):
+                return
             if self._connection is not current or not current.alive:
                 return
             for broker in priority:
@@ -426,9 +427,6 @@ class Client(ShellBase):
                 log.warning("returning to priority broker %s from %s", broker.url, current.url)
                 self._switch(current, connection)
                 return
-            if policy.use_exponential_back_off:
-                delay *= policy.reconnect_delay_exponent
-            delay = min(delay, max(policy.max_reconnect_delay, 1) / 1000.0)
 
     def _switch(self, old: Connection, new: Connection) -> None:
         """Move from ``old`` to the freshly handshaken ``new``: replay, then close ``old``."""

@@ -224,3 +224,28 @@ def test_tls_verifies_by_default_and_accepts_a_ca_file(
             assert (await sub.get(timeout=5)).body == b"secret"
 
     run_any_loop(body())
+
+
+def test_priority_backup_returns_to_the_priority_broker(run, stomp_broker_factory) -> None:
+    priority = stomp_broker_factory()
+    priority.stop()
+    backup = stomp_broker_factory()
+    url = (
+        f"failover:(tcp://127.0.0.1:{priority.port},tcp://127.0.0.1:{backup.port})"
+        f"?randomize=false&priorityBackup=true&{FAST}"
+    )
+
+    async def body() -> None:
+        got = Recorder()
+        async with Client(url, heart_beats=(0, 0)) as client:
+            assert client.broker is not None
+            assert client.broker.endswith(str(backup.port))
+            await client.subscribe("/topic/prio", got)
+            await asyncio.to_thread(priority.start)
+            await eventually(lambda: (client.broker or "").endswith(str(priority.port)), 10)
+            await eventually(lambda: priority.subscriber_count("/topic/prio") == 1)
+            await client.send("/topic/prio", b"on priority", receipt=True)
+            assert [m.body for m in await got.wait(1)] == [b"on priority"]
+            assert client.reconnects == 1
+
+    run(body())
