@@ -98,6 +98,15 @@ class Client(ShellBase):
         return 0 if connection is None else len(connection.receipts)
 
     @property
+    def pending_bytes(self) -> int:
+        """Bytes of frames accepted (``send()`` returned) and not yet handed to the
+        transport: the current connection's queue plus the frames waiting for the next
+        connection after a loss."""
+        connection = self._connection
+        queued = connection.queued_bytes if connection is not None else 0
+        return queued + self._outbox.size
+
+    @property
     def unconfirmed_bytes(self) -> int:
         """With ``trackMessages=true``: bytes of SENDs not yet confirmed by the broker."""
         connection = self._connection

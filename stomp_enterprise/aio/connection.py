@@ -111,6 +111,11 @@ class Connection:
         """The broker's URL."""
         return self.stream.address.url
 
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes queued and not yet handed to the stream."""
+        return self._out_bytes
+
     # ------------------------------------------------------------ handshake
 
     async def handshake(
