@@ -287,6 +287,8 @@ def test_transaction_states() -> None:
     other = TransactionState()
     other.opened("tx-2", "tcp://a:1")
     assert not other.abort_is_moot(True)
+    assert "tx-2 lost: gone" in str(other.lost(OSError("gone")))
+    assert other.state == "failed"
     other.ended("COMMIT")
     assert other.state == "committed"
     assert "tx-2" in str(other.failed("COMMIT", OSError("x")))
