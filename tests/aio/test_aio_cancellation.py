@@ -153,3 +153,19 @@ def test_auto_ack_messages_left_at_disconnect_are_reported(run, make_client) -> 
         assert discarded.items == [("left", 4, "the client was closed first")]
 
     run(body())
+
+
+def test_a_pull_subscription_keeps_what_arrived_after_disconnect(run, make_client) -> None:
+    async def body() -> None:
+        client = make_client()
+        await client.connect()
+        sub = await client.subscribe("/queue/kept")
+        await client.send("/queue/kept", b"one", receipt=True)
+        await eventually(lambda: client.backlog.messages == 1)
+        await client.disconnect()
+        assert (await sub.get(timeout=1)).body == b"one"
+        with pytest.raises(NotConnected):
+            await sub.get(timeout=1)
+        assert client.discarded == 0
+
+    run(body())
