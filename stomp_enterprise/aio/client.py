@@ -88,6 +88,7 @@ class Client(ShellBase):
         self._events: asyncio.Queue[tuple[str, tuple[Any, ...]] | None] | None = None
         self._event_task: asyncio.Task[None] | None = None
         self._disconnecting: asyncio.Task[None] | None = None
+        self._disconnect_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ properties
 
@@ -491,9 +492,14 @@ class Client(ShellBase):
         DISCONNECT and wait (bounded by ``timeout``, default ``timeouts.disconnect``) for its
         receipt, close the connection, end the client's tasks.
 
-        Idempotent; safe when the connection is already dead; may be awaited from a handler
-        or a listener (that task is then neither waited for nor cancelled).
+        Idempotent (concurrent calls run one after the other); safe when the connection is
+        already dead; may be awaited from a handler or a listener (that task is then neither
+        waited for nor cancelled).
         """
+        async with self._disconnect_lock:
+            await self._disconnect(timeout)
+
+    async def _disconnect(self, timeout: float | None) -> None:
         timeouts = self.config.timeouts
         self.closing = True
         closed = self._closed_event
@@ -559,6 +565,7 @@ class Client(ShellBase):
         disconnecting = self._disconnecting
         self._disconnecting = None
         if disconnecting is not None and disconnecting is not current:
+            disconnecting.cancel()  # waiting for the lock we hold: this call did its work
             await asyncio.gather(disconnecting, return_exceptions=True)
         if connection is not None:
             log.info("disconnected from %s", connection.url)

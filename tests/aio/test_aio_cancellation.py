@@ -169,3 +169,16 @@ def test_a_pull_subscription_keeps_what_arrived_after_disconnect(run, make_clien
         assert client.discarded == 0
 
     run(body())
+
+
+def test_concurrent_disconnects_run_one_after_the_other(run, make_client) -> None:
+    async def body() -> None:
+        disconnected = Recorder()
+        client = make_client()
+        client.listeners.on("disconnected", disconnected)
+        await client.connect()
+        await asyncio.gather(client.disconnect(), client.disconnect(), client.disconnect())
+        assert not client.is_connected
+        assert disconnected.items == [None]
+
+    run(body())
