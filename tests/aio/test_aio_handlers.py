@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from stomp_enterprise import FrameTooLarge
-from stomp_enterprise.aio import Message
+from stomp_enterprise.aio import Client, Message
 from stomp_enterprise.core.subscription import FAILURE_HEADER, ORIGINAL_DESTINATION_HEADER
 from stomp_enterprise.testing import Broker
 from tests.aio.conftest import Recorder, eventually
@@ -277,5 +277,26 @@ def test_pending_bytes_counts_what_was_not_yet_handed_over(run, make_client) -> 
             assert client.pending_bytes > 1000  # queued until the end of this iteration
             await asyncio.sleep(0)
             await eventually(lambda: client.pending_bytes == 0)
+
+    run(body())
+
+
+def test_a_slow_coroutine_handler_does_not_starve_heart_beats(run, stomp_broker: Broker) -> None:
+    async def body() -> None:
+        timeouts = Recorder()
+        done = asyncio.Event()
+
+        async def slow(message: Message) -> None:
+            await asyncio.sleep(0.6)  # six heart-beat intervals
+            done.set()
+
+        async with Client(stomp_broker.url, heart_beats=(100, 100)) as client:
+            client.listeners.on("heartbeat_timeout", timeouts)
+            await client.subscribe("/queue/slow-hb", slow)
+            await client.send("/queue/slow-hb", b"x")
+            await asyncio.wait_for(done.wait(), 5)
+            assert client.is_connected
+            assert timeouts.items == []
+            assert stomp_broker.connections == 1  # the broker did not drop us either
 
     run(body())
