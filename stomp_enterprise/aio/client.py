@@ -57,6 +57,7 @@ log = logging.getLogger("stomp_enterprise.aio")
 #: client's own tasks to end (as the threaded client's join allowance).
 JOIN_ALLOWANCE = 1.0
 _EVENT_QUEUE = 10_000  # listener calls waiting for the event task before the oldest wait
+_EVENT_END_MIN = 0.1  # seconds the event task always gets to run what is queued at the end
 
 
 class Client(ShellBase):
@@ -455,6 +456,8 @@ class Client(ShellBase):
         if events.full():
             events.get_nowait()
         events.put_nowait(None)
+        # an idle event task ends within an iteration or two: give it that much at least
+        timeout = max(timeout, _EVENT_END_MIN)
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout)
         except asyncio.TimeoutError:
