@@ -68,13 +68,9 @@ class Transaction:
             connection = self._client._current_connection()
             transaction_id = connection.session.new_id("tx")
             self._tx.id = transaction_id
+            build, what = self._tx.control(connection.session, "BEGIN")
             try:
-                connection.call(
-                    lambda rid: connection.session.begin(transaction_id, receipt=rid),
-                    receipt=self._receipt,
-                    timeout=self._timeout,
-                    what=f"BEGIN {transaction_id}",
-                )
+                connection.call(build, receipt=self._receipt, timeout=self._timeout, what=what)
             except ConnectionLost as exc:
                 raise self._tx.failed("BEGIN", exc) from exc
             self._gate = connection.transaction_gate(transaction_id)
@@ -153,27 +149,13 @@ class Transaction:
 
     def _end(self, command: str) -> None:
         with self._lock:
-            alive = self._connection is not None and self._connection.alive
-            if command == "ABORT" and self._tx.abort_is_moot(alive):
-                log.info(
-                    "ABORT of transaction %s: nothing to do, it was lost with its connection "
-                    "to %s (the broker dropped it)",
-                    self.id,
-                    self._tx.url,
-                )
+            connection = self._connection
+            if self._tx.end_is_moot(command, connection is not None and connection.alive):
                 return
             connection = self._open()
-            transaction_id = self.id
-            assert transaction_id is not None
-            session = connection.session
-            build = session.commit if command == "COMMIT" else session.abort
+            build, what = self._tx.control(connection.session, command)
             try:
-                connection.call(
-                    lambda rid: build(transaction_id, receipt=rid),
-                    receipt=self._receipt,
-                    timeout=self._timeout,
-                    what=f"{command} {transaction_id}",
-                )
+                connection.call(build, receipt=self._receipt, timeout=self._timeout, what=what)
             except ConnectionLost as exc:
                 raise self._tx.failed(command, exc) from exc
             except BaseException:
@@ -190,14 +172,10 @@ class Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._tx.state != "open":
-            error = self._tx.exit_error(exc_type is not None)
-            if error is not None:
-                raise error
-            return
-        if exc_type is None:
+        command = self._tx.exit_command(exc_type is not None)
+        if command == "COMMIT":
             self.commit()
-        else:
+        elif command == "ABORT":
             # the original exception matters more; the broker drops the transaction anyway
             with contextlib.suppress(TransactionError):
                 self.abort()

@@ -8,9 +8,15 @@ before each frame and reports with the errors made here.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from stomp_enterprise.errors import TransactionError
+from stomp_enterprise.protocol.session import Session
 
 __all__ = ["TransactionState"]
+
+log = logging.getLogger("stomp_enterprise.client.transaction")
 
 
 class TransactionState:
@@ -85,3 +91,43 @@ class TransactionState:
         if not raised and self.state == "failed":
             return TransactionError(f"transaction {self.id} failed before COMMIT")
         return None
+
+    def exit_command(self, raised: bool) -> str | None:
+        """At the end of the ``with`` block (``raised``: it ended with an exception): the
+        frame to end the transaction with, ``"COMMIT"`` or ``"ABORT"``, or None when it is
+        no longer open.
+
+        Raises:
+            TransactionError: the block ended normally but the transaction had failed.
+        """
+        if self.state == "open":
+            return "ABORT" if raised else "COMMIT"
+        error = self.exit_error(raised)
+        if error is not None:
+            raise error
+        return None
+
+    def control(self, session: Session, command: str) -> tuple[Callable[[str | None], bytes], str]:
+        """The frame builder (receipt id -> bytes) of this transaction's ``BEGIN``,
+        ``COMMIT`` or ``ABORT`` on ``session``, and its name for timeouts and logs."""
+        transaction_id = self.id
+        assert transaction_id is not None
+        build = {"BEGIN": session.begin, "COMMIT": session.commit, "ABORT": session.abort}[command]
+
+        def frame(receipt_id: str | None) -> bytes:
+            return build(transaction_id, receipt=receipt_id)
+
+        return frame, f"{command} {transaction_id}"
+
+    def end_is_moot(self, command: str, alive: bool) -> bool:
+        """Whether ``command`` has nothing to do: an ABORT of a transaction lost with its
+        connection (the broker dropped it; logged)."""
+        if command != "ABORT" or not self.abort_is_moot(alive):
+            return False
+        log.info(
+            "ABORT of transaction %s: nothing to do, it was lost with its connection to %s "
+            "(the broker dropped it)",
+            self.id,
+            self.url,
+        )
+        return True
