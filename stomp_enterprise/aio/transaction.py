@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from stomp_enterprise.core.message import Body, encode_body
-from stomp_enterprise.core.transaction import TransactionState
+from stomp_enterprise.core.transaction import TransactionBase
 from stomp_enterprise.errors import ConnectionLost, TransactionError
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ __all__ = ["Transaction"]
 log = logging.getLogger("stomp_enterprise.aio")
 
 
-class Transaction:
+class Transaction(TransactionBase):
     """An open STOMP transaction of the asyncio client.
 
     Args:
@@ -36,24 +36,8 @@ class Transaction:
     (:class:`~stomp_enterprise.errors.TransactionError`). Use from the event loop's thread.
     """
 
-    def __init__(
-        self, client: Client, *, receipt: bool = True, timeout: float | None = None
-    ) -> None:
-        self._client = client
-        self._receipt = receipt
-        self._timeout = timeout
-        self._tx = TransactionState()
-        self._connection: Connection | None = None
-
-    @property
-    def id(self) -> str | None:
-        """The transaction id (None before BEGIN)."""
-        return self._tx.id
-
-    @property
-    def state(self) -> str:
-        """``new``, ``open``, ``committed``, ``aborted`` or ``failed``."""
-        return self._tx.state
+    _client: Client
+    _connection: Connection | None
 
     async def begin(self) -> Transaction:
         """Send BEGIN (done by ``async with``)."""
@@ -152,6 +136,3 @@ class Transaction:
             # the original exception matters more; the broker drops the transaction anyway
             with contextlib.suppress(TransactionError):
                 await self.abort()
-
-    def __repr__(self) -> str:
-        return f"<aio.Transaction {self._tx.id} {self._tx.state}>"

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from stomp_enterprise.client.connection import send_in
-from stomp_enterprise.core.transaction import TransactionState
+from stomp_enterprise.core.transaction import TransactionBase
 from stomp_enterprise.errors import (
     AckError,
     ConnectionLost,
@@ -29,7 +29,7 @@ __all__ = ["Transaction"]
 log = logging.getLogger(__name__)
 
 
-class Transaction:
+class Transaction(TransactionBase):
     """An open STOMP transaction.
 
     Args:
@@ -40,26 +40,15 @@ class Transaction:
     lost (:class:`~stomp_enterprise.errors.TransactionError`).
     """
 
+    _client: Client
+    _connection: Connection | None
+
     def __init__(
         self, client: Client, *, receipt: bool = True, timeout: float | None = None
     ) -> None:
-        self._client = client
-        self._receipt = receipt
-        self._timeout = timeout
+        super().__init__(client, receipt=receipt, timeout=timeout)
         self._lock = threading.Lock()
-        self._tx = TransactionState()
-        self._connection: Connection | None = None
         self._gate: Callable[[], bool] | None = None
-
-    @property
-    def id(self) -> str | None:
-        """The transaction id (None before BEGIN)."""
-        return self._tx.id
-
-    @property
-    def state(self) -> str:
-        """``new``, ``open``, ``committed``, ``aborted`` or ``failed``."""
-        return self._tx.state
 
     def begin(self) -> Transaction:
         """Send BEGIN (done by ``__enter__``)."""
@@ -179,6 +168,3 @@ class Transaction:
             # the original exception matters more; the broker drops the transaction anyway
             with contextlib.suppress(TransactionError):
                 self.abort()
-
-    def __repr__(self) -> str:
-        return f"<Transaction {self.id} {self._tx.state}>"

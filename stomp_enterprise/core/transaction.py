@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from stomp_enterprise.errors import TransactionError
 from stomp_enterprise.protocol.session import Session
 
-__all__ = ["TransactionState"]
+__all__ = ["TransactionBase", "TransactionState"]
 
 log = logging.getLogger("stomp_enterprise.client.transaction")
 
@@ -131,3 +132,35 @@ class TransactionState:
             self.url,
         )
         return True
+
+
+class TransactionBase:
+    """What both shells' ``Transaction`` share: its options and state, read-only views.
+
+    Args:
+        client: the client the transaction belongs to.
+        receipt: wait for the RECEIPTs of BEGIN, COMMIT and ABORT.
+        timeout: the receipt wait (default ``timeouts.receipt``).
+    """
+
+    def __init__(
+        self, client: object, *, receipt: bool = True, timeout: float | None = None
+    ) -> None:
+        self._client: Any = client
+        self._receipt = receipt
+        self._timeout = timeout
+        self._tx = TransactionState()
+        self._connection: Any = None
+
+    @property
+    def id(self) -> str | None:
+        """The transaction id (None before BEGIN). Any thread."""
+        return self._tx.id
+
+    @property
+    def state(self) -> str:
+        """``new``, ``open``, ``committed``, ``aborted`` or ``failed``. Any thread."""
+        return self._tx.state
+
+    def __repr__(self) -> str:
+        return f"<Transaction {self._tx.id} {self._tx.state}>"
