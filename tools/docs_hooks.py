@@ -98,6 +98,7 @@ def markdown() -> str:
     for section in sections():
         lines += [f"## `{section.module}`", ""]  # the module's docstring follows, rendered
         lines += [f"::: {section.module}", "    options:", "      show_root_heading: false"]
+        lines += ["      inherited_members: true"]  # a Client's shared members (ShellBase)
         lines += ["      members:", *(f"        - {name}" for name in section.names), ""]
     return "\n".join(lines)
 
