@@ -9,7 +9,6 @@ import threading
 
 import pytest
 
-from stomp_enterprise import Client
 from stomp_enterprise.client.subscription import FAILURE_HEADER, ORIGINAL_DESTINATION_HEADER
 from stomp_enterprise.errors import FrameTooLarge
 
@@ -46,13 +45,13 @@ def test_reader_pauses_above_the_backlog_and_resumes_below_low_water(
 
 
 def test_no_heartbeat_timeout_while_paused_and_our_heart_beats_keep_going(
-    stomp_broker_factory, recorder
+    new_client, stomp_broker_factory, recorder
 ) -> None:
     # the broker drops a client silent for 2 x 200 ms; we would give up on it after 1.5 x 200
     broker = stomp_broker_factory(heart_beat_grace=2.0)
     release = threading.Event()
     timeouts, disconnects = recorder(), recorder()
-    client = Client(
+    client = new_client(
         broker.url,
         heart_beats=(200, 200),
         max_backlog_messages=5,
@@ -125,9 +124,11 @@ def test_no_prefetch_header_is_invented_for_an_unknown_broker(make_client, stomp
     assert subscribes[2].headers["prefetch-count"] == "3"
 
 
-def test_client_ack_subscriptions_send_the_brokers_prefetch_header(stomp_broker_factory):
+def test_client_ack_subscriptions_send_the_brokers_prefetch_header(
+    new_client, stomp_broker_factory
+):
     broker = stomp_broker_factory(name="ActiveMQ/5.17.2")
-    with Client(broker.url, heart_beats=(0, 0), queue_size=7, max_backlog_messages=100) as c:
+    with new_client(broker.url, heart_beats=(0, 0), queue_size=7, max_backlog_messages=100) as c:
         c.subscribe("/queue/p", ack="client-individual")
         c.subscribe("/queue/q", lambda m: m.ack(), ack="client")
         c.subscribe("/queue/r", ack="client", headers={"activemq.prefetchSize": "3"})
@@ -232,9 +233,11 @@ def test_an_oversize_message_is_acked_and_reported_and_the_next_one_arrives(
     assert stomp_broker.wait_for(lambda: stomp_broker.connections == 0)
 
 
-def test_an_oversize_message_is_nacked_with_on_error_nack(stomp_broker_factory, recorder):
+def test_an_oversize_message_is_nacked_with_on_error_nack(
+    new_client, stomp_broker_factory, recorder
+):
     broker = stomp_broker_factory(max_redeliveries=0, dead_letter="/queue/DLQ")
-    client = Client(broker.url, heart_beats=(0, 0), max_frame_size=64 * 1024)
+    client = new_client(broker.url, heart_beats=(0, 0), max_frame_size=64 * 1024)
     with client:
         _, errors, got, _ = _oversize_setup(
             client, broker, recorder, ack="client-individual", on_error="nack"
