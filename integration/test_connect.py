@@ -64,6 +64,7 @@ def test_heart_beats(broker: Broker, make_client: ClientFactory, names) -> None:
     client.send(names("queue"), b"still alive", receipt=True, timeout=10)
 
 
+@pytest.mark.threaded_only  # send_async: the threaded client's pipelined receipts
 def test_receipts(broker: Broker, make_client: ClientFactory, names) -> None:
     """RECEIPTs for SEND, SUBSCRIBE, UNSUBSCRIBE (blocking and pipelined) and a bounded
     DISCONNECT whether or not the broker answers its receipt."""
