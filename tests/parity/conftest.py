@@ -22,22 +22,9 @@ import pytest
 from stomp_enterprise import Client
 from stomp_enterprise.testing import Broker
 from tests.client.conftest import Recorder
-from tests.sync_aio import SyncAioClient
+from tests.sync_aio import NEEDS_AIO, SyncAioClient
 
-try:  # until the asyncio client is merged (removed then: a missing aio client fails)
-    import stomp_enterprise.aio  # noqa: F401
-
-    _AIO_MISSING = False
-except ImportError:
-    _AIO_MISSING = True
-
-CLIENT_KINDS = (
-    "threaded",
-    pytest.param(
-        "asyncio",
-        marks=pytest.mark.skipif(_AIO_MISSING, reason="stomp_enterprise.aio not merged yet"),
-    ),
-)
+CLIENT_KINDS = ("threaded", pytest.param("asyncio", marks=NEEDS_AIO))
 
 
 @pytest.fixture(params=CLIENT_KINDS)
