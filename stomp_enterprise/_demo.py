@@ -227,6 +227,22 @@ class _Plan:
         self.first = 0
         self.restarted = False
 
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Around the producer's loop: narrate its end (given up on NotConnected: a reconnect
+        that did not come within the URI's timeout)."""
+        try:
+            yield
+        except NotConnected as exc:
+            self.narrator.say("producer", f"gave up: {exc}")
+            return
+        result = self.result
+        self.narrator.say(
+            "producer",
+            f"all {result.sent} orders committed in {result.transactions} transactions "
+            f"({result.transactions_retried} sent again)",
+        )
+
     def batches(self) -> Iterator[range]:
         """The next batch to send, until every order is committed (a failed one again)."""
         while self.first < self.total:
@@ -272,18 +288,19 @@ def _produce(
 ) -> threading.Thread | None:
     """Send every order (threaded client); returns the restart thread (to join)."""
     chaos: threading.Thread | None = None
-    for batch in plan.batches():
-        try:
-            with producer.transaction() as tx:
-                for number in batch:
-                    if plan.restart_before(batch, number):
-                        chaos = _restart_inside(producer, broker, downtime, plan.narrator)
-                    body, headers = plan.order(number)
-                    tx.send(ORDERS, body, headers, content_type="application/json")
-        except _RETRIED as exc:
-            plan.failed(batch, exc)
-            continue
-        plan.committed(batch)
+    with plan.running():
+        for batch in plan.batches():
+            try:
+                with producer.transaction() as tx:
+                    for number in batch:
+                        if plan.restart_before(batch, number):
+                            chaos = _restart_inside(producer, broker, downtime, plan.narrator)
+                        body, headers = plan.order(number)
+                        tx.send(ORDERS, body, headers, content_type="application/json")
+            except _RETRIED as exc:
+                plan.failed(batch, exc)
+                continue
+            plan.committed(batch)
     return chaos
 
 
@@ -306,18 +323,21 @@ async def _produce_aio(
 ) -> asyncio.Future[None] | None:
     """Send every order (asyncio client); returns the restart (to await)."""
     chaos: asyncio.Future[None] | None = None
-    for batch in plan.batches():
-        try:
-            async with producer.transaction() as tx:
-                for number in batch:
-                    if plan.restart_before(batch, number):
-                        chaos = await _restart_inside_aio(producer, broker, downtime, plan.narrator)
-                    body, headers = plan.order(number)
-                    await tx.send(ORDERS, body, headers, content_type="application/json")
-        except _RETRIED as exc:
-            plan.failed(batch, exc)
-            continue
-        plan.committed(batch)
+    with plan.running():
+        for batch in plan.batches():
+            try:
+                async with producer.transaction() as tx:
+                    for number in batch:
+                        if plan.restart_before(batch, number):
+                            chaos = await _restart_inside_aio(
+                                producer, broker, downtime, plan.narrator
+                            )
+                        body, headers = plan.order(number)
+                        await tx.send(ORDERS, body, headers, content_type="application/json")
+            except _RETRIED as exc:
+                plan.failed(batch, exc)
+                continue
+            plan.committed(batch)
     return chaos
 
 
@@ -353,14 +373,6 @@ def _subscribed(narrator: _Narrator) -> None:
 def _sending(narrator: _Narrator, messages: int, poison: int | None) -> None:
     poisoned = f"; order {poison} is poisoned" if poison is not None else ""
     narrator.say("producer", f"sending {messages} orders in transactions of {_BATCH}{poisoned}")
-
-
-def _produced(narrator: _Narrator, result: DemoResult) -> None:
-    narrator.say(
-        "producer",
-        f"all {result.sent} orders committed in {result.transactions} transactions "
-        f"({result.transactions_retried} sent again)",
-    )
 
 
 def _accounted(
@@ -449,13 +461,7 @@ def run_demo(
         _connected(producer, "producer", narrator)
         _sending(narrator, messages, poison)
         plan = _Plan(messages, poison, result, narrator)
-        try:
-            chaos = _produce(producer, broker, plan, downtime)
-        except NotConnected as exc:
-            narrator.say("producer", f"gave up: {exc}")
-            chaos = None
-        else:
-            _produced(narrator, result)
+        chaos = _produce(producer, broker, plan, downtime)
         if chaos is not None:
             chaos.join(_DEADLINE)
         arrived = consumer_state.all_in.wait(_remaining(narrator))
@@ -497,13 +503,7 @@ async def _run_aio(out: TextIO, messages: int, downtime: float) -> bool:
         _connected(producer, "producer", narrator)
         _sending(narrator, messages, poison)
         plan = _Plan(messages, poison, result, narrator)
-        try:
-            chaos = await _produce_aio(producer, broker, plan, downtime)
-        except NotConnected as exc:
-            narrator.say("producer", f"gave up: {exc}")
-            chaos = None
-        else:
-            _produced(narrator, result)
+        chaos = await _produce_aio(producer, broker, plan, downtime)
         if chaos is not None:
             await asyncio.wait_for(chaos, _DEADLINE)
         arrived = await _wait_event(consumer_state.all_in, _remaining(narrator))
