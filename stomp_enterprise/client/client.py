@@ -55,7 +55,7 @@ from stomp_enterprise.protocol.failover import BrokerAddress, ReconnectSchedule
 from stomp_enterprise.protocol.frames import Frame
 from stomp_enterprise.protocol.session import Session
 from stomp_enterprise.transport.socket import open_transport
-from stomp_enterprise.transport.tls import TlsOptions, make_ssl_context
+from stomp_enterprise.transport.tls import client_ssl_context, server_hostname_of
 
 __all__ = ["Body", "Client"]
 
@@ -304,27 +304,13 @@ class Client:
         return self
 
     def _make_ssl_context(self) -> Any:
-        option = self.config.ssl
-        if option is None or option is True:
-            return make_ssl_context(TlsOptions()) if self._uses_tls() else None
-        if option is False:
-            if self._uses_tls():
-                raise ConfigError("ssl=False with an ssl:// broker in the URI")
-            return None
-        if isinstance(option, TlsOptions):
-            if not option.verify:
-                log.warning(
-                    "TLS certificate verification is OFF: anyone can impersonate the broker"
-                )
-            return make_ssl_context(option)
-        return option  # an ssl.SSLContext
+        return client_ssl_context(self.config.ssl, self._uses_tls())
 
     def _uses_tls(self) -> bool:
         return any(broker.use_ssl for broker in self.config.failover.brokers)
 
     def _server_hostname(self) -> str | None:
-        option = self.config.ssl
-        return option.server_hostname if isinstance(option, TlsOptions) else None
+        return server_hostname_of(self.config.ssl)
 
     def _connect_loop(self, *, startup: bool, deadline: float | None) -> Connection:
         """Run the schedule's passes until a connection is made.

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 from stomp_enterprise.core.subscription import (
     FAILURE_HEADER,
     ORIGINAL_DESTINATION_HEADER,
+    Delivery,
     ErrorPolicy,
     PolicyAction,
     SubscriptionBase,
+    delivery,
     failure_action,
     forward_headers,
     oversize_action,
@@ -196,19 +198,15 @@ class Subscription(SubscriptionBase):
 
     def _deliver(self, message: Message) -> bool:
         """Run the handler; False when an auto-ack message could not be delivered."""
-        if self.ack != "auto":
-            if not self.active:
-                # unsubscribed: the broker took it back and redelivers it
-                log.debug("dropping %r: subscription %s ended", message, self.id)
-                return True
-            if not message._connection.alive:
-                # its connection is gone: it cannot be acked, and the broker redelivers it
-                log.debug("dropping %r: its connection is lost; the broker redelivers it", message)
-                return True
-        elif not self.active and self._client._closing.is_set():
+        decision = delivery(
+            self, alive=message._connection.alive, closing=self._client._closing.is_set()
+        )
+        if decision is Delivery.DISCARD:
             return False  # disconnect() waited its drain time: reported by _deliver_all
-        # an auto-ack message is the broker's no more: it is delivered even after
-        # unsubscribe() (it was read before the UNSUBSCRIBE went out; see Connection._route)
+        if decision is Delivery.SKIP:
+            # unsubscribed, or its connection is gone: the broker redelivers it
+            log.debug("dropping %r: it can no longer be acked; the broker redelivers it", message)
+            return True
         handler = self.handler
         assert handler is not None
         try:

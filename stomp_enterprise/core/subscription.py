@@ -19,9 +19,11 @@ __all__ = [
     "FAILURE_HEADER",
     "ORIGINAL_DESTINATION_HEADER",
     "POLICIES",
+    "Delivery",
     "ErrorPolicy",
     "PolicyAction",
     "SubscriptionBase",
+    "delivery",
     "failure_action",
     "forward_headers",
     "oversize_action",
@@ -110,6 +112,28 @@ class SubscriptionBase:
             f"Subscription(id={self.id!r}, destination={self.destination!r}, ack={self.ack!r}, "
             f"active={self.active})"
         )
+
+
+class Delivery(enum.Enum):
+    """Whether a message taken from a subscription's queue goes to its handler."""
+
+    DELIVER = "deliver"
+    SKIP = "skip"  #: a client-ack message that can no longer be acked: the broker redelivers
+    DISCARD = "discard"  #: an auto-ack message the client closed before: report it
+
+
+def delivery(sub: SubscriptionBase, *, alive: bool, closing: bool) -> Delivery:
+    """Whether to run the handler for a message of ``sub`` that arrived on a connection
+    that is ``alive`` (or not). A client-ack message is skipped once ``sub`` ended or its
+    connection is gone (it cannot be acked; the broker takes it back). An auto-ack message
+    is the broker's no more: it is delivered even after an unsubscribe (it was read before
+    the UNSUBSCRIBE went out), unless the client is closing and gave up waiting for its
+    handlers (then it is discarded, and reported)."""
+    if sub.ack != "auto":
+        return Delivery.DELIVER if sub.active and alive else Delivery.SKIP
+    if not sub.active and closing:
+        return Delivery.DISCARD
+    return Delivery.DELIVER
 
 
 def failure_action(sub: SubscriptionBase) -> PolicyAction:
