@@ -35,7 +35,7 @@ from integration import settings
 from integration.report import MatrixReporter
 from integration.settings import Broker
 from stomp_enterprise import Client
-from tests.sync_aio import NEEDS_AIO, SyncAioClient
+from tests.sync_aio import SyncAioClient
 
 _START_TIMEOUT = float(os.environ.get("STOMP_INTEGRATION_START_TIMEOUT", "180"))
 _STOP_TIMEOUT = 60.0
@@ -119,7 +119,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         and metafunc.definition.get_closest_marker("threaded_only") is None
         and metafunc.definition.path.name not in _THREADED_SUITES
     ):
-        metafunc.parametrize("client_kind", ["threaded", pytest.param("asyncio", marks=NEEDS_AIO)])
+        metafunc.parametrize("client_kind", CLIENT_KINDS)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

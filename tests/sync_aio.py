@@ -33,16 +33,7 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-import pytest
-
-__all__ = ["NEEDS_AIO", "SyncAioClient", "is_aio_object"]
-
-try:  # TEMPORARY, until the asyncio client is merged (then removed: a missing one fails)
-    import stomp_enterprise.aio  # noqa: F401
-
-    NEEDS_AIO = pytest.mark.skipif(False, reason="")
-except ImportError:
-    NEEDS_AIO = pytest.mark.skipif(True, reason="stomp_enterprise.aio not merged yet")
+__all__ = ["SyncAioClient", "is_aio_object"]
 
 _LOOP_THREAD_NAME = "aio-facade-loop"
 _CALL_TIMEOUT = 120.0  # a bound for every forwarded call: a hung call fails the test
@@ -70,6 +61,36 @@ def _needs_wrapper(cls: type) -> bool:
     )
 
 
+_handler = threading.local()  # .channel: set on a thread running a handler for a task
+
+
+class _Channel:
+    """Calls a handler's thread asks its task (on ``loop``) to await on its behalf."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.requests: asyncio.Queue[tuple[Coroutine[Any, Any, Any], Any]] = asyncio.Queue()
+        self.served = True  # False once the task stopped serving (it ended or was cancelled)
+
+    def submit(self, coro: Coroutine[Any, Any, Any], reply: concurrent.futures.Future[Any]) -> None:
+        """On the loop: hand ``coro`` to the handler's task, or run it as a task of its own
+        when that task no longer serves (the handler's thread outlived it)."""
+        if self.served:
+            self.requests.put_nowait((coro, reply))
+            return
+        task = asyncio.ensure_future(coro)
+        task.add_done_callback(lambda done: _settle(reply, done))
+
+
+def _settle(reply: concurrent.futures.Future[Any], done: asyncio.Future[Any]) -> None:
+    if done.cancelled():
+        reply.cancel()
+    elif done.exception() is not None:
+        reply.set_exception(done.exception())  # type: ignore[arg-type]
+    else:
+        reply.set_result(done.result())
+
+
 class _Loop:
     """An event loop running in its own thread until :meth:`close`."""
 
@@ -88,14 +109,24 @@ class _Loop:
         self.loop.run_forever()
 
     def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
-        """Run ``coro`` on the loop and return its result (from any other thread)."""
+        """Run ``coro`` on the loop and return its result (from any other thread).
+
+        Called from a handler's thread (see :meth:`SyncAioClient._in_executor`), ``coro`` is
+        awaited by that handler's own task, as an async handler would await it."""
         if threading.current_thread() is self.thread:
             coro.close()
             raise RuntimeError("the sync facade was called from its own event loop thread")
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        channel: _Channel | None = getattr(_handler, "channel", None)
+        if channel is not None and channel.loop is self.loop:
+            future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            self.loop.call_soon_threadsafe(channel.submit, coro, future)
+        else:
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result(_CALL_TIMEOUT)
         except concurrent.futures.TimeoutError:
+            if future.done():
+                raise  # the call itself raised a TimeoutError
             future.cancel()
             raise AssertionError(f"aio call did not finish within {_CALL_TIMEOUT}s") from None
 
@@ -153,7 +184,7 @@ class _Wrapper:
         return hash(self._target)
 
     def __repr__(self) -> str:
-        return f"sync<{self._target!r}>"
+        return repr(self._target)
 
     def __str__(self) -> str:
         return str(self._target)
@@ -186,7 +217,12 @@ class SyncSubscription(_Wrapper):
             raise queue.Empty from None
 
     def __iter__(self) -> Iterator[Any]:
-        iterator = self._facade._call(self._target.__aiter__)
+        target = self._target
+
+        async def start() -> Any:
+            return target.__aiter__()
+
+        iterator = self._facade._loop.run(start())  # the raw async iterator
         while True:
             try:
                 yield self._facade._call(iterator.__anext__)
@@ -288,7 +324,38 @@ class SyncAioClient(SyncClient):
 
         async def run(*args: Any) -> Any:
             wrapped = [wrap(a) for a in args]
-            return await asyncio.get_running_loop().run_in_executor(None, fn, *wrapped)
+            channel = _Channel(asyncio.get_running_loop())
+
+            def call() -> Any:
+                _handler.channel = channel
+                try:
+                    return fn(*wrapped)
+                finally:
+                    _handler.channel = None
+
+            done = channel.loop.run_in_executor(None, call)
+            try:
+                while True:  # await, in this task, what the handler's thread asks for
+                    request = asyncio.ensure_future(channel.requests.get())
+                    try:
+                        await asyncio.wait({done, request}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        if not request.done():
+                            request.cancel()
+                    if not request.done() or request.cancelled():
+                        return done.result()
+                    coro, reply = request.result()
+                    try:
+                        reply.set_result(await coro)
+                    except BaseException as exc:  # the handler's thread sees it raised
+                        reply.set_exception(exc)
+                        if isinstance(exc, asyncio.CancelledError):
+                            raise
+            finally:
+                channel.served = False
+                while not channel.requests.empty():  # asked for just before the end
+                    coro, reply = channel.requests.get_nowait()
+                    channel.submit(coro, reply)
 
         run.__name__ = getattr(fn, "__name__", "handler")
         run.__qualname__ = run.__name__

@@ -11,7 +11,6 @@ import pytest
 
 from stomp_enterprise.cli import main
 from stomp_enterprise.testing import Broker
-from tests.sync_aio import NEEDS_AIO
 
 COMMANDS = ["send", "listen", "broker", "demo", "bench"]
 
@@ -179,7 +178,7 @@ def test_bench_with_client_acks(stomp_broker: Broker, capsys) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "argv",
-    [["demo"], pytest.param(["demo", "--asyncio"], marks=NEEDS_AIO)],
+    [["demo"], ["demo", "--asyncio"]],
     ids=["threaded", "asyncio"],
 )
 def test_demo_runs_and_every_message_arrives(capsys, argv) -> None:

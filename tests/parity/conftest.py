@@ -22,9 +22,40 @@ import pytest
 from stomp_enterprise import Client
 from stomp_enterprise.testing import Broker
 from tests.client.conftest import Recorder
-from tests.sync_aio import NEEDS_AIO, SyncAioClient
+from tests.sync_aio import SyncAioClient
 
-CLIENT_KINDS = ("threaded", pytest.param("asyncio", marks=NEEDS_AIO))
+CLIENT_KINDS = ("threaded", "asyncio")
+
+
+#: Behaviour the asyncio client does not share yet: test name -> why. Its ``asyncio`` case is
+#: marked ``xfail(strict=True)``, so it fails the suite the day the behaviour is fixed (then
+#: delete the entry). Each one is reported to the owner of ``stomp_enterprise/aio``.
+AIO_KNOWN_BUGS: dict[str, str] = {
+    "test_not_a_stomp_peer_fails_clearly": "aio reports 'closed the connection during "
+    "CONNECT' instead of the parser's 'not a STOMP peer' error",
+    "test_priority_backup_returns_to_the_priority_broker": "priorityBackup=true: aio never "
+    "moves back to the priority broker",
+    "test_a_broker_that_stops_reading_fails_the_writer_within_the_write_timeout": "a write "
+    "stuck for timeouts.write does not end the connection (no 'disconnected' event)",
+    **dict.fromkeys(
+        (
+            "test_queued_frames_are_written_after_reconnect_in_order_after_the_replay",
+            "test_tracked_sends_all_arrive_at_least_once_across_a_drop",
+            "test_plain_uri_reports_queued_frames_as_undelivered",
+            "test_frames_pending_at_close_are_delivered_or_reported",
+            "test_reconnect_giving_up_reports_the_carried_frames",
+        ),
+        "aio.Client has no pending_bytes property (bytes queued, not yet written)",
+    ),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        reason = AIO_KNOWN_BUGS.get(getattr(item, "originalname", ""))
+        if reason and callspec is not None and callspec.params.get("client_kind") == "asyncio":
+            item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 @pytest.fixture(params=CLIENT_KINDS)
