@@ -31,8 +31,6 @@ CLIENT_KINDS = ("threaded", "asyncio")
 #: marked ``xfail(strict=True)``, so it fails the suite the day the behaviour is fixed (then
 #: delete the entry). Each one is reported to the owner of ``stomp_enterprise/aio``.
 AIO_KNOWN_BUGS: dict[str, str] = {
-    "test_not_a_stomp_peer_fails_clearly": "aio reports 'closed the connection during "
-    "CONNECT' instead of the parser's 'not a STOMP peer' error",
     "test_priority_backup_returns_to_the_priority_broker": "priorityBackup=true: aio never "
     "moves back to the priority broker",
     "test_a_broker_that_stops_reading_fails_the_writer_within_the_write_timeout": "a write "
@@ -50,12 +48,28 @@ AIO_KNOWN_BUGS: dict[str, str] = {
 }
 
 
+#: The same for behaviour that differs only sometimes (a race in the asyncio client): a
+#: non-strict xfail, since a strict one would fail whenever the race goes the right way.
+AIO_KNOWN_RACES: dict[str, str] = {
+    "test_not_a_stomp_peer_fails_clearly": "race: aio sometimes reports 'closed the "
+    "connection during CONNECT' instead of the parser's 'not a STOMP peer' error (the peer "
+    "never closed)",
+    "test_tracking_cache_stays_bounded_and_a_full_cache_makes_the_sender_wait": "race: with "
+    "trackMessages and no confirmation, a full cache (maxCacheSize) does not always make the "
+    "sender wait (all 40 sends of 4 KiB returned with a 32 KiB cache)",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
-        reason = AIO_KNOWN_BUGS.get(getattr(item, "originalname", ""))
-        if reason and callspec is not None and callspec.params.get("client_kind") == "asyncio":
-            item.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+        if callspec is None or callspec.params.get("client_kind") != "asyncio":
+            continue
+        name = getattr(item, "originalname", "")
+        if name in AIO_KNOWN_BUGS:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=AIO_KNOWN_BUGS[name]))
+        elif name in AIO_KNOWN_RACES:
+            item.add_marker(pytest.mark.xfail(strict=False, reason=AIO_KNOWN_RACES[name]))
 
 
 @pytest.fixture(params=CLIENT_KINDS)
