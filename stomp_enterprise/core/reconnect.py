@@ -16,15 +16,19 @@ from typing import Any
 from stomp_enterprise.errors import (
     BrokerError,
     ConnectFailed,
+    ConnectionLost,
     StompConnectionError,
     StompTimeout,
 )
 from stomp_enterprise.protocol.failover import Attempt
+from stomp_enterprise.protocol.session import Connected, ErrorReceived, Event
 
 __all__ = [
     "AttemptFeed",
     "connect_failed",
     "connect_headers",
+    "connected_in",
+    "loss_error",
     "is_artemis",
     "reconnect_wait",
     "retryable",
@@ -131,3 +135,36 @@ def routed(
     if headers and name in headers:
         return headers
     return {**(headers or {}), name: kind}
+
+
+def connected_in(events: list[Event]) -> tuple[Connected | None, list[Event]]:
+    """The handshake's answer among the first events of a connection: CONNECTED and the
+    events that came after it in the same read (routed once the connection is current),
+    or ``(None, [])`` when it has not come yet.
+
+    Raises:
+        BrokerError: the broker answered CONNECT with an ERROR.
+    """
+    for index, event in enumerate(events):
+        if isinstance(event, Connected):
+            return event, events[index + 1 :]
+        if isinstance(event, ErrorReceived):
+            raise BrokerError(event.message, event.frame)
+    return None, []
+
+
+def loss_error(url: str, exc: BaseException, broker_error: BrokerError | None) -> ConnectionLost:
+    """The ConnectionLost a lost connection reports for ``exc``: after an ERROR from the
+    broker (most brokers close next, e.g. on an oversize frame) it says why, with the ERROR
+    as its cause."""
+    if broker_error is not None:
+        lost = ConnectionLost(
+            f"connection to {url} lost after the broker's ERROR: {broker_error.message}"
+        )
+        lost.__cause__ = broker_error
+        return lost
+    if isinstance(exc, ConnectionLost):
+        return exc
+    lost = ConnectionLost(f"connection to {url} lost: {exc}")
+    lost.__cause__ = exc
+    return lost

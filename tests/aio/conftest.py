@@ -42,6 +42,7 @@ class Runner:
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
 
     async def _main(self, coro: Coroutine[Any, Any, Any]) -> Any:
@@ -56,6 +57,33 @@ class Runner:
             await asyncio.sleep(0.01)
         self.leftover = [t.get_name() for t in pending]
         return result
+
+
+async def eventually(predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Poll ``predicate`` on the loop (without blocking it) until it is truthy."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {predicate!r}")
+        await asyncio.sleep(0.01)
+
+
+class Recorder:
+    """Collects calls (sync or awaited); ``await wait(n)`` until n arrived (bounded)."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def __call__(self, *args: Any) -> None:
+        self.items.append(args[0] if len(args) == 1 else args)
+
+    async def wait(self, count: int = 1, timeout: float = 5.0) -> list[Any]:
+        await eventually(lambda: len(self.items) >= count, timeout)
+        return list(self.items)
 
 
 @pytest.fixture(params=["asyncio"])
