@@ -13,8 +13,9 @@ What it maps, and nothing else:
   (the same aio subscription always gives the same wrapper, so ``is`` holds);
 * arguments that are wrappers are unwrapped; plain callables (handlers, ``on_error``
   policies, listeners) become coroutine functions that run the callable in the loop's default
-  executor with wrapped arguments, so a handler may block and call back into the facade (as
-  the threaded client's handlers may) without blocking the loop;
+  executor with wrapped arguments, so a handler may block without blocking the loop; what it
+  calls back into the facade (``message.ack()``, ``client.send()``, even
+  ``client.disconnect()``) is awaited by the handler's own task, as in an async handler;
 * ``with``/``for`` become ``async with``/``async for``; ``Subscription.get`` turns the
   asyncio timeout into :class:`queue.Empty` (the threaded client's answer).
 
@@ -33,7 +34,15 @@ import threading
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-__all__ = ["SyncAioClient", "is_aio_object"]
+import pytest
+
+__all__ = [
+    "AIO_KNOWN_BUGS",
+    "AIO_KNOWN_RACES",
+    "SyncAioClient",
+    "is_aio_object",
+    "mark_aio_known_bugs",
+]
 
 _LOOP_THREAD_NAME = "aio-facade-loop"
 _CALL_TIMEOUT = 120.0  # a bound for every forwarded call: a hung call fails the test
@@ -366,3 +375,53 @@ def _is_async(fn: Any) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None)  # noqa: B004 - an object whose __call__ is async
     )
+
+
+#: Behaviour the asyncio client does not share yet: test name -> why. Its ``asyncio`` case is
+#: marked ``xfail(strict=True)``, so it fails the suite the day the behaviour is fixed (then
+#: delete the entry). Each one is reported to the owner of ``stomp_enterprise/aio``. Names are
+#: test function names of ``tests/parity`` and ``integration``.
+AIO_KNOWN_BUGS: dict[str, str] = {
+    "test_priority_backup_returns_to_the_priority_broker": "priorityBackup=true: aio never "
+    "moves back to the priority broker",
+    "test_a_broker_that_stops_reading_fails_the_writer_within_the_write_timeout": "a write "
+    "stuck for timeouts.write does not end the connection (no 'disconnected' event)",
+    "test_tracked_fire_and_forget_sends_survive_a_cut_connection": "aio.Client has no "
+    "pending_bytes property (bytes queued, not yet written)",  # integration/test_outbound.py
+    **dict.fromkeys(
+        (
+            "test_queued_frames_are_written_after_reconnect_in_order_after_the_replay",
+            "test_tracked_sends_all_arrive_at_least_once_across_a_drop",
+            "test_plain_uri_reports_queued_frames_as_undelivered",
+            "test_frames_pending_at_close_are_delivered_or_reported",
+            "test_reconnect_giving_up_reports_the_carried_frames",
+        ),
+        "aio.Client has no pending_bytes property (bytes queued, not yet written)",
+    ),
+}
+
+
+#: The same for behaviour that differs only sometimes (a race in the asyncio client): a
+#: non-strict xfail, since a strict one would fail whenever the race goes the right way.
+AIO_KNOWN_RACES: dict[str, str] = {
+    "test_not_a_stomp_peer_fails_clearly": "race: aio sometimes reports 'closed the "
+    "connection during CONNECT' instead of the parser's 'not a STOMP peer' error (the peer "
+    "never closed)",
+    "test_tracking_cache_stays_bounded_and_a_full_cache_makes_the_sender_wait": "race: with "
+    "trackMessages and no confirmation, a full cache (maxCacheSize) does not always make the "
+    "sender wait (all 40 sends of 4 KiB returned with a 32 KiB cache)",
+}
+
+
+def mark_aio_known_bugs(items: list[pytest.Item]) -> None:
+    """Mark the ``asyncio`` case of every test named in AIO_KNOWN_BUGS (strict xfail) or
+    AIO_KNOWN_RACES (non-strict); ``tests/parity`` and ``integration`` call it."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or callspec.params.get("client_kind") != "asyncio":
+            continue
+        name = getattr(item, "originalname", "")
+        if name in AIO_KNOWN_BUGS:
+            item.add_marker(pytest.mark.xfail(strict=True, reason=AIO_KNOWN_BUGS[name]))
+        elif name in AIO_KNOWN_RACES:
+            item.add_marker(pytest.mark.xfail(strict=False, reason=AIO_KNOWN_RACES[name]))

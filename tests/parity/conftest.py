@@ -22,54 +22,13 @@ import pytest
 from stomp_enterprise import Client
 from stomp_enterprise.testing import Broker
 from tests.client.conftest import Recorder
-from tests.sync_aio import SyncAioClient
+from tests.sync_aio import SyncAioClient, mark_aio_known_bugs
 
 CLIENT_KINDS = ("threaded", "asyncio")
 
 
-#: Behaviour the asyncio client does not share yet: test name -> why. Its ``asyncio`` case is
-#: marked ``xfail(strict=True)``, so it fails the suite the day the behaviour is fixed (then
-#: delete the entry). Each one is reported to the owner of ``stomp_enterprise/aio``.
-AIO_KNOWN_BUGS: dict[str, str] = {
-    "test_priority_backup_returns_to_the_priority_broker": "priorityBackup=true: aio never "
-    "moves back to the priority broker",
-    "test_a_broker_that_stops_reading_fails_the_writer_within_the_write_timeout": "a write "
-    "stuck for timeouts.write does not end the connection (no 'disconnected' event)",
-    **dict.fromkeys(
-        (
-            "test_queued_frames_are_written_after_reconnect_in_order_after_the_replay",
-            "test_tracked_sends_all_arrive_at_least_once_across_a_drop",
-            "test_plain_uri_reports_queued_frames_as_undelivered",
-            "test_frames_pending_at_close_are_delivered_or_reported",
-            "test_reconnect_giving_up_reports_the_carried_frames",
-        ),
-        "aio.Client has no pending_bytes property (bytes queued, not yet written)",
-    ),
-}
-
-
-#: The same for behaviour that differs only sometimes (a race in the asyncio client): a
-#: non-strict xfail, since a strict one would fail whenever the race goes the right way.
-AIO_KNOWN_RACES: dict[str, str] = {
-    "test_not_a_stomp_peer_fails_clearly": "race: aio sometimes reports 'closed the "
-    "connection during CONNECT' instead of the parser's 'not a STOMP peer' error (the peer "
-    "never closed)",
-    "test_tracking_cache_stays_bounded_and_a_full_cache_makes_the_sender_wait": "race: with "
-    "trackMessages and no confirmation, a full cache (maxCacheSize) does not always make the "
-    "sender wait (all 40 sends of 4 KiB returned with a 32 KiB cache)",
-}
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        if callspec is None or callspec.params.get("client_kind") != "asyncio":
-            continue
-        name = getattr(item, "originalname", "")
-        if name in AIO_KNOWN_BUGS:
-            item.add_marker(pytest.mark.xfail(strict=True, reason=AIO_KNOWN_BUGS[name]))
-        elif name in AIO_KNOWN_RACES:
-            item.add_marker(pytest.mark.xfail(strict=False, reason=AIO_KNOWN_RACES[name]))
+    mark_aio_known_bugs(items)
 
 
 @pytest.fixture(params=CLIENT_KINDS)
