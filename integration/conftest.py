@@ -268,35 +268,67 @@ def client_kind() -> str:
     return "threaded"
 
 
+def _build(
+    broker: Broker,
+    kind: str,
+    made: list[Any],
+    *,
+    url: str | None = None,
+    connect: bool = True,
+    **options: Any,
+) -> Any:
+    """A client of ``kind`` for ``broker`` with the suite's defaults, recorded in ``made``."""
+    options.setdefault("login", broker.login)
+    options.setdefault("passcode", broker.passcode)
+    options.setdefault("vhost", broker.vhost)
+    options.setdefault("timeouts", {"receipt": 20.0, "connect": 10.0, "connected": 10.0})
+    client: Any = (
+        Client(url or broker.url, **options)
+        if kind == "threaded"
+        else SyncAioClient(url or broker.url, **options)
+    )
+    made.append(client)
+    if connect:
+        client.connect()
+    return client
+
+
+def _close_all(made: list[Any]) -> None:
+    for client in reversed(made):
+        if isinstance(client, SyncAioClient):
+            client.close()
+        else:
+            client.disconnect()
+
+
 @pytest.fixture
 def make_client(broker: Broker, client_kind: str) -> Iterator[ClientFactory]:
     """``make_client(**options)``: a client of ``client_kind`` for this broker (not yet
     connected unless ``connect=True``, the default); every one is disconnected at teardown."""
     made: list[Any] = []
-
-    def factory(*, url: str | None = None, connect: bool = True, **options: Any) -> Client:
-        options.setdefault("login", broker.login)
-        options.setdefault("passcode", broker.passcode)
-        options.setdefault("vhost", broker.vhost)
-        options.setdefault("timeouts", {"receipt": 20.0, "connect": 10.0, "connected": 10.0})
-        client: Any = (
-            Client(url or broker.url, **options)
-            if client_kind == "threaded"
-            else SyncAioClient(url or broker.url, **options)
-        )
-        made.append(client)
-        if connect:
-            client.connect()
-        return client
-
     try:
-        yield factory
+        yield lambda **options: _build(broker, client_kind, made, **options)
     finally:
-        for client in reversed(made):
-            if isinstance(client, SyncAioClient):
-                client.close()
-            else:
-                client.disconnect()
+        _close_all(made)
+
+
+@pytest.fixture
+def make_clients(
+    broker: Broker, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., dict[str, Any]]]:
+    """``make_clients(**options)``: one client of each kind (``{"threaded": ...,
+    "asyncio": ...}``, options as for ``make_client``), for a scenario whose cost is a wait
+    or a broker restart both clients can share; the matrix shows it as client ``both``."""
+    request.node.user_properties.append(("client", "both"))
+    made: list[Any] = []
+    try:
+
+        def both(**options: Any) -> dict[str, Any]:
+            return {kind: _build(broker, kind, made, **options) for kind in CLIENT_KINDS}
+
+        yield both
+    finally:
+        _close_all(made)
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 At session end it writes ``integration/results.json`` (every test's outcome and duration) and
 ``docs/broker-matrix.md`` (one row per scenario and client, one column per broker). Nothing in
 the table is typed by hand: it is whatever ``pytest_runtest_logreport`` saw. The client is the
-``client_kind`` part of the test id (``threaded`` or ``asyncio``); a scenario without one ran
-for the threaded client alone.
+``client_kind`` part of the test id (``threaded`` or ``asyncio``), or ``both`` for a scenario
+that ran both clients at once (``make_clients``); any other scenario ran for the threaded
+client alone.
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ class MatrixReporter:
         if not found:
             return
         broker = found[0]
-        client = next((p for p in parts if p in _CLIENTS), "threaded")
+        # the client_kind in the id; else what the test recorded (make_clients: "both")
+        recorded = dict(getattr(report, "user_properties", ()))
+        client = next((p for p in parts if p in _CLIENTS), recorded.get("client", "threaded"))
         rest = "-".join(p for p in parts if p not in (broker, client))
         scenario = match["func"].removeprefix("test_") + (f" ({rest})" if rest else "")
         entry = self.results.setdefault(
