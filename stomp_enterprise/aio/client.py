@@ -30,10 +30,11 @@ from stomp_enterprise.aio.subscription import Handler, Subscription
 from stomp_enterprise.aio.transaction import Transaction
 from stomp_enterprise.aio.transport import open_stream
 from stomp_enterprise.core.backlog import BacklogInfo
-from stomp_enterprise.core.lifecycle import AfterLoss, plan_carry_over, undelivered_count
+from stomp_enterprise.core.lifecycle import AfterLoss, undelivered_count
 from stomp_enterprise.core.listeners import ListenerRegistry
 from stomp_enterprise.core.message import Body, encode_body
-from stomp_enterprise.core.reconnect import reconnect_wait
+from stomp_enterprise.core.receipts import Receipts
+from stomp_enterprise.core.reconnect import priority_return_delays, reconnect_wait
 from stomp_enterprise.core.subscription import ErrorPolicy
 from stomp_enterprise.errors import (
     BrokerError,
@@ -42,6 +43,8 @@ from stomp_enterprise.errors import (
     LocalProtocolError,
     NotConnected,
     ReceiptTimeout,
+    StompConnectionError,
+    StompTimeout,
 )
 from stomp_enterprise.protocol.failover import BrokerAddress
 from stomp_enterprise.protocol.frames import Frame
@@ -54,6 +57,7 @@ log = logging.getLogger("stomp_enterprise.aio")
 #: client's own tasks to end (as the threaded client's join allowance).
 JOIN_ALLOWANCE = 1.0
 _EVENT_QUEUE = 10_000  # listener calls waiting for the event task before the oldest wait
+_EVENT_END_MIN = 0.1  # seconds the event task always gets to run what is queued at the end
 
 
 class Client(ShellBase):
@@ -74,17 +78,18 @@ class Client(ShellBase):
 
     def _setup(self) -> None:
         self.listeners = ListenerRegistry()
-        self._carried: dict[str, asyncio.Future[Frame]] = {}
-        self._carried_data: dict[str, bytes] = {}
+        self._carried: Receipts[asyncio.Future[Frame]] = Receipts()
         self._connection: Connection | None = None
         self._subscriptions: dict[str, Subscription] = {}
         self.closing = False
         self._changed: asyncio.Event | None = None
         self._closed_event: asyncio.Event | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
+        self._priority_task: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[tuple[str, tuple[Any, ...]] | None] | None = None
         self._event_task: asyncio.Task[None] | None = None
         self._disconnecting: asyncio.Task[None] | None = None
+        self._disconnect_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ properties
 
@@ -93,6 +98,15 @@ class Client(ShellBase):
         """How many RECEIPTs the current connection still waits for (a leak check)."""
         connection = self._connection
         return 0 if connection is None else len(connection.receipts)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of frames accepted (``send()`` returned) and not yet handed to the
+        transport: the current connection's queue plus the frames waiting for the next
+        connection after a loss."""
+        connection = self._connection
+        queued = connection.queued_bytes if connection is not None else 0
+        return queued + self._outbox.size
 
     @property
     def unconfirmed_bytes(self) -> int:
@@ -175,15 +189,16 @@ class Client(ShellBase):
         except plan.errors as exc:
             raise plan.final_error() from exc
 
-    async def _open(self, broker: BrokerAddress, plan: ConnectPlan) -> Connection:
+    async def _open(self, broker: BrokerAddress, plan: ConnectPlan | None) -> Connection:
         timeouts = self.config.timeouts
+        bounded = plan.bounded if plan is not None else float
         log.info("connecting to %s", broker.url)
         stream = await open_stream(
-            broker, timeout=plan.bounded(timeouts.connect), **self._transport_options(broker)
+            broker, timeout=bounded(timeouts.connect), **self._transport_options(broker)
         )
         connection = Connection(self, stream, self._new_session(), self._new_tracker())
         try:
-            await connection.handshake(**self._handshake_options(plan.bounded(timeouts.connected)))
+            await connection.handshake(**self._handshake_options(bounded(timeouts.connected)))
         except BaseException:
             stream.abort()
             await stream.wait_closed(JOIN_ALLOWANCE)
@@ -201,14 +216,15 @@ class Client(ShellBase):
             carried = self._outbox.take()
             if carried:
                 log.info("writing %d send(s) carried over to %s", len(carried), connection.url)
-            connection.adopt(self._carried, self._carried_data)
-            self._carried, self._carried_data = {}, {}
+            connection.adopt(self._carried.take())
             connection.preload(frames + carried)
         self._connection = connection
         self._session = connection.session
         self._life.installed(time.monotonic())
         connection.start()
         self._notify()
+        if self._schedule.should_return_to_priority(connection.stream.address):
+            self._start_priority_return(connection)
         self._fire("connected", self._announce(connection.url, info, reconnect=reconnect))
 
     def _notify(self) -> None:
@@ -225,31 +241,32 @@ class Client(ShellBase):
         connection: Connection,
         cached: list[bytes],
         unsent: list[bytes],
-        receipts: dict[str, asyncio.Future[Frame]],
-        data: dict[str, bytes],
+        receipts: Receipts[asyncio.Future[Frame]],
         error: ConnectionLost,
     ) -> list[asyncio.Future[Frame]]:
         """``connection`` was lost: keep what must be written again on the next connection,
         or report it when none will come. Returns the receipt futures to fail."""
-        carried, frames = plan_carry_over(receipts, data, asyncio.Future.done, cached, unsent)
+        carried, frames, rest = receipts.plan_loss(asyncio.Future.done, cached, unsent)
         if self._life.carries(self._connection is connection, self.closing):
             self._outbox.carry(frames)
             self._carried.update(carried)
-            self._carried_data.update({rid: data[rid] for rid in carried})
-            return [f for rid, f in receipts.items() if rid not in carried]
-        self._report_undelivered(frames, error, receipted={id(data[rid]) for rid in carried})
-        return list(receipts.values())
+            return rest
+        self._report_undelivered(frames, error, receipted=receipts)
+        return receipts.waiters()
 
     def _report_undelivered(
-        self, frames: list[bytes], error: BaseException, *, receipted: set[int] | None = None
+        self,
+        frames: list[bytes],
+        error: BaseException,
+        *,
+        receipted: Receipts[asyncio.Future[Frame]] | None = None,
     ) -> None:
         """Give up ``frames`` and whatever waits for the next connection: receipted sends
         fail with ConnectionLost; the other frames are counted, logged and reported."""
         dropped = self._outbox.drop(frames)
-        told = set(receipted or ()) | {id(d) for d in self._carried_data.values()}
-        waiting = list(self._carried.values())
-        self._carried, self._carried_data = {}, {}
-        for future in waiting:
+        waiting = self._carried.take()
+        told = waiting.frame_ids() | (receipted.frame_ids() if receipted is not None else set())
+        for future in waiting.waiters():
             if not future.done():
                 future.set_exception(ConnectionLost(f"send not delivered: {error}"))
         count = undelivered_count(dropped, told)
@@ -304,6 +321,41 @@ class Client(ShellBase):
         self._life.reconnects += 1
         self._installed(connection, reconnect=True)
 
+    def _start_priority_return(self, current: Connection) -> None:
+        task = self._priority_task
+        if task is None or task.done():
+            self._priority_task = asyncio.get_running_loop().create_task(
+                self._return_to_priority(current), name="stomp-priority-return"
+            )
+
+    async def _return_to_priority(self, current: Connection) -> None:
+        """priorityBackup: while connected to a backup broker, keep trying the priority ones
+        (with the policy's back-off) and move over as soon as one answers."""
+        priority = [b for b in self.config.failover.brokers if self._schedule.is_priority(b)]
+        closed = self._closed_event
+        assert closed is not None
+        for delay in priority_return_delays(self.config.failover.policy):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(closed.wait(), delay)
+            if self.closing or self._connection is not current or not current.alive:
+                return
+            for broker in priority:
+                try:
+                    connection = await self._open(broker, None)
+                except (StompConnectionError, StompTimeout, BrokerError) as exc:
+                    log.debug("priority broker %s still unavailable: %s", broker.url, exc)
+                    continue
+                if self.closing or self._connection is not current or not current.alive:
+                    await connection.close(JOIN_ALLOWANCE)
+                    return
+                log.warning("returning to priority broker %s from %s", broker.url, current.url)
+                current.closing = True
+                current.alive = False  # senders now wait for the new connection
+                self._life.reconnects += 1
+                self._installed(connection, reconnect=True)
+                await current.close(JOIN_ALLOWANCE)
+                return
+
     async def _current_connection(self, timeout: float | None = None) -> Connection:
         """The live connection, waiting (bounded) for a reconnect."""
         connection = self._connection
@@ -353,10 +405,7 @@ class Client(ShellBase):
             raise
 
     def _forget_receipt(self, future: asyncio.Future[Frame]) -> None:
-        for key, value in list(self._carried.items()):
-            if value is future:
-                del self._carried[key]
-                self._carried_data.pop(key, None)
+        self._carried.forget(future)
         connection = self._connection
         if connection is not None:
             connection.forget(future)
@@ -407,6 +456,8 @@ class Client(ShellBase):
         if events.full():
             events.get_nowait()
         events.put_nowait(None)
+        # an idle event task ends within an iteration or two: give it that much at least
+        timeout = max(timeout, _EVENT_END_MIN)
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout)
         except asyncio.TimeoutError:
@@ -441,9 +492,14 @@ class Client(ShellBase):
         DISCONNECT and wait (bounded by ``timeout``, default ``timeouts.disconnect``) for its
         receipt, close the connection, end the client's tasks.
 
-        Idempotent; safe when the connection is already dead; may be awaited from a handler
-        or a listener (that task is then neither waited for nor cancelled).
+        Idempotent (concurrent calls run one after the other); safe when the connection is
+        already dead; may be awaited from a handler or a listener (that task is then neither
+        waited for nor cancelled).
         """
+        async with self._disconnect_lock:
+            await self._disconnect(timeout)
+
+    async def _disconnect(self, timeout: float | None) -> None:
         timeouts = self.config.timeouts
         self.closing = True
         closed = self._closed_event
@@ -491,10 +547,10 @@ class Client(ShellBase):
                 self._report_undelivered(
                     unsent, ConnectionLost(f"connection to {connection.url} closed")
                 )
-        task = self._reconnect_task
-        if task is not None and task is not current and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        for task in (self._reconnect_task, self._priority_task):
+            if task is not None and task is not current and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         self._subscriptions.clear()
         self._session.subscriptions.clear()
         if self._outbox or self._carried:
@@ -509,6 +565,7 @@ class Client(ShellBase):
         disconnecting = self._disconnecting
         self._disconnecting = None
         if disconnecting is not None and disconnecting is not current:
+            disconnecting.cancel()  # waiting for the lock we hold: this call did its work
             await asyncio.gather(disconnecting, return_exceptions=True)
         if connection is not None:
             log.info("disconnected from %s", connection.url)

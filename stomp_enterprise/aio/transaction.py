@@ -99,7 +99,7 @@ class Transaction:
                 )
             )
         except ConnectionLost as exc:
-            raise self._tx.failed("a SEND", exc) from exc
+            raise self._tx.lost(exc) from exc
 
     async def ack(self, message: Message) -> None:
         """ACK ``message`` inside the transaction."""
@@ -114,7 +114,7 @@ class Transaction:
         try:
             await connection.ack(message, nack=nack, transaction=self._tx.id)
         except ConnectionLost as exc:
-            raise self._tx.failed("an ACK", exc) from exc
+            raise self._tx.lost(exc) from exc
 
     async def commit(self) -> None:
         """COMMIT (done by ``async with`` when the block ends normally)."""

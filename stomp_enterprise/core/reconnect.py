@@ -10,7 +10,7 @@ sockets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from stomp_enterprise.errors import (
@@ -20,7 +20,7 @@ from stomp_enterprise.errors import (
     StompConnectionError,
     StompTimeout,
 )
-from stomp_enterprise.protocol.failover import Attempt
+from stomp_enterprise.protocol.failover import Attempt, FailoverPolicy
 from stomp_enterprise.protocol.session import Connected, ErrorReceived, Event
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "connect_headers",
     "connected_in",
     "loss_error",
+    "priority_return_delays",
     "is_artemis",
     "reconnect_wait",
     "retryable",
@@ -168,3 +169,16 @@ def loss_error(url: str, exc: BaseException, broker_error: BrokerError | None) -
     lost = ConnectionLost(f"connection to {url} lost: {exc}")
     lost.__cause__ = exc
     return lost
+
+
+def priority_return_delays(policy: FailoverPolicy) -> Iterator[float]:
+    """``priorityBackup``: the seconds to wait before each pass over the priority brokers
+    while connected to a backup one (the policy's back-off, from ``initialReconnectDelay``
+    up to ``maxReconnectDelay``; endless: the shell stops when it moves or closes)."""
+    delay = max(policy.initial_reconnect_delay, 1) / 1000.0
+    limit = max(policy.max_reconnect_delay, 1) / 1000.0
+    while True:
+        yield delay
+        if policy.use_exponential_back_off:
+            delay *= policy.reconnect_delay_exponent
+        delay = min(delay, limit)

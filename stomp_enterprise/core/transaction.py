@@ -70,6 +70,11 @@ class TransactionState:
         self.state = "failed"
         return TransactionError(f"{what} of transaction {self.id} failed: {exc}")
 
+    def lost(self, exc: BaseException) -> TransactionError:
+        """A frame of the transaction could not be queued: its connection is gone (``exc``)."""
+        self.state = "failed"
+        return TransactionError(f"transaction {self.id} lost: {exc}")
+
     def ended(self, command: str) -> None:
         """COMMIT or ABORT went through."""
         self.state = "committed" if command == "COMMIT" else "aborted"

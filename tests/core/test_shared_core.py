@@ -9,11 +9,11 @@ import pytest
 from stomp_enterprise.core.lifecycle import (
     AfterLoss,
     Lifecycle,
-    plan_carry_over,
     undelivered_count,
 )
 from stomp_enterprise.core.listeners import ListenerRegistry
 from stomp_enterprise.core.message import MessageBase, encode_body
+from stomp_enterprise.core.receipts import Receipts
 from stomp_enterprise.core.reconnect import (
     AttemptFeed,
     connect_failed,
@@ -195,16 +195,26 @@ def test_a_plain_uri_never_reconnects() -> None:
     assert not life.carries(True, closing=False)
 
 
-def test_carry_over_plan_keeps_pending_receipted_sends_with_their_waiters() -> None:
+def test_receipts_carry_pending_receipted_sends_over_a_loss_with_their_waiters() -> None:
+    receipts: Receipts[str] = Receipts()
     receipted = b"SEND\ndestination:/q\nreceipt:r1\n\nx\x00"
+    receipts.add("r1", "waiting", receipted)
+    receipts.add("r2", "done", b"SEND\ndestination:/q\nreceipt:r2\n\nz\x00")
+    receipts.add("r3", "waiting too", b"SUBSCRIBE\nid:1\ndestination:/q\nreceipt:r3\n\n\x00")
     unsent = [b"SEND\ndestination:/q\n\ny\x00", b"ACK\nid:1\n\n\x00"]
-    waiters = {"r1": "waiting", "r2": "done", "r3": "waiting"}
-    carried, frames = plan_carry_over(
-        waiters, {"r1": receipted, "r2": b"SEND\n\n\x00"}, lambda w: w == "done", [], unsent
-    )
-    assert carried == {"r1": "waiting"}
+    carried, frames, rest = receipts.plan_loss(lambda w: w == "done", [], unsent)
+    assert carried.waiters() == ["waiting"]
+    assert rest == ["done", "waiting too"]
     assert frames == [receipted, unsent[0]]
-    assert undelivered_count(frames, {id(receipted)}) == 1
+    assert undelivered_count(frames, carried.frame_ids()) == 1
+    assert receipts.pop("r2") == "done"
+    assert receipts.forget("waiting") == ["r1"]
+    assert len(receipts) == 1
+    taken = receipts.take()
+    assert (len(receipts), taken.waiters()) == (0, ["waiting too"])
+    receipts.update(carried)
+    assert receipts.pop("r1") == "waiting"
+    assert receipts.pop("r1") is None
 
 
 # ---------------------------------------------------------------- connect-loop decisions
@@ -287,6 +297,8 @@ def test_transaction_states() -> None:
     other = TransactionState()
     other.opened("tx-2", "tcp://a:1")
     assert not other.abort_is_moot(True)
+    assert "tx-2 lost: gone" in str(other.lost(OSError("gone")))
+    assert other.state == "failed"
     other.ended("COMMIT")
     assert other.state == "committed"
     assert "tx-2" in str(other.failed("COMMIT", OSError("x")))
