@@ -321,6 +321,9 @@ class Connection:
             raise refusal
         frame = message.frame
         session = self.session
+        if not (receipt or nack or transaction):  # the hot path: a plain ACK
+            self.write(session.ack(frame))
+            return
 
         def build(rid: str | None) -> bytes:
             if nack:

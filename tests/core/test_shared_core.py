@@ -48,7 +48,12 @@ from stomp_enterprise.errors import (
 )
 from stomp_enterprise.protocol.failover import parse_uri
 from stomp_enterprise.protocol.frames import Frame
-from stomp_enterprise.protocol.session import Connected, ErrorReceived, HeartbeatReceived
+from stomp_enterprise.protocol.session import (
+    Connected,
+    ErrorReceived,
+    HeartbeatReceived,
+    Session,
+)
 
 
 def sub(ack: str = "auto", on_error: object = "disconnect", error_destination=None):
@@ -279,6 +284,14 @@ def test_artemis_routing_quirk() -> None:
 # ---------------------------------------------------------------- transactions
 
 
+def connected_session() -> Session:
+    session = Session(("1.2",))
+    session.connect("/")
+    session.receive_data(b"CONNECTED\nversion:1.2\n\n\x00")
+    session.begin("tx-2")
+    return session
+
+
 def test_transaction_states() -> None:
     tx = TransactionState()
     with pytest.raises(TransactionError, match="not open"):
@@ -297,7 +310,19 @@ def test_transaction_states() -> None:
     other = TransactionState()
     other.opened("tx-2", "tcp://a:1")
     assert not other.abort_is_moot(True)
+    assert other.exit_command(raised=False) == "COMMIT"
+    assert other.exit_command(raised=True) == "ABORT"
+    build, what = other.control(connected_session(), "COMMIT")
+    assert what == "COMMIT tx-2"
+    frame = build("r-1")
+    assert frame.startswith(b"COMMIT\n")
+    assert b"receipt:r-1" in frame
+    assert not other.end_is_moot("COMMIT", False)
     assert "tx-2 lost: gone" in str(other.lost(OSError("gone")))
+    with pytest.raises(TransactionError, match="failed before COMMIT"):
+        other.exit_command(raised=False)
+    assert other.exit_command(raised=True) is None
+    assert other.end_is_moot("ABORT", True)
     assert other.state == "failed"
     other.ended("COMMIT")
     assert other.state == "committed"
