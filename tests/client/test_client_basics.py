@@ -8,26 +8,9 @@ import time
 import pytest
 
 from stomp_enterprise import (
-    BrokerError,
     NotConnected,
 )
 from stomp_enterprise.testing import Broker
-
-
-def test_error_frame_for_a_receipted_frame_raises_broker_error(make_client, stomp_broker) -> None:
-    with make_client() as client:
-        future = client.send_async("/queue/ok", b"x")
-        assert future.result(5).command == "RECEIPT"
-        # an ACK for an id the broker never issued is answered with ERROR carrying receipt-id
-        sub = client.subscribe("/queue/e", ack="client-individual")
-        client.send("/queue/e", b"x")
-        message = sub.get(timeout=5)
-        stomp_broker.purge()
-        message.ack(receipt=True)  # valid
-        with pytest.raises(BrokerError) as info:
-            message.ack(receipt=True)  # the second ack of the same id is unknown to the broker
-        assert info.value.frame is not None
-        assert info.value.message
 
 
 def test_thread_names(make_client) -> None:

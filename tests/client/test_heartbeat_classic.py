@@ -8,8 +8,6 @@ import pytest
 
 from stomp_enterprise.core.liveness import silence_limit
 
-INTERVAL_MS = 1000
-
 
 @pytest.mark.parametrize(
     ("server", "heard", "expected"),

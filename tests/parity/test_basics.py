@@ -303,3 +303,22 @@ def test_loss_after_an_error_frame_names_the_brokers_reason(make_client, stomp_b
         with pytest.raises(NotConnected, match="maximum frame size was exceeded"):
             client.send("/queue/x", b"x")
     assert [e.message for e in errors] == ["The maximum frame size was exceeded"]
+
+
+def test_error_frame_for_a_receipted_frame_raises_broker_error(
+    make_client, stomp_broker, client_kind
+) -> None:
+    with make_client() as client:
+        if client_kind == "threaded":  # send_async: the threaded client's alone
+            future = client.send_async("/queue/ok", b"x")
+            assert future.result(5).command == "RECEIPT"
+        # an ACK for an id the broker never issued is answered with ERROR carrying receipt-id
+        sub = client.subscribe("/queue/e", ack="client-individual")
+        client.send("/queue/e", b"x")
+        message = sub.get(timeout=5)
+        stomp_broker.purge()
+        message.ack(receipt=True)  # valid
+        with pytest.raises(BrokerError) as info:
+            message.ack(receipt=True)  # the second ack of the same id is unknown to the broker
+        assert info.value.frame is not None
+        assert info.value.message
