@@ -1,8 +1,11 @@
 """pytest plugin: the broker x scenario matrix, written from the suite's own results.
 
 At session end it writes ``integration/results.json`` (every test's outcome and duration) and
-``docs/broker-matrix.md`` (one row per scenario, one column per broker). Nothing in the table
-is typed by hand: it is whatever ``pytest_runtest_logreport`` saw.
+``docs/broker-matrix.md`` (one row per scenario and client, one column per broker). Nothing in
+the table is typed by hand: it is whatever ``pytest_runtest_logreport`` saw. The client is the
+``client_kind`` part of the test id (``threaded`` or ``asyncio``), or ``both`` for a scenario
+that ran both clients at once (``make_clients``); any other scenario ran for the threaded
+client alone.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ MATRIX_MD = ROOT / "docs" / "broker-matrix.md"
 
 _NODE = re.compile(r"^(?P<file>[^:]+)::(?P<func>[A-Za-z0-9_]+)\[(?P<param>[^\]]+)\]$")
 _SYMBOL = {"passed": "pass", "failed": "**FAIL**", "skipped": "skip", "xfailed": "xfail"}
+_CLIENTS = ("threaded", "asyncio")  # the client_kind ids (integration/conftest.py)
 
 
 @dataclass
@@ -31,6 +35,7 @@ class _Outcome:
     file: str
     scenario: str
     broker: str
+    client: str = "threaded"
     outcome: str = "passed"
     duration: float = 0.0
     reason: str = ""
@@ -65,9 +70,14 @@ class MatrixReporter:
         if not found:
             return
         broker = found[0]
-        rest = "-".join(p for p in parts if p != broker)
+        # the client_kind in the id; else what the test recorded (make_clients: "both")
+        recorded = dict(getattr(report, "user_properties", ()))
+        client = next((p for p in parts if p in _CLIENTS), recorded.get("client", "threaded"))
+        rest = "-".join(p for p in parts if p not in (broker, client))
         scenario = match["func"].removeprefix("test_") + (f" ({rest})" if rest else "")
-        entry = self.results.setdefault(report.nodeid, _Outcome(match["file"], scenario, broker))
+        entry = self.results.setdefault(
+            report.nodeid, _Outcome(match["file"], scenario, broker, client)
+        )
         entry.duration += report.duration
         entry.phases.append(f"{report.when}:{report.outcome}")
         if report.outcome == "failed":
@@ -100,6 +110,7 @@ class MatrixReporter:
                     "nodeid": nodeid,
                     "scenario": r.scenario,
                     "broker": r.broker,
+                    "client": r.client,
                     "outcome": r.outcome,
                     "duration": round(r.duration, 3),
                     "reason": r.reason,
@@ -114,9 +125,9 @@ class MatrixReporter:
 
     def markdown(self, data: dict[str, Any]) -> str:
         brokers = [b for b in self.brokers if any(r.broker == b for r in self.results.values())]
-        scenarios: dict[str, dict[str, _Outcome]] = {}
+        scenarios: dict[tuple[str, str], dict[str, _Outcome]] = {}
         for r in self.results.values():
-            scenarios.setdefault(r.scenario, {})[r.broker] = r
+            scenarios.setdefault((r.scenario, r.client), {})[r.broker] = r
         counts = {k: sum(1 for r in self.results.values() if r.outcome == k) for k in _SYMBOL}
         lines = [
             "# Broker matrix",
@@ -132,19 +143,21 @@ class MatrixReporter:
             "| --- | --- |",
             *(f"| {b} | {self.versions.get(b, 'unknown')} |" for b in brokers),
             "",
-            "| scenario | " + " | ".join(brokers) + " |",
-            "| --- |" + " --- |" * len(brokers),
+            "| scenario | client | " + " | ".join(brokers) + " |",
+            "| --- | --- |" + " --- |" * len(brokers),
         ]
-        for scenario, per_broker in scenarios.items():
+        for (scenario, client), per_broker in scenarios.items():
             cells = []
             for b in brokers:
                 r = per_broker.get(b)
                 cells.append("n/a" if r is None else _SYMBOL.get(r.outcome, r.outcome))
-            lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
+            lines.append(f"| {scenario} | {client} | " + " | ".join(cells) + " |")
         notes = [r for r in self.results.values() if r.outcome in ("failed", "skipped")]
         if notes:
             lines += ["", "## Failures and skips", ""]
-            lines += [f"- `{r.scenario}[{r.broker}]` {r.outcome}: {r.reason}" for r in notes]
+            lines += [
+                f"- `{r.scenario}[{r.broker}-{r.client}]` {r.outcome}: {r.reason}" for r in notes
+            ]
         lines += ["", "Regenerate: `python -m pytest integration -p no:cacheprovider`.", ""]
         return "\n".join(lines)
 
