@@ -16,6 +16,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
@@ -33,7 +34,11 @@ from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscript
 from stomp_enterprise.client.transaction import Transaction
 from stomp_enterprise.config import ClientConfig, Timeouts
 from stomp_enterprise.core.backlog import PREFETCH_HEADERS, BacklogInfo, prefetch_header
+from stomp_enterprise.core.codecs import Codec, encode_payload
+from stomp_enterprise.core.flavour import Flavour, flavour_of
+from stomp_enterprise.core.options import SendOptions, merge_headers, send_option_headers
 from stomp_enterprise.core.outbox import Outbox, SendTracker, plan_resend
+from stomp_enterprise.core.subscribe_options import SubscribeOptions, durable_removal_headers
 from stomp_enterprise.errors import (
     BrokerError,
     ConfigError,
@@ -829,37 +834,84 @@ class Client:
 
     # ------------------------------------------------------------ sending
 
-    def _encode_body(self, body: Body, content_type: str | None) -> tuple[bytes, str | None]:
-        if isinstance(body, bytes):
-            return body, content_type
-        if isinstance(body, str):
-            if content_type is None:
-                return encode_text(body, None), "text/plain;charset=utf-8"
-            return encode_text(body, content_type), content_type
-        if isinstance(body, bytearray | memoryview):
-            return bytes(body), content_type
-        raise ConfigError(f"body must be bytes or str, got {type(body).__name__}")
+    def _encode_body(
+        self, body: Any, content_type: str | None, codec: Codec | None = None
+    ) -> tuple[bytes, str | None]:
+        if codec is None:
+            if isinstance(body, bytes):
+                return body, content_type
+            if isinstance(body, str):
+                if content_type is None:
+                    return encode_text(body, None), "text/plain;charset=utf-8"
+                return encode_text(body, content_type), content_type
+            if isinstance(body, bytearray | memoryview):
+                return bytes(body), content_type
+        # a typed payload: a pydantic model, a JSON-able object, or whatever ``codec`` takes
+        payload, written = encode_payload(body, codec)
+        return payload, content_type or written
+
+    def _flavour(self, timeout: float | None) -> Flavour:
+        """The broker family of the current connection (waits for one like a send)."""
+        info = self._current_connection(timeout).info
+        return flavour_of(info.server if info else None)
+
+    def _with_send_options(
+        self,
+        body: Any,
+        headers: Mapping[str, str] | None,
+        content_type: str | None,
+        options: SendOptions | None,
+        codec: Codec | None,
+        timeout: float | None,
+    ) -> tuple[bytes, Mapping[str, str] | None, str | None]:
+        """The body and headers of a send with typed options or a codec (off the fast path)."""
+        payload, content_type = self._encode_body(body, content_type, codec)
+        if options is not None:
+            headers = send_option_headers(self._flavour(timeout), time.time(), headers, options)
+        return payload, headers, content_type
 
     def send(
         self,
         destination: str,
-        body: Body = b"",
+        body: Body | Any = b"",
         headers: Mapping[str, str] | None = None,
         *,
         content_type: str | None = None,
         receipt: bool = False,
         timeout: float | None = None,
+        persistent: bool | None = None,
+        priority: int | None = None,
+        expires: datetime | None = None,
+        ttl: float | timedelta | None = None,
+        correlation_id: str | None = None,
+        reply_to: str | None = None,
+        message_type: str | None = None,
+        codec: Codec | None = None,
     ) -> None:
         """Send ``body`` to ``destination``.
 
         A ``str`` body is encoded with the charset of ``content_type`` (UTF-8 and
-        ``text/plain;charset=utf-8`` when none is given).
+        ``text/plain;charset=utf-8`` when none is given). Any other object is a typed
+        payload: ``codec`` (JSON by default: pydantic models, dataclasses, JSON-able
+        objects) encodes it and names its ``content-type``.
+
+        The message options are validated and written as the connected broker expects
+        (see docs/patterns.md for the table); a header in ``headers`` that an option also
+        writes raises :class:`ConfigError`.
 
         Args:
             receipt: block until the broker's RECEIPT (bounded by ``timeout`` or
                 ``timeouts.receipt``).
             timeout: for ``receipt=True`` the receipt wait; also how long to wait for a
                 reconnect when disconnected (default: the failover ``timeout`` option).
+            persistent: store it durably (ActiveMQ's STOMP default is non-persistent).
+            priority: 0 (lowest) to 9.
+            expires: a timezone-aware ``datetime`` after which the broker may drop it.
+            ttl: time to live in seconds (or a ``timedelta``); not with ``expires``.
+            correlation_id: matches a reply to its request.
+            reply_to: where replies go.
+            message_type: the message's ``type``.
+            codec: encodes a typed payload (a :class:`~stomp_enterprise.core.codecs.Codec`).
 
         Raises:
             ReceiptTimeout: no RECEIPT in time (the message may or may not have arrived).
@@ -874,9 +926,32 @@ class Client:
             NotConnected: not connected and no reconnect came within the wait.
             EncodingError: a ``str`` body and a charset that is unknown or cannot encode it
                 (raised before anything is queued).
+            ConfigError: an invalid option (named), or ``expires`` with ``ttl``.
+            PayloadError: the codec cannot encode ``body``.
 
         May be called from any thread, including handlers and listeners.
         """
+        if not (
+            persistent is None
+            and priority is None
+            and expires is None
+            and ttl is None
+            and correlation_id is None
+            and reply_to is None
+            and message_type is None
+            and codec is None
+        ):
+            options = SendOptions(
+                persistent, priority, expires, ttl, correlation_id, reply_to, message_type
+            )
+            body, headers, content_type = self._with_send_options(
+                body,
+                headers,
+                content_type,
+                None if options == _NO_SEND_OPTIONS else options,  # None: only a codec
+                codec,
+                timeout,
+            )
         if receipt:
             connection, future = self._send(
                 destination, body, headers, content_type, timeout, receipt=True, direct=True
@@ -922,7 +997,7 @@ class Client:
     def _send(
         self,
         destination: str,
-        body: Body,
+        body: Body | Any,
         headers: Mapping[str, str] | None,
         content_type: str | None,
         timeout: float | None,
@@ -983,8 +1058,15 @@ class Client:
         error_destination: str | None = None,
         receipt: bool = False,
         timeout: float | None = None,
+        durable: str | None = None,
+        selector: str | None = None,
+        prefetch: int | None = None,
+        model: Any | None = None,
+        codec: Codec | None = None,
     ) -> Subscription:
         """Subscribe to ``destination``.
+
+        May be called from any thread, including handlers and listeners.
 
         Args:
             handler: called with each :class:`Message` on the dispatcher thread. Without
@@ -1000,8 +1082,38 @@ class Client:
             error_destination: forward a failed message there (headers kept, plus
                 ``x-stomp-enterprise-error``), then ack it. Overrides ``on_error``.
             receipt: wait for the broker to confirm the subscription.
+            durable: the name of a durable topic subscription: it keeps the topic's
+                messages while this client is away (ActiveMQ and Artemis also need
+                ``Client(client_id=...)``); its id is the name. Remove it with
+                :meth:`unsubscribe_durable`.
+            selector: a JMS/SQL-92 selector (ActiveMQ, Artemis, Apollo); RabbitMQ has none
+                and raises :class:`ConfigError`.
+            prefetch: messages the broker may send ahead of acks, in its own header
+                (Artemis counts bytes: ``prefetch`` times the backlog's bytes per message).
+            model: what ``message.model`` validates the body as (a pydantic model or any
+                type pydantic validates), lazily, once per message. A failure in the
+                handler goes through ``on_error`` / ``error_destination``.
+            codec: decodes ``message.model`` (default: the codec of its content type).
+
+        Raises:
+            ConfigError: an invalid option (named), an option the broker refuses by
+                design, or a header that an option also writes.
         """
         connection = self._current_connection(timeout)
+        options = SubscribeOptions(durable, selector, prefetch)
+        if options.given:
+            info = connection.info
+            config = self.config
+            headers = merge_headers(
+                headers,
+                options.headers(
+                    flavour_of(info.server if info else None),
+                    destination,
+                    client_id=config.client_id,
+                    bytes_per_message=config.max_backlog_bytes // config.max_backlog_messages,
+                ),
+            )
+            id = options.subscription_id(id)  # noqa: A001
         headers = connection.routed(destination, headers, subscribe=True)
         if ack != "auto":
             headers = self._with_prefetch(connection, headers, pull=handler is None)
@@ -1018,6 +1130,8 @@ class Client:
             handler,
             on_error,
             error_destination,
+            model=model,
+            codec=codec,
         )
         self._subscriptions[sub_id] = sub
         try:
@@ -1115,6 +1229,38 @@ class Client:
         if sub is not None:
             sub.unsubscribe(receipt=receipt)
 
+    def unsubscribe_durable(
+        self, name: str, *, receipt: bool = True, timeout: float | None = None
+    ) -> None:
+        """Delete durable subscription ``name`` at the broker, with the messages it holds.
+
+        A live subscription of this client with that name is unsubscribed first; then an
+        UNSUBSCRIBE with the broker's removal headers goes out (ActiveMQ
+        ``activemq.subscriptionName``, Artemis ``durable-subscription-name``, RabbitMQ
+        ``durable:true`` + ``x-queue-name``, Apollo ``persistent:true``). ActiveMQ and
+        Artemis find it by this client's ``client_id``. May be called from any thread.
+
+        Args:
+            receipt: wait for the broker to confirm (default; bounded by ``timeout``).
+
+        Raises:
+            ConfigError: ``name`` is not a valid durable name.
+            BrokerError: the broker refused (e.g. ActiveMQ: another client is attached).
+            ReceiptTimeout: no confirmation in time.
+        """
+        sub = self._subscriptions.get(name)
+        if sub is not None:
+            sub.unsubscribe(receipt=True, timeout=timeout)
+        connection = self._current_connection(timeout)
+        info = connection.info
+        headers = durable_removal_headers(flavour_of(info.server if info else None), name)
+        connection.call(
+            lambda rid: connection.session.remove_subscription(name, headers, receipt=rid),
+            receipt=receipt,
+            timeout=timeout,
+            what=f"UNSUBSCRIBE durable {name}",
+        )
+
     # ------------------------------------------------------------ transactions
 
     def transaction(self, *, receipt: bool = True, timeout: float | None = None) -> Transaction:
@@ -1172,6 +1318,9 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+_NO_SEND_OPTIONS = SendOptions()
 
 
 def _send_builder(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from stomp_enterprise.core.options import MessageFields
 from stomp_enterprise.errors import EncodingError
 from stomp_enterprise.protocol.frames import Frame
 
@@ -84,8 +85,12 @@ def decode_text(body: bytes, content_type: str | None) -> str:
         raise _codec_error(exc, charset, "decoded", "bytes", len(body)) from exc
 
 
-class Message:
+class Message(MessageFields):
     """A MESSAGE delivered to a subscription.
+
+    Typed read-back of the message options (``priority``, ``expires``, ``reply_to``,
+    ``correlation_id``, ``redelivered``, ``persistent``, ``message_type``, ``ttl``) and the
+    typed payload (``model``) come from :class:`~stomp_enterprise.core.options.MessageFields`.
 
     ``ack()``/``nack()`` are version-correct and may be called from any thread, including the
     handler. A message received on a connection that has since been lost cannot be acked
@@ -94,6 +99,8 @@ class Message:
     """
 
     __slots__ = ("_connection", "frame", "subscription")
+
+    subscription: Subscription
 
     def __init__(self, frame: Frame, subscription: Subscription, connection: Connection) -> None:
         self.frame = frame
@@ -136,11 +143,6 @@ class Message:
     def content_type(self) -> str | None:
         """The ``content-type`` header."""
         return self.frame.get("content-type")
-
-    @property
-    def redelivered(self) -> bool:
-        """True when the broker marks this as a redelivery."""
-        return (self.frame.get("redelivered") or "").lower() == "true"
 
     def ack(self, *, receipt: bool = False, timeout: float | None = None) -> None:
         """Acknowledge this message (``ack`` mode client or client-individual).

@@ -23,6 +23,7 @@ from stomp_enterprise.errors import (
 if TYPE_CHECKING:
     from stomp_enterprise.client.client import Client
     from stomp_enterprise.client.message import Message
+    from stomp_enterprise.core.codecs import Codec
     from stomp_enterprise.transport.socket import SocketTransport
 
 __all__ = ["ErrorPolicy", "Handler", "Subscription"]
@@ -59,6 +60,9 @@ class Subscription:
         ack: the ack mode.
         headers: extra SUBSCRIBE headers.
         handler: the callable messages go to, or None (then use :meth:`get` / iteration).
+        model: what ``message.model`` validates the body as (``None``: the codec's plain
+            objects).
+        codec: the codec that decodes ``message.model`` (``None``: chosen by content type).
 
     A handler-less subscription is fed by the connection's reader directly (never through
     the dispatcher), so a handler may wait on another subscription's :meth:`get` even with
@@ -81,6 +85,9 @@ class Subscription:
         handler: Handler | None,
         on_error: ErrorPolicy,
         error_destination: str | None,
+        *,
+        model: Any | None = None,
+        codec: Codec | None = None,
     ) -> None:
         if handler is not None and not callable(handler):
             raise ConfigError(f"handler must be callable, got {handler!r}")
@@ -98,6 +105,8 @@ class Subscription:
         self.handler = handler
         self.on_error = on_error
         self.error_destination = error_destination
+        self.model = model
+        self.codec = codec
         self._queue: deque[Message] | None = deque() if handler is None else None
         self._ready = threading.Condition(threading.Lock())  # guards _queue
         self._active = threading.Event()

@@ -543,6 +543,16 @@ class Broker:
             logger.info("conn-%d: CONNECT refused: %s", conn.number, exc.message)
             self._send_error(conn, exc.message, frame=frame, headers=exc.headers)
             return
+        with self._lock:
+            try:
+                self._router.connected(conn.number, frame.get("client-id"))
+            except RouterError as exc:
+                refused: str | None = str(exc)
+            else:
+                refused = None
+        if refused is not None:
+            self._send_error(conn, refused, frame=frame)
+            return
         conn.login = handshake.login
         conn.set_session(handshake.version, handshake.send_interval, handshake.expect_interval)
         conn.send_frame(handshake.connected)
