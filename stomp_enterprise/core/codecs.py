@@ -17,8 +17,8 @@ remembers the result (or the failure).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import threading
 from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any, Final, Protocol, runtime_checkable
@@ -26,7 +26,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 import pydantic
 import pydantic_core
 
-from stomp_enterprise.errors import PayloadError
+from stomp_enterprise.errors import ConfigError, PayloadError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -37,6 +37,7 @@ __all__ = [
     "codec_for",
     "decode_payload",
     "encode_payload",
+    "is_structured",
     "media_type",
     "register_codec",
 ]
@@ -114,7 +115,11 @@ def media_type(content_type: str | None) -> str | None:
 
 
 class CodecRegistry:
-    """Codecs by media type; JSON is always there. Thread-safe.
+    """Codecs by media type; JSON is always there.
+
+    Any thread: each update is one dict assignment (atomic in CPython); the entry points
+    are loaded at most once per racing thread, and loading one twice registers the same
+    codec twice, which is harmless. Register your own codecs at start-up.
 
     Args:
         load_entry_points: load the ``stomp_enterprise.codecs`` entry points on the first
@@ -123,7 +128,6 @@ class CodecRegistry:
 
     def __init__(self, *, load_entry_points: bool = True) -> None:
         self._codecs: dict[str, Codec] = dict.fromkeys(JSON.content_types, JSON)
-        self._lock = threading.Lock()
         self._load = load_entry_points
 
     def register(self, codec: Codec) -> None:
@@ -137,9 +141,8 @@ class CodecRegistry:
                 f"{type(codec).__name__} is not a codec (needs content_type, content_types, "
                 "encode and decode)"
             )
-        with self._lock:
-            for name in codec.content_types:
-                self._codecs[name.lower()] = codec
+        for name in codec.content_types:
+            self._codecs[name.lower()] = codec
 
     def get(self, content_type: str | None) -> Codec | None:
         """The codec for ``content_type`` (its parameters are ignored), or ``None``."""
@@ -151,12 +154,10 @@ class CodecRegistry:
         return self._codecs.get(name)
 
     def _load_entry_points(self) -> None:
-        with self._lock:
-            if not self._load:
-                return
-            self._load = False
-            found = entry_points(group=ENTRY_POINT_GROUP)
-        for entry in found:
+        if not self._load:
+            return
+        self._load = False
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
             try:
                 loaded = entry.load()
                 codec = loaded() if isinstance(loaded, type) else loaded
@@ -182,12 +183,28 @@ def codec_for(content_type: str | None) -> Codec | None:
     return _REGISTRY.get(content_type)
 
 
+def is_structured(obj: Any) -> bool:
+    """Whether ``obj`` is a payload the default JSON codec takes without being asked: a
+    pydantic model, a dataclass instance, a dict, a list or a tuple. (A bare number or
+    ``None`` as a body is more likely a mistake than a JSON document; ``codec=JSON`` sends
+    one on purpose.)"""
+    return isinstance(obj, pydantic.BaseModel | dict | list | tuple) or (
+        dataclasses.is_dataclass(obj) and not isinstance(obj, type)
+    )
+
+
 def encode_payload(obj: Any, codec: Codec | None) -> tuple[bytes, str]:
     """``(body, content_type)`` for a typed payload, with ``codec`` (JSON when ``None``).
 
     Raises:
+        ConfigError: no ``codec`` and ``obj`` is not :func:`structured <is_structured>`.
         PayloadError: the codec cannot encode ``obj`` (names its type, never its value).
     """
+    if codec is None and not is_structured(obj):
+        raise ConfigError(
+            f"body must be bytes, str or a typed payload (pydantic model, dataclass, dict, "
+            f"list), got {type(obj).__name__}; pass codec= for anything else"
+        )
     chosen = JSON if codec is None else codec
     try:
         return chosen.encode(obj), chosen.content_type

@@ -371,9 +371,7 @@ class Router:
         self._queue(destination).consumers.append(sub)
         return self._dispatch(destination)
 
-    def _durable_for(
-        self, connection: int, destination: str, name: str | None
-    ) -> _Durable | None:
+    def _durable_for(self, connection: int, destination: str, name: str | None) -> _Durable | None:
         if name is None:
             return None
         client_id = self._client_ids.get(connection)
