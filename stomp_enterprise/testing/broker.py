@@ -299,6 +299,17 @@ class Broker:
         with self._lock:
             return self._router.subscriber_count(destination)
 
+    def durable_subscriptions(self) -> list[tuple[str, str]]:
+        """``(client-id, name)`` of every durable topic subscription, attached or not."""
+        with self._lock:
+            return self._router.durable_subscriptions()
+
+    def expired(self, destination: str | None = None) -> list[BrokerMessage]:
+        """Messages dropped because their ``expires`` time had passed (to ``destination``,
+        or anywhere)."""
+        with self._lock:
+            return [m for m in self._router.expired if destination in (None, m.destination)]
+
     def unsent_bytes(self) -> int:
         """Bytes queued for clients that their sockets have not taken yet: grows while a
         client stops reading (back-pressure)."""
