@@ -38,7 +38,11 @@ from stomp_enterprise.core.codecs import Codec, encode_payload
 from stomp_enterprise.core.flavour import Flavour, flavour_of
 from stomp_enterprise.core.options import SendOptions, merge_headers, send_option_headers
 from stomp_enterprise.core.outbox import Outbox, SendTracker, plan_resend
-from stomp_enterprise.core.subscribe_options import SubscribeOptions, durable_removal_headers
+from stomp_enterprise.core.subscribe_options import (
+    SubscribeOptions,
+    durable_removal_attached,
+    durable_removal_headers,
+)
 from stomp_enterprise.errors import (
     BrokerError,
     ConfigError,
@@ -1172,7 +1176,14 @@ class Client:
             return headers
         return {**(headers or {}), header[0]: header[1]}
 
-    def _unsubscribe(self, sub: Subscription, *, receipt: bool, timeout: float | None) -> None:
+    def _unsubscribe(
+        self,
+        sub: Subscription,
+        *,
+        receipt: bool,
+        timeout: float | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         if self._subscriptions.get(sub.id) is not sub:
             return
         connection = self._connection
@@ -1185,7 +1196,7 @@ class Client:
         if connection is not None and connection.alive:
 
             def build(rid: str | None) -> bytes:
-                data = connection.session.unsubscribe(sub.id, receipt=rid)
+                data = connection.session.unsubscribe(sub.id, receipt=rid, headers=headers)
                 connection.retire(sub)  # what was read until now is still delivered
                 return data
 
@@ -1230,15 +1241,24 @@ class Client:
             sub.unsubscribe(receipt=receipt)
 
     def unsubscribe_durable(
-        self, name: str, *, receipt: bool = True, timeout: float | None = None
+        self,
+        destination: str,
+        name: str,
+        *,
+        receipt: bool = True,
+        timeout: float | None = None,
     ) -> None:
-        """Delete durable subscription ``name`` at the broker, with the messages it holds.
+        """Delete durable subscription ``name`` of topic ``destination`` at the broker, with
+        the messages it holds.
 
-        A live subscription of this client with that name is unsubscribed first; then an
-        UNSUBSCRIBE with the broker's removal headers goes out (ActiveMQ
-        ``activemq.subscriptionName``, Artemis ``durable-subscription-name``, RabbitMQ
-        ``durable:true`` + ``x-queue-name``, Apollo ``persistent:true``). ActiveMQ and
-        Artemis find it by this client's ``client_id``. May be called from any thread.
+        ActiveMQ, Artemis, Apollo: a live subscription of this client with that name is
+        unsubscribed first, then an UNSUBSCRIBE with the broker's removal headers goes out
+        (ActiveMQ ``activemq.subscriptionName``, Artemis ``durable-subscription-name``,
+        Apollo ``persistent:true``; ActiveMQ and Artemis find it by this client's
+        ``client_id``). RabbitMQ: the subscription is attached when it is not already (its
+        stored messages may be delivered to it meanwhile; they are deleted with it) and
+        unsubscribed with ``durable:true`` + ``x-queue-name``. May be called from any
+        thread.
 
         Args:
             receipt: wait for the broker to confirm (default; bounded by ``timeout``).
@@ -1248,14 +1268,28 @@ class Client:
             BrokerError: the broker refused (e.g. ActiveMQ: another client is attached).
             ReceiptTimeout: no confirmation in time.
         """
-        sub = self._subscriptions.get(name)
-        if sub is not None:
-            sub.unsubscribe(receipt=True, timeout=timeout)
         connection = self._current_connection(timeout)
         info = connection.info
-        headers = durable_removal_headers(flavour_of(info.server if info else None), name)
+        flavour = flavour_of(info.server if info else None)
+        headers = durable_removal_headers(flavour, name)
+        sub = self._subscriptions.get(name)
+        if durable_removal_attached(flavour):
+            if sub is None:
+                sub = self.subscribe(
+                    destination,
+                    durable=name,
+                    ack="client-individual",
+                    receipt=True,
+                    timeout=timeout,
+                )
+            self._unsubscribe(sub, receipt=receipt, timeout=timeout, headers=headers)
+            return
+        if sub is not None:
+            sub.unsubscribe(receipt=True, timeout=timeout)
         connection.call(
-            lambda rid: connection.session.remove_subscription(name, headers, receipt=rid),
+            lambda rid: connection.session.remove_subscription(
+                name, headers, destination=destination, receipt=rid
+            ),
             receipt=receipt,
             timeout=timeout,
             what=f"UNSUBSCRIBE durable {name}",

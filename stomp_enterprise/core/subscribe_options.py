@@ -21,9 +21,12 @@ other       as ActiveMQ                    as ActiveMQ                   as Acti
 
 The subscription ``id`` of a durable subscription is its name (Apollo names the durable
 subscription by its id; the others accept any id, and a stable one keeps replays simple).
-Removal is one plan for all: UNSUBSCRIBE the live subscription if there is one, then an
-UNSUBSCRIBE with ``id`` = the name and the removal headers above (every broker accepts it
-for a subscription that is not active, measured).
+Removal, measured on each broker: ActiveMQ, Artemis and Apollo take an UNSUBSCRIBE with
+``id`` = the name and the removal headers once no consumer is attached (ActiveMQ refuses it
+while one is: "Durable consumer is in use"), so a live subscription is unsubscribed first.
+RabbitMQ only takes the removal headers on the UNSUBSCRIBE of a live subscription ("No
+subscription found" otherwise), so the client attaches first when it is not subscribed
+(:func:`durable_removal_attached`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from stomp_enterprise.core.backlog import prefetch_for
 from stomp_enterprise.core.flavour import Flavour
 from stomp_enterprise.errors import ConfigError
 
-__all__ = ["SubscribeOptions", "durable_removal_headers"]
+__all__ = ["SubscribeOptions", "durable_removal_attached", "durable_removal_headers"]
 
 _DURABLE_NAME = {
     Flavour.ACTIVEMQ: "activemq.subscriptionName",
@@ -166,6 +169,12 @@ class SubscribeOptions:
         if flavour is Flavour.APOLLO:
             return {"persistent": "true"}
         return {_DURABLE_NAME[flavour]: name}
+
+
+def durable_removal_attached(flavour: Flavour) -> bool:
+    """Whether ``flavour`` removes a durable subscription through the UNSUBSCRIBE of a live
+    (attached) subscription rather than a separate one after it (RabbitMQ)."""
+    return flavour is Flavour.RABBITMQ
 
 
 def durable_removal_headers(flavour: Flavour, name: str) -> dict[str, str]:

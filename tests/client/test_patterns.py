@@ -197,7 +197,7 @@ def test_a_durable_subscription_survives_a_client_restart(make_client, stomp_bro
         sub = second.subscribe("/topic/invoices", durable="billing-invoices", receipt=True)
         assert sub.id == "billing-invoices"
         assert sub.get(timeout=5).body == b"while away"
-        second.unsubscribe_durable("billing-invoices")
+        second.unsubscribe_durable("/topic/invoices", "billing-invoices")
         assert stomp_broker.durable_subscriptions() == []
         assert not sub.active
     with make_client() as publisher:
@@ -206,12 +206,12 @@ def test_a_durable_subscription_survives_a_client_restart(make_client, stomp_bro
         sub = third.subscribe("/topic/invoices", durable="billing-invoices", receipt=True)
         with pytest.raises(queue.Empty):
             sub.get(timeout=0.3)
-        third.unsubscribe_durable("billing-invoices")
+        third.unsubscribe_durable("/topic/invoices", "billing-invoices")
 
 
 def test_unsubscribe_durable_of_an_unknown_name_is_a_broker_error(make_client) -> None:
     with make_client(client_id="c") as client, pytest.raises(BrokerError, match="no durable"):
-        client.unsubscribe_durable("nothing-here")
+        client.unsubscribe_durable("/topic/t", "nothing-here")
 
 
 def test_durable_without_client_id_is_refused_before_sending(make_client, stomp_broker) -> None:
@@ -223,11 +223,6 @@ def test_durable_without_client_id_is_refused_before_sending(make_client, stomp_
 @pytest.mark.parametrize(
     ("server", "subscribe_headers", "removal_headers"),
     [
-        (
-            RABBITMQ,
-            {"durable": "true", "auto-delete": "false", "x-queue-name": "d1"},
-            {"durable": "true", "x-queue-name": "d1"},
-        ),
         (APOLLO, {"persistent": "true"}, {"persistent": "true"}),
         (ARTEMIS, {"durable-subscription-name": "d1"}, {"durable-subscription-name": "d1"}),
     ],
@@ -238,7 +233,7 @@ def test_durable_headers_on_the_wire(
     broker, client = posing_as(stomp_broker_factory, server, client_id="app")
     with client:
         client.subscribe("/topic/t", durable="d1", receipt=True)
-        client.unsubscribe_durable("d1", receipt=False)
+        client.unsubscribe_durable("/topic/t", "d1", receipt=False)
         broker.wait_for(lambda: len(broker.received_frames("UNSUBSCRIBE")) == 2)
     (subscribe,) = broker.received_frames("SUBSCRIBE")
     assert subscribe.headers["id"] == "d1"
@@ -247,6 +242,33 @@ def test_durable_headers_on_the_wire(
     assert dict(plain.headers) == {"id": "d1", "receipt": plain.headers["receipt"]}
     assert {k: removal.headers[k] for k in removal_headers} == removal_headers
     assert removal.headers["id"] == "d1"
+
+
+@pytest.mark.parametrize("subscribed", [True, False])
+def test_rabbitmq_removes_a_durable_subscription_through_a_live_one(
+    stomp_broker_factory, subscribed
+) -> None:
+    """RabbitMQ only takes the removal headers on the UNSUBSCRIBE of a live subscription:
+    one UNSUBSCRIBE, after attaching when the client was not subscribed."""
+    broker, client = posing_as(stomp_broker_factory, RABBITMQ)
+    with client:
+        if subscribed:
+            client.subscribe("/topic/t", durable="d1", receipt=True)
+        client.unsubscribe_durable("/topic/t", "d1")
+    (subscribe,) = broker.received_frames("SUBSCRIBE")
+    assert {k: subscribe.headers[k] for k in ("id", "durable", "auto-delete", "x-queue-name")} == {
+        "id": "d1",
+        "durable": "true",
+        "auto-delete": "false",
+        "x-queue-name": "d1",
+    }
+    (removal,) = broker.received_frames("UNSUBSCRIBE")
+    assert {k: removal.headers[k] for k in ("id", "durable", "x-queue-name")} == {
+        "id": "d1",
+        "durable": "true",
+        "x-queue-name": "d1",
+    }
+    assert client.subscriptions == []
 
 
 # ---------------------------------------------------------------- selectors and prefetch
