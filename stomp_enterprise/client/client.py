@@ -1019,13 +1019,19 @@ class Client:
         *,
         content_type: str | None = None,
         timeout: float | None = None,
+        **options: Unpack[SendOptionArgs],
     ) -> Future[Frame]:
         """Send with a receipt without waiting: the returned future resolves with the RECEIPT
         frame, or fails with BrokerError / ConnectionLost (on a failover URI a lost connection
         does not fail it: the frame is written again on the next one and the future waits
         on). Pipelining many of these is much faster than one receipted ``send`` at a time.
-        Future callbacks run on the reader thread: keep them short and non-blocking. May be
-        called from any thread."""
+        Future callbacks run on the reader thread: keep them short and non-blocking.
+        ``options`` are :meth:`send`'s typed message options and ``codec``. May be called
+        from any thread."""
+        if options:
+            body, headers, content_type = self._with_send_options(
+                body, headers, content_type, options, timeout
+            )
         _, future = self._send(
             destination, body, headers, content_type, timeout, receipt=True, direct=False
         )

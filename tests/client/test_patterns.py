@@ -62,6 +62,17 @@ def test_send_options_arrive_and_read_back_typed(make_client) -> None:
     assert message.redelivered is False
 
 
+def test_send_async_and_transactions_take_the_same_options(make_client) -> None:
+    with make_client() as client:
+        sub = client.subscribe("/queue/opts2", receipt=True, model=Order)
+        client.send_async("/queue/opts2", Order(id=1, item="a"), priority=2).result(5)
+        with client.transaction() as tx:
+            tx.send("/queue/opts2", Order(id=2, item="b"), priority=3, correlation_id="tx")
+        first, second = sub.get(timeout=5), sub.get(timeout=5)
+    assert (first.model.id, first.priority) == (1, 2)
+    assert (second.model.id, second.priority, second.correlation_id) == (2, 3, "tx")
+
+
 @pytest.mark.parametrize(
     ("server", "expiry_header"),
     [(ACTIVEMQ, "expires"), (ARTEMIS, "expires"), (APOLLO, "expires"), (RABBITMQ, "expiration")],
