@@ -570,18 +570,6 @@ class Client(ShellBase):
     ) -> tuple[bytes, str | None]:
         return encode_body(body, content_type, codec)
 
-    def _with_send_options(
-        self,
-        body: Any,
-        headers: Mapping[str, str] | None,
-        content_type: str | None,
-        options: Mapping[str, Any],
-        timeout: float | None,
-    ) -> tuple[bytes, Mapping[str, str] | None, str | None]:
-        """The body and headers of a send with typed options or a codec (off the fast path)."""
-        connection = self._current_connection(timeout)
-        return self._send_parts(body, headers, content_type, options, connection.info)
-
     def send(
         self,
         destination: str,
@@ -638,8 +626,8 @@ class Client(ShellBase):
         May be called from any thread, including handlers and listeners.
         """
         if options:  # typed options or a codec: off the fast path
-            body, headers, content_type = self._with_send_options(
-                body, headers, content_type, options, timeout
+            body, headers, content_type = self._send_parts(
+                body, headers, content_type, options, self._current_connection(timeout).info
             )
         if receipt:
             connection, future = self._send(
@@ -730,8 +718,8 @@ class Client(ShellBase):
         ``options`` are :meth:`send`'s typed message options and ``codec``. May be called
         from any thread."""
         if options:
-            body, headers, content_type = self._with_send_options(
-                body, headers, content_type, options, timeout
+            body, headers, content_type = self._send_parts(
+                body, headers, content_type, options, self._current_connection(timeout).info
             )
         _, future = self._send(
             destination, body, headers, content_type, timeout, receipt=True, direct=False

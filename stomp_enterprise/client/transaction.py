@@ -93,8 +93,8 @@ class Transaction(TransactionBase):
         thread."""
         connection = self._open()
         if options:
-            body, headers, content_type = self._client._with_send_options(
-                body, headers, content_type, options, None
+            body, headers, content_type = self._client._send_parts(
+                body, headers, content_type, options, connection.info
             )
         elif type(body) is not bytes:
             body, content_type = self._client._encode_body(body, content_type)
