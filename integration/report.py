@@ -26,7 +26,16 @@ RESULTS_JSON = ROOT / "integration" / "results.json"
 MATRIX_MD = ROOT / "docs" / "broker-matrix.md"
 
 _NODE = re.compile(r"^(?P<file>[^:]+)::(?P<func>[A-Za-z0-9_]+)\[(?P<param>[^\]]+)\]$")
-_SYMBOL = {"passed": "pass", "failed": "**FAIL**", "skipped": "skip", "xfailed": "xfail"}
+_SYMBOL = {
+    "passed": "pass",
+    "refused": "refused by design",
+    "failed": "**FAIL**",
+    "skipped": "skip",
+    "xfailed": "xfail",
+}
+#: ``record_property(REFUSED, reason)`` in a passing test: the broker refuses the feature by
+#: design and the test proved the client says so clearly (shown as "refused by design").
+REFUSED = "refused_by_design"
 _CLIENTS = ("threaded", "asyncio")  # the client_kind ids (integration/conftest.py)
 
 
@@ -91,6 +100,10 @@ class MatrixReporter:
             )
         if hasattr(report, "wasxfail") and entry.outcome == "skipped":
             entry.outcome = "xfailed"
+        refused = [v for k, v in report.user_properties if k == REFUSED]
+        if refused and report.when == "call" and report.outcome == "passed":
+            entry.outcome = "refused"
+            entry.reason = str(refused[0])
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
