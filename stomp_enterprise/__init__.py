@@ -27,6 +27,7 @@ from stomp_enterprise.errors import (
     ProtocolError,
     ReceiptTimeout,
     RemoteProtocolError,
+    RequestTimeout,
     StompConnectionError,
     StompError,
     StompTimeout,
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
         Transaction,
     )
     from stomp_enterprise.config import ClientConfig, Timeouts
+    from stomp_enterprise.core.requests import Reply
+    from stomp_enterprise.core.stats import ClientStats
     from stomp_enterprise.protocol import Frame, FrameParser
     from stomp_enterprise.transport import TlsOptions
 
@@ -60,6 +63,8 @@ _LAZY: dict[str, str] = {
     "Frame": "stomp_enterprise.protocol",
     "FrameParser": "stomp_enterprise.protocol",
     "TlsOptions": "stomp_enterprise.transport",
+    "Reply": "stomp_enterprise.core.requests",
+    "ClientStats": "stomp_enterprise.core.stats",
 }
 
 __all__ = [
@@ -88,6 +93,9 @@ __all__ = [
     "ProtocolError",
     "ReceiptTimeout",
     "RemoteProtocolError",
+    "RequestTimeout",
+    "Reply",
+    "ClientStats",
     "StompConnectionError",
     "StompError",
     "StompTimeout",

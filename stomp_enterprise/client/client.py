@@ -29,11 +29,15 @@ from stomp_enterprise.client.connection import Connection, ReceiptFuture
 from stomp_enterprise.client.dispatcher import Dispatcher
 from stomp_enterprise.client.listeners import ConnectedInfo, Listeners
 from stomp_enterprise.client.message import Message, encode_text
+from stomp_enterprise.client.requests import Requester
 from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscription
 from stomp_enterprise.client.transaction import Transaction
 from stomp_enterprise.config import ClientConfig, Timeouts
 from stomp_enterprise.core.backlog import PREFETCH_HEADERS, BacklogInfo, prefetch_header
 from stomp_enterprise.core.outbox import Outbox, SendTracker, plan_resend
+from stomp_enterprise.core.requests import reply_headers, reply_parts
+from stomp_enterprise.core.stats import ClientStats
+from stomp_enterprise.core.telemetry import MetricHook, Observer
 from stomp_enterprise.errors import (
     BrokerError,
     ConfigError,
@@ -175,6 +179,8 @@ class Client:
         self._lost_at: float | None = None
         self._disconnected_total = 0.0
         self._ids = itertools.count(1)
+        self._observer: Observer | None = None  # see observe(); None: nothing is measured
+        self._requester: Requester | None = None  # made by the first request()
 
     # ------------------------------------------------------------ properties
 
@@ -496,6 +502,11 @@ class Client:
             self._schedule.connected(time.monotonic())
             self._state.notify_all()
         connection.start_reader()
+        observer = self._observer
+        if observer is not None:
+            self._observe_connection(observer, connection)
+            if reconnect:
+                self._dispatcher.submit(None, observer.count, "reconnects", 1)
         if self._schedule.should_return_to_priority(connection.transport.address):
             self._start_priority_return(connection)
         log.info(
@@ -586,6 +597,9 @@ class Client:
 
     def _connection_lost(self, connection: Connection, error: ConnectionLost) -> None:
         """Called once per lost connection (from the thread that noticed)."""
+        requester = self._requester
+        if requester is not None:
+            requester.lost(connection, error)
         if isinstance(error, HeartbeatTimeout):
             self._dispatcher.submit(None, self.listeners.fire, "heartbeat_timeout", error)
         self._dispatcher.submit(None, self.listeners.fire, "disconnected", error)
@@ -678,6 +692,9 @@ class Client:
         old.closing = True
         with self._lock:
             old.alive = False  # senders now wait for the new connection
+        requester = self._requester
+        if requester is not None:  # its requests' reply destination goes with it
+            requester.lost(old, ConnectionLost(f"left {old.url} for a priority broker"))
         self.reconnects += 1
         self._installed(new, reconnect=True)
         old.close(_JOIN)
@@ -789,6 +806,8 @@ class Client:
             for sub in list(self._subscriptions.values()):
                 sub._end()
             self._subscriptions.clear()
+            if self._requester is not None:
+                self._requester.close()
             with self._lock:
                 self._session.subscriptions.clear()
             for helper in (self._reconnect_thread, self._priority_thread):
@@ -914,6 +933,40 @@ class Client:
                 content_type,
             )
 
+    _send_unobserved = send
+
+    def _send_observed(
+        self,
+        destination: str,
+        body: Body = b"",
+        headers: Mapping[str, str] | None = None,
+        *,
+        content_type: str | None = None,
+        receipt: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """:meth:`send` once :meth:`observe` was called (it replaces ``send`` on this
+        instance, so an unobserved client's send path does no work for observation):
+        counted, and with OpenTelemetry traced and its context injected."""
+        observer = self._observer
+        assert observer is not None
+        if type(body) is not bytes:
+            body, content_type = self._encode_body(body, content_type)
+        headers, span = observer.sending(destination, headers)
+        try:
+            self._send_unobserved(
+                destination,
+                body,
+                headers,
+                content_type=content_type,
+                receipt=receipt,
+                timeout=timeout,
+            )
+        except BaseException as exc:
+            observer.sent(span, destination, len(body), exc)
+            raise
+        observer.sent(span, destination, len(body))
+
     def _next_connection_for(self, connection: Connection) -> bool:
         """After ``connection`` refused a frame with ConnectionLost: whether to try again
         on the next connection (it is lost and a failover URI will reconnect)."""
@@ -1007,8 +1060,6 @@ class Client:
             headers = self._with_prefetch(connection, headers, pull=handler is None)
         with self._lock:
             sub_id = id if id is not None else f"sub-{next(self._ids)}"
-            if sub_id in self._subscriptions:
-                raise ConfigError(f"subscription id {sub_id!r} is already in use")
         sub = Subscription(
             self,
             sub_id,
@@ -1019,7 +1070,27 @@ class Client:
             on_error,
             error_destination,
         )
-        self._subscriptions[sub_id] = sub
+        return self._subscribe_as(sub, destination, headers, timeout, receipt=receipt)
+
+    def _subscribe_as(
+        self,
+        sub: Subscription,
+        destination: str,
+        headers: Mapping[str, str] | None,
+        timeout: float | None,
+        *,
+        receipt: bool = False,
+    ) -> Subscription:
+        """SUBSCRIBE ``sub`` (built by the caller) to ``destination`` on the current
+        connection; it is replayed after a reconnect."""
+        connection = self._current_connection(timeout)
+        headers = connection.routed(destination, headers, subscribe=True)
+        sub_id = sub.id
+        ack = sub.ack
+        with self._lock:
+            if sub_id in self._subscriptions:
+                raise ConfigError(f"subscription id {sub_id!r} is already in use")
+            self._subscriptions[sub_id] = sub
         try:
             connection.call(
                 lambda rid: connection.session.subscribe(
@@ -1122,6 +1193,178 @@ class Client:
         normal exit, ABORT on an exception)."""
         return Transaction(self, receipt=receipt, timeout=timeout)
 
+    # ------------------------------------------------------------ request/reply
+
+    def request(
+        self,
+        destination: str,
+        body: Body = b"",
+        *,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> Message:
+        """Send a request to ``destination`` and wait for its reply.
+
+        The request carries a fresh ``correlation-id`` and a ``reply-to`` naming this
+        client's reply destination: a temporary queue where the broker has them (RabbitMQ,
+        ActiveMQ, Apollo), a private queue otherwise (Artemis). It is subscribed to on the
+        first request and shared by every later one, from any thread (see
+        ``docs/request-reply.md``). A reply that comes after its request gave up is dropped
+        and counted (``stats().late_replies``).
+
+        Args:
+            timeout: seconds to wait for the reply (required; also bounds waiting for a
+                reconnect before sending).
+            headers: extra SEND headers (not ``correlation-id`` or ``reply-to``: set here).
+            content_type: as for :meth:`send`.
+
+        Returns:
+            The reply :class:`Message` (``message.headers["correlation-id"]`` is the
+            request's).
+
+        Raises:
+            RequestTimeout: no reply within ``timeout`` (names the destination and the
+                correlation id; the request may still be processed).
+            ConnectionLost: the connection was lost before the reply; the request is not
+                sent again (it may or may not have been processed).
+            ConfigError: a bad timeout, or ``correlation-id``/``reply-to`` in ``headers``.
+
+        Any thread, including handlers (replies are matched on the reader thread, so a
+        handler waiting for a reply blocks no other delivery of the reply).
+        """
+        requester = self._requester
+        if requester is None:
+            with self._state:
+                if self._requester is None:
+                    self._requester = Requester(self)
+                requester = self._requester
+        return requester.request(
+            destination, body, timeout=timeout, headers=headers, content_type=content_type
+        )
+
+    def serve(
+        self,
+        destination: str,
+        handler: Callable[[Message], Any],
+        *,
+        ack: str = "auto",
+        headers: Mapping[str, str] | None = None,
+        id: str | None = None,  # noqa: A002 - the STOMP header name
+        on_error: ErrorPolicy = "disconnect",
+        error_destination: str | None = None,
+        receipt: bool = False,
+        timeout: float | None = None,
+    ) -> Subscription:
+        """Answer requests sent to ``destination`` (a responder for :meth:`request`).
+
+        ``handler(message)`` runs on the dispatcher like any handler; its return value is
+        sent to the request's ``reply-to`` with its ``correlation-id``: ``bytes``/``str``
+        as the body, ``None`` as an empty body, or a :class:`~stomp_enterprise.Reply` to
+        set headers and the content type too. With client acks the request is acked after
+        its reply was sent. A request without ``reply-to`` is handled and logged at
+        WARNING (nothing to answer). An exception in ``handler`` (or a return value of
+        another type) goes through the subscription's error policy (``on_error``,
+        ``error_destination``), exactly as for :meth:`subscribe`: no reply is sent, so the
+        requester times out unless the policy answers.
+
+        Arguments are those of :meth:`subscribe`. Returns the :class:`Subscription`. Any
+        thread.
+        """
+        if not callable(handler):
+            raise ConfigError(f"handler must be callable, got {handler!r}")
+
+        def respond(message: Message) -> None:
+            body, extra, content_type = reply_parts(handler(message))
+            target = reply_headers(message.headers, extra)
+            if target is None:
+                log.warning("request %r has no reply-to header: no reply sent", message)
+            else:
+                self.send(target[0], body, target[1], content_type=content_type)
+            if ack != "auto":
+                message.ack()
+
+        return self.subscribe(
+            destination,
+            respond,
+            ack=ack,
+            headers=headers,
+            id=id,
+            on_error=on_error,
+            error_destination=error_destination,
+            receipt=receipt,
+            timeout=timeout,
+        )
+
+    # ------------------------------------------------------------ observability
+
+    def observe(
+        self,
+        hook: MetricHook | None = None,
+        *,
+        otel: bool = False,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+    ) -> None:
+        """Start measuring: counters for :meth:`stats`, a callback per measurement, and
+        OpenTelemetry spans and metrics (see ``docs/observability.md``).
+
+        Until this is called nothing is measured and the send, receive and ack paths do
+        no work for it. Calling it again replaces the previous setup (counters restart).
+
+        Args:
+            hook: called as ``hook(name, value, attributes)`` for every measurement
+                (``name`` one of ``stomp_enterprise.core.stats.COUNTERS``), on the thread
+                that made it: the sender's, the dispatcher's, a ``get()`` caller's, never
+                the reader's. Keep it short; its exceptions are logged.
+            otel: trace and meter with OpenTelemetry (the ``otel`` extra): ``traceparent``
+                is injected on every SEND and extracted from every MESSAGE.
+            tracer_provider: OpenTelemetry tracer provider (default: the global one).
+            meter_provider: OpenTelemetry meter provider (default: the global one).
+
+        Raises:
+            ConfigError: ``otel=True`` without ``opentelemetry-api`` installed, or a hook
+                that is not callable.
+
+        Any thread.
+        """
+        observer = Observer(
+            threading.Lock(),
+            hook=_logged(hook) if hook is not None else None,
+            otel=otel,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            backlog=self._backlog_now,
+        )
+        connection = self._connection
+        if connection is not None:
+            self._observe_connection(observer, connection)
+        self._observer = observer
+        self.send = self._send_observed  # type: ignore[method-assign]
+
+    @staticmethod
+    def _observe_connection(observer: Observer, connection: Connection) -> None:
+        address = connection.transport.address
+        info = connection.info
+        observer.connected(info.server if info else None, address.host, address.port)
+
+    def stats(self) -> ClientStats:
+        """The counters since :meth:`observe` and the current consume backlog.
+
+        Raises:
+            ConfigError: :meth:`observe` was not called (nothing is counted before).
+
+        Any thread.
+        """
+        observer = self._observer
+        if observer is None:
+            raise ConfigError("statistics are off: call client.observe() first")
+        return observer.stats()
+
+    def _backlog_now(self) -> tuple[int, int]:
+        info = self.backlog
+        return info.messages, info.bytes
+
     def __repr__(self) -> str:
         return (
             f"<Client {redact_uri_secrets(self.config.failover.to_uri())} "
@@ -1189,6 +1432,20 @@ def _send_builder(
         )
 
     return build
+
+
+def _logged(hook: MetricHook) -> MetricHook:
+    """``hook`` with its exceptions logged instead of raised into the client's paths."""
+    if not callable(hook):
+        raise ConfigError(f"the metrics hook must be callable, got {hook!r}")
+
+    def call(name: str, value: float, attributes: Mapping[str, Any]) -> None:
+        try:
+            hook(name, value, attributes)
+        except Exception:
+            log.exception("metrics hook %r failed", hook)
+
+    return call
 
 
 def _deadline(timeout: float | None) -> float | None:

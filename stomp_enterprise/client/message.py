@@ -151,6 +151,9 @@ class Message:
         Raises:
             AckError: the message's connection is gone, or its subscription is auto-ack.
         """
+        if self.subscription._client._observer is not None:
+            self._settle("ack", receipt, timeout, None)
+            return
         self._connection.ack(self, receipt=receipt, timeout=timeout)
 
     def nack(
@@ -162,7 +165,33 @@ class Message:
     ) -> None:
         """Negatively acknowledge (STOMP 1.1+): the broker redelivers or dead-letters it.
         ``headers`` carries broker extras such as RabbitMQ's ``requeue``."""
+        if self.subscription._client._observer is not None:
+            self._settle("nack", receipt, timeout, headers)
+            return
         self._connection.nack(self, receipt=receipt, timeout=timeout, headers=headers)
+
+    def _settle(
+        self,
+        operation: str,
+        receipt: bool,
+        timeout: float | None,
+        headers: Mapping[str, str] | None,
+    ) -> None:
+        """:meth:`ack` or :meth:`nack` once the client is observed: counted, and with
+        OpenTelemetry an ``ack``/``nack`` span."""
+        observer = self.subscription._client._observer
+        assert observer is not None
+        destination = self.frame.get("destination") or self.subscription.destination
+        span = observer.settling(operation, destination, self.frame.get("message-id"))
+        try:
+            if operation == "ack":
+                self._connection.ack(self, receipt=receipt, timeout=timeout)
+            else:
+                self._connection.nack(self, receipt=receipt, timeout=timeout, headers=headers)
+        except BaseException as exc:
+            observer.settled(span, operation, destination, exc)
+            raise
+        observer.settled(span, operation, destination, None)
 
     def __repr__(self) -> str:
         return (

@@ -1,0 +1,432 @@
+"""Observability shared by both clients: counters, a plain metrics hook, OpenTelemetry.
+
+One :class:`Observer` per observed client; a client that was never observed has none, and
+its hot paths test one attribute for ``None`` and do nothing else (no cost when disabled).
+Every measurement goes through :meth:`Observer.count`, which adds it to the counters behind
+``client.stats()``, calls the user's hook ``hook(name, value, attributes)`` and, with
+OpenTelemetry, adds it to the matching instrument (:data:`INSTRUMENTS`). So the three views
+always agree.
+
+OpenTelemetry is optional (the ``otel`` extra, ``opentelemetry-api``): it is imported only
+when :class:`Observer` is built with ``otel=True``, never by importing this module. Spans
+follow the OpenTelemetry messaging semantic conventions:
+
+=================== ========= ================================= ============================
+span name           kind      when                              parent
+=================== ========= ================================= ============================
+``send D``          PRODUCER  ``send()`` (replies too)          the current span; its context
+                                                                is injected in ``traceparent``
+                                                                / ``tracestate``
+``process D``       CONSUMER  a handler runs on a message       the context extracted from
+                                                                the message (a link too)
+``receive D``       CONSUMER  ``get()`` returns a message       none (a link to the message's)
+``ack D``/``nack D`` CLIENT   ``message.ack()`` / ``nack()``    the current span
+``request D``       CLIENT    ``request()``: its SEND and wait  the current span
+=================== ========= ================================= ============================
+
+``messaging.system`` is ``activemq`` (ActiveMQ Classic and Artemis) or ``rabbitmq`` as the
+CONNECTED ``server`` header says, and omitted otherwise: the conventions have no ``stomp``
+value. Sans-I/O like the rest of :mod:`stomp_enterprise.core`: the caller passes locks and
+durations in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Final
+
+from stomp_enterprise.core.stats import COUNTERS, ClientStats, Counters
+from stomp_enterprise.errors import ConfigError
+
+__all__ = [
+    "INSTRUMENTS",
+    "MetricHook",
+    "Observer",
+    "messaging_system",
+]
+
+#: ``hook(name, value, attributes)``: ``name`` is one of
+#: :data:`~stomp_enterprise.core.stats.COUNTERS`, ``attributes`` the semantic-convention
+#: attributes of the measurement (``messaging.destination.name``, ``messaging.system``, ...).
+MetricHook = Callable[[str, float, Mapping[str, Any]], None]
+
+#: counter name -> (OpenTelemetry instrument, kind, unit). The semantic conventions'
+#: instruments where they have one, ``stomp.client.*`` for the rest.
+INSTRUMENTS: Final[dict[str, tuple[str, str, str]]] = {
+    "sent": ("messaging.client.sent.messages", "counter", "{message}"),
+    "received": ("messaging.client.consumed.messages", "counter", "{message}"),
+    "handler_seconds": ("messaging.process.duration", "histogram", "s"),
+    "sent_bytes": ("stomp.client.sent.bytes", "counter", "By"),
+    "received_bytes": ("stomp.client.consumed.bytes", "counter", "By"),
+    "redelivered": ("stomp.client.redelivered.messages", "counter", "{message}"),
+    "acked": ("stomp.client.acked.messages", "counter", "{message}"),
+    "nacked": ("stomp.client.nacked.messages", "counter", "{message}"),
+    "handler_calls": ("stomp.client.handler.calls", "counter", "{call}"),
+    "handler_errors": ("stomp.client.handler.errors", "counter", "{error}"),
+    "reconnects": ("stomp.client.reconnects", "counter", "{connection}"),
+    "requests": ("stomp.client.requests", "counter", "{request}"),
+    "replies": ("stomp.client.replies", "counter", "{reply}"),
+    "late_replies": ("stomp.client.late_replies", "counter", "{reply}"),
+    "request_timeouts": ("stomp.client.request.timeouts", "counter", "{request}"),
+    "requests_lost": ("stomp.client.requests.lost", "counter", "{request}"),
+}
+BACKLOG_GAUGE: Final = "stomp.client.backlog.messages"
+_TEMPORARY: Final = ("/temp-queue/", "/temp-topic/", "/reply-queue/", "/remote-temp-queue/")
+_SCOPE: Final = "stomp_enterprise"
+
+#: What a start method returns for its end method: ``(span, context token)`` with tracing.
+Span = tuple[Any, object] | None
+
+
+def messaging_system(server: str | None) -> str | None:
+    """``messaging.system`` for the broker whose CONNECTED ``server`` header is ``server``:
+    ``activemq`` or ``rabbitmq``, ``None`` for any other (the attribute is then omitted)."""
+    if not server:
+        return None
+    if server.startswith("ActiveMQ"):
+        return "activemq"
+    if server.startswith("RabbitMQ"):
+        return "rabbitmq"
+    return None
+
+
+class Observer:
+    """Counts, hooks and (optionally) traces one client.
+
+    Args:
+        lock: guards the counters (``threading.Lock()`` in the threaded client,
+            ``contextlib.nullcontext()`` on an event loop).
+        hook: called with every measurement, on the thread that made it (never the
+            reader thread); its exceptions are the caller's to log.
+        otel: use OpenTelemetry (needs ``opentelemetry-api``).
+        tracer_provider: OpenTelemetry tracer provider (default: the global one).
+        meter_provider: OpenTelemetry meter provider (default: the global one).
+        backlog: returns ``(messages, bytes)`` of the current consume backlog.
+
+    Raises:
+        ConfigError: ``otel=True`` and ``opentelemetry-api`` is not installed.
+    """
+
+    def __init__(
+        self,
+        lock: AbstractContextManager[Any],
+        *,
+        hook: MetricHook | None = None,
+        otel: bool = False,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        backlog: Callable[[], tuple[int, int]] = lambda: (0, 0),
+    ) -> None:
+        if hook is not None and not callable(hook):
+            raise ConfigError(f"the metrics hook must be callable, got {hook!r}")
+        self._lock = lock
+        self._hook = hook
+        self._backlog = backlog
+        self._counters = Counters()
+        self._base: dict[str, Any] = {}
+        self.otel: _Otel | None = _Otel(self, tracer_provider, meter_provider) if otel else None
+
+    # ------------------------------------------------------------ counting
+
+    def connected(self, server: str | None, host: str, port: int) -> None:
+        """A connection was made to ``host:port`` whose CONNECTED ``server`` is ``server``:
+        the attributes every later measurement and span carries."""
+        base: dict[str, Any] = {"server.address": host, "server.port": port}
+        system = messaging_system(server)
+        if system is not None:
+            base["messaging.system"] = system
+        self._base = base
+
+    def attributes(self, destination: str | None = None, **extra: Any) -> dict[str, Any]:
+        """The semantic-convention attributes of a measurement on ``destination``."""
+        attributes = dict(self._base)
+        if destination is not None:
+            if destination.startswith(_TEMPORARY):
+                attributes["messaging.destination.temporary"] = True
+                attributes["messaging.destination.name"] = "(temporary)"
+            else:
+                attributes["messaging.destination.name"] = destination
+        attributes.update(extra)
+        return attributes
+
+    def count(
+        self, name: str, value: float = 1, attributes: Mapping[str, Any] | None = None
+    ) -> None:
+        """One measurement: added to the counters, handed to the hook and to OpenTelemetry.
+
+        Raises:
+            ConfigError: ``name`` is not a counter.
+            Exception: whatever the hook raised (the caller logs it).
+        """
+        if name not in COUNTERS:
+            raise ConfigError(f"unknown counter {name!r}")
+        with self._lock:
+            self._counters.add(name, value)
+        attributes = attributes if attributes is not None else self._base
+        if self.otel is not None:
+            self.otel.record(name, value, attributes)
+        if self._hook is not None:
+            self._hook(name, value, attributes)
+
+    def stats(self) -> ClientStats:
+        """A snapshot of the counters and the current backlog."""
+        messages, size = self._backlog()
+        with self._lock:
+            return self._counters.snapshot(messages, size)
+
+    def backlog(self) -> tuple[int, int]:
+        """The current consume backlog ``(messages, bytes)``."""
+        return self._backlog()
+
+    # ------------------------------------------------------------ operations
+    # Each pair (start, end) brackets one operation: the start returns a token (the span and
+    # its context, or None without tracing) that the end takes back; the end counts.
+
+    def sending(
+        self, destination: str, headers: Mapping[str, str] | None
+    ) -> tuple[Mapping[str, str] | None, Span]:
+        """Before a SEND: with tracing, a PRODUCER span is started and made current, and
+        its context injected into a copy of ``headers`` (returned)."""
+        otel = self.otel
+        if otel is None:
+            return headers, None
+        span = otel.start(
+            "send", "PRODUCER", destination, self._operation(destination, "send", "send")
+        )
+        carrier = dict(headers or {})
+        otel.inject(carrier)
+        return carrier, span
+
+    def sent(
+        self, span: Span, destination: str, size: int, error: BaseException | None = None
+    ) -> None:
+        """After a SEND (``error``: it failed): counted when it did not fail."""
+        if span is not None:
+            span[0].set_attribute("messaging.message.body.size", size)
+            self._end(span, error)
+        if error is None:
+            attributes = self.attributes(destination, **{"messaging.operation.name": "send"})
+            self.count("sent", 1, attributes)
+            self.count("sent_bytes", size, attributes)
+
+    def processing(
+        self, headers: Mapping[str, str], destination: str, subscription: str, size: int
+    ) -> Span:
+        """Before a handler runs on a message: counted as received; with tracing, a
+        CONSUMER ``process`` span, child of the context the message carries."""
+        self._received(headers, destination, size, "process")
+        otel = self.otel
+        if otel is None:
+            return None
+        return otel.start(
+            "process",
+            "CONSUMER",
+            destination,
+            self._message(headers, destination, subscription, size, "process", "process"),
+            parent=headers,
+        )
+
+    def processed(
+        self, span: Span, destination: str, seconds: float, error: BaseException | None
+    ) -> None:
+        """After the handler (``error``: what it raised)."""
+        if span is not None:
+            self._end(span, error)
+        attributes = self.attributes(destination, **{"messaging.operation.name": "process"})
+        self.count("handler_calls", 1, attributes)
+        self.count("handler_seconds", seconds, attributes)
+        if error is not None:
+            self.count("handler_errors", 1, attributes)
+
+    def received(
+        self, headers: Mapping[str, str], destination: str, subscription: str, size: int
+    ) -> None:
+        """``get()`` returns a message: counted; with tracing, a ``receive`` span linked to
+        the message's context."""
+        self._received(headers, destination, size, "receive")
+        otel = self.otel
+        if otel is not None:
+            span = otel.start(
+                "receive",
+                "CONSUMER",
+                destination,
+                self._message(headers, destination, subscription, size, "receive", "receive"),
+                link_from=headers,
+            )
+            self._end(span, None)
+
+    def settling(self, operation: str, destination: str, message_id: str | None) -> Span:
+        """Before an ACK (``operation="ack"``) or NACK: with tracing, a CLIENT span."""
+        otel = self.otel
+        if otel is None:
+            return None
+        attributes = self._operation(destination, operation, "settle")
+        if message_id is not None:
+            attributes["messaging.message.id"] = message_id
+        return otel.start(operation, "CLIENT", destination, attributes)
+
+    def settled(
+        self, span: Span, operation: str, destination: str, error: BaseException | None
+    ) -> None:
+        """After the ACK or NACK: counted when it did not fail."""
+        if span is not None:
+            self._end(span, error)
+        if error is None:
+            self.count(
+                "acked" if operation == "ack" else "nacked",
+                1,
+                self.attributes(destination, **{"messaging.operation.name": operation}),
+            )
+
+    def requesting(self, destination: str) -> Span:
+        """Before ``request()`` sends: with tracing, a CLIENT ``request`` span (current, so
+        the SEND's span is its child)."""
+        otel = self.otel
+        if otel is None:
+            return None
+        return otel.start(
+            "request", "CLIENT", destination, self._operation(destination, "request", "send")
+        )
+
+    def requested(self, span: Span, destination: str, error: BaseException | None) -> None:
+        """After ``request()`` (``error``: what it raised)."""
+        if span is not None:
+            self._end(span, error)
+
+    def _received(self, headers: Mapping[str, str], destination: str, size: int, op: str) -> None:
+        attributes = self.attributes(destination, **{"messaging.operation.name": op})
+        self.count("received", 1, attributes)
+        self.count("received_bytes", size, attributes)
+        if (headers.get("redelivered") or "").lower() == "true":
+            self.count("redelivered", 1, attributes)
+
+    def _operation(self, destination: str, name: str, kind: str) -> dict[str, Any]:
+        return self.attributes(
+            destination,
+            **{"messaging.operation.name": name, "messaging.operation.type": kind},
+        )
+
+    def _message(
+        self,
+        headers: Mapping[str, str],
+        destination: str,
+        subscription: str,
+        size: int,
+        name: str,
+        kind: str,
+    ) -> dict[str, Any]:
+        attributes = self._operation(destination, name, kind)
+        attributes["messaging.message.body.size"] = size
+        attributes["messaging.destination.subscription.name"] = subscription
+        message_id = headers.get("message-id")
+        if message_id is not None:
+            attributes["messaging.message.id"] = message_id
+        correlation_id = headers.get("correlation-id")
+        if correlation_id is not None:
+            attributes["messaging.message.conversation_id"] = correlation_id
+        return attributes
+
+    def _end(self, span: tuple[Any, object], error: BaseException | None) -> None:
+        otel = self.otel
+        assert otel is not None
+        otel.end(span[0], span[1], error)
+
+
+class _Otel:
+    """The OpenTelemetry side of an :class:`Observer` (built only when asked for)."""
+
+    def __init__(self, observer: Observer, tracer_provider: Any, meter_provider: Any) -> None:
+        try:
+            from opentelemetry import context, metrics, propagate, trace
+        except ImportError:
+            raise ConfigError(
+                "OpenTelemetry is not installed: pip install 'stomp-enterprise[otel]'"
+            ) from None
+        self._context = context
+        self._propagate = propagate
+        self._trace = trace
+        self.tracer = trace.get_tracer(_SCOPE, tracer_provider=tracer_provider)
+        meter = metrics.get_meter(_SCOPE, meter_provider=meter_provider)
+        self._instruments: dict[str, Any] = {}
+        for name, (instrument, kind, unit) in INSTRUMENTS.items():
+            create = meter.create_histogram if kind == "histogram" else meter.create_counter
+            self._instruments[name] = create(instrument, unit=unit, description=COUNTERS[name])
+        self._kinds = {name: kind for name, (_, kind, _) in INSTRUMENTS.items()}
+        self._observer = observer
+        meter.create_observable_gauge(
+            BACKLOG_GAUGE,
+            callbacks=[self._observe_backlog],
+            unit="{message}",
+            description="messages handed to the application and not yet finished",
+        )
+
+    def _observe_backlog(self, options: Any) -> list[Any]:
+        from opentelemetry.metrics import Observation
+
+        messages, _ = self._observer.backlog()
+        return [Observation(messages, self._observer.attributes())]
+
+    def record(self, name: str, value: float, attributes: Mapping[str, Any]) -> None:
+        """Add a measurement to its instrument."""
+        instrument = self._instruments[name]
+        if self._kinds[name] == "histogram":
+            instrument.record(value, attributes)
+        else:
+            instrument.add(value, attributes)
+
+    # ------------------------------------------------------------ spans
+
+    def start(
+        self,
+        operation: str,
+        kind: str,
+        destination: str | None,
+        attributes: Mapping[str, Any],
+        *,
+        parent: Mapping[str, str] | None = None,
+        link_from: Mapping[str, str] | None = None,
+    ) -> tuple[Any, object]:
+        """Start the span ``"<operation> <destination>"`` and make it current. ``parent``:
+        headers to extract the parent context from (a received message); ``link_from``:
+        headers whose context becomes a link. Returns ``(span, token)`` for :meth:`end`."""
+        trace = self._trace
+        context = None
+        links = []
+        source = parent if parent is not None else link_from
+        if source is not None:
+            extracted = self._propagate.extract(source)
+            span_context = trace.get_current_span(extracted).get_span_context()
+            if span_context.is_valid:
+                links.append(trace.Link(span_context))
+                if parent is not None:
+                    context = extracted
+        name = f"{operation} {_span_destination(destination)}"
+        span = self.tracer.start_span(
+            name,
+            context=context,
+            kind=getattr(trace.SpanKind, kind),
+            attributes=dict(attributes),
+            links=links,
+        )
+        token = self._context.attach(trace.set_span_in_context(span))
+        return span, token
+
+    def inject(self, headers: dict[str, str]) -> None:
+        """Write the current context's ``traceparent``/``tracestate`` into ``headers``."""
+        self._propagate.inject(headers)
+
+    def end(self, span: Any, token: object, error: BaseException | None = None) -> None:
+        """End a span of :meth:`start` (recording ``error``) and restore the context."""
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, type(error).__name__))
+            span.set_attribute("error.type", type(error).__qualname__)
+        span.end()
+        self._context.detach(token)  # type: ignore[arg-type]
+
+
+def _span_destination(destination: str | None) -> str:
+    if destination is None:
+        return "(anonymous)"
+    return "(temporary)" if destination.startswith(_TEMPORARY) else destination
