@@ -952,20 +952,20 @@ class Client:
         assert observer is not None
         if type(body) is not bytes:
             body, content_type = self._encode_body(body, content_type)
-        headers, span = observer.sending(destination, headers)
-        try:
-            self._send_unobserved(
+        payload = body
+        observer.send(
+            destination,
+            headers,
+            len(payload),
+            lambda traced: self._send_unobserved(
                 destination,
-                body,
-                headers,
+                payload,
+                traced,
                 content_type=content_type,
                 receipt=receipt,
                 timeout=timeout,
-            )
-        except BaseException as exc:
-            observer.sent(span, destination, len(body), exc)
-            raise
-        observer.sent(span, destination, len(body))
+            ),
+        )
 
     def _next_connection_for(self, connection: Connection) -> bool:
         """After ``connection`` refused a frame with ConnectionLost: whether to try again

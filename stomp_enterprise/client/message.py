@@ -181,17 +181,21 @@ class Message:
         OpenTelemetry an ``ack``/``nack`` span."""
         observer = self.subscription._client._observer
         assert observer is not None
-        destination = self.frame.get("destination") or self.subscription.destination
-        span = observer.settling(operation, destination, self.frame.get("message-id"))
-        try:
+        connection = self._connection
+
+        def call() -> None:
             if operation == "ack":
-                self._connection.ack(self, receipt=receipt, timeout=timeout)
+                connection.ack(self, receipt=receipt, timeout=timeout)
             else:
-                self._connection.nack(self, receipt=receipt, timeout=timeout, headers=headers)
-        except BaseException as exc:
-            observer.settled(span, operation, destination, exc)
-            raise
-        observer.settled(span, operation, destination, None)
+                connection.nack(self, receipt=receipt, timeout=timeout, headers=headers)
+
+        observer.settle(operation, self.settled_destination, self.message_id, call)
+
+    @property
+    def settled_destination(self) -> str:
+        """The destination an ack or nack of this message is reported for: its
+        ``destination`` header, else what its subscription subscribed to."""
+        return self.frame.get("destination") or self.subscription.destination
 
     def __repr__(self) -> str:
         return (

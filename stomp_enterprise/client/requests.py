@@ -121,22 +121,28 @@ class Requester:
         if observer is not None:
             observer.count("requests", 1, observer.attributes(destination))
         try:
-            reply = future.result(timeout)
-        except FutureTimeout:
-            with self._lock:
-                gave_up = self.table.cancel(correlation_id)
-            if not gave_up:
+            try:
+                reply = future.result(timeout)
+            except FutureTimeout:
+                with self._lock:
+                    gave_up = self.table.cancel(correlation_id)
+                if gave_up:
+                    if observer is not None:
+                        observer.count("request_timeouts", 1, observer.attributes(destination))
+                    raise RequestTimeout(destination, correlation_id, timeout) from None
                 reply = future.result(0)  # a reply or a loss raced the timeout
-            else:
-                if observer is not None:
-                    observer.count("request_timeouts", 1, observer.attributes(destination))
-                raise RequestTimeout(destination, correlation_id, timeout) from None
         except ConnectionLost:
             if observer is not None:
                 observer.count("requests_lost", 1, observer.attributes(destination))
             raise
         if observer is not None:
             observer.count("replies", 1, observer.attributes(destination))
+            # the reply is a received message too: a receive span, child of the request's
+            # (current) span, linked to the responder's reply SEND
+            frame = reply.frame
+            observer.received(
+                frame.headers, endpoint.reply_to, reply.subscription.id, len(frame.body)
+            )
         return reply
 
     def _ensure(self, connection: Connection, timeout: float) -> ReplyEndpoint:

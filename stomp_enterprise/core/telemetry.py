@@ -183,6 +183,35 @@ class Observer:
     # Each pair (start, end) brackets one operation: the start returns a token (the span and
     # its context, or None without tracing) that the end takes back; the end counts.
 
+    def send(
+        self,
+        destination: str,
+        headers: Mapping[str, str] | None,
+        size: int,
+        call: Callable[[Mapping[str, str] | None], None],
+    ) -> None:
+        """Observe ``call(headers)``, a SEND of ``size`` body bytes (see :meth:`sending`)."""
+        headers, span = self.sending(destination, headers)
+        try:
+            call(headers)
+        except BaseException as exc:
+            self.sent(span, destination, size, exc)
+            raise
+        self.sent(span, destination, size)
+
+    def settle(
+        self, operation: str, destination: str, message_id: str | None, call: Callable[[], None]
+    ) -> None:
+        """Observe ``call()``, an ACK (``operation="ack"``) or a NACK (see
+        :meth:`settling`)."""
+        span = self.settling(operation, destination, message_id)
+        try:
+            call()
+        except BaseException as exc:
+            self.settled(span, operation, destination, exc)
+            raise
+        self.settled(span, operation, destination, None)
+
     def sending(
         self, destination: str, headers: Mapping[str, str] | None
     ) -> tuple[Mapping[str, str] | None, Span]:
@@ -191,9 +220,11 @@ class Observer:
         otel = self.otel
         if otel is None:
             return headers, None
-        span = otel.start(
-            "send", "PRODUCER", destination, self._operation(destination, "send", "send")
-        )
+        attributes = self._operation(destination, "send", "send")
+        correlation_id = headers.get("correlation-id") if headers else None
+        if correlation_id is not None:
+            attributes["messaging.message.conversation_id"] = correlation_id
+        span = otel.start("send", "PRODUCER", destination, attributes)
         carrier = dict(headers or {})
         otel.inject(carrier)
         return carrier, span
