@@ -78,14 +78,18 @@ class Requester:
         observer = self._client._observer
         span = observer.requesting(destination) if observer is not None else None
         error: BaseException | None = None
+        reply: Message | None = None
         try:
-            return self._request(destination, body, timeout, headers, content_type)
+            reply = self._request(destination, body, timeout, headers, content_type)
+            return reply
         except BaseException as exc:
             error = exc
             raise
         finally:
             if observer is not None:
-                observer.requested(span, destination, error)
+                observer.requested(
+                    span, destination, error, reply.frame.headers if reply is not None else None
+                )
 
     def _request(
         self,
@@ -119,7 +123,7 @@ class Requester:
             raise
         observer = client._observer
         if observer is not None:
-            observer.count("requests", 1, observer.attributes(destination))
+            observer.count("requests", 1, destination, "request")
         try:
             try:
                 reply = future.result(timeout)
@@ -128,21 +132,15 @@ class Requester:
                     gave_up = self.table.cancel(correlation_id)
                 if gave_up:
                     if observer is not None:
-                        observer.count("request_timeouts", 1, observer.attributes(destination))
+                        observer.count("request_timeouts", 1, destination, "request")
                     raise RequestTimeout(destination, correlation_id, timeout) from None
                 reply = future.result(0)  # a reply or a loss raced the timeout
         except ConnectionLost:
             if observer is not None:
-                observer.count("requests_lost", 1, observer.attributes(destination))
+                observer.count("requests_lost", 1, destination, "request")
             raise
         if observer is not None:
-            observer.count("replies", 1, observer.attributes(destination))
-            # the reply is a received message too: a receive span, child of the request's
-            # (current) span, linked to the responder's reply SEND
-            frame = reply.frame
-            observer.received(
-                frame.headers, endpoint.reply_to, reply.subscription.id, len(frame.body)
-            )
+            observer.count("replies", 1, destination, "request")
         return reply
 
     def _ensure(self, connection: Connection, timeout: float) -> ReplyEndpoint:
