@@ -21,7 +21,16 @@ ROOT = Path(__file__).resolve().parent.parent
 MARK = "<!-- test: run -->"
 LOCAL_URL = re.compile(r"tcp://localhost:(\d+)")
 #: pages whose main examples must be runnable
-REQUIRED = ["README.md", "quickstart.md", "transactions.md", "acks.md", "failover.md", "testing.md"]
+REQUIRED = [
+    "README.md",
+    "quickstart.md",
+    "transactions.md",
+    "acks.md",
+    "failover.md",
+    "testing.md",
+    "request-reply.md",
+    "observability.md",
+]
 
 
 class Block(NamedTuple):
