@@ -133,9 +133,12 @@ def rr_ours(
         server.serve(dest, lambda message: message.body, receipt=True)
         client.request(dest, b"warm-up", timeout=30)
         body = b"x" * SIZE
-        return _timed(
-            lambda: _threads(count, threads, lambda i: client.request(dest, body, timeout=30))
-        )
+
+        def one(i: int) -> None:
+            if client.request(dest, body, timeout=30).body != body:
+                raise AssertionError("a reply that is not the echo of its request")
+
+        return _timed(lambda: _threads(count, threads, one))
     finally:
         client.disconnect()
         server.disconnect()
@@ -206,7 +209,10 @@ def rr_stomppy(url: str, vhost: str, dest: str, count: int, threads: int) -> lis
                 cid = f"c-{next(ids)}"
                 pending[cid] = future
             requester.send(dest, body, headers={"correlation-id": cid, "reply-to": reply_to})
-            return future.result(30)
+            reply = future.result(30)
+            if reply.body != body:
+                raise AssertionError("a reply that is not the echo of its request")
+            return reply
 
         request(b"warm-up")
         body = b"x" * SIZE
