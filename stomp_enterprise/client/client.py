@@ -953,6 +953,17 @@ class Client:
         if type(body) is not bytes:
             body, content_type = self._encode_body(body, content_type)
         payload = body
+        if observer.otel is None:  # counters only: no span, no headers to add
+            self._send_unobserved(
+                destination,
+                payload,
+                headers,
+                content_type=content_type,
+                receipt=receipt,
+                timeout=timeout,
+            )
+            observer.sent(None, destination, len(payload))
+            return
         observer.send(
             destination,
             headers,
