@@ -127,9 +127,14 @@ def rr_ours(
     """``otel``: the sampled ratio of traces (None: not observed)."""
     providers = _otel_providers(otel) if otel is not None else None
     observe = "otel" if otel is not None else None
-    server = _ours(url, vhost, observe, providers)
-    client = _ours(url, vhost, observe, providers)
-    try:
+    with contextlib.ExitStack() as stack:
+        if providers is not None:
+            stack.callback(providers[1].shutdown)
+            stack.callback(providers[0].shutdown)
+        server = _ours(url, vhost, observe, providers)
+        stack.callback(server.disconnect)
+        client = _ours(url, vhost, observe, providers)
+        stack.callback(client.disconnect)
         server.serve(dest, lambda message: message.body, receipt=True)
         client.request(dest, b"warm-up", timeout=30)
         body = b"x" * SIZE
@@ -139,12 +144,6 @@ def rr_ours(
                 raise AssertionError("a reply that is not the echo of its request")
 
         return _timed(lambda: _threads(count, threads, one))
-    finally:
-        client.disconnect()
-        server.disconnect()
-        if providers is not None:
-            providers[0].shutdown()
-            providers[1].shutdown()
 
 
 def _reply_plan(server: str) -> tuple[str, str | None]:
@@ -194,9 +193,9 @@ def rr_stomppy(url: str, vhost: str, dest: str, count: int, threads: int) -> lis
 
     responder.set_listener("r", Responder())
     requester.set_listener("q", Requester())
-    responder.connect(LOGIN, PASSCODE, wait=True)
-    requester.connect(LOGIN, PASSCODE, wait=True)
     try:
+        responder.connect(LOGIN, PASSCODE, wait=True)
+        requester.connect(LOGIN, PASSCODE, wait=True)
         responder.subscribe(dest, "svc", ack="auto")
         reply_to, subscribe = _reply_plan(server_headers.get("server", ""))
         if subscribe is not None:
@@ -218,8 +217,9 @@ def rr_stomppy(url: str, vhost: str, dest: str, count: int, threads: int) -> lis
         body = b"x" * SIZE
         return _timed(lambda: _threads(count, threads, lambda i: request(body)))
     finally:
-        requester.disconnect()
-        responder.disconnect()
+        for connection in (requester, responder):
+            with contextlib.suppress(Exception):  # it may never have connected
+                connection.disconnect()
 
 
 def produce(url: str, vhost: str, dest: str, count: int, observe: str | None) -> list[float]:
