@@ -317,9 +317,12 @@ def run_one(url: str, vhost: str, case: str, count: int, threads: int) -> dict[s
         sys.executable, "-m", "benchmarks.request_reply", "--peer", case,
         "--url", url, "--vhost", vhost, "--count", str(count), "--threads", str(threads),
     ]  # fmt: skip
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=600, cwd=_ROOT, env=env, check=False
-    )
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=600, cwd=_ROOT, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"case": case, "error": "timed out after 600 s"}
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode or not lines:
         return {"case": case, "error": f"exit {proc.returncode}: {proc.stderr[-600:]}"}
