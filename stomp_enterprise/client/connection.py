@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING
 from stomp_enterprise.core.backlog import Backlog, BacklogInfo
 from stomp_enterprise.core.liveness import Liveness
 from stomp_enterprise.core.outbox import MARKER_PREFIX, carries_over
+from stomp_enterprise.core.reconnect import connected_in, is_artemis, loss_error, routed
+from stomp_enterprise.core.subscription import RetiredRoutes, ack_refusal
 from stomp_enterprise.errors import (
     AckError,
     BrokerError,
@@ -145,8 +147,7 @@ class Connection:
         )
         self._flow = threading.Condition(threading.Lock())  # guards backlog; wakes the reader
         self.reads = 0  # reads turned into events (under ``lock``): see retire()
-        self._retired: dict[str, Subscription] = {}
-        self._dropped: dict[str, int] = {}  # reader: auto-ack messages of ended subscriptions
+        self._retired = RetiredRoutes(_RETIRED_KEPT)  # reader: unsubscribed, still routed
 
     @property
     def url(self) -> str:
@@ -191,15 +192,13 @@ class Connection:
                     events = self.session.receive_data(chunk)
             except ProtocolError as exc:
                 raise ConnectFailed(f"{self.url} is not a STOMP broker ({exc})") from exc
-            for index, event in enumerate(events):
-                if isinstance(event, Connected):
-                    self.info = event
-                    self.artemis = (event.server or "").startswith("ActiveMQ-Artemis")
-                    self._early = events[index + 1 :]
-                    self.alive = True
-                    return event
-                if isinstance(event, ErrorReceived):
-                    raise BrokerError(event.message, event.frame)
+            connected, early = connected_in(events)
+            if connected is not None:
+                self.info = connected
+                self.artemis = is_artemis(connected.server)
+                self._early = early
+                self.alive = True
+                return connected
 
     def start_reader(self) -> None:
         """Start the writer and reader threads (after a successful handshake)."""
@@ -221,18 +220,7 @@ class Connection:
         destination prefix means (``destination-type``/``subscription-type``) unless the
         caller already did. Other brokers, and Artemis over 1.0 (no ``server`` header), are
         left alone."""
-        if not self.artemis:
-            return headers
-        if destination.startswith("/queue/"):
-            kind = "ANYCAST"
-        elif destination.startswith("/topic/"):
-            kind = "MULTICAST"
-        else:
-            return headers
-        name = "subscription-type" if subscribe else "destination-type"
-        if headers and name in headers:
-            return headers
-        return {**(headers or {}), name: kind}
+        return routed(self.artemis, destination, headers, subscribe=subscribe)
 
     # ------------------------------------------------------------ writing (any thread)
 
@@ -419,15 +407,9 @@ class Connection:
     # ------------------------------------------------------------ acks
 
     def _check_ackable(self, message: Message, verb: str) -> None:
-        if message._connection is not self:
-            raise AckError(f"cannot {verb} {message!r}: it came on another connection")
-        if message.subscription.ack == "auto":
-            raise AckError(f"cannot {verb} {message!r}: its subscription is auto-ack")
-        if not self.alive:
-            raise AckError(
-                f"cannot {verb} {message!r}: the connection it arrived on is lost; the broker "
-                "will redeliver it"
-            )
+        refusal = ack_refusal(message, self, alive=self.alive, verb=verb)
+        if refusal is not None:
+            raise refusal
 
     def ack(
         self,
@@ -623,31 +605,15 @@ class Connection:
         ``sub`` are still delivered, later ones reported (see :meth:`_route`). ``until``:
         deliver the messages of reads up to that number instead (before the UNSUBSCRIBE
         is built, so none is lost while the subscription leaves the routing table)."""
-        sub._cutoff = self.reads if until is None else until
-        self._retired[sub.id] = sub
-        while len(self._retired) > _RETIRED_KEPT:  # bounded: the oldest get no more messages
-            del self._retired[next(iter(self._retired))]
+        self._retired.retire(sub, self.reads if until is None else until)
 
     def _route(self, name: str | None, frame: Frame) -> Subscription | None:
         """The subscription a MESSAGE goes to: an active one, or one unsubscribed after
         this read was parsed. A message that arrived after its UNSUBSCRIBE went out is
         dropped: the broker redelivers it when unacked; an auto-ack one is reported
         (``discarded`` event and a WARNING)."""
-        sub = self._retired.get(name or "")
-        if sub is not None:
-            if sub._cutoff >= self.reads:
-                return sub
-            if sub.ack == "auto":  # reported once per read by _handle
-                self._dropped[sub.id] = self._dropped.get(sub.id, 0) + 1
-            else:
-                log.debug("MESSAGE for unsubscribed %s: the broker redelivers it", sub.id)
-            return None
-        log.warning(
-            "MESSAGE for unknown subscription %r dropped (message-id %r)",
-            name,
-            frame.get("message-id"),
-        )
-        return None
+        sub: Subscription | None = self._retired.route(name, frame.get("message-id"), self.reads)
+        return sub
 
     def _handle(self, events: list[Event]) -> None:
         """Route the events of one read. Consecutive messages of one subscription go on as
@@ -685,10 +651,9 @@ class Connection:
             self._other(event)
         if batch:
             self._hand_on(batch, size)
-        if self._dropped:
-            for sub_id, count in self._dropped.items():
+        if self._retired.dropped:
+            for sub_id, count in self._retired.take_dropped().items():
                 client._discarded(sub_id, count, "arrived after UNSUBSCRIBE was sent")
-            self._dropped.clear()
 
     def _hand_on(self, batch: list[Message], size: int) -> None:
         """Messages of one subscription, in order, to their handler or pull queue."""
@@ -746,17 +711,7 @@ class Connection:
         self.transport.close()
         unsent = self.transport.take_unsent()
         cached = self.transport.take_cached()
-        broker_error = self.last_broker_error
-        if broker_error is not None:  # e.g. an oversize frame: ERROR (no receipt-id), close
-            lost = ConnectionLost(
-                f"connection to {self.url} lost after the broker's ERROR: {broker_error.message}"
-            )
-            lost.__cause__ = broker_error
-        elif isinstance(exc, ConnectionLost):
-            lost = exc
-        else:
-            lost = ConnectionLost(f"connection to {self.url} lost: {exc}")
-            lost.__cause__ = exc
+        lost = loss_error(self.url, exc, self.last_broker_error)
         self.lost_error = lost
         log.warning("connection to %s lost: %s", self.url, lost)
         pending = self._client._carry_over(self, cached, unsent, receipts, lost)
