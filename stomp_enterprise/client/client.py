@@ -35,9 +35,7 @@ from stomp_enterprise.core.reconnect import (
     priority_return_delays,
     reconnect_wait,
 )
-from stomp_enterprise.core.requests import reply_headers, reply_parts
-from stomp_enterprise.core.stats import ClientStats
-from stomp_enterprise.core.telemetry import MetricHook, Observer
+from stomp_enterprise.core.requests import reply_for
 from stomp_enterprise.errors import (
     BrokerError,
     ConfigError,
@@ -107,7 +105,6 @@ class Client(ShellBase):
         self._reconnect_thread: threading.Thread | None = None
         self._priority_thread: threading.Thread | None = None
         self._disconnect_lock = threading.Lock()
-        self._observer: Observer | None = None  # see observe(); None: nothing is measured
         self._requester: Requester | None = None  # made by the first request()
 
     # ------------------------------------------------------------ properties
@@ -283,7 +280,7 @@ class Client(ShellBase):
         connection.start_reader()
         observer = self._observer
         if observer is not None:
-            self._observe_connection(observer, connection)
+            self._observe_connection(observer, connection, connection.transport.address)
             if reconnect:
                 self._dispatcher.submit(None, observer.count, "reconnects", 1)
         if self._schedule.should_return_to_priority(connection.transport.address):
@@ -995,12 +992,11 @@ class Client(ShellBase):
             raise ConfigError(f"handler must be callable, got {handler!r}")
 
         def respond(message: Message) -> None:
-            body, extra, content_type = reply_parts(handler(message))
-            target = reply_headers(message.headers, extra)
-            if target is None:
+            reply = reply_for(message.headers, handler(message))
+            if reply is None:
                 log.warning("request %r has no reply-to header: no reply sent", message)
             else:
-                self.send(target[0], body, target[1], content_type=content_type)
+                self.send(reply[0], reply[1], reply[2], content_type=reply[3])
             if ack != "auto":
                 message.ack()
 
@@ -1018,72 +1014,11 @@ class Client(ShellBase):
 
     # ------------------------------------------------------------ observability
 
-    def observe(
-        self,
-        hook: MetricHook | None = None,
-        *,
-        otel: bool = False,
-        tracer_provider: Any = None,
-        meter_provider: Any = None,
-    ) -> None:
-        """Start measuring: counters for :meth:`stats`, a callback per measurement, and
-        OpenTelemetry spans and metrics (see ``docs/observability.md``).
-
-        Until this is called nothing is measured and the send, receive and ack paths do
-        no work for it. Calling it again replaces the previous setup (counters restart).
-
-        Args:
-            hook: called as ``hook(name, value, attributes)`` for every measurement
-                (``name`` one of ``stomp_enterprise.core.stats.COUNTERS``), on the thread
-                that made it: the sender's, the dispatcher's, a ``get()`` caller's, never
-                the reader's. Keep it short; its exceptions are logged.
-            otel: trace and meter with OpenTelemetry (the ``otel`` extra): ``traceparent``
-                is injected on every SEND and extracted from every MESSAGE.
-            tracer_provider: OpenTelemetry tracer provider (default: the global one).
-            meter_provider: OpenTelemetry meter provider (default: the global one).
-
-        Raises:
-            ConfigError: ``otel=True`` without ``opentelemetry-api`` installed, or a hook
-                that is not callable.
-
-        Any thread.
-        """
-        observer = Observer(
-            threading.Lock(),
-            hook=_logged(hook) if hook is not None else None,
-            otel=otel,
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-            backlog=self._backlog_now,
-        )
-        connection = self._connection
-        if connection is not None:
-            self._observe_connection(observer, connection)
-        self._observer = observer
+    def _observed(self) -> None:
         self.send = self._send_observed  # type: ignore[method-assign]
 
-    @staticmethod
-    def _observe_connection(observer: Observer, connection: Connection) -> None:
-        address = connection.transport.address
-        info = connection.info
-        observer.connected(info.server if info else None, address.host, address.port)
-
-    def stats(self) -> ClientStats:
-        """The counters since :meth:`observe` and the current consume backlog.
-
-        Raises:
-            ConfigError: :meth:`observe` was not called (nothing is counted before).
-
-        Any thread.
-        """
-        observer = self._observer
-        if observer is None:
-            raise ConfigError("statistics are off: call client.observe() first")
-        return observer.stats()
-
-    def _backlog_now(self) -> tuple[int, int]:
-        info = self.backlog
-        return info.messages, info.bytes
+    def _address_of(self, connection: Connection) -> BrokerAddress:
+        return connection.transport.address
 
 
 class _IdleDispatcher:
@@ -1146,20 +1081,6 @@ def _send_builder(
         )
 
     return build
-
-
-def _logged(hook: MetricHook) -> MetricHook:
-    """``hook`` with its exceptions logged instead of raised into the client's paths."""
-    if not callable(hook):
-        raise ConfigError(f"the metrics hook must be callable, got {hook!r}")
-
-    def call(name: str, value: float, attributes: Mapping[str, Any]) -> None:
-        try:
-            hook(name, value, attributes)
-        except Exception:
-            log.exception("metrics hook %r failed", hook)
-
-    return call
 
 
 def _deadline(timeout: float | None) -> float | None:

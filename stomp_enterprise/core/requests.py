@@ -40,23 +40,33 @@ Artemis, unknown      ``/queue/<prefix>.<name>``             SUBSCRIBE to that p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from stomp_enterprise.errors import ConfigError, RequestTimeout
+from stomp_enterprise.core.telemetry import Observer
+from stomp_enterprise.errors import ConfigError, ConnectionLost
 
 __all__ = [
     "CORRELATION_HEADER",
+    "check_request",
+    "closed_error",
+    "lost_error",
+    "reply_for",
     "REPLY_TO_HEADER",
     "PendingRequests",
+    "RequestBook",
+    "Waiter",
     "Reply",
     "ReplyEndpoint",
-    "RequestTimeout",
     "reply_endpoint",
     "reply_headers",
     "reply_parts",
 ]
+
+log = logging.getLogger("stomp_enterprise.requests")
 
 CORRELATION_HEADER = "correlation-id"
 REPLY_TO_HEADER = "reply-to"
@@ -238,3 +248,175 @@ def reply_parts(result: object) -> tuple[bytes | str, Mapping[str, str], str | N
     raise ConfigError(
         f"a serve() handler must return bytes, str, None or a Reply, got {type(result).__name__}"
     )
+
+
+def reply_for(
+    request: Mapping[str, str], result: object
+) -> tuple[str, bytes | str, dict[str, str], str | None] | None:
+    """The reply a :meth:`serve` handler's ``result`` makes to ``request`` (a MESSAGE's
+    headers): ``(reply_to, body, headers, content_type)``; ``None`` when the request has no
+    ``reply-to`` (nothing to answer).
+
+    Raises:
+        ConfigError: ``result`` is of a type a reply cannot be made of.
+    """
+    body, extra, content_type = reply_parts(result)
+    target = reply_headers(request, extra)
+    if target is None:
+        return None
+    return target[0], body, target[1], content_type
+
+
+def check_request(timeout: object, headers: Mapping[str, str] | None) -> None:
+    """Validate the arguments of ``request()``.
+
+    Raises:
+        ConfigError: ``timeout`` is not a positive number, or ``headers`` set
+            ``correlation-id`` or ``reply-to`` (the client's own).
+    """
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
+        raise ConfigError(f"request timeout must be a positive number, got {timeout!r}")
+    if headers and (CORRELATION_HEADER in headers or REPLY_TO_HEADER in headers):
+        raise ConfigError(
+            "request() sets correlation-id and reply-to itself; do not pass them in headers"
+        )
+
+
+def lost_error(correlation_id: str, error: BaseException) -> ConnectionLost:
+    """What a request waiting on a lost connection fails with."""
+    return ConnectionLost(
+        f"request {correlation_id!r} got no reply before its connection was lost ({error}); "
+        "it may or may not have been processed"
+    )
+
+
+def closed_error(correlation_id: str) -> ConnectionLost:
+    """What a request still waiting when the client closes fails with."""
+    return ConnectionLost(f"request {correlation_id!r}: the client was closed")
+
+
+class Waiter(Protocol):
+    """What a request waits on: a ``concurrent.futures.Future`` or an ``asyncio.Future``."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: Any, /) -> None: ...
+
+    def set_exception(self, exception: BaseException | None, /) -> None: ...
+
+
+class _Received(Protocol):  # a received reply: what the book reads of it
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+
+WaiterT = TypeVar("WaiterT", bound=Waiter)
+
+
+class RequestBook(Generic[WaiterT]):
+    """The shell-independent half of a client's request/reply: the table of waiting
+    requests, the reply endpoint chosen for the client, and what each outcome counts.
+
+    Args:
+        name: the client's reply name (a random id): its reply destination and the prefix
+            of its correlation ids.
+        lock: guards the table (a ``threading.Lock`` in the threaded client, whose reader
+            resolves replies; ``contextlib.nullcontext()`` on an event loop).
+        observer: returns the client's current :class:`~stomp_enterprise.core.telemetry.Observer`
+            (or ``None``).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        lock: AbstractContextManager[Any],
+        observer: Callable[[], Observer | None],
+    ) -> None:
+        self.name = name
+        self.table: PendingRequests[WaiterT] = PendingRequests(name)
+        self.endpoint: ReplyEndpoint | None = None
+        self.subscription: Any = None  # the shell's reply subscription, once made
+        self._lock = lock
+        self._observer = observer
+
+    def endpoint_for(self, server: str | None) -> ReplyEndpoint:
+        """The reply endpoint on the broker whose CONNECTED ``server`` is ``server``."""
+        return reply_endpoint(server, self.name)
+
+    def headers(self, headers: Mapping[str, str] | None, correlation_id: str) -> dict[str, str]:
+        """The request's SEND headers: the caller's plus ``correlation-id`` and ``reply-to``."""
+        assert self.endpoint is not None
+        return {
+            **(headers or {}),
+            CORRELATION_HEADER: correlation_id,
+            REPLY_TO_HEADER: self.endpoint.reply_to,
+        }
+
+    def add(self, waiter: WaiterT, owner: object) -> str:
+        """Register a request about to go out on ``owner``; its correlation id."""
+        with self._lock:
+            return self.table.add(waiter, owner)
+
+    def unsent(self, correlation_id: str) -> None:
+        """The request could not be sent: forget it."""
+        with self._lock:
+            self.table.forget(correlation_id)
+
+    def sent(self, destination: str) -> None:
+        """The request went out (counted)."""
+        self._count("requests", destination)
+
+    def timed_out(self, correlation_id: str, destination: str) -> bool:
+        """The caller's wait ran out: forget the request (counted) and return True; False
+        when a reply or a loss came first (the waiter is then done)."""
+        with self._lock:
+            gave_up = self.table.cancel(correlation_id)
+        if gave_up:
+            self._count("request_timeouts", destination)
+        return gave_up
+
+    def outcome(self, destination: str, error: BaseException | None) -> None:
+        """A request ended with its reply (``error`` None) or ``error`` (counted)."""
+        if error is None:
+            self._count("replies", destination)
+        elif isinstance(error, ConnectionLost):
+            self._count("requests_lost", destination)
+
+    def replies(self, messages: Sequence[_Received]) -> int:
+        """Replies arrived: wake their requests; returns how many found none (late: dropped,
+        the caller counts them where its hook may run)."""
+        with self._lock:
+            waiters = [(self.table.resolve(m.headers), m) for m in messages]
+        late = 0
+        for waiter, message in waiters:
+            if waiter is None:
+                late += 1
+                log.debug(
+                    "late reply dropped (correlation-id %r)",
+                    message.headers.get(CORRELATION_HEADER),
+                )
+            elif not waiter.done():
+                waiter.set_result(message)
+        return late
+
+    def lost(self, owner: object, error: BaseException) -> None:
+        """``owner`` (a connection) is lost: the requests sent on it can get no reply any more
+        (their reply destination was the connection's); they fail with ConnectionLost."""
+        with self._lock:
+            gone = self.table.lose(owner)
+        for correlation_id, waiter in gone:
+            if not waiter.done():
+                waiter.set_exception(lost_error(correlation_id, error))
+
+    def close(self) -> None:
+        """The client disconnects: every waiting request fails."""
+        with self._lock:
+            gone = self.table.take_all()
+        for correlation_id, waiter in gone:
+            if not waiter.done():
+                waiter.set_exception(closed_error(correlation_id))
+
+    def _count(self, name: str, destination: str) -> None:
+        observer = self._observer()
+        if observer is not None:
+            observer.count(name, 1, destination, "request")

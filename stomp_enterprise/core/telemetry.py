@@ -39,7 +39,8 @@ durations in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from types import MappingProxyType
 from typing import Any, Final
@@ -49,6 +50,7 @@ from stomp_enterprise.errors import ConfigError
 
 __all__ = [
     "INSTRUMENTS",
+    "guarded",
     "MetricHook",
     "Observer",
     "messaging_system",
@@ -89,6 +91,27 @@ _Key = tuple[str | None, str | None]  # (destination, operation): one attribute 
 _KEPT: Final = 1024  # attribute sets remembered (destinations come from the application)
 #: the counters recorded per measurement; the others are observable (read at collection)
 _RECORDED: Final = frozenset(n for n, (_, kind, _) in INSTRUMENTS.items() if kind == "histogram")
+
+
+log = logging.getLogger("stomp_enterprise.telemetry")
+
+
+def guarded(hook: MetricHook) -> MetricHook:
+    """``hook`` with its exceptions logged instead of raised into the client's paths.
+
+    Raises:
+        ConfigError: ``hook`` is not callable.
+    """
+    if not callable(hook):
+        raise ConfigError(f"the metrics hook must be callable, got {hook!r}")
+
+    def call(name: str, value: float, attributes: Mapping[str, Any]) -> None:
+        try:
+            hook(name, value, attributes)
+        except Exception:
+            log.exception("metrics hook %r failed", hook)
+
+    return call
 
 
 def messaging_system(server: str | None) -> str | None:
@@ -259,6 +282,38 @@ class Observer:
             self.sent(span, destination, size, exc)
             raise
         self.sent(span, destination, size)
+
+    async def send_awaited(
+        self,
+        destination: str,
+        headers: Mapping[str, str] | None,
+        size: int,
+        call: Callable[[Mapping[str, str] | None], Awaitable[None]],
+    ) -> None:
+        """:meth:`send` for a coroutine ``call`` (the asyncio client)."""
+        headers, span = self.sending(destination, headers, size)
+        try:
+            await call(headers)
+        except BaseException as exc:
+            self.sent(span, destination, size, exc)
+            raise
+        self.sent(span, destination, size)
+
+    async def settle_awaited(
+        self,
+        operation: str,
+        destination: str,
+        message_id: str | None,
+        call: Callable[[], Awaitable[None]],
+    ) -> None:
+        """:meth:`settle` for a coroutine ``call`` (the asyncio client)."""
+        span = self.settling(operation, destination, message_id)
+        try:
+            await call()
+        except BaseException as exc:
+            self.settled(span, operation, destination, exc)
+            raise
+        self.settled(span, operation, destination, None)
 
     def settle(
         self, operation: str, destination: str, message_id: str | None, call: Callable[[], None]
