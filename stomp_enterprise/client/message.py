@@ -80,9 +80,3 @@ class Message(MessageBase):
                 connection.nack(self, receipt=receipt, timeout=timeout, headers=headers)
 
         observer.settle(operation, self.settled_destination, self.message_id, call)
-
-    @property
-    def settled_destination(self) -> str:
-        """The destination an ack or nack of this message is reported for: its
-        ``destination`` header, else what its subscription subscribed to."""
-        return self.frame.get("destination") or self.subscription.destination

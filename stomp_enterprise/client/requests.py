@@ -19,7 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
 from stomp_enterprise.client.subscription import Subscription
-from stomp_enterprise.core.requests import ReplyEndpoint, RequestBook, check_request
+from stomp_enterprise.core.requests import ReplyEndpoint, RequestBook
 from stomp_enterprise.errors import RequestTimeout
 
 if TYPE_CHECKING:
@@ -61,23 +61,9 @@ class Requester(RequestBook["Future[Message]"]):
         content_type: str | None,
     ) -> Message:
         """See :meth:`Client.request`."""
-        check_request(timeout, headers)
-        observer = self._client._observer
-        span = observer.requesting(destination) if observer is not None else None
-        error: BaseException | None = None
-        reply: Message | None = None
-        try:
-            reply = self._request(destination, body, timeout, headers, content_type)
+        with self.observed(destination, timeout, headers) as outcome:
+            outcome.reply = reply = self._request(destination, body, timeout, headers, content_type)
             return reply
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            self.outcome(destination, error)
-            if observer is not None:
-                observer.requested(
-                    span, destination, error, reply.frame.headers if reply is not None else None
-                )
 
     def _request(
         self,
@@ -116,31 +102,19 @@ class Requester(RequestBook["Future[Message]"]):
         reconnects by the subscription replay)."""
         client = self._client
         with self._setup:
-            sub = self.subscription
-            if sub is not None and client._subscriptions.get(sub.id) is sub:
+            info = connection.info
+            endpoint = self.needs_setup(client._subscriptions, info.server if info else None)
+            if endpoint is None:
                 assert self.endpoint is not None
                 return self.endpoint
-            info = connection.info
-            endpoint = self.endpoint_for(info.server if info else None)
-            sub = _ReplySubscription(
-                client,
-                endpoint.subscription_id,
-                endpoint.reply_to,
-                "auto",
-                (),
-                None,
-                "ignore",
-                None,
-            )
+            sub = _ReplySubscription(client, *self.subscription_args(endpoint))
             sub.requester = self
             if endpoint.subscribe is None:
                 # the broker subscribes the connection itself (RabbitMQ temp queues)
                 client._subscriptions[sub.id] = sub
             else:
                 client._subscribe_as(sub, endpoint.subscribe, dict(endpoint.headers), timeout)
-            self.endpoint = endpoint
-            self.subscription = sub
-            log.debug("reply destination of %r: %s", client, endpoint)
+            self.ready(endpoint, sub)
             return endpoint
 
     def replies(self, messages: list[Message]) -> int:  # type: ignore[override]

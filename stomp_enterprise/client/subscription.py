@@ -128,13 +128,7 @@ class Subscription(SubscriptionBase):
                 continue
             observer = self._client._observer
             if observer is not None:
-                frame = message.frame
-                observer.received(
-                    frame.headers,
-                    frame.get("destination") or self.destination,
-                    self.id,
-                    len(frame.body),
-                )
+                observer.taken(message)
             return message
 
     def __iter__(self) -> Iterator[Message]:
@@ -232,9 +226,7 @@ class Subscription(SubscriptionBase):
         and with OpenTelemetry a ``process`` span, child of the message's context."""
         observer = self._client._observer
         assert observer is not None
-        frame = message.frame
-        destination = frame.get("destination") or self.destination
-        span = observer.processing(frame.headers, destination, self.id, len(frame.body))
+        span, destination = observer.handling(message)
         error: Exception | None = None
         started = time.perf_counter()
         try:

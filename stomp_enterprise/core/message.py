@@ -170,6 +170,13 @@ class MessageBase:
         """True when the broker marks this as a redelivery."""
         return (self.frame.get("redelivered") or "").lower() == "true"
 
+    @property
+    def settled_destination(self) -> str:
+        """The destination an ack or nack of this message is reported for (observation):
+        its ``destination`` header, else what its subscription subscribed to."""
+        destination: str = self.frame.get("destination") or self.subscription.destination
+        return destination
+
     def __repr__(self) -> str:
         return (
             f"Message(destination={self.destination!r}, message_id={self.message_id!r}, "

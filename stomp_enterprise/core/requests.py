@@ -40,8 +40,9 @@ Artemis, unknown      ``/queue/<prefix>.<name>``             SUBSCRIBE to that p
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
@@ -302,7 +303,7 @@ class Waiter(Protocol):
 
     def set_result(self, result: Any, /) -> None: ...
 
-    def set_exception(self, exception: BaseException | None, /) -> None: ...
+    def set_exception(self, exception: BaseException, /) -> None: ...
 
 
 class _Received(Protocol):  # a received reply: what the book reads of it
@@ -311,6 +312,12 @@ class _Received(Protocol):  # a received reply: what the book reads of it
 
 
 WaiterT = TypeVar("WaiterT", bound=Waiter)
+
+
+class _Outcome:
+    """What :meth:`RequestBook.observed` yields: the caller stores the reply in it."""
+
+    reply: _Received | None = None
 
 
 class RequestBook(Generic[WaiterT]):
@@ -339,9 +346,57 @@ class RequestBook(Generic[WaiterT]):
         self._lock = lock
         self._observer = observer
 
-    def endpoint_for(self, server: str | None) -> ReplyEndpoint:
-        """The reply endpoint on the broker whose CONNECTED ``server`` is ``server``."""
+    def needs_setup(
+        self, subscriptions: Mapping[str, Any], server: str | None
+    ) -> ReplyEndpoint | None:
+        """Before a request: ``None`` when the reply subscription is in place (it is replayed
+        after a reconnect); else the endpoint to set up on the broker whose CONNECTED
+        ``server`` is ``server`` (then call :meth:`ready`)."""
+        sub = self.subscription
+        if sub is not None and subscriptions.get(sub.id) is sub:
+            return None
         return reply_endpoint(server, self.name)
+
+    @staticmethod
+    def subscription_args(endpoint: ReplyEndpoint) -> tuple[Any, ...]:
+        """The shell's ``Subscription`` arguments after the client for the reply
+        subscription: its id and destination, auto ack, no headers, no handler (replies
+        resolve requests as they arrive), errors ignored, no error destination."""
+        return (endpoint.subscription_id, endpoint.reply_to, "auto", (), None, "ignore", None)
+
+    def ready(self, endpoint: ReplyEndpoint, subscription: Any) -> None:
+        """The reply subscription for ``endpoint`` is made (subscribed, or registered for
+        the broker's own subscription)."""
+        self.endpoint = endpoint
+        self.subscription = subscription
+        log.debug("reply destination %s", endpoint)
+
+    @contextlib.contextmanager
+    def observed(
+        self, destination: str, timeout: object, headers: Mapping[str, str] | None
+    ) -> Iterator[_Outcome]:
+        """Bracket one ``request()``: its arguments checked, its ``request`` span (with
+        OpenTelemetry) current, its outcome counted. The caller sets ``.reply`` on what
+        this yields.
+
+        Raises:
+            ConfigError: see :func:`check_request`.
+        """
+        check_request(timeout, headers)
+        observer = self._observer()
+        span = observer.requesting(destination) if observer is not None else None
+        outcome = _Outcome()
+        error: BaseException | None = None
+        try:
+            yield outcome
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            self.outcome(destination, error)
+            if observer is not None:
+                reply = outcome.reply
+                observer.requested(span, destination, error, reply.headers if reply else None)
 
     def headers(self, headers: Mapping[str, str] | None, correlation_id: str) -> dict[str, str]:
         """The request's SEND headers: the caller's plus ``correlation-id`` and ``reply-to``."""

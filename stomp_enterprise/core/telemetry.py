@@ -355,6 +355,26 @@ class Observer:
         if error is None:
             self.counts(destination, "send", sent=1, sent_bytes=size)
 
+    def handling(self, message: Any) -> tuple[Span, str]:
+        """Before a handler runs on ``message`` (either shell's ``Message``): see
+        :meth:`processing`; returns the span and the destination reported."""
+        frame = message.frame
+        subscription = message.subscription
+        destination: str = frame.get("destination") or subscription.destination
+        span = self.processing(frame.headers, destination, subscription.id, len(frame.body))
+        return span, destination
+
+    def taken(self, message: Any) -> None:
+        """``get()`` returns ``message`` (either shell's ``Message``): see :meth:`received`."""
+        frame = message.frame
+        subscription = message.subscription
+        self.received(
+            frame.headers,
+            frame.get("destination") or subscription.destination,
+            subscription.id,
+            len(frame.body),
+        )
+
     def processing(
         self, headers: Mapping[str, str], destination: str, subscription: str, size: int
     ) -> Span:
