@@ -4,6 +4,7 @@ subscription, timeouts and late replies, and one OpenTelemetry trace across two 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -116,3 +117,37 @@ def test_one_trace_across_two_clients_and_the_broker(
     system = {"activemq": "activemq", "artemis": "activemq", "rabbitmq": "rabbitmq"}
     assert send.attributes.get("messaging.system") == system.get(broker_name)
     provider.shutdown()
+
+
+def test_asyncio_request_reply(broker, names, broker_name) -> None:
+    """The asyncio twins on the same broker: 32 concurrent requests over one reply
+    subscription, the reply-to as the broker rewrote it."""
+    from stomp_enterprise.aio import Client as AsyncClient
+
+    service = names("queue")
+    seen: list[str] = []
+
+    async def main() -> list[bytes]:
+        options = {
+            "login": broker.login,
+            "passcode": broker.passcode,
+            "vhost": broker.vhost,
+            "heart_beats": (0, 0),
+        }
+        async with (
+            AsyncClient(broker.url, **options) as server,
+            AsyncClient(broker.url, **options) as client,
+        ):
+
+            async def respond(message) -> bytes:
+                seen.append(message.headers["reply-to"])
+                return message.body[::-1]
+
+            await server.serve(service, respond, receipt=True)
+            replies = await asyncio.gather(
+                *(client.request(service, f"{i:03d}".encode(), timeout=15) for i in range(32))
+            )
+            return [reply.body for reply in replies]
+
+    assert asyncio.run(main()) == [f"{i:03d}"[::-1].encode() for i in range(32)]
+    assert seen[0].startswith(REPLY_TO[broker_name])
