@@ -31,9 +31,10 @@ from stomp_enterprise.aio.subscription import Handler, Subscription
 from stomp_enterprise.aio.transaction import Transaction
 from stomp_enterprise.aio.transport import open_stream
 from stomp_enterprise.core.backlog import BacklogInfo
-from stomp_enterprise.core.lifecycle import AfterLoss, plan_carry_over, undelivered_count
+from stomp_enterprise.core.lifecycle import AfterLoss, undelivered_count
 from stomp_enterprise.core.listeners import ListenerRegistry
 from stomp_enterprise.core.message import Body, encode_body
+from stomp_enterprise.core.receipts import Receipts
 from stomp_enterprise.core.reconnect import priority_return_delays, reconnect_wait
 from stomp_enterprise.core.requests import reply_for
 from stomp_enterprise.core.subscription import ErrorPolicy
@@ -59,6 +60,7 @@ log = logging.getLogger("stomp_enterprise.aio")
 #: client's own tasks to end (as the threaded client's join allowance).
 JOIN_ALLOWANCE = 1.0
 _EVENT_QUEUE = 10_000  # listener calls waiting for the event task before the oldest wait
+_EVENT_END_MIN = 0.1  # seconds the event task always gets to run what is queued at the end
 
 
 class Client(ShellBase):
@@ -80,8 +82,7 @@ class Client(ShellBase):
     def _setup(self) -> None:
         self._requester: Requester | None = None  # made by the first request()
         self.listeners = ListenerRegistry()
-        self._carried: dict[str, asyncio.Future[Frame]] = {}
-        self._carried_data: dict[str, bytes] = {}
+        self._carried: Receipts[asyncio.Future[Frame]] = Receipts()
         self._connection: Connection | None = None
         self._subscriptions: dict[str, Subscription] = {}
         self.closing = False
@@ -219,8 +220,7 @@ class Client(ShellBase):
             carried = self._outbox.take()
             if carried:
                 log.info("writing %d send(s) carried over to %s", len(carried), connection.url)
-            connection.adopt(self._carried, self._carried_data)
-            self._carried, self._carried_data = {}, {}
+            connection.adopt(self._carried.take())
             connection.preload(frames + carried)
         self._connection = connection
         self._session = connection.session
@@ -250,31 +250,32 @@ class Client(ShellBase):
         connection: Connection,
         cached: list[bytes],
         unsent: list[bytes],
-        receipts: dict[str, asyncio.Future[Frame]],
-        data: dict[str, bytes],
+        receipts: Receipts[asyncio.Future[Frame]],
         error: ConnectionLost,
     ) -> list[asyncio.Future[Frame]]:
         """``connection`` was lost: keep what must be written again on the next connection,
         or report it when none will come. Returns the receipt futures to fail."""
-        carried, frames = plan_carry_over(receipts, data, asyncio.Future.done, cached, unsent)
+        carried, frames, rest = receipts.plan_loss(asyncio.Future.done, cached, unsent)
         if self._life.carries(self._connection is connection, self.closing):
             self._outbox.carry(frames)
             self._carried.update(carried)
-            self._carried_data.update({rid: data[rid] for rid in carried})
-            return [f for rid, f in receipts.items() if rid not in carried]
-        self._report_undelivered(frames, error, receipted={id(data[rid]) for rid in carried})
-        return list(receipts.values())
+            return rest
+        self._report_undelivered(frames, error, receipted=receipts)
+        return receipts.waiters()
 
     def _report_undelivered(
-        self, frames: list[bytes], error: BaseException, *, receipted: set[int] | None = None
+        self,
+        frames: list[bytes],
+        error: BaseException,
+        *,
+        receipted: Receipts[asyncio.Future[Frame]] | None = None,
     ) -> None:
         """Give up ``frames`` and whatever waits for the next connection: receipted sends
         fail with ConnectionLost; the other frames are counted, logged and reported."""
         dropped = self._outbox.drop(frames)
-        told = set(receipted or ()) | {id(d) for d in self._carried_data.values()}
-        waiting = list(self._carried.values())
-        self._carried, self._carried_data = {}, {}
-        for future in waiting:
+        waiting = self._carried.take()
+        told = waiting.frame_ids() | (receipted.frame_ids() if receipted is not None else set())
+        for future in waiting.waiters():
             if not future.done():
                 future.set_exception(ConnectionLost(f"send not delivered: {error}"))
         count = undelivered_count(dropped, told)
@@ -419,10 +420,7 @@ class Client(ShellBase):
             raise
 
     def _forget_receipt(self, future: asyncio.Future[Frame]) -> None:
-        for key, value in list(self._carried.items()):
-            if value is future:
-                del self._carried[key]
-                self._carried_data.pop(key, None)
+        self._carried.forget(future)
         connection = self._connection
         if connection is not None:
             connection.forget(future)
@@ -473,6 +471,8 @@ class Client(ShellBase):
         if events.full():
             events.get_nowait()
         events.put_nowait(None)
+        # an idle event task ends within an iteration or two: give it that much at least
+        timeout = max(timeout, _EVENT_END_MIN)
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout)
         except asyncio.TimeoutError:

@@ -28,6 +28,7 @@ from stomp_enterprise.aio.transport import Stream
 from stomp_enterprise.core.backlog import Backlog, BacklogInfo
 from stomp_enterprise.core.liveness import Liveness
 from stomp_enterprise.core.outbox import MARKER_PREFIX, SendTracker, carries_over
+from stomp_enterprise.core.receipts import Receipts
 from stomp_enterprise.core.reconnect import connected_in, is_artemis, loss_error, routed
 from stomp_enterprise.core.subscription import RetiredRoutes, ack_refusal
 from stomp_enterprise.errors import (
@@ -89,8 +90,7 @@ class Connection:
         self._early: list[Event] = []
         # receipt id -> the future its RECEIPT resolves; the bytes of receipted SENDs,
         # carried to the next connection with their future when this one is lost first
-        self.receipts: dict[str, asyncio.Future[Frame]] = {}
-        self.receipt_data: dict[str, bytes] = {}
+        self.receipts: Receipts[asyncio.Future[Frame]] = Receipts()
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._flush_handle: asyncio.Handle | None = None
@@ -278,9 +278,7 @@ class Connection:
         receipt_id = self.session.new_id("rcpt")
         data = build(receipt_id)
         future: asyncio.Future[Frame] = self._loop.create_future()
-        self.receipts[receipt_id] = future
-        if carries_over(data):
-            self.receipt_data[receipt_id] = data
+        self.receipts.add(receipt_id, future, data)
         self.write(data)
         return future
 
@@ -290,23 +288,15 @@ class Connection:
         if future is not None:
             await self._client.wait_receipt(future, timeout, what)
 
-    def adopt(
-        self, receipts: Mapping[str, asyncio.Future[Frame]], data: Mapping[str, bytes]
-    ) -> None:
+    def adopt(self, receipts: Receipts[asyncio.Future[Frame]]) -> None:
         """Before this connection is current: wait here for the RECEIPTs of frames carried
         over from a lost connection (same receipt ids)."""
         self.receipts.update(receipts)
-        self.receipt_data.update(data)
 
-    def forget(self, future: asyncio.Future[Frame]) -> bool:
+    def forget(self, future: asyncio.Future[Frame]) -> None:
         """Stop waiting for ``future``'s RECEIPT here (timed out or cancelled)."""
-        for key, value in list(self.receipts.items()):
-            if value is future:
-                del self.receipts[key]
-                self.receipt_data.pop(key, None)
-                self.session.pending_receipts.pop(key, None)
-                return True
-        return False
+        for key in self.receipts.forget(future):
+            self.session.pending_receipts.pop(key, None)
 
     # ------------------------------------------------------------ acks
 
@@ -331,6 +321,9 @@ class Connection:
             raise refusal
         frame = message.frame
         session = self.session
+        if not (receipt or nack or transaction):  # the hot path: a plain ACK
+            self.write(session.ack(frame))
+            return
 
         def build(rid: str | None) -> bytes:
             if nack:
@@ -394,8 +387,7 @@ class Connection:
                 self.last_broker_error = error
                 log.error("ERROR from %s: %s", self.url, event.message)
                 if event.receipt_id is not None:
-                    future = self.receipts.pop(event.receipt_id, None)
-                    self.receipt_data.pop(event.receipt_id, None)
+                    future = self.receipts.pop(event.receipt_id)
                     if future is not None and not future.done():
                         future.set_exception(error)
                 client._fire("error", error)
@@ -404,8 +396,7 @@ class Connection:
                 client._discarded(sub_id, count, "arrived after UNSUBSCRIBE was sent")
 
     def _receipt(self, receipt_id: str, frame: Frame) -> None:
-        future = self.receipts.pop(receipt_id, None)
-        self.receipt_data.pop(receipt_id, None)
+        future = self.receipts.pop(receipt_id)
         if future is not None and not future.done():
             future.set_result(frame)
         tracker = self.tracker
@@ -511,9 +502,7 @@ class Connection:
         self._out_bytes = 0
         self._room.set()
         cached = self.tracker.take() if self.tracker is not None else []
-        receipts, self.receipts = self.receipts, {}
-        data, self.receipt_data = self.receipt_data, {}
-        pending = self._client._carry_over(self, cached, unsent, receipts, data, error)
+        pending = self._client._carry_over(self, cached, unsent, self.receipts.take(), error)
         for future in pending:
             if not future.done():
                 future.set_exception(error)
@@ -524,10 +513,9 @@ class Connection:
         self.alive = False
         self.session.reset()
         self._stop_heartbeats()
-        receipts, self.receipts = self.receipts, {}
-        self.receipt_data.clear()
+        receipts = self.receipts.take()
         self._room.set()
-        for future in receipts.values():
+        for future in receipts.waiters():
             if not future.done():
                 future.set_exception(error)
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any
@@ -29,8 +29,9 @@ from stomp_enterprise.client.requests import Requester
 from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscription
 from stomp_enterprise.client.transaction import Transaction
 from stomp_enterprise.core.backlog import BacklogInfo
-from stomp_enterprise.core.lifecycle import AfterLoss, plan_carry_over, undelivered_count
+from stomp_enterprise.core.lifecycle import AfterLoss, undelivered_count
 from stomp_enterprise.core.message import Body, encode_body
+from stomp_enterprise.core.receipts import Receipts
 from stomp_enterprise.core.reconnect import (
     priority_return_delays,
     reconnect_wait,
@@ -95,7 +96,7 @@ class Client(ShellBase):
         # guards the connection, the lifecycle (ShellBase._life) and the fields below
         self._state = threading.Condition(threading.Lock())
         # receipted sends' futures waiting for the next connection
-        self._carried_receipts: dict[str, ReceiptFuture] = {}
+        self._carried_receipts: Receipts[ReceiptFuture] = Receipts()
         self._connection: Connection | None = None
         self._subscriptions: dict[str, Subscription] = {}
         self._dispatcher: Dispatcher = _idle_dispatcher()
@@ -267,7 +268,7 @@ class Client(ShellBase):
                 frames = list(connection.session.replay())
             with self._state:
                 carried = self._outbox.take()
-                receipts, self._carried_receipts = self._carried_receipts, {}
+                receipts = self._carried_receipts.take()
             if carried:
                 log.info("writing %d send(s) carried over to %s", len(carried), connection.url)
             connection.adopt_receipts(receipts)
@@ -297,43 +298,37 @@ class Client(ShellBase):
         connection: Connection,
         cached: list[bytes],
         unsent: list[bytes],
-        receipts: Mapping[str, ReceiptFuture],
+        receipts: Receipts[ReceiptFuture],
         error: ConnectionLost,
     ) -> list[ReceiptFuture]:
         """``connection`` was lost (called once, before :meth:`_connection_lost`): keep what
         must be written again on the next connection, or report it when none will come.
         Returns the receipt futures the caller fails with ``error``."""
-        data = {rid: f.data for rid, f in receipts.items() if f.data is not None}
-        carried, frames = plan_carry_over(receipts, data, Future.done, cached, unsent)
+        carried, frames, rest = receipts.plan_loss(Future.done, cached, unsent)
         with self._state:
             if self._life.carries(self._connection is connection, self._closing.is_set()):
                 self._outbox.carry(frames)
                 self._carried_receipts.update(carried)
-                return [f for rid, f in receipts.items() if rid not in carried]
-        self._report_undelivered(frames, error, receipted=list(receipts.values()))
-        return list(receipts.values())
+                return rest
+        self._report_undelivered(frames, error, receipted=receipts)
+        return receipts.waiters()
 
     def _report_undelivered(
         self,
         frames: list[bytes],
         error: BaseException,
         *,
-        receipted: Sequence[Future[Frame]] = (),
+        receipted: Receipts[ReceiptFuture] | None = None,
     ) -> None:
         """Give up ``frames`` and whatever waits for the next connection: receipted sends
         fail with ConnectionLost (their callers learn it so); the other frames are counted,
         logged and reported with the ``undelivered`` event."""
         with self._state:
             dropped = self._outbox.drop(frames)
-            waiting = list(self._carried_receipts.values())
-            self._carried_receipts.clear()
-        told = {
-            id(f.data)
-            for f in [*receipted, *waiting]
-            if isinstance(f, ReceiptFuture) and f.data is not None
-        }
+            waiting = self._carried_receipts.take()
+        told = waiting.frame_ids() | (receipted.frame_ids() if receipted is not None else set())
         count = undelivered_count(dropped, told)
-        for future in waiting:
+        for future in waiting.waiters():
             if not future.done():
                 future.set_exception(ConnectionLost(f"send not delivered: {error}"))
         if not count:
@@ -346,9 +341,7 @@ class Client(ShellBase):
     def _forget_receipt(self, future: Future[Frame]) -> None:
         """A receipted send timed out: stop waiting for its RECEIPT wherever it waits."""
         with self._state:
-            for key, value in list(self._carried_receipts.items()):
-                if value is future:
-                    del self._carried_receipts[key]
+            self._carried_receipts.forget(future)  # type: ignore[arg-type]
             connection = self._connection
         if connection is not None:
             connection.forget_receipt(future)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from stomp_enterprise.core.backlog import Backlog, BacklogInfo
 from stomp_enterprise.core.liveness import Liveness
 from stomp_enterprise.core.outbox import MARKER_PREFIX, carries_over
+from stomp_enterprise.core.receipts import Receipts
 from stomp_enterprise.core.reconnect import connected_in, is_artemis, loss_error, routed
 from stomp_enterprise.core.subscription import RetiredRoutes, ack_refusal
 from stomp_enterprise.errors import (
@@ -104,11 +105,10 @@ def send_in(
 
 
 class ReceiptFuture(Future[Frame]):
-    """The future of a receipted frame; ``data`` holds the frame's bytes when it is a SEND
-    that a failover client writes again on the next connection if this one is lost before
-    the RECEIPT (None otherwise)."""
-
-    data: bytes | None = None
+    """The future of a receipted frame (resolved by its RECEIPT, failed by an ERROR naming
+    it or by the loss of the connection); kept in a
+    :class:`~stomp_enterprise.core.receipts.Receipts` with the frame's bytes when it is a
+    SEND a failover client writes again on the next connection."""
 
 
 class Connection:
@@ -134,8 +134,8 @@ class Connection:
         self.artemis = False  # the broker's CONNECTED says it is Artemis (see routed())
         self._tolerance = tolerance
         self._coalesce = coalesce
-        self._receipts: dict[str, ReceiptFuture] = {}
-        self._ended: list[Future[Frame]] = []  # receipt futures failed by _end()
+        self._receipts: Receipts[ReceiptFuture] = Receipts()
+        self._ended: Receipts[ReceiptFuture] = Receipts()  # receipts failed by _end()
         self._early: list[Event] = []
         self._reader: threading.Thread | None = None
         self.lost_error: BaseException | None = None
@@ -250,9 +250,7 @@ class Connection:
             data = build(receipt_id)
             if receipt_id is not None:
                 future = ReceiptFuture()
-                if carries_over(data):
-                    future.data = data
-                self._receipts[receipt_id] = future
+                self._receipts.add(receipt_id, future, data)
             try:
                 write_now = transport.enqueue(data, direct=direct)
             except ConnectionLost as exc:
@@ -393,16 +391,14 @@ class Connection:
     def forget_receipt(self, future: Future[Frame]) -> None:
         """Stop waiting for ``future``'s RECEIPT on this connection (it timed out)."""
         with self.lock:
-            for key, value in list(self._receipts.items()):
-                if value is future:
-                    del self._receipts[key]
-                    self.session.pending_receipts.pop(key, None)
+            for key in self._receipts.forget(future):  # type: ignore[arg-type]
+                self.session.pending_receipts.pop(key, None)
 
-    def adopt_receipts(self, futures: Mapping[str, ReceiptFuture]) -> None:
+    def adopt_receipts(self, receipts: Receipts[ReceiptFuture]) -> None:
         """Before this connection is installed: wait here for the RECEIPTs of frames carried
         over from a lost connection (same receipt ids)."""
         with self.lock:
-            self._receipts.update(futures)
+            self._receipts.update(receipts)
 
     # ------------------------------------------------------------ acks
 
@@ -676,7 +672,7 @@ class Connection:
                 message = client._message_class(event.frame, sub, self)
                 dispatcher.submit(sub.id, sub._too_large, message, event.size)
         elif type(event) is ReceiptReceived:
-            future = self._receipts.pop(event.receipt_id, None)  # atomic; no lock needed
+            future = self._receipts.pop(event.receipt_id)  # dict pops: no lock needed
             if future is not None:
                 future.set_result(event.frame)
             self.transport.confirmed(event.receipt_id)  # trackMessages: frames confirmed
@@ -690,7 +686,7 @@ class Connection:
             log.error("ERROR from %s: %s", self.url, event.message)
             if event.receipt_id is not None:
                 with self.lock:
-                    future = self._receipts.pop(event.receipt_id, None)
+                    future = self._receipts.pop(event.receipt_id)
                 if future is not None:
                     future.set_exception(error)
             dispatcher.submit(None, client.listeners.fire, "error", error)
@@ -705,8 +701,7 @@ class Connection:
             self.alive = False
             self.lost_error = exc
             self.session.reset()
-            receipts = dict(self._receipts)
-            self._receipts.clear()
+            receipts = self._receipts.take()
         self._wake()
         self.transport.close()
         unsent = self.transport.take_unsent()
@@ -726,18 +721,17 @@ class Connection:
         DISCONNECT's, when the broker sends none) fails now instead of at its timeout."""
         self._end(ConnectionLost(f"{self.url} {how} while disconnecting"))
 
-    def _end(self, error: ConnectionLost) -> list[Future[Frame]]:
+    def _end(self, error: ConnectionLost) -> Receipts[ReceiptFuture]:
         """Mark the connection dead and fail every pending receipt with ``error``. Returns
         every receipt future this connection ever failed so (see :meth:`close`)."""
         with self.lock:
             if self.alive:
                 self.alive = False
                 self.session.reset()
-            pending = list(self._receipts.values())
-            self._receipts.clear()
-            self._ended.extend(pending)
+            pending = self._receipts.take()
+            self._ended.update(pending)
         self._wake()
-        for future in pending:
+        for future in pending.waiters():
             if not future.done():
                 future.set_exception(error)
         return self._ended

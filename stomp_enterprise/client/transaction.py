@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from stomp_enterprise.client.connection import send_in
-from stomp_enterprise.core.transaction import TransactionState
+from stomp_enterprise.core.transaction import TransactionBase
 from stomp_enterprise.errors import (
     AckError,
     ConnectionLost,
@@ -29,7 +29,7 @@ __all__ = ["Transaction"]
 log = logging.getLogger(__name__)
 
 
-class Transaction:
+class Transaction(TransactionBase):
     """An open STOMP transaction.
 
     Args:
@@ -40,26 +40,15 @@ class Transaction:
     lost (:class:`~stomp_enterprise.errors.TransactionError`).
     """
 
+    _client: Client
+    _connection: Connection | None
+
     def __init__(
         self, client: Client, *, receipt: bool = True, timeout: float | None = None
     ) -> None:
-        self._client = client
-        self._receipt = receipt
-        self._timeout = timeout
+        super().__init__(client, receipt=receipt, timeout=timeout)
         self._lock = threading.Lock()
-        self._tx = TransactionState()
-        self._connection: Connection | None = None
         self._gate: Callable[[], bool] | None = None
-
-    @property
-    def id(self) -> str | None:
-        """The transaction id (None before BEGIN)."""
-        return self._tx.id
-
-    @property
-    def state(self) -> str:
-        """``new``, ``open``, ``committed``, ``aborted`` or ``failed``."""
-        return self._tx.state
 
     def begin(self) -> Transaction:
         """Send BEGIN (done by ``__enter__``)."""
@@ -68,13 +57,9 @@ class Transaction:
             connection = self._client._current_connection()
             transaction_id = connection.session.new_id("tx")
             self._tx.id = transaction_id
+            build, what = self._tx.control(connection.session, "BEGIN")
             try:
-                connection.call(
-                    lambda rid: connection.session.begin(transaction_id, receipt=rid),
-                    receipt=self._receipt,
-                    timeout=self._timeout,
-                    what=f"BEGIN {transaction_id}",
-                )
+                connection.call(build, receipt=self._receipt, timeout=self._timeout, what=what)
             except ConnectionLost as exc:
                 raise self._tx.failed("BEGIN", exc) from exc
             self._gate = connection.transaction_gate(transaction_id)
@@ -197,27 +182,13 @@ class Transaction:
 
     def _end(self, command: str) -> None:
         with self._lock:
-            alive = self._connection is not None and self._connection.alive
-            if command == "ABORT" and self._tx.abort_is_moot(alive):
-                log.info(
-                    "ABORT of transaction %s: nothing to do, it was lost with its connection "
-                    "to %s (the broker dropped it)",
-                    self.id,
-                    self._tx.url,
-                )
+            connection = self._connection
+            if self._tx.end_is_moot(command, connection is not None and connection.alive):
                 return
             connection = self._open()
-            transaction_id = self.id
-            assert transaction_id is not None
-            session = connection.session
-            build = session.commit if command == "COMMIT" else session.abort
+            build, what = self._tx.control(connection.session, command)
             try:
-                connection.call(
-                    lambda rid: build(transaction_id, receipt=rid),
-                    receipt=self._receipt,
-                    timeout=self._timeout,
-                    what=f"{command} {transaction_id}",
-                )
+                connection.call(build, receipt=self._receipt, timeout=self._timeout, what=what)
             except ConnectionLost as exc:
                 raise self._tx.failed(command, exc) from exc
             except BaseException:
@@ -234,17 +205,10 @@ class Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._tx.state != "open":
-            error = self._tx.exit_error(exc_type is not None)
-            if error is not None:
-                raise error
-            return
-        if exc_type is None:
+        command = self._tx.exit_command(exc_type is not None)
+        if command == "COMMIT":
             self.commit()
-        else:
+        elif command == "ABORT":
             # the original exception matters more; the broker drops the transaction anyway
             with contextlib.suppress(TransactionError):
                 self.abort()
-
-    def __repr__(self) -> str:
-        return f"<Transaction {self.id} {self._tx.state}>"

@@ -3,23 +3,24 @@
 :class:`Lifecycle` holds what outlives one connection — the reconnect schedule, the outbox
 of sends waiting for the next connection, the flags that say whether one may still come,
 the counters — and decides: whether a loss is followed by a reconnect, whether a caller
-waiting for a connection may keep waiting. :func:`plan_carry_over` decides what of a lost
-connection is written again on the next one. :class:`ClientView` is the read-only
-properties both clients expose. The threaded client calls all this under its state lock,
-the asyncio client on its event loop; either way the calls are serialized.
+waiting for a connection may keep waiting (what of a lost connection is written again on
+the next one is :meth:`stomp_enterprise.core.receipts.Receipts.plan_loss`).
+:class:`ClientView` is the read-only properties both clients expose. The threaded client
+calls all this under its state lock, the asyncio client on its event loop; either way the
+calls are serialized.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from stomp_enterprise.core.outbox import Outbox, plan_resend
+from stomp_enterprise.core.outbox import Outbox
 from stomp_enterprise.errors import LocalProtocolError
 from stomp_enterprise.protocol.failover import BrokerAddress, FailoverUri, ReconnectSchedule
 
-__all__ = ["AfterLoss", "ClientView", "Lifecycle", "plan_carry_over", "undelivered_count"]
+__all__ = ["AfterLoss", "ClientView", "Lifecycle", "undelivered_count"]
 
 W = TypeVar("W")  # a receipt waiter: a concurrent.futures.Future, an asyncio.Future
 
@@ -121,29 +122,6 @@ class Lifecycle:
         if self._lost_at is not None:
             total += now - self._lost_at
         return total
-
-
-def plan_carry_over(
-    receipts: Mapping[str, W],
-    data: Mapping[str, bytes],
-    done: Callable[[W], bool],
-    cached: Iterable[bytes],
-    unsent: Sequence[bytes],
-) -> tuple[dict[str, W], list[bytes]]:
-    """What of a lost connection is written again on the next one.
-
-    Args:
-        receipts: receipt id -> waiter, every receipt the connection still waited for.
-        data: receipt id -> the frame's bytes, for receipted SENDs (they carry over).
-        done: whether a waiter already has its outcome (e.g. it timed out).
-        cached: the tracking cache's unconfirmed frames; ``unsent``: what was not written.
-
-    Returns:
-        The waiters that move to the next connection with their frame, and every frame to
-        write again, in order (:func:`~stomp_enterprise.core.outbox.plan_resend`).
-    """
-    carried = {rid: w for rid, w in receipts.items() if rid in data and not done(w)}
-    return carried, plan_resend(cached, unsent, [data[rid] for rid in carried])
 
 
 def undelivered_count(dropped: Iterable[bytes], told: set[int]) -> int:

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from stomp_enterprise import NotConnected
+from stomp_enterprise import ConnectFailed, ConnectionLost, ConnectTimeout, NotConnected
 from stomp_enterprise.aio import Client, Message
 from stomp_enterprise.testing import Broker
 from tests.aio.conftest import Recorder, eventually
@@ -180,5 +180,32 @@ def test_concurrent_disconnects_run_one_after_the_other(run, make_client) -> Non
         await asyncio.gather(client.disconnect(), client.disconnect(), client.disconnect())
         assert not client.is_connected
         assert disconnected.items == [None]
+
+    run(body())
+
+
+async def _send_many(client: Client, count: int, body: bytes) -> None:
+    for _ in range(count):
+        await client.send("/queue/full", body)
+
+
+def test_connect_and_write_timeouts_hold(run, stomp_broker: Broker) -> None:
+    async def body() -> None:
+        stomp_broker.go_silent()  # accepts, never answers
+        client = Client(stomp_broker.url, heart_beats=(0, 0), timeouts={"connected": 0.2})
+        with pytest.raises(ConnectFailed) as info:
+            await client.connect()
+        assert isinstance(info.value.attempts[0][1], ConnectTimeout)
+        stomp_broker.resume()
+        stomp_broker.drop_connections()
+        writer = Client(
+            stomp_broker.url, heart_beats=(0, 0), timeouts={"write": 0.3, "disconnect": 0.5}
+        )
+        await writer.connect()
+        stomp_broker.go_silent()  # reads nothing more: the queue fills and stays full
+        with pytest.raises(ConnectionLost, match="stayed full"):
+            await _send_many(writer, 10_000, b"x" * 65536)
+        stomp_broker.resume()
+        await writer.disconnect()
 
     run(body())

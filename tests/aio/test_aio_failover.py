@@ -249,3 +249,36 @@ def test_priority_backup_returns_to_the_priority_broker(run, stomp_broker_factor
             assert client.reconnects == 1
 
     run(body())
+
+
+def test_sends_queued_at_a_loss_on_a_plain_uri_are_reported_undelivered(
+    run, make_client, stomp_broker: Broker
+) -> None:
+    async def body() -> None:
+        undelivered = Recorder()
+        client = make_client(timeouts={"write": 10.0, "disconnect": 1.0})
+        client.listeners.on("undelivered", undelivered)
+        await client.connect()
+        stomp_broker.go_silent()  # stops reading: the socket, then the transport, fill up
+        chunk = b"x" * 65536
+
+        async def pile_up() -> BaseException | None:
+            try:
+                for _ in range(1000):
+                    await client.send("/queue/pile", chunk)
+            except (ConnectionLost, NotConnected) as exc:
+                return exc
+            return None
+
+        sender = asyncio.create_task(pile_up())
+        await eventually(lambda: client.pending_bytes > 1_000_000, timeout=10)
+        stomp_broker.resume()
+        stomp_broker.drop_connections()
+        assert isinstance(await sender, ConnectionLost | NotConnected)
+        (count, error), *_ = await undelivered.wait(1)
+        assert count > 0
+        assert isinstance(error, ConnectionLost)
+        assert client.undelivered == count
+        await client.disconnect()
+
+    run(body())

@@ -9,11 +9,11 @@ import pytest
 from stomp_enterprise.core.lifecycle import (
     AfterLoss,
     Lifecycle,
-    plan_carry_over,
     undelivered_count,
 )
 from stomp_enterprise.core.listeners import ListenerRegistry
 from stomp_enterprise.core.message import MessageBase, encode_body
+from stomp_enterprise.core.receipts import Receipts
 from stomp_enterprise.core.reconnect import (
     AttemptFeed,
     connect_failed,
@@ -48,7 +48,12 @@ from stomp_enterprise.errors import (
 )
 from stomp_enterprise.protocol.failover import parse_uri
 from stomp_enterprise.protocol.frames import Frame
-from stomp_enterprise.protocol.session import Connected, ErrorReceived, HeartbeatReceived
+from stomp_enterprise.protocol.session import (
+    Connected,
+    ErrorReceived,
+    HeartbeatReceived,
+    Session,
+)
 
 
 def sub(ack: str = "auto", on_error: object = "disconnect", error_destination=None):
@@ -195,16 +200,26 @@ def test_a_plain_uri_never_reconnects() -> None:
     assert not life.carries(True, closing=False)
 
 
-def test_carry_over_plan_keeps_pending_receipted_sends_with_their_waiters() -> None:
+def test_receipts_carry_pending_receipted_sends_over_a_loss_with_their_waiters() -> None:
+    receipts: Receipts[str] = Receipts()
     receipted = b"SEND\ndestination:/q\nreceipt:r1\n\nx\x00"
+    receipts.add("r1", "waiting", receipted)
+    receipts.add("r2", "done", b"SEND\ndestination:/q\nreceipt:r2\n\nz\x00")
+    receipts.add("r3", "waiting too", b"SUBSCRIBE\nid:1\ndestination:/q\nreceipt:r3\n\n\x00")
     unsent = [b"SEND\ndestination:/q\n\ny\x00", b"ACK\nid:1\n\n\x00"]
-    waiters = {"r1": "waiting", "r2": "done", "r3": "waiting"}
-    carried, frames = plan_carry_over(
-        waiters, {"r1": receipted, "r2": b"SEND\n\n\x00"}, lambda w: w == "done", [], unsent
-    )
-    assert carried == {"r1": "waiting"}
+    carried, frames, rest = receipts.plan_loss(lambda w: w == "done", [], unsent)
+    assert carried.waiters() == ["waiting"]
+    assert rest == ["done", "waiting too"]
     assert frames == [receipted, unsent[0]]
-    assert undelivered_count(frames, {id(receipted)}) == 1
+    assert undelivered_count(frames, carried.frame_ids()) == 1
+    assert receipts.pop("r2") == "done"
+    assert receipts.forget("waiting") == ["r1"]
+    assert len(receipts) == 1
+    taken = receipts.take()
+    assert (len(receipts), taken.waiters()) == (0, ["waiting too"])
+    receipts.update(carried)
+    assert receipts.pop("r1") == "waiting"
+    assert receipts.pop("r1") is None
 
 
 # ---------------------------------------------------------------- connect-loop decisions
@@ -269,6 +284,14 @@ def test_artemis_routing_quirk() -> None:
 # ---------------------------------------------------------------- transactions
 
 
+def connected_session() -> Session:
+    session = Session(("1.2",))
+    session.connect("/")
+    session.receive_data(b"CONNECTED\nversion:1.2\n\n\x00")
+    session.begin("tx-2")
+    return session
+
+
 def test_transaction_states() -> None:
     tx = TransactionState()
     with pytest.raises(TransactionError, match="not open"):
@@ -287,7 +310,19 @@ def test_transaction_states() -> None:
     other = TransactionState()
     other.opened("tx-2", "tcp://a:1")
     assert not other.abort_is_moot(True)
+    assert other.exit_command(raised=False) == "COMMIT"
+    assert other.exit_command(raised=True) == "ABORT"
+    build, what = other.control(connected_session(), "COMMIT")
+    assert what == "COMMIT tx-2"
+    frame = build("r-1")
+    assert frame.startswith(b"COMMIT\n")
+    assert b"receipt:r-1" in frame
+    assert not other.end_is_moot("COMMIT", False)
     assert "tx-2 lost: gone" in str(other.lost(OSError("gone")))
+    with pytest.raises(TransactionError, match="failed before COMMIT"):
+        other.exit_command(raised=False)
+    assert other.exit_command(raised=True) is None
+    assert other.end_is_moot("ABORT", True)
     assert other.state == "failed"
     other.ended("COMMIT")
     assert other.state == "committed"
