@@ -96,7 +96,7 @@ class Requester(RequestBook["asyncio.Future[Message]"]):
                 raise RequestTimeout(destination, correlation_id, timeout) from None
             return future.result()  # a reply or a loss raced the timeout
         except asyncio.CancelledError:
-            self.timed_out(correlation_id, destination)  # the caller gave up: forget it
+            self.unsent(correlation_id)  # the caller gave up: forget it (a reply is late)
             raise
 
     async def _ensure(self, connection: Connection, timeout: float) -> ReplyEndpoint:

@@ -186,3 +186,28 @@ def test_one_trace_across_an_asyncio_and_a_threaded_client(run, make_client, sto
     send, process = spans["send /queue/echo"], spans["process /queue/echo"]
     assert process.parent.span_id == send.context.span_id
     assert send.parent.span_id == spans["request /queue/echo"].context.span_id
+
+
+def test_cancelling_a_request_forgets_it_and_its_reply_is_late(run, make_client) -> None:
+    async def body() -> None:
+        async with make_client() as server, make_client() as client:
+            client.observe()
+            release, arrived = asyncio.Event(), asyncio.Event()
+
+            async def slow(message) -> bytes:
+                arrived.set()
+                await release.wait()
+                return b"late"
+
+            await server.serve("/queue/slow", slow, receipt=True)
+            asking = asyncio.ensure_future(client.request("/queue/slow", b"?", timeout=10))
+            await arrived.wait()
+            asking.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asking
+            assert len(client._requester.table) == 0
+            release.set()
+            await eventually(lambda: client.stats().late_replies == 1)
+            assert client.stats().request_timeouts == 0
+
+    run(body())
