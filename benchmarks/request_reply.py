@@ -16,6 +16,7 @@ all alike:
 * ``rr-stomp.py``: the same round trip written by hand with stomp.py 9 (a reply
   subscription per the broker's temporary-queue rules, a dict of futures by
   ``correlation-id``, a listener that answers on the responder connection).
+* ``rr-observed``: ``rr-ours`` with ``observe()`` on both clients (counters, no OpenTelemetry).
 * ``rr-otel``: ``rr-ours`` with ``observe(otel=True)`` on both clients: the OpenTelemetry SDK
   with a ``BatchSpanProcessor`` (to an exporter that drops the spans) and a ``MeterProvider``.
 * ``rr-otel-10%``: the same with the sampler most deployments use,
@@ -46,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 _ROOT = Path(__file__).resolve().parents[1]
-RR_CASES = ("rr-ours", "rr-stomp.py", "rr-otel", "rr-otel-10%")
+RR_CASES = ("rr-ours", "rr-stomp.py", "rr-observed", "rr-otel", "rr-otel-10%")
 PRODUCE_CASES = ("produce", "produce-observed", "produce-otel")
 CASES = RR_CASES + PRODUCE_CASES
 LOGIN = PASSCODE = "guest"
@@ -124,9 +125,9 @@ def _threads(count: int, threads: int, one: Callable[[int], None]) -> list[float
 def rr_ours(
     url: str, vhost: str, dest: str, count: int, threads: int, otel: float | None
 ) -> list[float]:
-    """``otel``: the sampled ratio of traces (None: not observed)."""
-    providers = _otel_providers(otel) if otel is not None else None
-    observe = "otel" if otel is not None else None
+    """``otel``: the sampled ratio of traces (None: no OpenTelemetry; 0: counters only)."""
+    providers = _otel_providers(otel) if otel else None
+    observe = "otel" if otel else ("counters" if otel == 0 else None)
     with contextlib.ExitStack() as stack:
         if providers is not None:
             stack.callback(providers[1].shutdown)
@@ -265,8 +266,8 @@ def peer(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     dest = f"/queue/bench-rr-{uuid.uuid4().hex[:12]}"
     case = args.case
-    if case in ("rr-ours", "rr-otel", "rr-otel-10%"):
-        ratio = {"rr-ours": None, "rr-otel": 1.0, "rr-otel-10%": 0.1}[case]
+    if case in ("rr-ours", "rr-observed", "rr-otel", "rr-otel-10%"):
+        ratio = {"rr-ours": None, "rr-observed": 0.0, "rr-otel": 1.0, "rr-otel-10%": 0.1}[case]
         latencies = rr_ours(args.url, args.vhost, dest, args.count, args.threads, otel=ratio)
     elif case == "rr-stomp.py":
         latencies = rr_stomppy(args.url, args.vhost, dest, args.count, args.threads)
@@ -357,7 +358,7 @@ def table(name: str, results: dict[str, list[dict[str, Any]]]) -> list[str]:
         "| case | per s | p50 ms | p99 ms | CPU µs each | CPU vs baseline |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    baselines = {"rr-stomp.py": "rr-ours", "rr-otel": "rr-ours", "rr-otel-10%": "rr-ours"}
+    baselines = dict.fromkeys(RR_CASES[1:], "rr-ours")
     baselines |= {"produce-observed": "produce", "produce-otel": "produce"}
     for case, runs in results.items():
         errors = [r["error"] for r in runs if "error" in r]

@@ -18,7 +18,7 @@ COMMAND = (sys.executable, "-m", "benchmarks.request_reply", "--brokers", "embed
 
 
 def test_the_cases_compare_what_the_brief_asks() -> None:
-    assert set(RR_CASES) == {"rr-ours", "rr-stomp.py", "rr-otel", "rr-otel-10%"}
+    assert set(RR_CASES) == {"rr-ours", "rr-stomp.py", "rr-observed", "rr-otel", "rr-otel-10%"}
     assert set(PRODUCE_CASES) == {"produce", "produce-observed", "produce-otel"}
     assert CASES == RR_CASES + PRODUCE_CASES
 
