@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import types
+
 import pytest
 
 from stomp_enterprise.core.requests import (
     PendingRequests,
     Reply,
     ReplyEndpoint,
+    RequestBook,
     reply_endpoint,
     reply_headers,
     reply_parts,
 )
-from stomp_enterprise.errors import ConfigError, RequestTimeout, StompTimeout
+from stomp_enterprise.core.telemetry import Observer
+from stomp_enterprise.errors import ConfigError, ConnectionLost, RequestTimeout, StompTimeout
 
 
 @pytest.mark.parametrize(
@@ -140,3 +145,98 @@ def test_what_a_responder_may_return(result, expected) -> None:
 def test_any_other_return_value_is_a_config_error(result) -> None:
     with pytest.raises(ConfigError, match="must return bytes, str, None or a Reply"):
         reply_parts(result)
+
+
+class _Waiter:
+    """A future stand-in: what RequestBook needs of a waiter."""
+
+    def __init__(self) -> None:
+        self.result: object = None
+        self.error: BaseException | None = None
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, result: object) -> None:
+        self.result, self._done = result, True
+
+    def set_exception(self, exception: BaseException) -> None:
+        self.error, self._done = exception, True
+
+
+class _Reply:
+    def __init__(self, correlation_id: str) -> None:
+        self.headers = {"correlation-id": correlation_id}
+
+
+def _book(observer=None) -> RequestBook[_Waiter]:
+    return RequestBook("n1", contextlib.nullcontext(), lambda: observer)
+
+
+def test_the_book_sets_up_the_reply_subscription_once() -> None:
+    book = _book()
+    endpoint = book.needs_setup({}, "ActiveMQ/5.17.2")
+    assert endpoint == ReplyEndpoint("/temp-queue/n1", "/temp-queue/n1", "reply-n1")
+    assert book.subscription_args(endpoint)[:3] == ("reply-n1", "/temp-queue/n1", "auto")
+    sub = types.SimpleNamespace(id="reply-n1")
+    book.ready(endpoint, sub)
+    assert book.needs_setup({"reply-n1": sub}, "ActiveMQ/5.17.2") is None
+    # unsubscribed (or the client reconnected after a close): made again
+    assert book.needs_setup({}, "ActiveMQ/5.17.2") == endpoint
+    assert book.headers({"x": "1"}, "n1-1") == {
+        "x": "1",
+        "correlation-id": "n1-1",
+        "reply-to": "/temp-queue/n1",
+    }
+
+
+def test_the_book_wakes_replies_and_fails_requests_of_a_lost_connection() -> None:
+    book = _book()
+    old, new = object(), object()
+    first, second, third = _Waiter(), _Waiter(), _Waiter()
+    cid1, cid2, cid3 = book.add(first, old), book.add(second, new), book.add(third, old)
+    reply = _Reply(cid2)
+    assert book.replies([reply, _Reply("someone-else-1")]) == 1  # one late
+    assert second.result is reply
+    book.lost(old, RuntimeError("socket closed"))
+    for waiter, cid in ((first, cid1), (third, cid3)):
+        assert isinstance(waiter.error, ConnectionLost)
+        assert cid in str(waiter.error)
+        assert "may or may not have been processed" in str(waiter.error)
+    late = _Waiter()
+    cid4 = book.add(late, new)
+    book.close()
+    assert isinstance(late.error, ConnectionLost)
+    assert cid4 in str(late.error)
+    assert "closed" in str(late.error)
+
+
+def test_the_book_counts_each_outcome_once() -> None:
+    observer = Observer(contextlib.nullcontext())
+    book = _book(observer)
+    with book.observed("/queue/a", 1.0, None) as outcome:
+        cid = book.add(_Waiter(), None)
+        book.sent("/queue/a")
+        outcome.reply = _Reply(cid)
+
+    def lost_request() -> None:
+        with book.observed("/queue/a", 1.0, None):
+            book.add(_Waiter(), None)
+            book.sent("/queue/a")
+            raise ConnectionLost("gone")
+
+    with pytest.raises(ConnectionLost):
+        lost_request()
+    cid = book.add(_Waiter(), None)
+    assert book.timed_out(cid, "/queue/a") is True
+    assert book.timed_out(cid, "/queue/a") is False  # already forgotten
+    stats = observer.stats()
+    assert (stats.requests, stats.replies, stats.requests_lost, stats.request_timeouts) == (
+        2,
+        1,
+        1,
+        1,
+    )
+    with pytest.raises(ConfigError), book.observed("/queue/a", 0, None):
+        pass
