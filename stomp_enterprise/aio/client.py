@@ -38,6 +38,7 @@ from stomp_enterprise.core.receipts import Receipts
 from stomp_enterprise.core.reconnect import priority_return_delays, reconnect_wait
 from stomp_enterprise.core.requests import reply_for
 from stomp_enterprise.core.subscription import ErrorPolicy
+from stomp_enterprise.core.telemetry import observed_body
 from stomp_enterprise.errors import (
     BrokerError,
     ConfigError,
@@ -663,24 +664,23 @@ class Client(ShellBase):
     async def _send_observed(
         self,
         destination: str,
-        body: Body = b"",
+        body: Any = b"",
         headers: Mapping[str, str] | None = None,
         content_type: str | None = None,
-        *,
-        receipt: bool = False,
-        timeout: float | None = None,
+        **options: Any,
     ) -> None:
         """:meth:`send` once :meth:`observe` was called (it replaces ``send`` on this
-        instance): counted, and with OpenTelemetry traced and its context injected."""
+        instance): counted, and with OpenTelemetry traced and its context injected. Every
+        other keyword of :meth:`send` is passed on unchanged."""
         observer = self._observer
         assert observer is not None
-        payload, content_type = encode_body(body, content_type)
+        payload, content_type, size = observed_body(body, content_type)
         await observer.send_awaited(
             destination,
             headers,
-            len(payload),
+            size,
             lambda traced: self._send_unobserved(
-                destination, payload, traced, content_type, receipt=receipt, timeout=timeout
+                destination, payload, traced, content_type, **options
             ),
         )
 

@@ -37,6 +37,7 @@ from stomp_enterprise.core.reconnect import (
     reconnect_wait,
 )
 from stomp_enterprise.core.requests import reply_for
+from stomp_enterprise.core.telemetry import observed_body
 from stomp_enterprise.errors import (
     BrokerError,
     ConfigError,
@@ -658,43 +659,31 @@ class Client(ShellBase):
     def _send_observed(
         self,
         destination: str,
-        body: Body = b"",
+        body: Any = b"",
         headers: Mapping[str, str] | None = None,
         *,
         content_type: str | None = None,
-        receipt: bool = False,
-        timeout: float | None = None,
+        **options: Any,
     ) -> None:
         """:meth:`send` once :meth:`observe` was called (it replaces ``send`` on this
         instance, so an unobserved client's send path does no work for observation):
-        counted, and with OpenTelemetry traced and its context injected."""
+        counted, and with OpenTelemetry traced and its context injected. Every other
+        keyword of :meth:`send` is passed on unchanged."""
         observer = self._observer
         assert observer is not None
-        if type(body) is not bytes:
-            body, content_type = self._encode_body(body, content_type)
-        payload = body
+        payload, content_type, size = observed_body(body, content_type)
         if observer.otel is None:  # counters only: no span, no headers to add
             self._send_unobserved(
-                destination,
-                payload,
-                headers,
-                content_type=content_type,
-                receipt=receipt,
-                timeout=timeout,
+                destination, payload, headers, content_type=content_type, **options
             )
-            observer.sent(None, destination, len(payload))
+            observer.sent(None, destination, size)
             return
         observer.send(
             destination,
             headers,
-            len(payload),
+            size,
             lambda traced: self._send_unobserved(
-                destination,
-                payload,
-                traced,
-                content_type=content_type,
-                receipt=receipt,
-                timeout=timeout,
+                destination, payload, traced, content_type=content_type, **options
             ),
         )
 

@@ -45,12 +45,14 @@ from contextlib import AbstractContextManager
 from types import MappingProxyType
 from typing import Any, Final
 
+from stomp_enterprise.core.message import encode_body
 from stomp_enterprise.core.stats import COUNTERS, ClientStats, Counters
 from stomp_enterprise.errors import ConfigError
 
 __all__ = [
     "INSTRUMENTS",
     "guarded",
+    "observed_body",
     "MetricHook",
     "Observer",
     "messaging_system",
@@ -112,6 +114,17 @@ def guarded(hook: MetricHook) -> MetricHook:
             log.exception("metrics hook %r failed", hook)
 
     return call
+
+
+def observed_body(body: Any, content_type: str | None) -> tuple[Any, str | None, int]:
+    """A ``send()`` body for the observed path: ``(body, content_type, size)``. Bytes and
+    ``str`` are encoded here (so the size is exact and the send does not encode again);
+    any other body (one a codec encodes later) passes through unchanged, its size counted
+    as 0."""
+    if isinstance(body, bytes | bytearray | memoryview | str):
+        payload, content_type = encode_body(body, content_type)
+        return payload, content_type, len(payload)
+    return body, content_type, 0
 
 
 def messaging_system(server: str | None) -> str | None:

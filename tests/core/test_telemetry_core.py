@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from stomp_enterprise.core.stats import COUNTERS, ClientStats, Counters
-from stomp_enterprise.core.telemetry import INSTRUMENTS, Observer, messaging_system
+from stomp_enterprise.core.telemetry import INSTRUMENTS, Observer, messaging_system, observed_body
 from stomp_enterprise.errors import ConfigError
 
 
@@ -128,3 +128,11 @@ def test_importing_the_core_does_not_import_opentelemetry() -> None:
         measured=False,
     )
     assert out.strip() == "[]"
+
+
+def test_the_observed_body_is_encoded_once_and_measured() -> None:
+    assert observed_body(b"abc", None) == (b"abc", None, 3)
+    assert observed_body("é", None) == ("é".encode(), "text/plain;charset=utf-8", 2)
+    assert observed_body(bytearray(b"xy"), "a/b") == (b"xy", "a/b", 2)
+    model = object()  # a body a codec encodes later: passed through, size unknown (0)
+    assert observed_body(model, "application/json") == (model, "application/json", 0)
