@@ -100,7 +100,7 @@ class MatrixReporter:
             )
         if hasattr(report, "wasxfail") and entry.outcome == "skipped":
             entry.outcome = "xfailed"
-        refused = [v for k, v in report.user_properties if k == REFUSED]
+        refused = [v for k, v in getattr(report, "user_properties", ()) if k == REFUSED]
         if refused and report.when == "call" and report.outcome == "passed":
             entry.outcome = "refused"
             entry.reason = str(refused[0])

@@ -746,8 +746,12 @@ class Client(ShellBase):
                 the order of messages).
             receipt: wait for the broker to confirm the subscription.
             timeout: the receipt wait, and how long to wait for a reconnect.
-            durable / selector / prefetch / model / codec: as for the threaded
+            durable: a durable subscription's name, as for the threaded
                 :meth:`stomp_enterprise.Client.subscribe` (see docs/patterns.md).
+            selector: a message selector (ActiveMQ, Artemis, Apollo), as there.
+            prefetch: the broker's prefetch, as there.
+            model: validate ``message.model`` as this type, as there.
+            codec: the payload codec, as there.
         """
         connection = await self._current_connection(timeout)
         options = SubscribeOptions(durable, selector, prefetch)
