@@ -17,6 +17,9 @@ Clients:
 * ``stomp.py``: ``stomp.Connection12`` (its receiver thread calls our listener; acks from the
   listener).
 * ``stompest``: ``stompest.sync.Stomp`` (single-threaded: ``receiveFrame()`` loop).
+* ``raw-aio``, ``ours-aio``, ``stompman``, ``aiostomp``: the asyncio clients, see
+  :mod:`benchmarks.e2e_aio` (cases ``produce``, ``produce-headers``, ``consume``,
+  ``consume-headers``; ``--loop uvloop`` runs them on uvloop).
 
 Cases (every one counts what moved; the parent checks the queue afterwards):
 
@@ -75,6 +78,8 @@ from urllib.parse import urlsplit
 LOGIN = "guest"
 PASSCODE = "guest"
 CLIENTS: tuple[str, ...] = ("raw", "ours", "stomp.py", "stompest")
+#: the asyncio clients (adapters in :mod:`benchmarks.e2e_aio`, imported only when asked for)
+AIO_CLIENTS: tuple[str, ...] = ("raw-aio", "ours-aio", "stompman", "aiostomp")
 CASES: tuple[str, ...] = (
     "produce",
     "consume",
@@ -259,6 +264,43 @@ def text_message_headers() -> dict[str, str]:
     return {"content-type": MESSAGE_CONTENT_TYPE, **MESSAGE_HEADERS}
 
 
+def connect_frame(vhost: str | None) -> bytes:
+    """The raw clients' CONNECT: STOMP 1.2, no heart-beats."""
+    return (
+        f"CONNECT\naccept-version:1.2\nhost:{vhost or '/'}\nlogin:{LOGIN}\n"
+        f"passcode:{PASSCODE}\nheart-beat:0,0\n\n\0"
+    ).encode()
+
+
+def split_frames(buf: bytes) -> tuple[list[tuple[bytes, bytes, bytes]], bytes]:
+    """The complete frames at the start of ``buf`` (``(command, header block, body)``) and
+    the bytes left over: the raw clients' minimal frame splitter (no unescaping, no checks)."""
+    out: list[tuple[bytes, bytes, bytes]] = []
+    pos, size = 0, len(buf)
+    while pos < size:
+        while pos < size and buf[pos] in (10, 13):  # heart-beats / EOLs between frames
+            pos += 1
+        end_head = buf.find(b"\n\n", pos)
+        if end_head < 0:
+            break
+        head = buf[pos:end_head]
+        start = end_head + 2
+        length = _header(head, b"content-length")
+        if length is not None:
+            end = start + int(length)
+            if end >= size:
+                break
+        else:
+            end = buf.find(b"\0", start)
+            if end < 0:
+                break
+        nl = head.find(b"\n")
+        command = head if nl < 0 else head[:nl]
+        out.append((command.rstrip(b"\r"), head, buf[start:end]))
+        pos = end + 1
+    return out, buf[pos:]
+
+
 class RawConnection:
     """A STOMP 1.2 connection on a plain socket, with a minimal frame splitter."""
 
@@ -267,11 +309,7 @@ class RawConnection:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buf = b""
-        connect = (
-            f"CONNECT\naccept-version:1.2\nhost:{vhost or '/'}\nlogin:{LOGIN}\n"
-            f"passcode:{PASSCODE}\nheart-beat:0,0\n\n\0"
-        )
-        self.sock.sendall(connect.encode())
+        self.sock.sendall(connect_frame(vhost))
         command, headers, body = self.next_frame()
         if command != b"CONNECTED":
             raise ConnectionError(f"CONNECT refused: {command!r} {headers!r} {body!r}")
@@ -287,31 +325,7 @@ class RawConnection:
         data = self.sock.recv(_RECV)
         if not data:
             raise ConnectionError("broker closed the connection")
-        buf = self._buf + data if self._buf else data
-        out: list[tuple[bytes, bytes, bytes]] = []
-        pos, size = 0, len(buf)
-        while pos < size:
-            while pos < size and buf[pos] in (10, 13):  # heart-beats / EOLs between frames
-                pos += 1
-            end_head = buf.find(b"\n\n", pos)
-            if end_head < 0:
-                break
-            head = buf[pos:end_head]
-            start = end_head + 2
-            length = _header(head, b"content-length")
-            if length is not None:
-                end = start + int(length)
-                if end >= size:
-                    break
-            else:
-                end = buf.find(b"\0", start)
-                if end < 0:
-                    break
-            nl = head.find(b"\n")
-            command = head if nl < 0 else head[:nl]
-            out.append((command.rstrip(b"\r"), head, buf[start:end]))
-            pos = end + 1
-        self._buf = buf[pos:]
+        out, self._buf = split_frames(self._buf + data if self._buf else data)
         return out
 
     def next_frame(self) -> tuple[bytes, bytes, bytes]:
@@ -1280,6 +1294,15 @@ ADAPTERS: dict[str, Callable[[str, str | None], Any]] = {
 # --------------------------------------------------------------------------------------------
 
 
+def adapter_for(client: str) -> Callable[[str, str | None], Any]:
+    """The adapter class of ``client`` (the asyncio ones are imported only when asked for)."""
+    if client in ADAPTERS:
+        return ADAPTERS[client]
+    from benchmarks.e2e_aio import AIO_ADAPTERS
+
+    return AIO_ADAPTERS[client]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -1307,7 +1330,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     profiler = Profiler() if args.profile else None
     if profiler is not None:
         profiler.install()
-    adapter = ADAPTERS[args.client](url, args.vhost or None)
+    adapter = adapter_for(args.client)(url, args.vhost or None)
+    if args.client in AIO_CLIENTS:
+        adapter.loop = args.loop  # the event loop each case runs on
     meter = Meter()
     body = b"b" * args.size
     try:
@@ -1377,7 +1402,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("client", choices=CLIENTS)
+    parser.add_argument("client", choices=(*CLIENTS, *AIO_CLIENTS))
     parser.add_argument("case", choices=CASES)
     parser.add_argument("--url", required=True)
     parser.add_argument("--vhost", default="/")
@@ -1390,6 +1415,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=10_000)
     parser.add_argument("--max-seconds", type=float, default=300.0)
     parser.add_argument("--profile", default=None, help="write cProfile stats here")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     return parser.parse_args(argv)
 
 
