@@ -19,21 +19,25 @@ from concurrent.futures import Future
 from types import TracebackType
 from typing import Any
 
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-)
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from stomp_enterprise.client.connection import Connection, ReceiptFuture
 from stomp_enterprise.client.dispatcher import Dispatcher
 from stomp_enterprise.client.listeners import ConnectedInfo, Listeners
-from stomp_enterprise.client.message import Message, encode_text
+from stomp_enterprise.client.message import Message
 from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscription
 from stomp_enterprise.client.transaction import Transaction
 from stomp_enterprise.config import ClientConfig, Timeouts
-from stomp_enterprise.core.backlog import PREFETCH_HEADERS, BacklogInfo, prefetch_header
+from stomp_enterprise.core.backlog import BacklogInfo, with_prefetch
+from stomp_enterprise.core.message import Body, encode_body
 from stomp_enterprise.core.outbox import Outbox, SendTracker, plan_resend
+from stomp_enterprise.core.reconnect import (
+    AttemptFeed,
+    connect_failed,
+    connect_headers,
+    reconnect_wait,
+    retryable,
+)
 from stomp_enterprise.errors import (
     BrokerError,
     ConfigError,
@@ -47,40 +51,21 @@ from stomp_enterprise.errors import (
     StompTimeout,
     redact_uri_secrets,
 )
-from stomp_enterprise.protocol.failover import Attempt, BrokerAddress, ReconnectSchedule
+from stomp_enterprise.protocol.failover import BrokerAddress, ReconnectSchedule
 from stomp_enterprise.protocol.frames import Frame
 from stomp_enterprise.protocol.session import Session
 from stomp_enterprise.transport.socket import open_transport
-from stomp_enterprise.transport.tls import TlsOptions, make_ssl_context
+from stomp_enterprise.transport.tls import client_ssl_context, server_hostname_of
 
 __all__ = ["Body", "Client"]
 
 log = logging.getLogger("stomp_enterprise.client")
 
-Body = bytes | bytearray | memoryview | str
 _JOIN = 5.0
 #: Seconds ``disconnect()`` allows, after the drain and the DISCONNECT receipt waits, for the
 #: client's own threads to end (writer, reader, reconnect, dispatcher). A thread still busy
 #: then (a handler stuck in user code) is left running, named in a WARNING.
 JOIN_ALLOWANCE = 1.0
-
-
-class _Attempts:
-    """Feeds tenacity from the pure failover schedule: ``stop`` pulls the next attempt (so the
-    schedule's limit ends the loop), ``wait`` returns that attempt's delay."""
-
-    def __init__(self, attempts: Any, closing: threading.Event) -> None:
-        self._iter = iter(attempts)
-        self._closing = closing
-        self.current: Attempt | None = next(self._iter, None)
-        self.tried: list[tuple[str, BaseException]] = []
-
-    def stop(self, state: RetryCallState) -> bool:
-        self.current = next(self._iter, None)
-        return self.current is None or self._closing.is_set()
-
-    def wait(self, state: RetryCallState) -> float:
-        return self.current.delay if self.current is not None else 0.0
 
 
 class Client:
@@ -319,27 +304,13 @@ class Client:
         return self
 
     def _make_ssl_context(self) -> Any:
-        option = self.config.ssl
-        if option is None or option is True:
-            return make_ssl_context(TlsOptions()) if self._uses_tls() else None
-        if option is False:
-            if self._uses_tls():
-                raise ConfigError("ssl=False with an ssl:// broker in the URI")
-            return None
-        if isinstance(option, TlsOptions):
-            if not option.verify:
-                log.warning(
-                    "TLS certificate verification is OFF: anyone can impersonate the broker"
-                )
-            return make_ssl_context(option)
-        return option  # an ssl.SSLContext
+        return client_ssl_context(self.config.ssl, self._uses_tls())
 
     def _uses_tls(self) -> bool:
         return any(broker.use_ssl for broker in self.config.failover.brokers)
 
     def _server_hostname(self) -> str | None:
-        option = self.config.ssl
-        return option.server_hostname if isinstance(option, TlsOptions) else None
+        return server_hostname_of(self.config.ssl)
 
     def _connect_loop(self, *, startup: bool, deadline: float | None) -> Connection:
         """Run the schedule's passes until a connection is made.
@@ -348,25 +319,14 @@ class Client:
         once. During a background reconnect it is retried with the back-off like any failed
         try (RabbitMQ answers so while a vhost is still starting) and counts as one.
         """
-        attempts = _Attempts(self._schedule.attempts(startup), self._closing)
+        attempts = AttemptFeed(self._schedule.attempts(startup), self._closing.is_set)
         if attempts.current is None:
             raise ConnectFailed("reconnect is disabled (maxReconnectAttempts=0)")
-        retryable: tuple[type[BaseException], ...] = (StompConnectionError, StompTimeout)
-        if not startup:
-            retryable += (BrokerError,)
+        errors = retryable(startup=startup)
 
         def before_sleep(state: RetryCallState) -> None:
-            nxt = attempts.current
             exc = state.outcome.exception() if state.outcome else None
-            log.warning(
-                "%s (%s); next: %s in %.3fs",
-                "the broker refused CONNECT"
-                if isinstance(exc, BrokerError)
-                else "connection attempt failed",
-                exc,
-                nxt.broker.url if nxt else "none",
-                nxt.delay if nxt else 0.0,
-            )
+            log.warning("%s (%s); next: %s in %.3fs", *attempts.describe_retry(exc))
 
         def sleep(seconds: float) -> None:
             if deadline is not None:
@@ -382,7 +342,7 @@ class Client:
                 raise StompTimeout("connect timeout reached")
             try:
                 return self._open(attempt.broker, deadline)
-            except retryable as exc:
+            except errors as exc:
                 attempts.tried.append((attempt.broker.url, exc))
                 raise
 
@@ -392,7 +352,7 @@ class Client:
             ),
             wait=attempts.wait,
             sleep=sleep,
-            retry=retry_if_exception_type(retryable),
+            retry=retry_if_exception_type(errors),
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -402,12 +362,10 @@ class Client:
             sleep(first.delay)
         try:
             return retrying(one_try)
-        except retryable as exc:
+        except errors as exc:
             if self._closing.is_set():
                 raise NotConnected("client closed while connecting") from exc
-            raise ConnectFailed(
-                "could not connect to any broker", _last_per_broker(attempts.tried)
-            ) from exc
+            raise connect_failed(attempts.tried) from exc
 
     def _open(self, broker: BrokerAddress, deadline: float | None) -> Connection:
         config = self.config
@@ -445,9 +403,7 @@ class Client:
             tolerance=config.heartbeat_tolerance,
             coalesce=config.read_coalescing,
         )
-        headers = dict(config.connect_headers)
-        if config.client_id:
-            headers["client-id"] = config.client_id
+        headers = connect_headers(config.connect_headers, config.client_id)
         try:
             connection.handshake(
                 host=config.vhost,
@@ -707,12 +663,9 @@ class Client:
                 "this client was connected in the parent process; after fork() create (or "
                 "connect) a client in the child (e.g. in gunicorn's post_fork hook)"
             )
-        wait = timeout
-        if wait is None:
-            wait = self.config.timeouts.send
-        if wait is None:
-            policy_timeout = self.config.failover.policy.timeout
-            wait = policy_timeout / 1000.0 if policy_timeout >= 0 else 0.0
+        wait = reconnect_wait(
+            timeout, self.config.timeouts.send, self.config.failover.policy.timeout
+        )
         deadline = time.monotonic() + wait
         with self._state:
             while True:
@@ -830,15 +783,7 @@ class Client:
     # ------------------------------------------------------------ sending
 
     def _encode_body(self, body: Body, content_type: str | None) -> tuple[bytes, str | None]:
-        if isinstance(body, bytes):
-            return body, content_type
-        if isinstance(body, str):
-            if content_type is None:
-                return encode_text(body, None), "text/plain;charset=utf-8"
-            return encode_text(body, content_type), content_type
-        if isinstance(body, bytearray | memoryview):
-            return bytes(body), content_type
-        raise ConfigError(f"body must be bytes or str, got {type(body).__name__}")
+        return encode_body(body, content_type)
 
     def send(
         self,
@@ -1044,19 +989,16 @@ class Client:
         prefetch header, sized so two full subscriptions fit in the backlog: half its
         message bound (a pull one: at most ``queue_size``), and for Artemis, which
         counts bytes, half its byte bound."""
-        if headers and any(name in headers for name in PREFETCH_HEADERS):
-            return headers
         config = self.config
-        messages = max(1, config.max_backlog_messages // 2)
-        if pull:
-            messages = min(messages, config.queue_size)
         info = connection.info
-        header = prefetch_header(
-            info.server if info else None, messages, max(1, config.max_backlog_bytes // 2)
+        return with_prefetch(
+            headers,
+            info.server if info else None,
+            max_messages=config.max_backlog_messages,
+            max_bytes=config.max_backlog_bytes,
+            queue_size=config.queue_size,
+            pull=pull,
         )
-        if header is None:
-            return headers
-        return {**(headers or {}), header[0]: header[1]}
 
     def _unsubscribe(self, sub: Subscription, *, receipt: bool, timeout: float | None) -> None:
         if self._subscriptions.get(sub.id) is not sub:
@@ -1193,11 +1135,3 @@ def _send_builder(
 
 def _deadline(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
-
-
-def _last_per_broker(tried: list[tuple[str, BaseException]]) -> list[tuple[str, BaseException]]:
-    last: dict[str, BaseException] = {}
-    for url, exc in tried:
-        last.pop(url, None)
-        last[url] = exc
-    return list(last.items())

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from stomp_enterprise.core.backlog import Backlog, BacklogInfo
 from stomp_enterprise.core.liveness import Liveness
 from stomp_enterprise.core.outbox import MARKER_PREFIX, carries_over
+from stomp_enterprise.core.reconnect import is_artemis, routed
 from stomp_enterprise.errors import (
     AckError,
     BrokerError,
@@ -194,7 +195,7 @@ class Connection:
             for index, event in enumerate(events):
                 if isinstance(event, Connected):
                     self.info = event
-                    self.artemis = (event.server or "").startswith("ActiveMQ-Artemis")
+                    self.artemis = is_artemis(event.server)
                     self._early = events[index + 1 :]
                     self.alive = True
                     return event
@@ -221,18 +222,7 @@ class Connection:
         destination prefix means (``destination-type``/``subscription-type``) unless the
         caller already did. Other brokers, and Artemis over 1.0 (no ``server`` header), are
         left alone."""
-        if not self.artemis:
-            return headers
-        if destination.startswith("/queue/"):
-            kind = "ANYCAST"
-        elif destination.startswith("/topic/"):
-            kind = "MULTICAST"
-        else:
-            return headers
-        name = "subscription-type" if subscribe else "destination-type"
-        if headers and name in headers:
-            return headers
-        return {**(headers or {}), name: kind}
+        return routed(self.artemis, destination, headers, subscribe=subscribe)
 
     # ------------------------------------------------------------ writing (any thread)
 
