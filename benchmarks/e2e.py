@@ -249,6 +249,8 @@ def measure_case(
         try:
             raw_produce(spec.url, spec.vhost, dest, count, b"c" * cfg.size, headers)
         except (OSError, ConnectionError) as exc:  # e.g. the broker was restarted under us
+            with contextlib.suppress(OSError, ConnectionError):  # leave nothing behind
+                raw_drain(spec.url, spec.vhost, dest, 0, cfg.drain_idle)
             return {
                 "client": client,
                 "case": case,
@@ -896,8 +898,10 @@ short:
 - stompman always sends the TCP host name as the CONNECT `host` header, which RabbitMQ
   takes as the virtual host and refuses; the adapter passes `host="/"` (the vhost) and a
   `Connection` subclass that opens the socket to the real address. aiostomp has no receipts
-  API and hides CONNECTED: a `StompReader` subclass maps those two frames (to wait for
-  CONNECTED before timing, and for the final RECEIPT). Neither touches the per-message path.
+  API, hides CONNECTED and ERROR, and sends no `host` header (STOMP 1.1 requires one; the
+  in-process broker of the smoke test refuses the CONNECT without it): a `StompReader`
+  subclass maps those three frames (to wait for CONNECTED before timing, to fail on ERROR,
+  and for the final RECEIPT) and adds `host`. Neither touches the per-message path.
 - produce: N-1 SENDs without receipt (every client awaits its send: stompman and ours-aio
   `await send()`, which drains; aiostomp's `send()` is synchronous and only buffers), then
   one receipted SEND, timed until its RECEIPT; the header variant adds
