@@ -5,6 +5,12 @@ Run::
     python -m benchmarks.e2e [--brokers activemq,rabbitmq] [--count 20000] [--size 1024]
                              [--runs 3] [--cases produce,consume,...] [--json PATH]
                              [--write-docs] [--profile DIR] [--quick]
+                             [--asyncio [--loop asyncio|uvloop]]
+
+``--asyncio`` runs the asyncio section instead (issue 15): ours-aio, stompman, aiostomp and a
+raw asyncio client (see :mod:`benchmarks.e2e_aio`), with the threaded client as the reference,
+on ``produce``, ``produce-headers``, ``consume`` and ``consume-headers``; its ``--write-docs``
+replaces only the asyncio section of docs/benchmarks.md.
 
 ``--brokers`` takes any of ``activemq rabbitmq artemis apollo embedded`` (default: the four real
 brokers of ``integration/brokers``, each probed with a real STOMP CONNECT and skipped when it does

@@ -38,6 +38,7 @@ reference for the asyncio client's CPU per message.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
@@ -74,7 +75,7 @@ def run_loop(main: Coroutine[Any, Any, int], loop: str) -> int:
     return asyncio.run(main)
 
 
-class AsyncAdapter:
+class AsyncAdapter(abc.ABC):
     """The synchronous face :func:`benchmarks.e2e_peers.measure` calls; each case runs
     connect, the timed region and disconnect in one task on a fresh event loop."""
 
@@ -86,24 +87,26 @@ class AsyncAdapter:
 
     # -- what each client implements --------------------------------------------------------
 
+    @abc.abstractmethod
     async def connect(self) -> None:
-        raise NotImplementedError
+        """Connect (not timed)."""
 
+    @abc.abstractmethod
     async def disconnect(self) -> None:
-        raise NotImplementedError
+        """Disconnect (not timed)."""
 
+    @abc.abstractmethod
     async def produce_async(
         self, dest: str, count: int, body: bytes, meter: Meter, with_headers: bool
     ) -> int:
         """N-1 SENDs without receipt, then one receipted SEND; timed until its RECEIPT.
         ``with_headers``: content type + 3 application headers on every SEND."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def consume_async(self, dest: str, count: int, meter: Meter, read: bool) -> int:
         """Subscribe client-individual and ACK each of N messages; timed from SUBSCRIBE to
         the N-th ACK written. ``read``: the handler reads two headers and the text body
         (returns how many had them, which must equal N)."""
-        raise NotImplementedError
 
     # -- the cases ------------------------------------------------------------------------
 
@@ -117,7 +120,7 @@ class AsyncAdapter:
 
         return run_loop(session(), self.loop)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - measure() calls it; nothing is left open here
         """Nothing to do: every case disconnects in its own event loop."""
 
     def produce(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
