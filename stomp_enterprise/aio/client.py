@@ -15,49 +15,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import itertools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+from tenacity import AsyncRetrying
 
+from stomp_enterprise._shell import ConnectPlan, ShellBase
 from stomp_enterprise.aio.connection import Connection
 from stomp_enterprise.aio.message import Message
 from stomp_enterprise.aio.subscription import Handler, Subscription
 from stomp_enterprise.aio.transaction import Transaction
 from stomp_enterprise.aio.transport import open_stream
-from stomp_enterprise.config import ClientConfig, Timeouts
-from stomp_enterprise.core.backlog import BacklogInfo, with_prefetch
-from stomp_enterprise.core.listeners import ConnectedInfo, ListenerRegistry
+from stomp_enterprise.core.backlog import BacklogInfo
+from stomp_enterprise.core.lifecycle import AfterLoss, undelivered_count
+from stomp_enterprise.core.listeners import ListenerRegistry
 from stomp_enterprise.core.message import Body, encode_body
-from stomp_enterprise.core.outbox import Outbox, SendTracker, plan_resend
-from stomp_enterprise.core.reconnect import (
-    AttemptFeed,
-    connect_failed,
-    connect_headers,
-    reconnect_wait,
-    retryable,
-)
+from stomp_enterprise.core.receipts import Receipts
+from stomp_enterprise.core.reconnect import priority_return_delays, reconnect_wait
 from stomp_enterprise.core.subscription import ErrorPolicy
 from stomp_enterprise.errors import (
     BrokerError,
-    ConfigError,
-    ConnectFailed,
     ConnectionLost,
     HeartbeatTimeout,
     LocalProtocolError,
     NotConnected,
     ReceiptTimeout,
+    StompConnectionError,
     StompTimeout,
-    redact_uri_secrets,
 )
-from stomp_enterprise.protocol.failover import BrokerAddress, ReconnectSchedule
+from stomp_enterprise.protocol.failover import BrokerAddress
 from stomp_enterprise.protocol.frames import Frame
-from stomp_enterprise.protocol.session import Session
-from stomp_enterprise.transport.tls import client_ssl_context, server_hostname_of
 
 __all__ = ["JOIN_ALLOWANCE", "Client"]
 
@@ -67,27 +57,18 @@ log = logging.getLogger("stomp_enterprise.aio")
 #: client's own tasks to end (as the threaded client's join allowance).
 JOIN_ALLOWANCE = 1.0
 _EVENT_QUEUE = 10_000  # listener calls waiting for the event task before the oldest wait
+_EVENT_END_MIN = 0.1  # seconds the event task always gets to run what is queued at the end
 
 
-class Client:
+class Client(ShellBase):
     """An asyncio STOMP client.
 
-    Args:
-        url: ``tcp://host:port``, ``ssl://...``, ``stomp://...``, ``stomp+ssl://...`` or an
-            ActiveMQ failover URI ``failover:(tcp://a:61613,tcp://b:61613)?randomize=false``.
-        login: user name.
-        passcode: password (never logged or shown in a repr).
-        vhost: CONNECT ``host`` header (RabbitMQ vhost, Apollo host name); ``/`` by default.
-        versions: versions to offer; the highest common one is used.
-        heart_beats: ``(cx, cy)`` ms: we send every cx, we want data every cy; 0 disables.
-        ssl: TLS for ``ssl://`` brokers: ``None``/``True`` verify with the system CAs, a
-            :class:`~stomp_enterprise.transport.TlsOptions` or an ``ssl.SSLContext``.
-        timeouts: a :class:`~stomp_enterprise.config.Timeouts` or a dict of its fields.
-        **options: any other :class:`~stomp_enterprise.config.ClientConfig` field
-            (``max_backlog_messages``, ``max_backlog_bytes``, ``backlog_low_water``,
-            ``max_frame_size``, ``content_length``, ``client_id``, ``connect_headers``,
-            ``heartbeat_tolerance``, ``queue_size``, ``seed``; ``dispatch_workers`` and
-            ``read_coalescing`` are the threaded client's and have no effect here).
+    The constructor takes the threaded client's arguments (``url``, ``login``, ``passcode``,
+    ``vhost``, ``versions``, ``heart_beats``, ``ssl``, ``timeouts``, ``**options``: see
+    :class:`stomp_enterprise.Client`), validated by the same
+    :class:`~stomp_enterprise.config.ClientConfig`; ``dispatch_workers`` and
+    ``read_coalescing`` belong to the threaded client and have no effect here. Per
+    subscription, ``max_concurrent_handlers`` bounds the handlers in flight.
 
     Every method is called on the event loop's thread (from any task, including handlers
     and listeners); the client is bound to the loop it connected on.
@@ -95,111 +76,22 @@ class Client:
 
     _message_class = Message
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        login: str | None = None,
-        passcode: str | None = None,
-        vhost: str | None = None,
-        versions: Sequence[str] = ("1.2", "1.1", "1.0"),
-        heart_beats: tuple[int, int] = (10_000, 10_000),
-        ssl: Any = None,
-        timeouts: Timeouts | Mapping[str, float | None] | None = None,
-        **options: Any,
-    ) -> None:
-        if isinstance(timeouts, Mapping):
-            try:
-                timeouts = Timeouts(**timeouts)
-            except Exception as exc:
-                raise ConfigError(f"invalid timeouts: {exc}") from None
-        self.config = ClientConfig.build(
-            url=url,
-            login=login,
-            passcode=passcode,
-            vhost=vhost,
-            versions=tuple(versions),
-            heart_beats=tuple(heart_beats),
-            ssl=ssl,
-            timeouts=timeouts or Timeouts(),
-            **options,
-        )
-        config = self.config
+    def _setup(self) -> None:
         self.listeners = ListenerRegistry()
-        self._session_ids = itertools.count(1)
-        self._marker_ids = itertools.count(1)
-        self._session = self._new_session()
-        self._outbox = Outbox()
-        self._carried: dict[str, asyncio.Future[Frame]] = {}
-        self._carried_data: dict[str, bytes] = {}
+        self._carried: Receipts[asyncio.Future[Frame]] = Receipts()
         self._connection: Connection | None = None
         self._subscriptions: dict[str, Subscription] = {}
-        self._schedule = ReconnectSchedule(config.failover, seed=config.seed)
-        self._ssl_context = client_ssl_context(
-            config.ssl, any(b.use_ssl for b in config.failover.brokers)
-        )
-        self._ids = itertools.count(1)
         self.closing = False
-        self._started = False
-        self._reconnecting = False
-        self._gave_up = False
         self._changed: asyncio.Event | None = None
         self._closed_event: asyncio.Event | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
+        self._priority_task: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[tuple[str, tuple[Any, ...]] | None] | None = None
         self._event_task: asyncio.Task[None] | None = None
         self._disconnecting: asyncio.Task[None] | None = None
-        self.reconnects = 0
-        self.discarded = 0
-        self._lost_at: float | None = None
-        self._disconnected_total = 0.0
-
-    def _new_session(self) -> Session:
-        config = self.config
-        return Session(
-            config.versions,
-            config.heart_beats,
-            max_frame_size=config.max_frame_size,
-            content_length=config.content_length,
-            skip_oversize=True,
-            ids=self._session_ids,
-        )
+        self._disconnect_lock = asyncio.Lock()
 
     # ------------------------------------------------------------ properties
-
-    @property
-    def is_connected(self) -> bool:
-        """True while a connection is established."""
-        connection = self._connection
-        return connection is not None and connection.alive
-
-    @property
-    def version(self) -> str | None:
-        """The negotiated STOMP version of the current connection (None when not connected)."""
-        connection = self._connection
-        if connection is None or connection.info is None or not connection.alive:
-            return None
-        return connection.info.version
-
-    @property
-    def server(self) -> str | None:
-        """The broker's CONNECTED ``server`` header."""
-        connection = self._connection
-        return connection.info.server if connection and connection.info else None
-
-    @property
-    def broker(self) -> str | None:
-        """URL of the broker currently connected to."""
-        connection = self._connection
-        return connection.url if connection is not None and connection.alive else None
-
-    @property
-    def heart_beats(self) -> tuple[int, int]:
-        """Negotiated ``(send_every_ms, expect_every_ms)`` of the current connection."""
-        connection = self._connection
-        if connection is None or connection.info is None:
-            return (0, 0)
-        return (connection.info.send_interval, connection.info.receive_interval)
 
     @property
     def pending_receipts(self) -> int:
@@ -208,14 +100,13 @@ class Client:
         return 0 if connection is None else len(connection.receipts)
 
     @property
-    def resent(self) -> int:
-        """Frames written again on a new connection after a loss (counter)."""
-        return self._outbox.resent
-
-    @property
-    def undelivered(self) -> int:
-        """Fire-and-forget SENDs given up and reported with the ``undelivered`` event."""
-        return self._outbox.undelivered
+    def pending_bytes(self) -> int:
+        """Bytes of frames accepted (``send()`` returned) and not yet handed to the
+        transport: the current connection's queue plus the frames waiting for the next
+        connection after a loss."""
+        connection = self._connection
+        queued = connection.queued_bytes if connection is not None else 0
+        return queued + self._outbox.size
 
     @property
     def unconfirmed_bytes(self) -> int:
@@ -233,15 +124,7 @@ class Client:
     @property
     def disconnected_seconds(self) -> float:
         """Total time spent disconnected after connection losses (observability)."""
-        total = self._disconnected_total
-        if self._lost_at is not None:
-            total += time.monotonic() - self._lost_at
-        return total
-
-    @property
-    def subscriptions(self) -> list[Subscription]:
-        """The active subscriptions."""
-        return list(self._subscriptions.values())
+        return self._life.disconnected_seconds(time.monotonic())
 
     # ------------------------------------------------------------ connect
 
@@ -261,20 +144,16 @@ class Client:
         """
         if self.is_connected:
             return self
-        if self._started:
-            raise LocalProtocolError("connect() while a connection is being established")
-        self._started = True
+        self._life.starting()
         self.closing = False
-        self._gave_up = False
         self._closed_event = asyncio.Event()
         self._changed = asyncio.Event()
-        self._schedule.reset()
         self._start_events()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             connection = await self._connect_loop(startup=True, deadline=deadline)
         except BaseException:
-            self._started = False
+            self._life.started = False
             await self._stop_events(JOIN_ALLOWANCE)
             raise
         self._installed(connection, reconnect=False)
@@ -283,89 +162,43 @@ class Client:
     async def _connect_loop(self, *, startup: bool, deadline: float | None) -> Connection:
         """Run the schedule's passes (tenacity's ``AsyncRetrying`` fed by the pure schedule,
         with a back-off sleep that ``disconnect()`` interrupts) until a connection is made."""
-        attempts = AttemptFeed(self._schedule.attempts(startup), lambda: self.closing)
-        if attempts.current is None:
-            raise ConnectFailed("reconnect is disabled (maxReconnectAttempts=0)")
-        errors = retryable(startup=startup)
+        plan = ConnectPlan(
+            self._schedule, startup=startup, closing=lambda: self.closing, deadline=deadline
+        )
         closed = self._closed_event
         assert closed is not None
 
         async def sleep(seconds: float) -> None:
-            if deadline is not None:
-                seconds = min(seconds, max(0.0, deadline - time.monotonic()))
+            seconds = plan.sleep_time(seconds)
             if seconds > 0:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(closed.wait(), seconds)
 
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning("%s (%s); next: %s in %.3fs", *attempts.describe_retry(exc))
-
         async def one_try() -> Connection:
-            attempt = attempts.current
-            assert attempt is not None
-            if self.closing:
-                raise NotConnected("client is closing")
-            if deadline is not None and time.monotonic() >= deadline:
-                raise StompTimeout("connect timeout reached")
+            broker = plan.next_broker()
             try:
-                return await self._open(attempt.broker, deadline)
-            except errors as exc:
-                attempts.tried.append((attempt.broker.url, exc))
+                return await self._open(broker, plan)
+            except plan.errors as exc:
+                plan.failed(broker, exc)
                 raise
 
-        retrying = AsyncRetrying(
-            stop=lambda state: (
-                attempts.stop(state) or (deadline is not None and time.monotonic() >= deadline)
-            ),
-            wait=attempts.wait,
-            sleep=sleep,
-            retry=retry_if_exception_type(errors),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        first = attempts.current
-        if first.delay > 0:  # the last connection died young: its back-off still applies
-            log.warning("reconnecting to %s in %.3fs", first.broker.url, first.delay)
-            await sleep(first.delay)
+        retrying = AsyncRetrying(**plan.options(sleep))
+        await sleep(plan.first_delay())
         try:
             return await retrying(one_try)
-        except errors as exc:
-            if self.closing:
-                raise NotConnected("client closed while connecting") from exc
-            raise connect_failed(attempts.tried) from exc
+        except plan.errors as exc:
+            raise plan.final_error() from exc
 
-    async def _open(self, broker: BrokerAddress, deadline: float | None) -> Connection:
-        config = self.config
-        timeouts = config.timeouts
-
-        def bounded(value: float) -> float:
-            if deadline is None:
-                return value
-            return max(0.001, min(value, deadline - time.monotonic()))
-
+    async def _open(self, broker: BrokerAddress, plan: ConnectPlan | None) -> Connection:
+        timeouts = self.config.timeouts
+        bounded = plan.bounded if plan is not None else float
         log.info("connecting to %s", broker.url)
         stream = await open_stream(
-            broker,
-            timeout=bounded(timeouts.connect),
-            ssl_context=self._ssl_context if broker.use_ssl else None,
-            server_hostname=server_hostname_of(config.ssl),
+            broker, timeout=bounded(timeouts.connect), **self._transport_options(broker)
         )
-        policy = config.failover.policy
-        tracker = (
-            SendTracker(policy.max_cache_size, ids=self._marker_ids)
-            if policy.track_messages
-            else None
-        )
-        connection = Connection(self, stream, self._new_session(), tracker)
+        connection = Connection(self, stream, self._new_session(), self._new_tracker())
         try:
-            await connection.handshake(
-                host=config.vhost,
-                login=config.login,
-                passcode=config.passcode.get_secret_value() if config.passcode else None,
-                headers=connect_headers(config.connect_headers, config.client_id),
-                timeout=bounded(timeouts.connected),
-            )
+            await connection.handshake(**self._handshake_options(bounded(timeouts.connected)))
         except BaseException:
             stream.abort()
             await stream.wait_closed(JOIN_ALLOWANCE)
@@ -383,38 +216,16 @@ class Client:
             carried = self._outbox.take()
             if carried:
                 log.info("writing %d send(s) carried over to %s", len(carried), connection.url)
-            connection.adopt(self._carried, self._carried_data)
-            self._carried, self._carried_data = {}, {}
+            connection.adopt(self._carried.take())
             connection.preload(frames + carried)
         self._connection = connection
         self._session = connection.session
-        self._started = False
-        self._reconnecting = False
-        self._gave_up = False
-        if self._lost_at is not None:
-            self._disconnected_total += time.monotonic() - self._lost_at
-            self._lost_at = None
-        self._schedule.connected(time.monotonic())
+        self._life.installed(time.monotonic())
         connection.start()
         self._notify()
-        log.info(
-            "connected to %s (STOMP %s, heart-beats %s)%s",
-            connection.url,
-            info.version,
-            (info.send_interval, info.receive_interval),
-            " after reconnect" if reconnect else "",
-        )
-        self._fire(
-            "connected",
-            ConnectedInfo(
-                connection.url,
-                info.version,
-                info.server,
-                info.session_id,
-                (info.send_interval, info.receive_interval),
-                reconnect,
-            ),
-        )
+        if self._schedule.should_return_to_priority(connection.stream.address):
+            self._start_priority_return(connection)
+        self._fire("connected", self._announce(connection.url, info, reconnect=reconnect))
 
     def _notify(self) -> None:
         """Wake every task waiting for a change of connection."""
@@ -430,39 +241,35 @@ class Client:
         connection: Connection,
         cached: list[bytes],
         unsent: list[bytes],
-        receipts: dict[str, asyncio.Future[Frame]],
-        data: dict[str, bytes],
+        receipts: Receipts[asyncio.Future[Frame]],
         error: ConnectionLost,
     ) -> list[asyncio.Future[Frame]]:
         """``connection`` was lost: keep what must be written again on the next connection,
         or report it when none will come. Returns the receipt futures to fail."""
-        carried = {rid: f for rid, f in receipts.items() if rid in data and not f.done()}
-        frames = plan_resend(cached, unsent, [data[rid] for rid in carried])
-        if (
-            self._connection is connection
-            and not self.closing
-            and self.config.failover.policy.max_reconnect_attempts != 0
-        ):
+        carried, frames, rest = receipts.plan_loss(asyncio.Future.done, cached, unsent)
+        if self._life.carries(self._connection is connection, self.closing):
             self._outbox.carry(frames)
             self._carried.update(carried)
-            self._carried_data.update({rid: data[rid] for rid in carried})
-            return [f for rid, f in receipts.items() if rid not in carried]
-        self._report_undelivered(frames, error, receipted={id(data[rid]) for rid in carried})
-        return list(receipts.values())
+            return rest
+        self._report_undelivered(frames, error, receipted=receipts)
+        return receipts.waiters()
 
     def _report_undelivered(
-        self, frames: list[bytes], error: BaseException, *, receipted: set[int] | None = None
+        self,
+        frames: list[bytes],
+        error: BaseException,
+        *,
+        receipted: Receipts[asyncio.Future[Frame]] | None = None,
     ) -> None:
         """Give up ``frames`` and whatever waits for the next connection: receipted sends
         fail with ConnectionLost; the other frames are counted, logged and reported."""
         dropped = self._outbox.drop(frames)
-        told = set(receipted or ()) | {id(d) for d in self._carried_data.values()}
-        waiting = list(self._carried.values())
-        self._carried, self._carried_data = {}, {}
-        for future in waiting:
+        waiting = self._carried.take()
+        told = waiting.frame_ids() | (receipted.frame_ids() if receipted is not None else set())
+        for future in waiting.waiters():
             if not future.done():
                 future.set_exception(ConnectionLost(f"send not delivered: {error}"))
-        count = sum(1 for frame in dropped if id(frame) not in told)
+        count = undelivered_count(dropped, told)
         if not count:
             return
         self._outbox.report(count)
@@ -476,20 +283,17 @@ class Client:
         self._fire("disconnected", error)
         if self._connection is not connection:
             return
-        self._lost_at = time.monotonic()
-        self._schedule.failed(connection.stream.address)
-        healthy = self._schedule.lost(self._lost_at)
-        if self.closing or self.config.failover.policy.max_reconnect_attempts == 0:
+        after = self._life.lost(connection.stream.address, time.monotonic(), closing=self.closing)
+        if after is AfterLoss.STAY_DOWN:
             self._notify()
             return
-        if not healthy:
+        if after is AfterLoss.RECONNECT_YOUNG:
             log.warning(
                 "connection to %s died young (within %.3gs of CONNECTED): the reconnect "
                 "back-off continues",
                 connection.url,
                 self._schedule.healthy_after(),
             )
-        self._reconnecting = True
         self._reconnect_task = asyncio.get_running_loop().create_task(
             self._reconnect(), name="stomp-reconnect"
         )
@@ -499,8 +303,7 @@ class Client:
         try:
             connection = await self._connect_loop(startup=False, deadline=None)
         except Exception as exc:
-            self._reconnecting = False
-            self._gave_up = True
+            self._life.reconnect_ended(gave_up=True)
             self._notify()
             if self.closing:
                 return
@@ -512,26 +315,46 @@ class Client:
             return
         if self.closing:
             await connection.close(JOIN_ALLOWANCE)
-            self._reconnecting = False
+            self._life.reconnect_ended(gave_up=False)
             self._notify()
             return
-        self.reconnects += 1
+        self._life.reconnects += 1
         self._installed(connection, reconnect=True)
 
-    def _may_reconnect(self) -> bool:
-        """Whether a connection may still come: connecting, reconnecting, or a loss whose
-        reconnect has not started yet."""
-        if self.closing:
-            return False
-        if self._reconnecting or self._started:
-            return True
-        connection = self._connection
-        return (
-            connection is not None
-            and not connection.alive
-            and not self._gave_up
-            and self.config.failover.policy.max_reconnect_attempts != 0
-        )
+    def _start_priority_return(self, current: Connection) -> None:
+        task = self._priority_task
+        if task is None or task.done():
+            self._priority_task = asyncio.get_running_loop().create_task(
+                self._return_to_priority(current), name="stomp-priority-return"
+            )
+
+    async def _return_to_priority(self, current: Connection) -> None:
+        """priorityBackup: while connected to a backup broker, keep trying the priority ones
+        (with the policy's back-off) and move over as soon as one answers."""
+        priority = [b for b in self.config.failover.brokers if self._schedule.is_priority(b)]
+        closed = self._closed_event
+        assert closed is not None
+        for delay in priority_return_delays(self.config.failover.policy):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(closed.wait(), delay)
+            if self.closing or self._connection is not current or not current.alive:
+                return
+            for broker in priority:
+                try:
+                    connection = await self._open(broker, None)
+                except (StompConnectionError, StompTimeout, BrokerError) as exc:
+                    log.debug("priority broker %s still unavailable: %s", broker.url, exc)
+                    continue
+                if self.closing or self._connection is not current or not current.alive:
+                    await connection.close(JOIN_ALLOWANCE)
+                    return
+                log.warning("returning to priority broker %s from %s", broker.url, current.url)
+                current.closing = True
+                current.alive = False  # senders now wait for the new connection
+                self._life.reconnects += 1
+                self._installed(connection, reconnect=True)
+                await current.close(JOIN_ALLOWANCE)
+                return
 
     async def _current_connection(self, timeout: float | None = None) -> Connection:
         """The live connection, waiting (bounded) for a reconnect."""
@@ -546,15 +369,9 @@ class Client:
             connection = self._connection
             if connection is not None and connection.alive:
                 return connection
-            if not self._may_reconnect():
-                raise NotConnected(
-                    "not connected"
-                    + (
-                        f" (last error: {connection.lost_error})"
-                        if connection and connection.lost_error
-                        else ""
-                    )
-                )
+            lost = connection is not None and not connection.alive
+            if not self._life.may_reconnect(lost, closing=self.closing):
+                raise self._not_connected()
             remaining = deadline - time.monotonic()
             changed = self._changed
             if remaining <= 0 or changed is None:
@@ -588,10 +405,7 @@ class Client:
             raise
 
     def _forget_receipt(self, future: asyncio.Future[Frame]) -> None:
-        for key, value in list(self._carried.items()):
-            if value is future:
-                del self._carried[key]
-                self._carried_data.pop(key, None)
+        self._carried.forget(future)
         connection = self._connection
         if connection is not None:
             connection.forget(future)
@@ -642,6 +456,8 @@ class Client:
         if events.full():
             events.get_nowait()
         events.put_nowait(None)
+        # an idle event task ends within an iteration or two: give it that much at least
+        timeout = max(timeout, _EVENT_END_MIN)
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout)
         except asyncio.TimeoutError:
@@ -651,7 +467,7 @@ class Client:
 
     def _discarded(self, subscription_id: str, count: int, reason: str) -> None:
         """Auto-ack messages received and never delivered: a WARNING and the event."""
-        self.discarded += count
+        self._life.discarded += count
         log.warning(
             "%d auto-ack message(s) of subscription %s discarded: %s",
             count,
@@ -676,9 +492,14 @@ class Client:
         DISCONNECT and wait (bounded by ``timeout``, default ``timeouts.disconnect``) for its
         receipt, close the connection, end the client's tasks.
 
-        Idempotent; safe when the connection is already dead; may be awaited from a handler
-        or a listener (that task is then neither waited for nor cancelled).
+        Idempotent (concurrent calls run one after the other); safe when the connection is
+        already dead; may be awaited from a handler or a listener (that task is then neither
+        waited for nor cancelled).
         """
+        async with self._disconnect_lock:
+            await self._disconnect(timeout)
+
+    async def _disconnect(self, timeout: float | None) -> None:
         timeouts = self.config.timeouts
         self.closing = True
         closed = self._closed_event
@@ -726,17 +547,17 @@ class Client:
                 self._report_undelivered(
                     unsent, ConnectionLost(f"connection to {connection.url} closed")
                 )
-        task = self._reconnect_task
-        if task is not None and task is not current and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        for task in (self._reconnect_task, self._priority_task):
+            if task is not None and task is not current and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         self._subscriptions.clear()
         self._session.subscriptions.clear()
         if self._outbox or self._carried:
             self._report_undelivered([], NotConnected("the client was closed"))
         lost_already = connection is not None and connection.lost_error is not None
         self._connection = None
-        self._started = self._reconnecting = False
+        self._life.closed()
         self._notify()
         if connection is not None and not lost_already:
             self._fire("disconnected", None)
@@ -744,6 +565,7 @@ class Client:
         disconnecting = self._disconnecting
         self._disconnecting = None
         if disconnecting is not None and disconnecting is not current:
+            disconnecting.cancel()  # waiting for the lock we hold: this call did its work
             await asyncio.gather(disconnecting, return_exceptions=True)
         if connection is not None:
             log.info("disconnected from %s", connection.url)
@@ -856,21 +678,10 @@ class Client:
             timeout: the receipt wait, and how long to wait for a reconnect.
         """
         connection = await self._current_connection(timeout)
-        headers = connection.routed(destination, headers, subscribe=True)
-        if ack != "auto":
-            config = self.config
-            info = connection.info
-            headers = with_prefetch(
-                headers,
-                info.server if info else None,
-                max_messages=config.max_backlog_messages,
-                max_bytes=config.max_backlog_bytes,
-                queue_size=config.queue_size,
-                pull=handler is None,
-            )
-        sub_id = id if id is not None else f"sub-{next(self._ids)}"
-        if sub_id in self._subscriptions:
-            raise ConfigError(f"subscription id {sub_id!r} is already in use")
+        headers = self._subscribe_headers(
+            connection, destination, headers, ack=ack, pull=handler is None
+        )
+        sub_id = self._subscription_id(id)
         sub = Subscription(
             self,
             sub_id,
@@ -937,9 +748,3 @@ class Client:
         """A transaction for ``async with client.transaction() as tx:`` (BEGIN on enter,
         COMMIT when the block ends normally, ABORT when it raises)."""
         return Transaction(self, receipt=receipt, timeout=timeout)
-
-    def __repr__(self) -> str:
-        return (
-            f"<aio.Client {redact_uri_secrets(self.config.failover.to_uri())} "
-            f"login={self.config.login!r} connected={self.is_connected}>"
-        )

@@ -28,9 +28,10 @@ from stomp_enterprise.aio.transport import Stream
 from stomp_enterprise.core.backlog import Backlog, BacklogInfo
 from stomp_enterprise.core.liveness import Liveness
 from stomp_enterprise.core.outbox import MARKER_PREFIX, SendTracker, carries_over
-from stomp_enterprise.core.reconnect import is_artemis, routed
+from stomp_enterprise.core.receipts import Receipts
+from stomp_enterprise.core.reconnect import connected_in, is_artemis, loss_error, routed
+from stomp_enterprise.core.subscription import RetiredRoutes, ack_refusal
 from stomp_enterprise.errors import (
-    AckError,
     BrokerError,
     ConnectFailed,
     ConnectionLost,
@@ -89,8 +90,7 @@ class Connection:
         self._early: list[Event] = []
         # receipt id -> the future its RECEIPT resolves; the bytes of receipted SENDs,
         # carried to the next connection with their future when this one is lost first
-        self.receipts: dict[str, asyncio.Future[Frame]] = {}
-        self.receipt_data: dict[str, bytes] = {}
+        self.receipts: Receipts[asyncio.Future[Frame]] = Receipts()
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._flush_handle: asyncio.Handle | None = None
@@ -103,14 +103,18 @@ class Connection:
         self._liveness: Liveness | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self.reads = 0
-        self._retired: dict[str, Subscription] = {}
-        self._dropped: dict[str, int] = {}
+        self._retired = RetiredRoutes(_RETIRED_KEPT)
         stream.receive(self._data, self._closed, self._writable)
 
     @property
     def url(self) -> str:
         """The broker's URL."""
         return self.stream.address.url
+
+    @property
+    def queued_bytes(self) -> int:
+        """Bytes queued and not yet handed to the stream."""
+        return self._out_bytes
 
     # ------------------------------------------------------------ handshake
 
@@ -123,13 +127,8 @@ class Connection:
         headers: Mapping[str, str],
         timeout: float,
     ) -> Connected:
-        """Write CONNECT and wait (bounded) for CONNECTED.
-
-        Raises:
-            BrokerError: the broker answered ERROR (bad credentials, unknown vhost...).
-            ConnectTimeout: no CONNECTED within ``timeout``.
-            ConnectFailed: the peer closed the connection or is not a STOMP broker.
-        """
+        """Write CONNECT and wait (bounded) for CONNECTED; raises as the threaded
+        connection's ``handshake`` (BrokerError, ConnectTimeout, ConnectFailed)."""
         self._handshake = self._loop.create_future()
         self.stream.write(
             self.session.connect(host, login=login, passcode=passcode, headers=headers)
@@ -142,18 +141,19 @@ class Connection:
     def _handshake_events(self, events: list[Event]) -> None:
         waiter = self._handshake
         assert waiter is not None
-        for index, event in enumerate(events):
-            if isinstance(event, Connected):
-                self.info = event
-                self.artemis = is_artemis(event.server)
-                self._early = events[index + 1 :]
-                self.alive = True
-                if not waiter.done():
-                    waiter.set_result(event)
-                return
-            if isinstance(event, ErrorReceived) and not waiter.done():
-                waiter.set_exception(BrokerError(event.message, event.frame))
-                return
+        if waiter.done():  # timed out or cancelled meanwhile
+            return
+        try:
+            connected, early = connected_in(events)
+        except BrokerError as exc:
+            waiter.set_exception(exc)
+            return
+        if connected is not None:
+            self.info = connected
+            self.artemis = is_artemis(connected.server)
+            self._early = early
+            self.alive = True
+            waiter.set_result(connected)
 
     def start(self) -> None:
         """After the handshake, once current: route what came with CONNECTED, start the
@@ -278,9 +278,7 @@ class Connection:
         receipt_id = self.session.new_id("rcpt")
         data = build(receipt_id)
         future: asyncio.Future[Frame] = self._loop.create_future()
-        self.receipts[receipt_id] = future
-        if carries_over(data):
-            self.receipt_data[receipt_id] = data
+        self.receipts.add(receipt_id, future, data)
         self.write(data)
         return future
 
@@ -290,23 +288,15 @@ class Connection:
         if future is not None:
             await self._client.wait_receipt(future, timeout, what)
 
-    def adopt(
-        self, receipts: Mapping[str, asyncio.Future[Frame]], data: Mapping[str, bytes]
-    ) -> None:
+    def adopt(self, receipts: Receipts[asyncio.Future[Frame]]) -> None:
         """Before this connection is current: wait here for the RECEIPTs of frames carried
         over from a lost connection (same receipt ids)."""
         self.receipts.update(receipts)
-        self.receipt_data.update(data)
 
-    def forget(self, future: asyncio.Future[Frame]) -> bool:
+    def forget(self, future: asyncio.Future[Frame]) -> None:
         """Stop waiting for ``future``'s RECEIPT here (timed out or cancelled)."""
-        for key, value in list(self.receipts.items()):
-            if value is future:
-                del self.receipts[key]
-                self.receipt_data.pop(key, None)
-                self.session.pending_receipts.pop(key, None)
-                return True
-        return False
+        for key in self.receipts.forget(future):
+            self.session.pending_receipts.pop(key, None)
 
     # ------------------------------------------------------------ acks
 
@@ -326,17 +316,14 @@ class Connection:
             AckError: the message came on another (or a lost) connection, or is auto-ack.
         """
         verb = "nack" if nack else "ack"
-        if message._connection is not self:
-            raise AckError(f"cannot {verb} {message!r}: it came on another connection")
-        if message.subscription.ack == "auto":
-            raise AckError(f"cannot {verb} {message!r}: its subscription is auto-ack")
-        if not self.alive:
-            raise AckError(
-                f"cannot {verb} {message!r}: the connection it arrived on is lost; the broker "
-                "will redeliver it"
-            )
+        refusal = ack_refusal(message, self, alive=self.alive, verb=verb)
+        if refusal is not None:
+            raise refusal
         frame = message.frame
         session = self.session
+        if not (receipt or nack or transaction):  # the hot path: a plain ACK
+            self.write(session.ack(frame))
+            return
 
         def build(rid: str | None) -> bytes:
             if nack:
@@ -378,7 +365,9 @@ class Connection:
                 assert isinstance(event, MessageReceived | MessageTooLarge)
                 sub = subscriptions.get(event.subscription or "")
                 if sub is None:
-                    sub = self._route(event.subscription, event.frame)
+                    sub = self._retired.route(
+                        event.subscription, event.frame.get("message-id"), self.reads
+                    )
                     if sub is None:
                         continue
                 message = client._message_class(event.frame, sub, self)
@@ -398,19 +387,16 @@ class Connection:
                 self.last_broker_error = error
                 log.error("ERROR from %s: %s", self.url, event.message)
                 if event.receipt_id is not None:
-                    future = self.receipts.pop(event.receipt_id, None)
-                    self.receipt_data.pop(event.receipt_id, None)
+                    future = self.receipts.pop(event.receipt_id)
                     if future is not None and not future.done():
                         future.set_exception(error)
                 client._fire("error", error)
-        if self._dropped:
-            for sub_id, count in self._dropped.items():
+        if self._retired.dropped:
+            for sub_id, count in self._retired.take_dropped().items():
                 client._discarded(sub_id, count, "arrived after UNSUBSCRIBE was sent")
-            self._dropped.clear()
 
     def _receipt(self, receipt_id: str, frame: Frame) -> None:
-        future = self.receipts.pop(receipt_id, None)
-        self.receipt_data.pop(receipt_id, None)
+        future = self.receipts.pop(receipt_id)
         if future is not None and not future.done():
             future.set_result(frame)
         tracker = self.tracker
@@ -425,25 +411,7 @@ class Connection:
     def retire(self, sub: Subscription) -> None:
         """As its UNSUBSCRIBE is queued: messages already read for ``sub`` were delivered
         to its queue; later ones are reported (auto ack) or left to the broker."""
-        sub._cutoff = self.reads
-        self._retired[sub.id] = sub
-        while len(self._retired) > _RETIRED_KEPT:
-            del self._retired[next(iter(self._retired))]
-
-    def _route(self, name: str | None, frame: Frame) -> Subscription | None:
-        sub = self._retired.get(name or "")
-        if sub is not None:
-            if sub.ack == "auto":
-                self._dropped[sub.id] = self._dropped.get(sub.id, 0) + 1
-            else:
-                log.debug("MESSAGE for unsubscribed %s: the broker redelivers it", sub.id)
-            return None
-        log.warning(
-            "MESSAGE for unknown subscription %r dropped (message-id %r)",
-            name,
-            frame.get("message-id"),
-        )
-        return None
+        self._retired.retire(sub, self.reads)
 
     # ------------------------------------------------------------ the consume backlog
 
@@ -525,17 +493,7 @@ class Connection:
             return
         self.alive = False
         self.session.reset()
-        broker_error = self.last_broker_error
-        if broker_error is not None:
-            error = ConnectionLost(
-                f"connection to {self.url} lost after the broker's ERROR: {broker_error.message}"
-            )
-            error.__cause__ = broker_error
-        elif isinstance(exc, ConnectionLost):
-            error = exc
-        else:
-            error = ConnectionLost(f"connection to {self.url} lost: {exc}")
-            error.__cause__ = exc
+        error = loss_error(self.url, exc, self.last_broker_error)
         self.lost_error = error
         log.warning("connection to %s lost: %s", self.url, error)
         self._stop_heartbeats()
@@ -544,9 +502,7 @@ class Connection:
         self._out_bytes = 0
         self._room.set()
         cached = self.tracker.take() if self.tracker is not None else []
-        receipts, self.receipts = self.receipts, {}
-        data, self.receipt_data = self.receipt_data, {}
-        pending = self._client._carry_over(self, cached, unsent, receipts, data, error)
+        pending = self._client._carry_over(self, cached, unsent, self.receipts.take(), error)
         for future in pending:
             if not future.done():
                 future.set_exception(error)
@@ -557,10 +513,9 @@ class Connection:
         self.alive = False
         self.session.reset()
         self._stop_heartbeats()
-        receipts, self.receipts = self.receipts, {}
-        self.receipt_data.clear()
+        receipts = self.receipts.take()
         self._room.set()
-        for future in receipts.values():
+        for future in receipts.waiters():
             if not future.done():
                 future.set_exception(error)
 

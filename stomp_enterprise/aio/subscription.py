@@ -285,7 +285,11 @@ class Subscription(SubscriptionBase):
 
     async def _stop(self) -> int:
         """Cancel the task and the handlers in flight (not the calling task); returns how
-        many auto-ack messages were left undelivered (the caller reports them)."""
+        many auto-ack messages were left undelivered (the caller reports them). A pull
+        subscription keeps its queue: ``get()`` still returns what arrived (as with the
+        threaded client), then raises NotConnected."""
+        if self.handler is None:
+            return 0
         current = asyncio.current_task()
         tasks = [t for t in (self._task, *self._in_flight) if t is not None and t is not current]
         for task in tasks:

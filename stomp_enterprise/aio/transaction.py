@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from stomp_enterprise.core.message import Body, encode_body
-from stomp_enterprise.core.transaction import TransactionState
+from stomp_enterprise.core.transaction import TransactionBase
 from stomp_enterprise.errors import ConnectionLost, TransactionError
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ __all__ = ["Transaction"]
 log = logging.getLogger("stomp_enterprise.aio")
 
 
-class Transaction:
+class Transaction(TransactionBase):
     """An open STOMP transaction of the asyncio client.
 
     Args:
@@ -36,24 +36,8 @@ class Transaction:
     (:class:`~stomp_enterprise.errors.TransactionError`). Use from the event loop's thread.
     """
 
-    def __init__(
-        self, client: Client, *, receipt: bool = True, timeout: float | None = None
-    ) -> None:
-        self._client = client
-        self._receipt = receipt
-        self._timeout = timeout
-        self._tx = TransactionState()
-        self._connection: Connection | None = None
-
-    @property
-    def id(self) -> str | None:
-        """The transaction id (None before BEGIN)."""
-        return self._tx.id
-
-    @property
-    def state(self) -> str:
-        """``new``, ``open``, ``committed``, ``aborted`` or ``failed``."""
-        return self._tx.state
+    _client: Client
+    _connection: Connection | None
 
     async def begin(self) -> Transaction:
         """Send BEGIN (done by ``async with``)."""
@@ -61,13 +45,9 @@ class Transaction:
         connection = await self._client._current_connection()
         transaction_id = connection.session.new_id("tx")
         self._tx.id = transaction_id
+        build, what = self._tx.control(connection.session, "BEGIN")
         try:
-            await connection.call(
-                lambda rid: connection.session.begin(transaction_id, receipt=rid),
-                receipt=self._receipt,
-                timeout=self._timeout,
-                what=f"BEGIN {transaction_id}",
-            )
+            await connection.call(build, receipt=self._receipt, timeout=self._timeout, what=what)
         except ConnectionLost as exc:
             raise self._tx.failed("BEGIN", exc) from exc
         self._connection = connection
@@ -99,7 +79,7 @@ class Transaction:
                 )
             )
         except ConnectionLost as exc:
-            raise self._tx.failed("a SEND", exc) from exc
+            raise self._tx.lost(exc) from exc
 
     async def ack(self, message: Message) -> None:
         """ACK ``message`` inside the transaction."""
@@ -114,7 +94,7 @@ class Transaction:
         try:
             await connection.ack(message, nack=nack, transaction=self._tx.id)
         except ConnectionLost as exc:
-            raise self._tx.failed("an ACK", exc) from exc
+            raise self._tx.lost(exc) from exc
 
     async def commit(self) -> None:
         """COMMIT (done by ``async with`` when the block ends normally)."""
@@ -127,26 +107,12 @@ class Transaction:
 
     async def _end(self, command: str) -> None:
         connection = self._connection
-        alive = connection is not None and connection.alive
-        if command == "ABORT" and self._tx.abort_is_moot(alive):
-            log.info(
-                "ABORT of transaction %s: nothing to do, it was lost with its connection to %s",
-                self._tx.id,
-                self._tx.url,
-            )
+        if self._tx.end_is_moot(command, connection is not None and connection.alive):
             return
         connection = self._open()
-        transaction_id = self._tx.id
-        assert transaction_id is not None
-        session = connection.session
-        build = session.commit if command == "COMMIT" else session.abort
+        build, what = self._tx.control(connection.session, command)
         try:
-            await connection.call(
-                lambda rid: build(transaction_id, receipt=rid),
-                receipt=self._receipt,
-                timeout=self._timeout,
-                what=f"{command} {transaction_id}",
-            )
+            await connection.call(build, receipt=self._receipt, timeout=self._timeout, what=what)
         except ConnectionLost as exc:
             raise self._tx.failed(command, exc) from exc
         except BaseException:
@@ -163,16 +129,10 @@ class Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._tx.state != "open":
-            error = self._tx.exit_error(exc_type is not None)
-            if error is not None:
-                raise error
-            return
-        if exc_type is None:
+        command = self._tx.exit_command(exc_type is not None)
+        if command == "COMMIT":
             await self.commit()
-        else:
+        elif command == "ABORT":
+            # the original exception matters more; the broker drops the transaction anyway
             with contextlib.suppress(TransactionError):
                 await self.abort()
-
-    def __repr__(self) -> str:
-        return f"<aio.Transaction {self._tx.id} {self._tx.state}>"

@@ -10,21 +10,26 @@ sockets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from stomp_enterprise.errors import (
     BrokerError,
     ConnectFailed,
+    ConnectionLost,
     StompConnectionError,
     StompTimeout,
 )
-from stomp_enterprise.protocol.failover import Attempt
+from stomp_enterprise.protocol.failover import Attempt, FailoverPolicy
+from stomp_enterprise.protocol.session import Connected, ErrorReceived, Event
 
 __all__ = [
     "AttemptFeed",
     "connect_failed",
     "connect_headers",
+    "connected_in",
+    "loss_error",
+    "priority_return_delays",
     "is_artemis",
     "reconnect_wait",
     "retryable",
@@ -131,3 +136,49 @@ def routed(
     if headers and name in headers:
         return headers
     return {**(headers or {}), name: kind}
+
+
+def connected_in(events: list[Event]) -> tuple[Connected | None, list[Event]]:
+    """The handshake's answer among the first events of a connection: CONNECTED and the
+    events that came after it in the same read (routed once the connection is current),
+    or ``(None, [])`` when it has not come yet.
+
+    Raises:
+        BrokerError: the broker answered CONNECT with an ERROR.
+    """
+    for index, event in enumerate(events):
+        if isinstance(event, Connected):
+            return event, events[index + 1 :]
+        if isinstance(event, ErrorReceived):
+            raise BrokerError(event.message, event.frame)
+    return None, []
+
+
+def loss_error(url: str, exc: BaseException, broker_error: BrokerError | None) -> ConnectionLost:
+    """The ConnectionLost a lost connection reports for ``exc``: after an ERROR from the
+    broker (most brokers close next, e.g. on an oversize frame) it says why, with the ERROR
+    as its cause."""
+    if broker_error is not None:
+        lost = ConnectionLost(
+            f"connection to {url} lost after the broker's ERROR: {broker_error.message}"
+        )
+        lost.__cause__ = broker_error
+        return lost
+    if isinstance(exc, ConnectionLost):
+        return exc
+    lost = ConnectionLost(f"connection to {url} lost: {exc}")
+    lost.__cause__ = exc
+    return lost
+
+
+def priority_return_delays(policy: FailoverPolicy) -> Iterator[float]:
+    """``priorityBackup``: the seconds to wait before each pass over the priority brokers
+    while connected to a backup one (the policy's back-off, from ``initialReconnectDelay``
+    up to ``maxReconnectDelay``; endless: the shell stops when it moves or closes)."""
+    delay = max(policy.initial_reconnect_delay, 1) / 1000.0
+    limit = max(policy.max_reconnect_delay, 1) / 1000.0
+    while True:
+        yield delay
+        if policy.use_exponential_back_off:
+            delay *= policy.reconnect_delay_exponent
+        delay = min(delay, limit)

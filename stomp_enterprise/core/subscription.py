@@ -10,10 +10,11 @@ with its own blocking or awaitable calls; a forward goes with the headers of
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
 
-from stomp_enterprise.errors import ConfigError, FrameTooLarge
+from stomp_enterprise.errors import AckError, ConfigError, FrameTooLarge
 
 __all__ = [
     "FAILURE_HEADER",
@@ -22,13 +23,17 @@ __all__ = [
     "Delivery",
     "ErrorPolicy",
     "PolicyAction",
+    "RetiredRoutes",
     "SubscriptionBase",
+    "ack_refusal",
     "delivery",
     "failure_action",
     "forward_headers",
     "oversize_action",
     "oversize_error",
 ]
+
+log = logging.getLogger("stomp_enterprise.client.connection")
 
 #: What to do when a handler raises: ``"disconnect"`` (graceful disconnect, stompest's
 #: poison-pill default), ``"nack"``, ``"ack"`` (drop it), ``"ignore"`` (leave it unacked), or a
@@ -190,3 +195,63 @@ def forward_headers(
     forwarded[FAILURE_HEADER] = f"{type(exc).__name__}: {exc}"[:1000]
     forwarded[ORIGINAL_DESTINATION_HEADER] = destination or subscribed
     return forwarded
+
+
+def ack_refusal(message: Any, connection: object, *, alive: bool, verb: str) -> AckError | None:
+    """Why ``message`` cannot be acked (``verb``: ack/nack) on ``connection`` (``alive``
+    or not), or None: it came on another connection, its subscription is auto-ack, or its
+    connection is lost (the broker redelivers it)."""
+    if message._connection is not connection:
+        return AckError(f"cannot {verb} {message!r}: it came on another connection")
+    if message.subscription.ack == "auto":
+        return AckError(f"cannot {verb} {message!r}: its subscription is auto-ack")
+    if not alive:
+        return AckError(
+            f"cannot {verb} {message!r}: the connection it arrived on is lost; the broker "
+            "will redeliver it"
+        )
+    return None
+
+
+class RetiredRoutes:
+    """The subscriptions unsubscribed on one connection, still routed for the reads made
+    before their UNSUBSCRIBE went out (bounded: the oldest get no more messages).
+
+    A MESSAGE read after the UNSUBSCRIBE is dropped: the broker redelivers it when it is
+    unacked; an auto-ack one is counted in :attr:`dropped` for the shell to report
+    (``discarded`` event). Not thread-safe: the connection's reader owns routing.
+    """
+
+    def __init__(self, kept: int = 256) -> None:
+        self._kept = kept
+        self._subs: dict[str, SubscriptionBase] = {}
+        self.dropped: dict[str, int] = {}  #: subscription id -> auto-ack messages dropped
+
+    def retire(self, sub: SubscriptionBase, cutoff: int) -> None:
+        """``sub`` left the routing table: deliver the messages of reads up to ``cutoff``."""
+        sub._cutoff = cutoff
+        self._subs[sub.id] = sub
+        while len(self._subs) > self._kept:
+            del self._subs[next(iter(self._subs))]
+
+    def route(self, name: str | None, message_id: str | None, reads: int) -> Any:
+        """The retired subscription a MESSAGE of read number ``reads`` still goes to, or
+        None (dropped, counted or logged)."""
+        sub = self._subs.get(name or "")
+        if sub is None:
+            log.warning(
+                "MESSAGE for unknown subscription %r dropped (message-id %r)", name, message_id
+            )
+            return None
+        if sub._cutoff >= reads:
+            return sub
+        if sub.ack == "auto":
+            self.dropped[sub.id] = self.dropped.get(sub.id, 0) + 1
+        else:
+            log.debug("MESSAGE for unsubscribed %s: the broker redelivers it", sub.id)
+        return None
+
+    def take_dropped(self) -> dict[str, int]:
+        """The counts of :attr:`dropped` since the last call."""
+        dropped, self.dropped = self.dropped, {}
+        return dropped

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from stomp_enterprise import NotConnected
+from stomp_enterprise import ConnectFailed, ConnectionLost, ConnectTimeout, NotConnected
 from stomp_enterprise.aio import Client, Message
 from stomp_enterprise.testing import Broker
 from tests.aio.conftest import Recorder, eventually
@@ -151,5 +151,61 @@ def test_auto_ack_messages_left_at_disconnect_are_reported(run, make_client) -> 
         await client.disconnect()
         assert client.discarded == 4  # one was in its handler when it was cancelled
         assert discarded.items == [("left", 4, "the client was closed first")]
+
+    run(body())
+
+
+def test_a_pull_subscription_keeps_what_arrived_after_disconnect(run, make_client) -> None:
+    async def body() -> None:
+        client = make_client()
+        await client.connect()
+        sub = await client.subscribe("/queue/kept")
+        await client.send("/queue/kept", b"one", receipt=True)
+        await eventually(lambda: client.backlog.messages == 1)
+        await client.disconnect()
+        assert (await sub.get(timeout=1)).body == b"one"
+        with pytest.raises(NotConnected):
+            await sub.get(timeout=1)
+        assert client.discarded == 0
+
+    run(body())
+
+
+def test_concurrent_disconnects_run_one_after_the_other(run, make_client) -> None:
+    async def body() -> None:
+        disconnected = Recorder()
+        client = make_client()
+        client.listeners.on("disconnected", disconnected)
+        await client.connect()
+        await asyncio.gather(client.disconnect(), client.disconnect(), client.disconnect())
+        assert not client.is_connected
+        assert disconnected.items == [None]
+
+    run(body())
+
+
+async def _send_many(client: Client, count: int, body: bytes) -> None:
+    for _ in range(count):
+        await client.send("/queue/full", body)
+
+
+def test_connect_and_write_timeouts_hold(run, stomp_broker: Broker) -> None:
+    async def body() -> None:
+        stomp_broker.go_silent()  # accepts, never answers
+        client = Client(stomp_broker.url, heart_beats=(0, 0), timeouts={"connected": 0.2})
+        with pytest.raises(ConnectFailed) as info:
+            await client.connect()
+        assert isinstance(info.value.attempts[0][1], ConnectTimeout)
+        stomp_broker.resume()
+        stomp_broker.drop_connections()
+        writer = Client(
+            stomp_broker.url, heart_beats=(0, 0), timeouts={"write": 0.3, "disconnect": 0.5}
+        )
+        await writer.connect()
+        stomp_broker.go_silent()  # reads nothing more: the queue fills and stays full
+        with pytest.raises(ConnectionLost, match="stayed full"):
+            await _send_many(writer, 10_000, b"x" * 65536)
+        stomp_broker.resume()
+        await writer.disconnect()
 
     run(body())

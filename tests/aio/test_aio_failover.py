@@ -224,3 +224,61 @@ def test_tls_verifies_by_default_and_accepts_a_ca_file(
             assert (await sub.get(timeout=5)).body == b"secret"
 
     run_any_loop(body())
+
+
+def test_priority_backup_returns_to_the_priority_broker(run, stomp_broker_factory) -> None:
+    priority = stomp_broker_factory()
+    priority.stop()
+    backup = stomp_broker_factory()
+    url = (
+        f"failover:(tcp://127.0.0.1:{priority.port},tcp://127.0.0.1:{backup.port})"
+        f"?randomize=false&priorityBackup=true&{FAST}"
+    )
+
+    async def body() -> None:
+        got = Recorder()
+        async with Client(url, heart_beats=(0, 0)) as client:
+            assert client.broker is not None
+            assert client.broker.endswith(str(backup.port))
+            await client.subscribe("/topic/prio", got)
+            await asyncio.to_thread(priority.start)
+            await eventually(lambda: (client.broker or "").endswith(str(priority.port)), 10)
+            await eventually(lambda: priority.subscriber_count("/topic/prio") == 1)
+            await client.send("/topic/prio", b"on priority", receipt=True)
+            assert [m.body for m in await got.wait(1)] == [b"on priority"]
+            assert client.reconnects == 1
+
+    run(body())
+
+
+def test_sends_queued_at_a_loss_on_a_plain_uri_are_reported_undelivered(
+    run, make_client, stomp_broker: Broker
+) -> None:
+    async def body() -> None:
+        undelivered = Recorder()
+        client = make_client(timeouts={"write": 10.0, "disconnect": 1.0})
+        client.listeners.on("undelivered", undelivered)
+        await client.connect()
+        stomp_broker.go_silent()  # stops reading: the socket, then the transport, fill up
+        chunk = b"x" * 65536
+
+        async def pile_up() -> BaseException | None:
+            try:
+                for _ in range(1000):
+                    await client.send("/queue/pile", chunk)
+            except (ConnectionLost, NotConnected) as exc:
+                return exc
+            return None
+
+        sender = asyncio.create_task(pile_up())
+        await eventually(lambda: client.pending_bytes > 1_000_000, timeout=10)
+        stomp_broker.resume()
+        stomp_broker.drop_connections()
+        assert isinstance(await sender, ConnectionLost | NotConnected)
+        (count, error), *_ = await undelivered.wait(1)
+        assert count > 0
+        assert isinstance(error, ConnectionLost)
+        assert client.undelivered == count
+        await client.disconnect()
+
+    run(body())

@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from stomp_enterprise.aio import Message
+from stomp_enterprise import FrameTooLarge
+from stomp_enterprise.aio import Client, Message
 from stomp_enterprise.core.subscription import FAILURE_HEADER, ORIGINAL_DESTINATION_HEADER
 from stomp_enterprise.testing import Broker
 from tests.aio.conftest import Recorder, eventually
@@ -243,5 +244,59 @@ def test_a_full_backlog_stops_reading_and_resumes(run, make_client) -> None:
             await eventually(lambda: done == 100)
             assert not client.backlog.paused
             assert client.backlog.messages == 0
+
+    run(body())
+
+
+def test_an_oversize_message_is_reported_and_acked_and_the_connection_survives(
+    run, make_client, stomp_broker: Broker
+) -> None:
+    async def body() -> None:
+        failures = Recorder()
+        got = Recorder()
+        async with make_client(max_frame_size=2000) as client:
+            client.listeners.on("handler_error", failures)
+            await client.subscribe("/queue/big", got, ack="client-individual")
+            stomp_broker.publish("/queue/big", b"x" * 10_000)
+            stomp_broker.publish("/queue/big", b"small")
+            (message, error), *_ = await failures.wait(1)
+            assert isinstance(error, FrameTooLarge)
+            assert message.body == b""
+            assert [m.body for m in await got.wait(1)] == [b"small"]
+            await eventually(lambda: stomp_broker.unacked("/queue/big") == 1)  # "small" only
+            assert client.is_connected
+
+    run(body())
+
+
+def test_pending_bytes_counts_what_was_not_yet_handed_over(run, make_client) -> None:
+    async def body() -> None:
+        async with make_client() as client:
+            assert client.pending_bytes == 0
+            await client.send("/queue/pb", b"x" * 1000)
+            assert client.pending_bytes > 1000  # queued until the end of this iteration
+            await asyncio.sleep(0)
+            await eventually(lambda: client.pending_bytes == 0)
+
+    run(body())
+
+
+def test_a_slow_coroutine_handler_does_not_starve_heart_beats(run, stomp_broker: Broker) -> None:
+    async def body() -> None:
+        timeouts = Recorder()
+        done = asyncio.Event()
+
+        async def slow(message: Message) -> None:
+            await asyncio.sleep(0.6)  # six heart-beat intervals
+            done.set()
+
+        async with Client(stomp_broker.url, heart_beats=(100, 100)) as client:
+            client.listeners.on("heartbeat_timeout", timeouts)
+            await client.subscribe("/queue/slow-hb", slow)
+            await client.send("/queue/slow-hb", b"x")
+            await asyncio.wait_for(done.wait(), 5)
+            assert client.is_connected
+            assert timeouts.items == []
+            assert stomp_broker.connections == 1  # the broker did not drop us either
 
     run(body())
