@@ -5,6 +5,12 @@ Run::
     python -m benchmarks.e2e [--brokers activemq,rabbitmq] [--count 20000] [--size 1024]
                              [--runs 3] [--cases produce,consume,...] [--json PATH]
                              [--write-docs] [--profile DIR] [--quick]
+                             [--asyncio [--loop asyncio|uvloop]]
+
+``--asyncio`` runs the asyncio section instead (issue 15): ours-aio, stompman, aiostomp and a
+raw asyncio client (see :mod:`benchmarks.e2e_aio`), with the threaded client as the reference,
+on ``produce``, ``produce-headers``, ``consume`` and ``consume-headers``; its ``--write-docs``
+replaces only the asyncio section of docs/benchmarks.md.
 
 ``--brokers`` takes any of ``activemq rabbitmq artemis apollo embedded`` (default: the four real
 brokers of ``integration/brokers``, each probed with a real STOMP CONNECT and skipped when it does
@@ -44,6 +50,7 @@ from typing import Any
 
 from benchmarks import charts
 from benchmarks.e2e_peers import (
+    AIO_CLIENTS,
     CASES,
     CLIENTS,
     TX_SIZE,
@@ -56,6 +63,14 @@ from benchmarks.e2e_peers import (
 _ROOT = Path(__file__).resolve().parents[1]
 DOCS = _ROOT / "docs" / "benchmarks.md"
 PEERS = ("ours", "stomp.py", "stompest")
+#: ``--asyncio``: the asyncio clients and the threaded client (``ours``) as the reference,
+#: on the cases of :data:`benchmarks.e2e_aio.AIO_CASES` (kept in step: a smoke test checks)
+AIO_SECTION_CLIENTS: tuple[str, ...] = (*AIO_CLIENTS, "ours")
+AIO_SECTION_CASES: tuple[str, ...] = ("produce", "produce-headers", "consume", "consume-headers")
+#: the asyncio section's block in docs/benchmarks.md (the threaded ``--write-docs`` keeps it)
+AIO_BEGIN, AIO_END = "<!-- asyncio-section:begin -->", "<!-- asyncio-section:end -->"
+#: hand-written reading inside that block, kept by the asyncio ``--write-docs``
+NOTES_BEGIN, NOTES_END = "<!-- asyncio-notes:begin -->", "<!-- asyncio-notes:end -->"
 ALL_CASES = CASES  # one list: the case names the per-client runner knows
 #: ours only (the others have no ``trackMessages``: n/a, asked once): ``produce`` / ``consume``
 #: through ``failover:(URL)`` without and with ``?trackMessages=true``, each pair measured run
@@ -167,6 +182,8 @@ class Settings:
     rss_max_seconds: float
     drain_idle: float
     warmup_rounds: int
+    asyncio: bool = False  # the asyncio section (``--asyncio``)
+    loop: str = "asyncio"  # the event loop of the asyncio clients (``--loop``)
 
 
 def run_peer(
@@ -208,6 +225,8 @@ def run_peer(
     ]
     if profile:
         cmd += ["--profile", profile]
+    if client in AIO_CLIENTS:
+        cmd += ["--loop", cfg.loop]
     timeout = 120.0 + count / 200.0 + (cfg.rss_max_seconds if case == "rss" else 0.0)
     env = dict(os.environ, PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     try:
@@ -237,6 +256,8 @@ def measure_case(
         try:
             raw_produce(spec.url, spec.vhost, dest, count, b"c" * cfg.size, headers)
         except (OSError, ConnectionError) as exc:  # e.g. the broker was restarted under us
+            with contextlib.suppress(OSError, ConnectionError):  # leave nothing behind
+                raw_drain(spec.url, spec.vhost, dest, 0, cfg.drain_idle)
             return {
                 "client": client,
                 "case": case,
@@ -298,7 +319,7 @@ def run_broker(
         for run in range(runs):
             shift = run % len(group)
             for case in group[shift:] + group[:shift]:
-                clients = case_clients(case, run)
+                clients = case_clients(case, run, cfg.asyncio)
                 shift = run % len(clients)
                 for client in clients[shift:] + clients[:shift]:
                     started = time.perf_counter()
@@ -326,9 +347,11 @@ def schedule(cases: list[str]) -> list[tuple[str, ...]]:
     return out
 
 
-def case_clients(case: str, run: int) -> tuple[str, ...]:
+def case_clients(case: str, run: int, asyncio: bool = False) -> tuple[str, ...]:
     """The clients measured in one run of a case (an ours-only case asks the others once,
-    to record their n/a)."""
+    to record their n/a); ``asyncio``: the asyncio section's clients."""
+    if asyncio:
+        return AIO_SECTION_CLIENTS
     if case == "rss":
         return ("ours", "stomp.py")
     if case in OURS_ONLY and run > 0:
@@ -750,6 +773,198 @@ def broker_section(spec: BrokerSpec, summary: dict[str, Any], cfg: Settings) -> 
     return lines
 
 
+# --------------------------------------------------------------------------------------------
+# the asyncio section (``--asyncio``)
+# --------------------------------------------------------------------------------------------
+
+AIO_CASE_TITLES = {
+    "produce": "produce N, no receipts (+1 final receipt)",
+    "produce-headers": "produce N, content-type + 3 application headers",
+    "consume": "consume N, client-individual ACK each",
+    "consume-headers": "consume N (content-type + 5 headers; handler reads 2 + text), ACK each",
+}
+
+
+def aio_throughput_table(summary: dict[str, Any]) -> list[str]:
+    """msg/s and client CPU µs/msg of every asyncio-section client, per case."""
+    names = {"ours": "ours (threaded)"}
+    head = " | ".join(f"{names.get(c, c)} msg/s" for c in AIO_SECTION_CLIENTS)
+    cpu_head = " | ".join(f"CPU µs/msg {names.get(c, c)}" for c in AIO_SECTION_CLIENTS)
+    lines = [
+        f"| case | {head} | ours-aio/stompman | ours-aio/raw-aio | {cpu_head} |",
+        "| --- |" + " ---: |" * (2 * len(AIO_SECTION_CLIENTS) + 2),
+    ]
+    for case in AIO_SECTION_CASES:
+        if case not in summary:
+            continue
+        rate = _get(summary, case, "ours-aio", "msgs_per_s")
+        lines.append(
+            f"| {AIO_CASE_TITLES[case]} | "
+            + " | ".join(_cell(summary, case, c, "msgs_per_s", ",.0f") for c in AIO_SECTION_CLIENTS)
+            + f" | {_fmt_ratio(_ratio(rate, _get(summary, case, 'stompman', 'msgs_per_s')))}"
+            + f" | {_fmt_ratio(_ratio(rate, _get(summary, case, 'raw-aio', 'msgs_per_s')))} | "
+            + " | ".join(
+                _cell(summary, case, c, "cpu_us_per_msg", ".1f") for c in AIO_SECTION_CLIENTS
+            )
+            + " |"
+        )
+    return lines
+
+
+def aio_targets(
+    summary: dict[str, Any], cfg: Settings | None = None
+) -> list[tuple[str, str, str, bool | None]]:
+    """Issue 15's targets for every case measured: ours-aio against stompman (msg/s ≥ 1.5x,
+    client CPU µs/msg ≤ 0.5x) and against the threaded client (CPU µs/msg ≤ 1.2x); the raw
+    column is raw-aio's same measure. (``cfg``: as :func:`targets` takes it; unused.)"""
+
+    def g(case: str, client: str, key: str = "msgs_per_s") -> float | None:
+        return _get(summary, case, client, key)
+
+    def cpu(case: str, client: str) -> float | None:
+        return g(case, client, "cpu_us_per_msg")
+
+    out: list[tuple[str, str, str, bool | None]] = []
+    for case in AIO_SECTION_CASES:
+        if case not in summary:
+            continue
+        rate = _ratio(g(case, "ours-aio"), g(case, "stompman"))
+        share = _ratio(cpu(case, "ours-aio"), cpu(case, "stompman"))
+        out.append(
+            (
+                f"{case}: msg/s ≥ 1.5x stompman's, client CPU µs/msg ≤ 0.5x stompman's",
+                f"{_fmt_ratio(rate)} msg/s, CPU {_fmt_ratio(share)}",
+                f"{_fmt_ratio(_ratio(g(case, 'raw-aio'), g(case, 'stompman')))} msg/s, CPU "
+                f"{_fmt_ratio(_ratio(cpu(case, 'raw-aio'), cpu(case, 'stompman')))}",
+                None if rate is None or share is None else rate >= 1.5 and share <= 0.5,
+            )
+        )
+        threaded = _ratio(cpu(case, "ours-aio"), cpu(case, "ours"))
+        out.append(
+            (
+                f"{case}: client CPU µs/msg ≤ 1.2x the threaded client's",
+                f"{_fmt_ratio(threaded)}",
+                f"{_fmt_ratio(_ratio(cpu(case, 'raw-aio'), cpu(case, 'ours')))}",
+                None if threaded is None else threaded <= 1.2,
+            )
+        )
+    return out
+
+
+def aio_broker_section(spec: BrokerSpec, summary: dict[str, Any], cfg: Settings) -> list[str]:
+    lines = [
+        f"### {spec.name} {spec.version} (`{spec.url}`), asyncio clients",
+        "",
+        f"N = {cfg.count:,} messages of {cfg.size} bytes, median of {cfg.runs} interleaved "
+        f"run(s), event loop: {cfg.loop}; msg/s is wall clock, CPU µs/msg is the client "
+        "process only.",
+        "",
+        *aio_throughput_table(summary),
+    ]
+    problems = [
+        f"- {case} / {client}: {entry.get('problem') or entry.get('na')}"
+        for case, clients in summary.items()
+        for client, entry in clients.items()
+        if entry["status"] in ("ERROR", "WRONG") or entry.get("partial")
+    ]
+    if problems:
+        lines += ["", "Problems:", "", *problems]
+    lines += [
+        "",
+        "Targets from issue 15 (computed from the numbers above; the raw column is the same "
+        "measure for the raw asyncio client):",
+        "",
+        "| target (ours-aio) | measured | raw-aio, same measure | result |",
+        "| --- | --- | --- | --- |",
+    ]
+    for target, measured, raw, passed in aio_targets(summary):
+        verdict = "not measured" if passed is None else ("**pass**" if passed else "**FAIL**")
+        lines.append(f"| {target} | {measured} | {raw} | {verdict} |")
+    return lines
+
+
+AIO_DOC_HEAD = """## asyncio clients (issue 15)
+
+Generated by `python -m benchmarks.e2e --asyncio --write-docs`, which replaces this section
+only (the threaded run keeps it). The clients are described in `benchmarks/e2e_aio.py`; in
+short:
+
+- Same harness as above: one fresh process per measurement, a fresh queue per case, the
+  queue checked afterwards, CPU µs/msg = `time.process_time()` of the client process over
+  the timed region, clients of a case alternating within each run (the order rotating).
+- **raw-aio**: a hand-written STOMP 1.2 client over asyncio streams (SENDs batched 64 per
+  `write()` + `drain()`, the ACKs of one `read()` in one `write()`): what the broker allows an
+  asyncio client. **ours-aio**: `stomp_enterprise.aio.Client` (coroutine handler, `await
+  message.ack()`). **stompman** 3.16 (`Client`, `send`, `subscribe_with_manual_ack`, `await
+  frame.ack()`). **aiostomp** 1.7.3 (`AioStomp`, STOMP 1.1, its `auto_ack` path). **ours
+  (threaded)**: `stomp_enterprise.Client`, the reference for the asyncio client's CPU.
+- Heart-beats: off (`0,0`) for every client except stompman, which keeps its default
+  `Heartbeat(1000, 1000)`: with `0,0` the broker answers `heart-beat:0,0` and stompman then
+  writes heart-beats in a `sleep(0)` loop (it needs heart-beats). One heart-beat a second
+  each way is noise next to thousands of frames a second.
+- stompman always sends the TCP host name as the CONNECT `host` header, which RabbitMQ
+  takes as the virtual host and refuses; the adapter passes `host="/"` (the vhost) and a
+  `Connection` subclass that opens the socket to the real address. aiostomp has no receipts
+  API, hides CONNECTED and ERROR, and sends no `host` header (STOMP 1.1 requires one; the
+  in-process broker of the smoke test refuses the CONNECT without it): a `StompReader`
+  subclass maps those three frames (to wait for CONNECTED before timing, to fail on ERROR,
+  and for the final RECEIPT) and adds `host`. Neither touches the per-message path.
+- produce: N-1 SENDs without receipt (every client awaits its send: stompman and ours-aio
+  `await send()`, which drains; aiostomp's `send()` is synchronous and only buffers), then
+  one receipted SEND, timed until its RECEIPT; the header variant adds
+  `content-type: application/json` and 3 application headers. consume: the queue is
+  pre-loaded with N; subscribe `client-individual`, ACK every message from the handler; timed
+  until the N-th ACK is written; the header variant's messages carry
+  `content-type: text/plain;charset=utf-8` and 5 headers, and the handler reads two of them
+  and decodes the text body.
+"""
+
+
+def aio_doc_block(
+    env: dict[str, Any],
+    specs: list[BrokerSpec],
+    summaries: dict[str, dict[str, Any]],
+    cfg: Settings,
+    command: str,
+    skipped: dict[str, str],
+) -> str:
+    """The asyncio section of docs/benchmarks.md, with an empty notes block (see
+    :func:`write_aio_docs`)."""
+    lines = [AIO_BEGIN, AIO_DOC_HEAD, "### Environment", "", *environment_lines(env, specs), ""]
+    lines += [f"Command: `{command}`", ""]
+    lines += [f"- {name}: not measured ({why})" for name, why in skipped.items()]
+    for spec in specs:
+        lines += ["", *aio_broker_section(spec, summaries[spec.name], cfg)]
+    lines += ["", NOTES_BEGIN, NOTES_END, AIO_END]
+    return "\n".join(lines) + "\n"
+
+
+def _block(text: str, begin: str, end: str) -> tuple[str, str, str]:
+    """``text`` split around the block from ``begin`` to ``end`` (markers included):
+    ``(before, block, after)``; ``(text, "", "")`` when it has no such block."""
+    start = text.find(begin)
+    stop = text.find(end, start + len(begin)) if start >= 0 else -1
+    if start < 0 or stop < 0:
+        return text, "", ""
+    stop += len(end)
+    return text[:start], text[start:stop], text[stop:]
+
+
+def write_aio_docs(path: Path, block: str) -> None:
+    """Put the asyncio section into ``path``, replacing the one there (and keeping its
+    hand-written notes); appended when the page has none."""
+    text = path.read_text(encoding="utf-8") if path.exists() else DOC_HEAD
+    before, old, after = _block(text, AIO_BEGIN, AIO_END)
+    _, notes, _ = _block(old, NOTES_BEGIN, NOTES_END)
+    if notes:
+        new_before, _, new_after = _block(block, NOTES_BEGIN, NOTES_END)
+        block = new_before + notes + new_after
+    if not old:
+        before, after = text.rstrip("\n") + "\n\n", ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(before + block.rstrip("\n") + after.rstrip("\n") + "\n", encoding="utf-8")
+
+
 def environment() -> dict[str, Any]:
     cpu = "?"
     with contextlib.suppress(OSError):
@@ -758,7 +973,7 @@ def environment() -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     versions = {}
-    for dist in ("stomp-enterprise", "stomp.py", "stompest"):
+    for dist in ("stomp-enterprise", "stomp.py", "stompest", "stompman", "aiostomp", "uvloop"):
         try:
             versions[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -845,19 +1060,44 @@ def write_docs(
     lines.append("## Results")
     for spec in specs:
         lines += ["", *broker_section(spec, summaries[spec.name], cfg)]
+    if path.exists():  # the asyncio section is another run's: keep it
+        _, aio, _ = _block(path.read_text(encoding="utf-8"), AIO_BEGIN, AIO_END)
+        if aio:
+            lines += ["", aio]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def save_for_charts(payload_text: str, docs_path: Path) -> None:
+def save_for_charts(payload_text: str, docs_path: Path, name: str = "e2e") -> None:
     """Keep the run's JSON beside the docs page (``bench/e2e.json``) and draw its charts there
     (:mod:`benchmarks.charts`), so the page, the SVGs and their numbers are committed together."""
-    target = docs_path.parent / "bench" / "e2e.json"
+    target = docs_path.parent / "bench" / f"{name}.json"  # the asyncio run: aio-e2e.json
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(payload_text, encoding="utf-8")
     for old in target.parent.glob(f"{target.stem}-*.svg"):
         old.unlink()  # a broker or case no longer measured leaves no stale chart
     charts.render(target)
+
+
+def chart_name(cfg: Settings) -> str:
+    """The stem of the run's JSON and charts under docs/bench/ (one set per section)."""
+    return "aio-e2e" if cfg.asyncio else "e2e"
+
+
+def write_report_docs(
+    path: Path,
+    env: dict[str, Any],
+    specs: list[BrokerSpec],
+    summaries: dict[str, dict[str, Any]],
+    cfg: Settings,
+    command: str,
+    skipped: dict[str, str],
+) -> None:
+    """``--write-docs``: the whole page (threaded run) or its asyncio section."""
+    if cfg.asyncio:
+        write_aio_docs(path, aio_doc_block(env, specs, summaries, cfg, command, skipped))
+    else:
+        write_docs(path, env, specs, summaries, cfg, command, skipped)
 
 
 # --------------------------------------------------------------------------------------------
@@ -866,12 +1106,14 @@ def save_for_charts(payload_text: str, docs_path: Path) -> None:
 
 
 def profile_ours(spec: BrokerSpec, cfg: Settings, directory: Path) -> dict[str, str]:
-    """cProfile (every thread) of ours in produce and consume; top 15 by own time."""
+    """cProfile (every thread) of ours (``--asyncio``: ours-aio) in produce and consume;
+    top 15 by own time."""
     directory.mkdir(parents=True, exist_ok=True)
     out: dict[str, str] = {}
+    client = "ours-aio" if cfg.asyncio else "ours"
     for case in ("produce", "consume"):
-        path = directory / f"{spec.name}-{case}.prof"
-        result = measure_case(spec, case, "ours", 0, cfg, profile=str(path))
+        path = directory / f"{spec.name}-{client}-{case}.prof"
+        result = measure_case(spec, case, client, 0, cfg, profile=str(path))
         if not path.exists():
             out[case] = f"no profile: {brief(result)}"
             continue
@@ -894,7 +1136,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--count", type=int, default=None, help="messages per case (20000)")
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=None, help="runs per case (3)")
-    parser.add_argument("--cases", default=",".join(ALL_CASES))
+    parser.add_argument("--cases", default=None, help="(every case; --asyncio: its four)")
     parser.add_argument("--window", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--rate", type=float, default=2000.0, help="latency case msg/s")
@@ -913,6 +1155,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--render", default=None, help="re-render tables/docs from a --json file; run nothing"
     )
     parser.add_argument("--quick", action="store_true", help="tiny counts, 1 run (smoke test)")
+    parser.add_argument(
+        "--asyncio",
+        action="store_true",
+        help="the asyncio section: ours-aio, stompman, aiostomp, raw-aio and the threaded "
+        f"client on {','.join(AIO_SECTION_CASES)} (the default --cases then)",
+    )
+    parser.add_argument(
+        "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="asyncio clients' loop"
+    )
     return parser.parse_args(argv)
 
 
@@ -935,6 +1186,8 @@ def settings(args: argparse.Namespace) -> Settings:
         rss_max_seconds=args.rss_max_seconds,
         drain_idle=0.2 if quick else 0.5,
         warmup_rounds=args.warmup_rounds if args.warmup_rounds is not None else (0 if quick else 3),
+        asyncio=args.asyncio,
+        loop=args.loop,
     )
 
 
@@ -948,14 +1201,15 @@ def render(path: Path, args: argparse.Namespace) -> int:
         summaries[name] = summarize(info["results"])
     env = data["environment"]
     print("\n".join(environment_lines(env, specs)))
+    section = aio_broker_section if cfg.asyncio else broker_section
     for spec in specs:
         print()
-        print("\n".join(broker_section(spec, summaries[spec.name], cfg)))
+        print("\n".join(section(spec, summaries[spec.name], cfg)))
         for case, text in data["brokers"][spec.name].get("profiles", {}).items():
             print(f"\ncProfile of ours, {case} ({spec.name}), top 15 by own time:\n\n{text}")
     if args.write_docs:
-        save_for_charts(path.read_text(encoding="utf-8"), Path(args.docs_path))
-        write_docs(
+        save_for_charts(path.read_text(encoding="utf-8"), Path(args.docs_path), chart_name(cfg))
+        write_report_docs(
             Path(args.docs_path), env, specs, summaries, cfg, data["command"], data["skipped"]
         )
     return 0
@@ -964,15 +1218,16 @@ def render(path: Path, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = settings(args)
+    known_cases = AIO_SECTION_CASES if args.asyncio else ALL_CASES
     cases = []
-    for name in args.cases.split(","):
+    for name in (args.cases or ",".join(known_cases)).split(","):
         name = name.strip()
-        if name == "receipt":
+        if name == "receipt" and not args.asyncio:
             cases += ["receipt-single", "receipt-pipelined"]
-        elif name in ALL_CASES:
+        elif name in known_cases:
             cases.append(name)
         elif name:
-            raise SystemExit(f"unknown case {name!r}; choose from {', '.join(ALL_CASES)}")
+            raise SystemExit(f"unknown case {name!r}; choose from {', '.join(known_cases)}")
     env = environment()
     command = "python -m benchmarks.e2e " + " ".join(argv if argv is not None else sys.argv[1:])
 
@@ -1017,9 +1272,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(environment_lines(env, specs)))
     for name, why in skipped.items():
         print(f"- {name}: not measured ({why})")
+    section = aio_broker_section if cfg.asyncio else broker_section
     for spec in specs:
         print()
-        print("\n".join(broker_section(spec, summaries[spec.name], cfg)))
+        print("\n".join(section(spec, summaries[spec.name], cfg)))
         for case, text in profiles.get(spec.name, {}).items():
             print(f"\ncProfile of ours, {case} ({spec.name}), top 15 by own time:\n\n{text}")
 
@@ -1036,7 +1292,9 @@ def main(argv: list[str] | None = None) -> int:
                     "summary": summaries[s.name],
                     "targets": [
                         {"target": t, "measured": m, "raw": r, "passed": p}
-                        for t, m, r, p in targets(summaries[s.name], cfg)
+                        for t, m, r, p in (aio_targets if cfg.asyncio else targets)(
+                            summaries[s.name], cfg
+                        )
                     ],
                     "results": all_results[s.name],
                     "profiles": profiles.get(s.name, {}),
@@ -1048,8 +1306,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             Path(args.json).write_text(payload_text)
     if args.write_docs:
-        save_for_charts(payload_text, Path(args.docs_path))
-        write_docs(Path(args.docs_path), env, specs, summaries, cfg, command, skipped)
+        save_for_charts(payload_text, Path(args.docs_path), chart_name(cfg))
+        write_report_docs(Path(args.docs_path), env, specs, summaries, cfg, command, skipped)
     failed = any(
         e["status"] in ("ERROR", "WRONG")
         for s in summaries.values()

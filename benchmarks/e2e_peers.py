@@ -17,6 +17,9 @@ Clients:
 * ``stomp.py``: ``stomp.Connection12`` (its receiver thread calls our listener; acks from the
   listener).
 * ``stompest``: ``stompest.sync.Stomp`` (single-threaded: ``receiveFrame()`` loop).
+* ``raw-aio``, ``ours-aio``, ``stompman``, ``aiostomp``: the asyncio clients, see
+  :mod:`benchmarks.e2e_aio` (cases ``produce``, ``produce-headers``, ``consume``,
+  ``consume-headers``; ``--loop uvloop`` runs them on uvloop).
 
 Cases (every one counts what moved; the parent checks the queue afterwards):
 
@@ -75,6 +78,8 @@ from urllib.parse import urlsplit
 LOGIN = "guest"
 PASSCODE = "guest"
 CLIENTS: tuple[str, ...] = ("raw", "ours", "stomp.py", "stompest")
+#: the asyncio clients (adapters in :mod:`benchmarks.e2e_aio`, imported only when asked for)
+AIO_CLIENTS: tuple[str, ...] = ("raw-aio", "ours-aio", "stompman", "aiostomp")
 CASES: tuple[str, ...] = (
     "produce",
     "consume",
@@ -144,27 +149,38 @@ def max_rss_mb() -> float:
 
 
 class Meter:
-    """Wall and process-CPU time of the timed region."""
+    """Wall and process-CPU time of the timed region (and the CPU split into user and
+    system time, which tells the interpreter's work from the kernel's socket work)."""
 
     def __init__(self) -> None:
         self.wall0 = self.cpu0 = 0.0
         self.elapsed = self.cpu = 0.0
+        self.times0 = self.times = os.times()
+        self.user = self.system = 0.0
 
     def start(self) -> None:
+        self.times0 = os.times()
         self.cpu0 = time.process_time()
         self.wall0 = time.perf_counter()
 
     def stop(self) -> None:
         self.elapsed = time.perf_counter() - self.wall0
         self.cpu = time.process_time() - self.cpu0
+        self.times = os.times()
+        self.user = self.times.user - self.times0.user
+        self.system = self.times.system - self.times0.system
 
 
 class Profiler:
-    """cProfile for every thread: one profiler per thread started after :meth:`install`."""
+    """cProfile for every thread: one profiler per thread started after :meth:`install`.
 
-    def __init__(self) -> None:
+    ``cpu=True`` (the asyncio clients, which run one thread) times with the thread's CPU
+    clock instead of the wall clock, so that a process descheduled on a busy machine does
+    not charge the wait to whatever call it was in."""
+
+    def __init__(self, cpu: bool = False) -> None:
         self.profiles: list[cProfile.Profile] = []
-        self._main = cProfile.Profile()
+        self._main = cProfile.Profile(time.thread_time) if cpu else cProfile.Profile()
 
     def install(self) -> None:
         def hook(frame: Any, event: str, arg: Any) -> None:
@@ -259,6 +275,43 @@ def text_message_headers() -> dict[str, str]:
     return {"content-type": MESSAGE_CONTENT_TYPE, **MESSAGE_HEADERS}
 
 
+def connect_frame(vhost: str | None) -> bytes:
+    """The raw clients' CONNECT: STOMP 1.2, no heart-beats."""
+    return (
+        f"CONNECT\naccept-version:1.2\nhost:{vhost or '/'}\nlogin:{LOGIN}\n"
+        f"passcode:{PASSCODE}\nheart-beat:0,0\n\n\0"
+    ).encode()
+
+
+def split_frames(buf: bytes) -> tuple[list[tuple[bytes, bytes, bytes]], bytes]:
+    """The complete frames at the start of ``buf`` (``(command, header block, body)``) and
+    the bytes left over: the raw clients' minimal frame splitter (no unescaping, no checks)."""
+    out: list[tuple[bytes, bytes, bytes]] = []
+    pos, size = 0, len(buf)
+    while pos < size:
+        while pos < size and buf[pos] in (10, 13):  # heart-beats / EOLs between frames
+            pos += 1
+        end_head = buf.find(b"\n\n", pos)
+        if end_head < 0:
+            break
+        head = buf[pos:end_head]
+        start = end_head + 2
+        length = _header(head, b"content-length")
+        if length is not None:
+            end = start + int(length)
+            if end >= size:
+                break
+        else:
+            end = buf.find(b"\0", start)
+            if end < 0:
+                break
+        nl = head.find(b"\n")
+        command = head if nl < 0 else head[:nl]
+        out.append((command.rstrip(b"\r"), head, buf[start:end]))
+        pos = end + 1
+    return out, buf[pos:]
+
+
 class RawConnection:
     """A STOMP 1.2 connection on a plain socket, with a minimal frame splitter."""
 
@@ -267,11 +320,7 @@ class RawConnection:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buf = b""
-        connect = (
-            f"CONNECT\naccept-version:1.2\nhost:{vhost or '/'}\nlogin:{LOGIN}\n"
-            f"passcode:{PASSCODE}\nheart-beat:0,0\n\n\0"
-        )
-        self.sock.sendall(connect.encode())
+        self.sock.sendall(connect_frame(vhost))
         command, headers, body = self.next_frame()
         if command != b"CONNECTED":
             raise ConnectionError(f"CONNECT refused: {command!r} {headers!r} {body!r}")
@@ -287,31 +336,7 @@ class RawConnection:
         data = self.sock.recv(_RECV)
         if not data:
             raise ConnectionError("broker closed the connection")
-        buf = self._buf + data if self._buf else data
-        out: list[tuple[bytes, bytes, bytes]] = []
-        pos, size = 0, len(buf)
-        while pos < size:
-            while pos < size and buf[pos] in (10, 13):  # heart-beats / EOLs between frames
-                pos += 1
-            end_head = buf.find(b"\n\n", pos)
-            if end_head < 0:
-                break
-            head = buf[pos:end_head]
-            start = end_head + 2
-            length = _header(head, b"content-length")
-            if length is not None:
-                end = start + int(length)
-                if end >= size:
-                    break
-            else:
-                end = buf.find(b"\0", start)
-                if end < 0:
-                    break
-            nl = head.find(b"\n")
-            command = head if nl < 0 else head[:nl]
-            out.append((command.rstrip(b"\r"), head, buf[start:end]))
-            pos = end + 1
-        self._buf = buf[pos:]
+        out, self._buf = split_frames(self._buf + data if self._buf else data)
         return out
 
     def next_frame(self) -> tuple[bytes, bytes, bytes]:
@@ -1280,6 +1305,15 @@ ADAPTERS: dict[str, Callable[[str, str | None], Any]] = {
 # --------------------------------------------------------------------------------------------
 
 
+def adapter_for(client: str) -> Callable[[str, str | None], Any]:
+    """The adapter class of ``client`` (the asyncio ones are imported only when asked for)."""
+    if client in ADAPTERS:
+        return ADAPTERS[client]
+    from benchmarks.e2e_aio import AIO_ADAPTERS
+
+    return AIO_ADAPTERS[client]
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -1304,10 +1338,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             return result
         case, template = FAILOVER_CASES[case]
         url = template.format(url=url)
-    profiler = Profiler() if args.profile else None
+    profiler = Profiler(cpu=args.client in AIO_CLIENTS) if args.profile else None
     if profiler is not None:
         profiler.install()
-    adapter = ADAPTERS[args.client](url, args.vhost or None)
+    adapter = adapter_for(args.client)(url, args.vhost or None)
+    if args.client in AIO_CLIENTS:
+        adapter.loop = args.loop  # the event loop each case runs on
     meter = Meter()
     body = b"b" * args.size
     try:
@@ -1371,13 +1407,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     if meter.elapsed > 0 and measured:
         result["msgs_per_s"] = measured / meter.elapsed
         result["cpu_us_per_msg"] = meter.cpu / measured * 1e6
+        result["user_us_per_msg"] = meter.user / measured * 1e6  # os.times(): 10 ms ticks
+        result["system_us_per_msg"] = meter.system / measured * 1e6
     result["max_rss_mb"] = max_rss_mb()
     return result
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("client", choices=CLIENTS)
+    parser.add_argument("client", choices=(*CLIENTS, *AIO_CLIENTS))
     parser.add_argument("case", choices=CASES)
     parser.add_argument("--url", required=True)
     parser.add_argument("--vhost", default="/")
@@ -1390,6 +1428,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=10_000)
     parser.add_argument("--max-seconds", type=float, default=300.0)
     parser.add_argument("--profile", default=None, help="write cProfile stats here")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     return parser.parse_args(argv)
 
 

@@ -69,7 +69,7 @@ def _otel_providers(ratio: float = 1.0) -> tuple[Any, Any]:
         SpanExportResult,
     )
 
-    class Dropped(SpanExporter):  # type: ignore[misc]
+    class Dropped(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pathlib
 import subprocess
 import sys
+from typing import Any
 
 import stomp_enterprise
 
@@ -30,3 +32,30 @@ def run_python(code: str, *, measured: bool = True, **env: str) -> str:
         timeout=60,
     )
     return out.stdout
+
+
+def run_quick_e2e(
+    tmp_path: pathlib.Path, *args: str, timeout: float = 120.0
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any], str]:
+    """``python -m benchmarks.e2e --brokers embedded --quick --count 200 ARGS`` writing its
+    JSON and its docs page under ``tmp_path``: (the process, the JSON, the page); the JSON
+    and the page are empty when the run failed before writing them. ``timeout`` is a guard
+    against a hang, not a speed check."""
+    out, docs = tmp_path / "e2e.json", tmp_path / "benchmarks.md"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.e2e",
+            *("--brokers", "embedded", "--quick", "--count", "200"),
+            *("--json", str(out), "--docs-path", str(docs), "--write-docs"),
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    data = json.loads(out.read_text()) if out.exists() else {}
+    return proc, data, docs.read_text() if docs.exists() else ""

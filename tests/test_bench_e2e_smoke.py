@@ -8,8 +8,6 @@ behind in this process.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,8 +22,8 @@ from benchmarks.e2e import (
     case_clients,
     schedule,
 )
+from tests.subproc import run_quick_e2e
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = {"raw", "ours", "stomp.py", "stompest"}
 CASES = set(ALL_CASES)  # the new cases must each be listed there (checked below)
 #: (case, client) pairs the harness reports as n/a on purpose
@@ -65,31 +63,8 @@ def test_the_send_tracking_cases_are_run_and_interleaved() -> None:
 
 @pytest.mark.slow
 def test_every_client_moves_every_message_on_the_embedded_broker(tmp_path: Path) -> None:
-    out = tmp_path / "e2e.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.e2e",
-            "--brokers",
-            "embedded",
-            "--quick",
-            "--count",
-            "200",
-            "--json",
-            str(out),
-            "--docs-path",
-            str(tmp_path / "benchmarks.md"),
-            "--write-docs",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,  # a guard, not a speed check: 11 cases x 4 clients on a shared machine
-        check=False,
-    )
+    proc, data, docs = run_quick_e2e(tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    data = json.loads(out.read_text())
     results = data["brokers"]["embedded"]["results"]
     seen = {(r["case"], r["client"]) for r in results}
     expected = {(case, client) for case in CASES for client in CLIENTS} - {
@@ -116,7 +91,6 @@ def test_every_client_moves_every_message_on_the_embedded_broker(tmp_path: Path)
     assert "| send tracking (trackMessages=true): produce ≥ 0.9x msg/s" in proc.stdout
     assert "| consume N through failover:(URL)?trackMessages=true, ACK each | n/a | " in proc.stdout
     assert "| send tracking (trackMessages=true): consume ≥ 0.9x msg/s" in proc.stdout
-    docs = (tmp_path / "benchmarks.md").read_text()
     assert "## Results" in docs
     assert "| target (ours) | measured | the raw client, same measure | result |" in docs
     # the run's JSON and its charts are kept beside the page, which shows them

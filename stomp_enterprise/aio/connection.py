@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from stomp_enterprise.aio.transport import Stream
@@ -60,9 +60,25 @@ __all__ = ["MAX_QUEUED", "Connection"]
 log = logging.getLogger("stomp_enterprise.aio")
 
 MAX_QUEUED = 4 * 1024 * 1024  # queued outbound bytes before senders wait (backpressure)
+#: what queued is handed to the stream in pieces of about this size (as the threaded writer's
+#: ``WRITE_CHUNK``): a multi-megabyte join is freshly mapped memory, a page fault per 4 KiB
+WRITE_CHUNK = 256 * 1024
 _RETIRED_KEPT = 256  # unsubscribed subscriptions a connection still routes messages to
 
 Build = Callable[[str | None], bytes]
+
+
+def next_piece(frames: Sequence[bytes], limit: int) -> tuple[int, int]:
+    """How many of ``frames``, from the first, make the next write, and their size in
+    bytes: frames are taken until ``limit`` bytes are reached (at least one; a frame is
+    never split)."""
+    count = size = 0
+    for frame in frames:
+        count += 1
+        size += len(frame)
+        if size >= limit:
+            break
+    return count, size
 
 
 class Connection:
@@ -223,35 +239,42 @@ class Connection:
             ) from None
 
     def _flush(self) -> None:
-        """Hand everything queued to the stream (one write), while it is writable."""
+        """Hand what is queued to the stream while it is writable, in pieces of about
+        ``WRITE_CHUNK`` bytes (a burst of sends that never yields queues up to
+        ``MAX_QUEUED``; joined whole, that is megabytes of freshly mapped memory)."""
         self._flush_handle = None
         stream = self.stream
-        if not self._out or not self.alive:
-            return
-        if not stream.writable.is_set():
-            return  # the stream calls _writable when it drained
-        batch, self._out = self._out, []
-        size, self._out_bytes = self._out_bytes, 0
         tracker = self.tracker
-        mark = None
-        if tracker is not None:
-            admitted = tracker.admit(batch, size)
-            if admitted < len(batch):  # the cache is full: the rest waits for a confirmation
-                self._out = batch[admitted:]
-                self._out_bytes = sum(map(len, self._out))
-                batch = batch[:admitted]
-                size -= self._out_bytes
-                if not batch:
-                    return
-            mark = tracker.prepare(batch, size, time.monotonic())
-        try:
-            stream.write(b"".join(batch))
-        except ConnectionLost as exc:
-            self._out[:0] = batch
-            self.lost(exc)
-            return
-        if tracker is not None:
-            tracker.written(batch, mark)
+        out = self._out
+        while out and self.alive and stream.writable.is_set():
+            count, size = next_piece(out, WRITE_CHUNK)
+            batch = out[:count]
+            del out[:count]
+            self._out_bytes -= size
+            mark = None
+            if tracker is not None:
+                admitted = tracker.admit(batch, size)
+                if admitted < count:  # the cache is full: the rest waits for a confirmation
+                    held = batch[admitted:]
+                    held_size = sum(map(len, held))
+                    out[:0] = held
+                    self._out_bytes += held_size
+                    size -= held_size
+                    batch = batch[:admitted]
+                    if not batch:
+                        break
+                mark = tracker.prepare(batch, size, time.monotonic())
+            try:
+                stream.write(b"".join(batch))
+            except ConnectionLost as exc:
+                out[:0] = batch
+                self._out_bytes += size
+                self.lost(exc)
+                return
+            if tracker is not None:
+                tracker.written(batch, mark)
+                if len(batch) < count:
+                    break  # the rest waits for a confirmation (see _receipt)
         if self._out_bytes <= MAX_QUEUED:
             self._room.set()
 
