@@ -13,8 +13,9 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from threading import get_ident
+from typing import TYPE_CHECKING
 
 from stomp_enterprise.core.outbox import SendTracker
 from stomp_enterprise.errors import (
@@ -24,6 +25,9 @@ from stomp_enterprise.errors import (
     StompConnectionError,
 )
 from stomp_enterprise.protocol.failover import BrokerAddress
+
+if TYPE_CHECKING:
+    from stomp_enterprise.transport.websocket import WebSocketClient, WebSocketInput
 
 __all__ = ["GateClosed", "SocketTransport", "map_socket_errors", "open_transport"]
 
@@ -132,9 +136,16 @@ class SocketTransport:
         *,
         max_buffer: int = MAX_BUFFER,
         write_timeout: float = 30.0,
+        websocket: WebSocketClient | None = None,
     ) -> None:
         self._sock = sock
         self.address = address
+        #: STOMP over WebSocket: the codec (after its handshake) that frames every write and
+        #: unwraps every read; None for plain STOMP over TCP/TLS.
+        self.websocket = websocket
+        self._control: list[bytes] = []  # WebSocket control frames (pongs) for the next write
+        self._ws_payload = b""  # STOMP bytes decoded before a close, for the next read()
+        self._ws_closed: ConnectionLost | None = None  # the peer's close, raised after them
         self.last_read = self.last_write = time.monotonic()
         self._closed = False
         self._tls = isinstance(sock, ssl.SSLSocket)
@@ -187,6 +198,8 @@ class SocketTransport:
         # the room left in the cache (queued frames are on their way into it)
         self._limit = max_buffer
         self._progress = 0  # bytes of the piece being written that got out (see _write)
+        if websocket is not None:  # frames that came with the handshake response
+            self._ws_input(websocket.take_early())
 
     @property
     def closed(self) -> bool:
@@ -249,7 +262,7 @@ class SocketTransport:
                 if remaining <= 0:
                     break
                 self._idle.wait(remaining)
-            frames = self._unsent + self._out
+            frames = [frame for frame in (*self._unsent, *self._out) if frame]
             self._unsent = []
             self._out = []
             self._out_size = 0
@@ -568,7 +581,26 @@ class SocketTransport:
 
     def _write(self, data: bytes) -> None:
         """Write all of ``data``; ``_progress`` counts the bytes that got out (so that after
-        a failure the frames written completely are known)."""
+        a failure the frames written completely are known).
+
+        Over WebSocket ``data`` goes out as one message (after any pending control frame);
+        a message cut in the middle delivers nothing, so ``_progress`` stays 0 unless all
+        of it got out."""
+        websocket = self.websocket
+        if websocket is None:
+            self._write_raw(data)
+            return
+        wire = websocket.encode(data)
+        if self._control:
+            with self._queue_lock:
+                control, self._control = self._control, []
+            wire = b"".join((*control, wire))
+        try:
+            self._write_raw(wire)
+        finally:
+            self._progress = len(data) if self._progress == len(wire) else 0
+
+    def _write_raw(self, data: bytes) -> None:
         self._progress = 0
         nb = self._nb
         if nb is not None:  # a kernel socket may be read and written at once
@@ -625,6 +657,8 @@ class SocketTransport:
         Raises:
             ConnectionLost: the socket failed.
         """
+        if self._ws_payload or self._ws_closed is not None:
+            return self._ws_pending()
         sock = self._sock
         lock = self._io_lock
         with map_socket_errors(f"read from {self.address.url}"):
@@ -649,8 +683,53 @@ class SocketTransport:
                     return b""
                 raise
         if data:
-            self.last_read = time.monotonic()
-        return data
+            self.last_read = time.monotonic()  # liveness: every byte, control frames too
+        if self.websocket is None or not data:
+            return data  # EOF: a close frame before it was reported by an earlier read
+        self._ws_input(self.websocket.receive(data))
+        if self._ws_payload or self._ws_closed is not None:
+            return self._ws_pending()
+        return None
+
+    # ------------------------------------------------------------ WebSocket
+
+    def _ws_input(self, received: WebSocketInput) -> None:
+        """Keep what the codec decoded (reader thread); queue its control frames."""
+        if received.payload:
+            self._ws_payload += received.payload
+        if received.to_send:
+            self.send_control(received.to_send)
+        closed = received.closed
+        if closed is not None and self._ws_closed is None:
+            self._ws_closed = ConnectionLost(
+                f"{self.address.url} closed the WebSocket: {closed.describe()}"
+            )
+
+    def _ws_pending(self) -> bytes:
+        """The STOMP bytes decoded so far; once they are handed out, the peer's close."""
+        payload = self._ws_payload
+        if payload:
+            self._ws_payload = b""
+            return payload
+        assert self._ws_closed is not None
+        raise self._ws_closed
+
+    def send_control(self, wire: bytes) -> None:
+        """Write WebSocket control frame bytes (a pong, a close) ahead of the next data
+        (any thread; never blocks the caller on the socket): before :meth:`start_writer`
+        at once, afterwards by whichever thread writes next, which an empty entry in the
+        queue guarantees."""
+        with self._cond:
+            if self._closed or self._error is not None:
+                return
+            self._control.append(wire)
+            if self._writer is not None:
+                self._out.append(b"")
+                if not self._writing and not self._woken:
+                    self._woken = True
+                    self._cond.notify()
+                return
+        self._send_now(b"")
 
     def close(self, join_timeout: float = 5.0) -> None:
         """Shut the socket down, close it and join the writer (idempotent, never raises;
@@ -663,10 +742,22 @@ class SocketTransport:
             self._stalled = False
             self._cond.notify_all()
             self._idle.notify_all()
+            goodbye = self.websocket is not None and self._error is None and not self._writing
+        if goodbye:
+            self._say_goodbye()
         self._close_socket()
         writer = self._writer
         if writer is not None and writer is not threading.current_thread():
             writer.join(join_timeout)
+
+    def _say_goodbye(self) -> None:
+        """WebSocket: write a close frame (code 1000) if the socket takes it at once."""
+        assert self.websocket is not None
+        wire = self.websocket.close_frame(1000, "")
+        handle = self._nb or self._sock  # both non-blocking here (see __init__)
+        guard: AbstractContextManager[object] = self._io_lock or nullcontext()
+        with suppress(OSError, ssl.SSLError), guard:
+            handle.send(wire)
 
     def _close_socket(self) -> None:
         with suppress(OSError):
