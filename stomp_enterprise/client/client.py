@@ -87,8 +87,9 @@ class Client:
     """A thread-safe STOMP client.
 
     Args:
-        url: ``tcp://host:port``, ``ssl://...``, ``stomp://...``, ``stomp+ssl://...`` or an
-            ActiveMQ failover URI ``failover:(tcp://a:61613,tcp://b:61613)?randomize=false``.
+        url: ``tcp://host:port``, ``ssl://...``, ``stomp://...``, ``stomp+ssl://...``,
+            ``ws://host:port/path``, ``wss://...`` (STOMP over WebSocket) or an ActiveMQ
+            failover URI ``failover:(tcp://a:61613,ws://b:15674/ws)?randomize=false``.
         login: user name.
         passcode: password (never logged or shown in a repr).
         vhost: CONNECT ``host`` header (RabbitMQ vhost, Apollo host name); ``/`` by default.
@@ -101,7 +102,8 @@ class Client:
         **options: any other :class:`~stomp_enterprise.config.ClientConfig` field
             (``dispatch_workers``, ``queue_size``, ``max_backlog_messages``,
             ``max_backlog_bytes``, ``backlog_low_water``, ``max_frame_size``, ``content_length``,
-            ``client_id``, ``connect_headers``, ``heartbeat_tolerance``, ``seed``).
+            ``client_id``, ``connect_headers``, ``heartbeat_tolerance``, ``websocket``,
+            ``seed``).
 
     Every public method may be called from any thread, including from inside a message
     handler or listener, unless its docstring says otherwise.
@@ -425,9 +427,11 @@ class Client:
             write_timeout=timeouts.write,
             ssl_context=self._ssl_context if broker.use_ssl else None,
             server_hostname=self._server_hostname(),
+            websocket=config.websocket,
+            versions=config.versions,
         )
         session = Session(
-            config.versions,
+            transport.stomp_versions(config.versions),
             config.heart_beats,
             max_frame_size=config.max_frame_size,
             content_length=config.content_length,

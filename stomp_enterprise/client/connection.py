@@ -181,7 +181,10 @@ class Connection:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ConnectTimeout(f"no CONNECTED from {self.url} within {timeout:g}s")
-            chunk = self.transport.read(min(remaining, _MAX_TICK))
+            try:
+                chunk = self.transport.read(min(remaining, _MAX_TICK))
+            except ConnectionLost as exc:  # e.g. a WebSocket close frame: code and reason
+                raise ConnectFailed(f"{exc} (during CONNECT)") from exc
             if chunk is None:
                 continue
             if not chunk:

@@ -12,7 +12,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from threading import get_ident
 from typing import TYPE_CHECKING
@@ -24,7 +24,9 @@ from stomp_enterprise.errors import (
     ConnectTimeout,
     StompConnectionError,
 )
+from stomp_enterprise.protocol.constants import VERSIONS
 from stomp_enterprise.protocol.failover import BrokerAddress
+from stomp_enterprise.transport.wsconfig import WebSocketOptions
 
 if TYPE_CHECKING:
     from stomp_enterprise.transport.websocket import WebSocketClient, WebSocketInput
@@ -76,17 +78,21 @@ def open_transport(
     write_timeout: float,
     ssl_context: ssl.SSLContext | None = None,
     server_hostname: str | None = None,
+    websocket: WebSocketOptions | None = None,
+    versions: Sequence[str] = VERSIONS,
 ) -> SocketTransport:
-    """Connect to ``address`` (TCP, then TLS when the scheme asks for it).
+    """Connect to ``address`` (TCP, then TLS when the scheme asks for it, then the
+    WebSocket upgrade for ``ws``/``wss``, offering the subprotocols of ``versions``).
 
-    ``connect_timeout`` bounds the TCP connect and the TLS handshake *together*: a server
-    that accepts the TCP connection and never completes the handshake (or trickles it) is
-    given up at the deadline. Call from the connecting thread.
+    ``connect_timeout`` bounds the TCP connect, the TLS handshake and the WebSocket
+    upgrade *together*: a server that accepts the TCP connection and never completes a
+    handshake (or trickles it) is given up at the deadline. Call from the connecting
+    thread.
 
     Raises:
-        ConnectTimeout: TCP connect plus the TLS handshake took longer than
-            ``connect_timeout``.
-        ConnectFailed: refused, unreachable, or the TLS handshake/verification failed.
+        ConnectTimeout: the connect and handshakes took longer than ``connect_timeout``.
+        ConnectFailed: refused, unreachable, the TLS handshake/verification failed, or the
+            WebSocket upgrade was refused (the message names the HTTP status).
     """
     deadline = time.monotonic() + connect_timeout
     with map_socket_errors(f"connect to {address.url}", connecting=True):
@@ -105,11 +111,45 @@ def open_transport(
                 sock = ssl_context.wrap_socket(
                     sock, server_hostname=server_hostname or address.host
                 )
+            codec = None
+            if address.use_websocket:
+                codec = _upgrade(sock, address, websocket or WebSocketOptions(), versions, deadline)
             sock.settimeout(write_timeout)
         except BaseException:
             sock.close()
             raise
-    return SocketTransport(sock, address, write_timeout=write_timeout)
+    return SocketTransport(sock, address, write_timeout=write_timeout, websocket=codec)
+
+
+def _upgrade(
+    sock: socket.socket,
+    address: BrokerAddress,
+    options: WebSocketOptions,
+    versions: Sequence[str],
+    deadline: float,
+) -> WebSocketClient:
+    """The WebSocket handshake on the connected (blocking) socket, bounded by ``deadline``."""
+    from stomp_enterprise.transport.websocket import WebSocketClient
+
+    codec = WebSocketClient(
+        address.host,
+        address.port,
+        secure=address.use_ssl,
+        resource=address.resource,
+        versions=versions,
+        extra_headers=options.plain_headers(),
+        text=options.text,
+        url=address.url,
+    )
+    sock.sendall(codec.handshake_request())
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no WebSocket handshake answer in time")
+        sock.settimeout(remaining)
+        if codec.receive_handshake(sock.recv(RECV_SIZE)):
+            log.debug("%s: WebSocket subprotocol %s", address.url, codec.subprotocol)
+            return codec
 
 
 class GateClosed(Exception):
@@ -200,6 +240,14 @@ class SocketTransport:
         self._progress = 0  # bytes of the piece being written that got out (see _write)
         if websocket is not None:  # frames that came with the handshake response
             self._ws_input(websocket.take_early())
+
+    def stomp_versions(self, versions: Sequence[str]) -> tuple[str, ...]:
+        """The STOMP versions to offer in CONNECT on this connection: over WebSocket the
+        one of the subprotocol the server accepted (all of ``versions`` when it accepted
+        none); otherwise ``versions``. Any thread."""
+        if self.websocket is None:
+            return tuple(versions)
+        return self.websocket.stomp_versions()
 
     @property
     def closed(self) -> bool:

@@ -146,6 +146,8 @@ class _Endpoint:
     _mask: bool
     text: bool
     _early: list[Event]  # frames parsed with the handshake, for the first receive()
+    #: pongs received so far (answers to :meth:`ping_frame`); read by tests.
+    pongs_received = 0
 
     def encode(self, payload: bytes) -> bytes:
         """Frame ``payload`` (STOMP bytes) as one WebSocket message, binary unless
@@ -196,6 +198,9 @@ class _Endpoint:
         return self._decoded(events, [])
 
     def _decoded(self, events: list[Event], writes: list[bytes]) -> WebSocketInput:
+        self.pongs_received += sum(
+            1 for event in events if isinstance(event, Frame) and event.opcode is Opcode.PONG
+        )
         chunks = [
             event.data
             for event in events
@@ -390,8 +395,11 @@ class WebSocketServer(_Endpoint):
         self.request: Request | None = None
         self._early = []
 
-    def receive_handshake(self, data: bytes) -> tuple[bytes, bool] | None:
-        """Take request bytes (``b""`` at the end of the stream).
+    def receive_handshake(
+        self, data: bytes, *, path: str | None = None
+    ) -> tuple[bytes, bool] | None:
+        """Take request bytes (``b""`` at the end of the stream); a request for another
+        ``path`` than the one given (if any) is answered 404.
 
         Returns:
             ``None`` while the request is incomplete; else the response bytes to write and
@@ -412,6 +420,8 @@ class WebSocketServer(_Endpoint):
         self._early = [e for e in events if isinstance(e, Frame)]
         if self._reject is not None:
             response = protocol.reject(self._reject, "refused by the test broker\n")
+        elif path is not None and request.path.partition("?")[0] != path:
+            response = protocol.reject(404, "no WebSocket endpoint here\n")
         else:
             response = protocol.accept(request)
         protocol.send_response(response)

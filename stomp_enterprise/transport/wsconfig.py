@@ -1,0 +1,71 @@
+"""Options of STOMP over WebSocket (``ws://`` and ``wss://`` brokers); no dependency on the
+WebSocket library, so a configuration can be built (and checked) without it."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from stomp_enterprise.errors import ConfigError
+
+__all__ = ["WebSocketOptions", "require_websockets"]
+
+
+class WebSocketOptions(BaseModel):
+    """How to open and use a WebSocket connection to a ``ws://`` or ``wss://`` broker.
+
+    TLS for ``wss://`` is the client's ``ssl`` option, exactly as for ``ssl://``
+    (certificates verified by default).
+
+    Attributes:
+        headers: extra HTTP headers for the upgrade request (``Authorization``, ``Cookie``,
+            ``Origin``, a proxy's token...). Their values are secret: never logged, never in
+            a repr or an error message. The handshake's own headers (``Host``, ``Upgrade``,
+            ``Sec-WebSocket-*``...) cannot be replaced.
+        text: send STOMP frames as text WebSocket messages instead of binary ones (for a
+            server or proxy that only passes text; bodies must then be UTF-8). Received
+            messages may be text or binary either way.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+    text: bool = False
+
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _check_headers(cls, value: object) -> object:
+        if isinstance(value, dict):
+            for name, item in value.items():
+                if not isinstance(name, str) or not name:
+                    raise ConfigError("WebSocket header names must be non-empty strings")
+                text = item.get_secret_value() if isinstance(item, SecretStr) else item
+                if not isinstance(text, str) or any(c in text for c in "\r\n\0"):
+                    raise ConfigError(
+                        f"WebSocket header {name!r}: the value must be a string without line breaks"
+                    )
+        return value
+
+    def plain_headers(self) -> dict[str, str]:
+        """The headers with their values revealed, for the handshake request only."""
+        return {name: value.get_secret_value() for name, value in self.headers.items()}
+
+    def __repr__(self) -> str:
+        names = ", ".join(sorted(self.headers))
+        return f"WebSocketOptions(headers=[{names}] (values hidden), text={self.text!r})"
+
+    __str__ = __repr__
+
+
+def require_websockets() -> None:
+    """Check that the WebSocket library is installed (any thread).
+
+    Raises:
+        ConfigError: it is not: ``pip install 'stomp-enterprise[ws]'``.
+    """
+    if importlib.util.find_spec("websockets") is None:
+        raise ConfigError(
+            "ws:// and wss:// brokers need the 'websockets' package: "
+            "pip install 'stomp-enterprise[ws]'"
+        )
