@@ -211,14 +211,14 @@ class _Endpoint:
 
     def _closed(self) -> CloseInfo | None:
         protocol = self._protocol
-        exc = protocol.parser_exc
-        if exc is not None:
-            return CloseInfo(protocol.close_sent.code if protocol.close_sent else 1002, str(exc))
         received = protocol.close_rcvd
         if received is not None:
             return CloseInfo(received.code, received.reason)
-        if protocol.state is State.CLOSED or protocol.reader.eof:
+        exc = protocol.parser_exc
+        if isinstance(exc, EOFError) or (exc is None and protocol.reader.eof):
             return CloseInfo(1006, "the stream ended without a close frame")
+        if exc is not None:
+            return CloseInfo(protocol.close_sent.code if protocol.close_sent else 1002, str(exc))
         return None
 
 
