@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     )
     from stomp_enterprise.config import ClientConfig, Timeouts
     from stomp_enterprise.protocol import Frame, FrameParser
-    from stomp_enterprise.transport import TlsOptions
+    from stomp_enterprise.transport import TlsOptions, WebSocketOptions
 
 __version__ = "0.1.0"
 
@@ -60,6 +60,7 @@ _LAZY: dict[str, str] = {
     "Frame": "stomp_enterprise.protocol",
     "FrameParser": "stomp_enterprise.protocol",
     "TlsOptions": "stomp_enterprise.transport",
+    "WebSocketOptions": "stomp_enterprise.transport",
 }
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "Timeouts",
     "TlsOptions",
     "Transaction",
+    "WebSocketOptions",
     "BrokerError",
     "ConfigError",
     "ConnectFailed",

@@ -429,7 +429,10 @@ class BrokerAddress(BaseModel):
         authority, _, path = authority.partition("/")
         if path:
             raise ConfigError(
-                f"invalid broker URI {uri!r}: unexpected path '/{path}'", part="path", value=uri
+                f"invalid broker URI {uri!r}: unexpected path '/{path}' (a path is only allowed "
+                "for ws:// and wss:// brokers)",
+                part="path",
+                value=uri,
             )
         try:
             host, port = _split_authority(authority)

@@ -109,6 +109,7 @@ class Broker:
         websocket_path: the request path accepted; any other is answered ``404``.
         websocket_subprotocols: the subprotocols accepted, preferred first; ``None``: those
             of ``versions``, highest first; ``()`` accepts the upgrade without one.
+        websocket_text: send text WebSocket messages (binary by default).
 
     Every public method may be called from any thread, including a test's main thread and
     a handler running on a client's thread.
@@ -132,6 +133,7 @@ class Broker:
         websocket: bool = False,
         websocket_path: str = "/ws",
         websocket_subprotocols: Sequence[str] | None = None,
+        websocket_text: bool = False,
     ) -> None:
         if not versions or any(v not in VERSIONS for v in versions):
             raise ValueError(f"versions must be a non-empty subset of {sorted(VERSIONS)}")
@@ -158,6 +160,7 @@ class Broker:
                 f"v{version.replace('.', '')}.stomp" for version in sorted(versions, reverse=True)
             ]
         self.websocket_subprotocols = tuple(websocket_subprotocols)
+        self.websocket_text = websocket_text
         self._ws_reject: int | None = None
         self._router = Router(max_redeliveries=max_redeliveries, dead_letter=dead_letter)
         self._lock = threading.Lock()  # broker state: router, connections, logs, switches
@@ -463,6 +466,21 @@ class Broker:
         """Pongs received so far on the current WebSocket connections. Any thread."""
         return sum(codec.pongs_received for _, codec in self._websocket_connections())
 
+    def websocket_requests(self) -> list[dict[str, str]]:
+        """The upgrade request headers (lower-case names) of the current WebSocket
+        connections, oldest first. Any thread."""
+        return [
+            {name.lower(): value for name, value in codec.request.headers.raw_items()}
+            for _, codec in self._websocket_connections()
+            if codec.request is not None
+        ]
+
+    def websocket_messages(self) -> tuple[int, int]:
+        """``(text, binary)``: data messages received so far on the current WebSocket
+        connections. Any thread."""
+        codecs = [codec for _, codec in self._websocket_connections()]
+        return sum(c.text_messages for c in codecs), sum(c.binary_messages for c in codecs)
+
     def close_websocket(self, code: int = 1001, reason: str = "going away") -> None:
         """Send a WebSocket close frame with ``code`` and ``reason`` to every WebSocket
         connection, then close them. Any thread."""
@@ -508,7 +526,11 @@ class Broker:
                 if self.websocket:
                     from stomp_enterprise.transport.websocket import WebSocketServer
 
-                    codec = WebSocketServer(self.websocket_subprotocols, reject=self._ws_reject)
+                    codec = WebSocketServer(
+                        self.websocket_subprotocols,
+                        text=self.websocket_text,
+                        reject=self._ws_reject,
+                    )
                 conn = BrokerConnection(
                     number,
                     sock,

@@ -146,8 +146,10 @@ class _Endpoint:
     _mask: bool
     text: bool
     _early: list[Event]  # frames parsed with the handshake, for the first receive()
-    #: pongs received so far (answers to :meth:`ping_frame`); read by tests.
+    #: pongs, text and binary data messages received so far (read by tests).
     pongs_received = 0
+    text_messages = 0
+    binary_messages = 0
 
     def encode(self, payload: bytes) -> bytes:
         """Frame ``payload`` (STOMP bytes) as one WebSocket message, binary unless
@@ -198,9 +200,14 @@ class _Endpoint:
         return self._decoded(events, [])
 
     def _decoded(self, events: list[Event], writes: list[bytes]) -> WebSocketInput:
-        self.pongs_received += sum(
-            1 for event in events if isinstance(event, Frame) and event.opcode is Opcode.PONG
-        )
+        for event in events:
+            if isinstance(event, Frame):
+                if event.opcode is Opcode.PONG:
+                    self.pongs_received += 1
+                elif event.opcode is Opcode.TEXT:
+                    self.text_messages += 1
+                elif event.opcode is Opcode.BINARY:
+                    self.binary_messages += 1
         chunks = [
             event.data
             for event in events
