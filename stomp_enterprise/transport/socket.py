@@ -373,7 +373,8 @@ class SocketTransport:
             raise ConnectionLost(f"connection to {self.address.url} is closed")
         try:
             with map_socket_errors(f"write to {self.address.url}"):
-                self._write(data)  # TLS: bounded by the write timeout (see _send_tls)
+                # TLS: bounded by the write timeout (see _send_tls)
+                self._write(data if self.websocket is None else b"".join(self._framed([data])))
         except ConnectionLost:
             self.close()  # a partial write leaves a cut frame: the stream is unusable
             raise
@@ -582,30 +583,34 @@ class SocketTransport:
             with self._queue_lock:  # the reader confirms (under this lock) at any time
                 mark = tracker.prepare(batch, size, time.monotonic())
         start = 0  # the first frame of the piece being written
+        wire = batch
+        if self.websocket is not None:  # one message per frame: a cut one delivers nothing
+            wire = self._framed(batch)
+            size = sum(map(len, wire))
         try:
             with map_socket_errors(f"write to {self.address.url}"):
-                if len(batch) == 1:
-                    self._write(batch[0])
+                if len(wire) == 1:
+                    self._write(wire[0])
                 elif size <= WRITE_CHUNK:
-                    self._write(b"".join(batch))
+                    self._write(b"".join(wire))
                 else:
                     # Joined in bounded pieces: a multi-megabyte join is freshly mapped
                     # memory (a page fault per 4 KiB) and holds the GIL for the whole copy;
                     # a reused 256 KiB piece is neither.
                     total = 0
-                    for index, frame in enumerate(batch, 1):
+                    for index, frame in enumerate(wire, 1):
                         total += len(frame)
                         if total >= WRITE_CHUNK:
-                            self._write(b"".join(batch[start:index]))
+                            self._write(b"".join(wire[start:index]))
                             start, total = index, 0
-                    if start < len(batch):
-                        self._write(b"".join(batch[start:]))
+                    if start < len(wire):
+                        self._write(b"".join(wire[start:]))
         except ConnectionLost as exc:
             # frames written completely: the pieces before, and those of the failed piece
             # that fit in the bytes it got out (a frame cut in the middle is not)
             done, written = start, self._progress
-            while done < len(batch) and len(batch[done]) <= written:
-                written -= len(batch[done])
+            while done < len(wire) and len(wire[done]) <= written:
+                written -= len(wire[done])
                 done += 1
             with self._cond:
                 first = self._error is None
@@ -631,24 +636,7 @@ class SocketTransport:
         """Write all of ``data``; ``_progress`` counts the bytes that got out (so that after
         a failure the frames written completely are known).
 
-        Over WebSocket ``data`` goes out as one message (after any pending control frame);
-        a message cut in the middle delivers nothing, so ``_progress`` stays 0 unless all
-        of it got out."""
-        websocket = self.websocket
-        if websocket is None:
-            self._write_raw(data)
-            return
-        wire = websocket.encode(data)
-        if self._control:
-            with self._queue_lock:
-                control, self._control = self._control, []
-            wire = b"".join((*control, wire))
-        try:
-            self._write_raw(wire)
-        finally:
-            self._progress = len(data) if self._progress == len(wire) else 0
-
-    def _write_raw(self, data: bytes) -> None:
+        Over WebSocket ``data`` is already framed (see :meth:`_framed`)."""
         self._progress = 0
         nb = self._nb
         if nb is not None:  # a kernel socket may be read and written at once
@@ -740,6 +728,17 @@ class SocketTransport:
         return None
 
     # ------------------------------------------------------------ WebSocket
+
+    def _framed(self, frames: list[bytes]) -> list[bytes]:
+        """WebSocket: each STOMP frame as one message (what every broker's STOMP-over-
+        WebSocket handler expects), pending control frames (pongs) ahead of the first."""
+        assert self.websocket is not None
+        wire = self.websocket.encode_many(frames)
+        if self._control:
+            with self._queue_lock:
+                control, self._control = self._control, []
+            wire[0] = b"".join((*control, wire[0]))
+        return wire
 
     def _ws_input(self, received: WebSocketInput) -> None:
         """Keep what the codec decoded (reader thread); queue its control frames."""

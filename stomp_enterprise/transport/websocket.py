@@ -29,6 +29,8 @@ one message may hold several STOMP frames: the payload is a byte stream, as over
 from __future__ import annotations
 
 import logging
+import os
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +43,11 @@ from websockets.protocol import Event, Protocol, State
 from websockets.server import ServerProtocol
 from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - websockets built without its C extension
+    from websockets.utils import apply_mask
 
 from stomp_enterprise.errors import ConfigError, ConnectFailed
 
@@ -136,6 +143,20 @@ class WebSocketInput:
 
 
 _NOTHING = WebSocketInput(b"", b"", None)
+_SHORT = struct.Struct("!BB")
+_MEDIUM = struct.Struct("!BBH")
+_LONG = struct.Struct("!BBQ")
+
+
+def _header(first: int, mask_bit: int, length: int) -> bytes:
+    """The first bytes of a data frame (RFC 6455 5.2): FIN/opcode, mask bit and length."""
+    if length < 126:
+        return _SHORT.pack(first, mask_bit | length)
+    if length < 65536:
+        return _MEDIUM.pack(first, mask_bit | 126, length)
+    return _LONG.pack(first, mask_bit | 127, length)
+
+
 _DATA = (Opcode.BINARY, Opcode.TEXT, Opcode.CONT)
 
 
@@ -153,13 +174,30 @@ class _Endpoint:
 
     def encode(self, payload: bytes) -> bytes:
         """Frame ``payload`` (STOMP bytes) as one WebSocket message, binary unless
-        :attr:`text`; masked on the client side. Stateless: any thread.
+        :attr:`text`; masked with a fresh random key on the client side. Stateless: any
+        thread.
 
         An empty payload gives empty bytes (nothing to write)."""
-        if not payload:
-            return b""
-        opcode = Opcode.TEXT if self.text else Opcode.BINARY
-        return Frame(opcode, payload).serialize(mask=self._mask)
+        return self.encode_many([payload])[0]
+
+    def encode_many(self, payloads: Sequence[bytes]) -> list[bytes]:
+        """:meth:`encode` each payload (one message each, in order; empty ones give empty
+        bytes): the masking keys of the batch come from one call to the OS's random
+        source, and the masking itself is websockets' C routine."""
+        first = 0x81 if self.text else 0x82  # FIN + text/binary opcode
+        if not self._mask:
+            return [_header(first, 0, len(p)) + p if p else b"" for p in payloads]
+        keys = os.urandom(4 * len(payloads))
+        out = []
+        for index, payload in enumerate(payloads):
+            if not payload:
+                out.append(b"")
+                continue
+            key = keys[4 * index : 4 * index + 4]
+            out.append(
+                b"".join((_header(first, 0x80, len(payload)), key, apply_mask(payload, key)))
+            )
+        return out
 
     def close_frame(self, code: int = 1000, reason: str = "") -> bytes:
         """The wire bytes of a close frame (to write before closing the socket). Any
