@@ -143,6 +143,7 @@ class WebSocketInput:
 
 
 _NOTHING = WebSocketInput(b"", b"", None)
+_MAX_HEAD = 64 * 1024  # a longer response head goes to the protocol, which refuses it
 _SHORT = struct.Struct("!BB")
 _MEDIUM = struct.Struct("!BBH")
 _LONG = struct.Struct("!BBQ")
@@ -171,6 +172,10 @@ class _Endpoint:
     pongs_received = 0
     text_messages = 0
     binary_messages = 0
+    _pending = b""  # an incomplete frame, completed by the next receive()
+    _closed_info: CloseInfo | None = None
+    #: frames from the peer are unmasked (the client side): the fast path applies
+    _fast = False
 
     def encode(self, payload: bytes) -> bytes:
         """Frame ``payload`` (STOMP bytes) as one WebSocket message, binary unless
@@ -213,46 +218,132 @@ class _Endpoint:
 
         Only one thread may call this (the reader).
 
+        The bytes are cut into whole frames here (an incomplete last frame waits for the
+        next call), so websockets' protocol only ever sees whole frames: the common case
+        (a final, unmasked text or binary frame outside a fragmented message) is taken
+        here without it, every other frame (control frames, fragments, anything invalid)
+        goes through it, in order, so its state and checks stay exact.
+
         Returns:
             The STOMP payload, control frames to write and, at the end, the close reason.
             At the end of the stream without a close frame ``closed`` has code 1006.
         """
         protocol = self._protocol
-        if data:
-            protocol.receive_data(data)
-        else:
-            protocol.receive_eof()
-        events = protocol.events_received()
-        if self._early:
-            events[:0] = self._early
+        if not self._fast:  # the server side: every (masked) frame through the protocol
+            if data:
+                protocol.receive_data(data)
+            else:
+                protocol.receive_eof()
+            parsed = [*self._early, *protocol.events_received()]
             self._early = []
-        writes = [chunk for chunk in protocol.data_to_send() if chunk]
-        if not events and not writes and data:
+            return self._decoded(parsed, protocol.data_to_send())
+        chunks: list[bytes] = []
+        writes: list[bytes] = []
+        events: list[Event] = self._early
+        self._early = []
+        if not data:  # the end: what is left (an incomplete frame) is the protocol's to judge
+            if self._pending:
+                protocol.receive_data(self._pending)
+                self._pending = b""
+            protocol.receive_eof()
+            return self._decoded([*events, *protocol.events_received()], protocol.data_to_send())
+        if self._pending:
+            data = self._pending + data
+            self._pending = b""
+        if events:
+            self._collect(events, chunks)
+        size = len(data)
+        offset = 0
+        slow = -1  # start of a run of frames for the protocol
+        fast_ok = self._fast and protocol.state is State.OPEN
+        while offset + 2 <= size:
+            first, second = data[offset], data[offset + 1]
+            start = offset + 2
+            length = second & 0x7F
+            if length == 126:
+                start += 2
+                if start > size:
+                    break
+                length = int.from_bytes(data[offset + 2 : start], "big")
+            elif length == 127:
+                start += 8
+                if start > size:
+                    break
+                length = int.from_bytes(data[offset + 2 : start], "big")
+            if second & 0x80:
+                start += 4
+            end = start + length
+            if end > size:
+                break
+            if (
+                fast_ok
+                and first in (0x81, 0x82)
+                and not second & 0x80
+                and slow < 0
+                and protocol.current_size is None  # no fragmented message open
+            ):
+                if length:
+                    chunks.append(data[start:end])
+                if first == 0x81:
+                    self.text_messages += 1
+                else:
+                    self.binary_messages += 1
+                offset = end
+                continue
+            if slow < 0:
+                slow = offset
+            offset = end
+            # hand the run to the protocol before the next frame that could be fast
+            if end + 2 <= size and data[end] in (0x81, 0x82) and not data[end + 1] & 0x80:
+                self._through_protocol(data[slow:end], chunks, writes)
+                slow = -1
+                fast_ok = self._fast and protocol.state is State.OPEN
+        if slow >= 0:
+            self._through_protocol(data[slow:offset], chunks, writes)
+        if offset < size:
+            self._pending = data[offset:]
+        if not chunks and not writes and not events and self._closed_info is None:
             return _NOTHING
-        return self._decoded(events, writes)
+        payload = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return WebSocketInput(bytes(payload), b"".join(writes), self._closed())
+
+    def _through_protocol(self, frames: bytes, chunks: list[bytes], writes: list[bytes]) -> None:
+        """Whole frames through websockets' protocol; their data and replies collected."""
+        protocol = self._protocol
+        protocol.receive_data(frames)
+        self._collect(protocol.events_received(), chunks)
+        writes.extend(chunk for chunk in protocol.data_to_send() if chunk)
+        self._closed_info = self._closed()
+
+    def _collect(self, events: list[Event], chunks: list[bytes]) -> None:
+        for event in events:
+            if not isinstance(event, Frame):
+                continue
+            opcode = event.opcode
+            if opcode in _DATA:
+                if event.data:
+                    chunks.append(bytes(event.data))
+                if opcode is Opcode.TEXT:
+                    self.text_messages += 1
+                elif opcode is Opcode.BINARY:
+                    self.binary_messages += 1
+            elif opcode is Opcode.PONG:
+                self.pongs_received += 1
 
     def take_early(self) -> WebSocketInput:
         """What came together with the handshake (frames a server sent right after its
         answer): call once after the handshake, before the first :meth:`receive`."""
+        if self._fast:  # the client: bytes that came behind the 101 wait in _pending
+            data, self._pending = self._pending, b""
+            return self.receive(data) if data else _NOTHING
         events, self._early = self._early, []
         return self._decoded(events, [])
 
     def _decoded(self, events: list[Event], writes: list[bytes]) -> WebSocketInput:
-        for event in events:
-            if isinstance(event, Frame):
-                if event.opcode is Opcode.PONG:
-                    self.pongs_received += 1
-                elif event.opcode is Opcode.TEXT:
-                    self.text_messages += 1
-                elif event.opcode is Opcode.BINARY:
-                    self.binary_messages += 1
-        chunks = [
-            event.data
-            for event in events
-            if isinstance(event, Frame) and event.opcode in _DATA and event.data
-        ]
+        chunks: list[bytes] = []
+        self._collect(events, chunks)
         payload = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        return WebSocketInput(bytes(payload), b"".join(writes), self._closed())
+        return WebSocketInput(payload, b"".join(w for w in writes if w), self._closed())
 
     def _closed(self) -> CloseInfo | None:
         protocol = self._protocol
@@ -288,6 +379,7 @@ class WebSocketClient(_Endpoint):
     """
 
     _mask = True
+    _fast = True
 
     def __init__(
         self,
@@ -323,6 +415,7 @@ class WebSocketClient(_Endpoint):
             self._headers.append((name, value))
         self.subprotocol: str | None = None
         self._done = False
+        self._head = b""  # the response so far, until its head is complete
         self._early = []
 
     def __repr__(self) -> str:
@@ -352,8 +445,21 @@ class WebSocketClient(_Endpoint):
         """
         protocol = self._protocol
         if data:
-            protocol.receive_data(data)
+            # A 101 has no body: the protocol gets its head only, frames behind it wait
+            # for receive(), which cuts frames itself (see there). Any other answer goes
+            # to the protocol whole (it reads a body to report the refusal).
+            head = self._head + data
+            end = head.find(b"\r\n\r\n")
+            if end < 0 and len(head) < _MAX_HEAD:
+                self._head = head
+                return False
+            self._head = b""
+            if head.startswith(b"HTTP/1.1 101 ") and end >= 0:
+                head, self._pending = head[: end + 4], head[end + 4 :]
+            protocol.receive_data(head)
         else:
+            if self._head:
+                protocol.receive_data(self._head)
             protocol.receive_eof()
         exc = protocol.handshake_exc
         if exc is not None:
@@ -363,7 +469,6 @@ class WebSocketClient(_Endpoint):
             events = protocol.events_received()
             response = next(e for e in events if isinstance(e, Response))
             self.subprotocol = _accepted(response.headers)
-            self._early = [e for e in events if isinstance(e, Frame)]  # for receive()
             return True
         if not data:
             raise ConnectFailed(
