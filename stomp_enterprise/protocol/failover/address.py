@@ -357,9 +357,12 @@ class BrokerAddress(BaseModel):
                 part="fragment",
                 value=uri,
             )
-        if scheme.lower() in _WEBSOCKET_SCHEMES:
-            return cls._parse_websocket(uri, scheme, rest)
-        authority, has_query, query = rest.partition("?")
+        websocket = scheme.lower() in _WEBSOCKET_SCHEMES
+        if websocket:  # path and query are the request target, not options
+            cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+            authority, resource = rest[:cut], rest[cut:]
+        else:
+            authority, has_query, query = rest.partition("?")
         if "@" in authority:  # before the path check: a password may hold a '/'
             raise ConfigError(
                 f"invalid broker URI {uri!r}: user information ('user@host') is not supported; "
@@ -367,41 +370,22 @@ class BrokerAddress(BaseModel):
                 part="host",
                 value=uri,
             )
-        authority, _, path = authority.partition("/")
-        if path:
-            raise ConfigError(
-                f"invalid broker URI {uri!r}: unexpected path '/{path}' (a path is only allowed "
-                "for ws:// and wss:// brokers)",
-                part="path",
-                value=uri,
-            )
+        if not websocket:
+            authority, _, path = authority.partition("/")
+            if path:
+                raise ConfigError(
+                    f"invalid broker URI {uri!r}: unexpected path '/{path}' (a path is only "
+                    "allowed for ws:// and wss:// brokers)",
+                    part="path",
+                    value=uri,
+                )
         try:
             host, port = _split_authority(authority)
-            options = _parse_broker_query(query) if has_query else {}
-            data: dict[str, object] = {"scheme": scheme, "host": host, "options": options}
-            if port is not None:
-                data["port"] = port
-            return cls(**data)
-        except ConfigError as exc:
-            raise ConfigError(f"{exc} (in broker URI {uri!r})", **exc.context) from None
-
-    @classmethod
-    def _parse_websocket(cls, uri: str, scheme: str, rest: str) -> BrokerAddress:
-        """``ws://host[:port][/path][?query]`` after the scheme (``rest``)."""
-        cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
-        authority, resource = rest[:cut], rest[cut:]
-        if "@" in authority:
-            raise ConfigError(
-                f"invalid broker URI {uri!r}: user information ('user@host') is not "
-                "supported; pass credentials separately",
-                part="host",
-                value=uri,
-            )
-        if resource.startswith("?"):
-            resource = "/" + resource
-        try:
-            host, port = _split_authority(authority)
-            data: dict[str, object] = {"scheme": scheme, "host": host, "resource": resource}
+            data: dict[str, object] = {"scheme": scheme, "host": host}
+            if websocket:
+                data["resource"] = "/" + resource if resource.startswith("?") else resource
+            else:
+                data["options"] = _parse_broker_query(query) if has_query else {}
             if port is not None:
                 data["port"] = port
             return cls(**data)
