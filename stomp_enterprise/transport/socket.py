@@ -41,6 +41,9 @@ DIRECT_WRITE_GAP = 0.0003  # idle this long, a sender writes its frame itself (s
 IDLE_WAIT = 1.0  # the writer re-checks the queue this often (held frames wait no longer)
 WRITE_CHUNK = 256 * 1024  # a bigger batch is joined and written in pieces of about this size
 HOLD_BYTES = 64 * 1024  # a holding thread (see hold) hands a bigger queue to the writer at once
+#: WebSocket: whole STOMP frames are packed into messages of up to this many bytes (a burst
+#: of ACKs is one message, not one each; a big message is parsed slowly by some brokers)
+WS_MESSAGE = 16 * 1024
 
 
 @contextmanager
@@ -584,7 +587,7 @@ class SocketTransport:
                 mark = tracker.prepare(batch, size, time.monotonic())
         start = 0  # the first frame of the piece being written
         wire = batch
-        if self.websocket is not None:  # one message per frame: a cut one delivers nothing
+        if self.websocket is not None:  # whole frames per message: a cut one delivers none
             wire = self._framed(batch)
             size = sum(map(len, wire))
         try:
@@ -730,10 +733,26 @@ class SocketTransport:
     # ------------------------------------------------------------ WebSocket
 
     def _framed(self, frames: list[bytes]) -> list[bytes]:
-        """WebSocket: each STOMP frame as one message (what every broker's STOMP-over-
-        WebSocket handler expects), pending control frames (pongs) ahead of the first."""
+        """WebSocket: the frames as messages of whole STOMP frames (up to ``WS_MESSAGE``
+        bytes each, a bigger frame alone), pending control frames (pongs) ahead of the
+        first. The result runs parallel to ``frames``: a message's bytes stand at its
+        first frame, its other frames get ``b""``, so a message cut in the middle counts
+        none of its frames as written (the broker parses whole messages only)."""
         assert self.websocket is not None
-        wire = self.websocket.encode_many(frames)
+        wire = [b""] * len(frames)
+        firsts: list[int] = []
+        payloads: list[bytes] = []
+        index, count = 0, len(frames)
+        while index < count:
+            end, size = index + 1, len(frames[index])
+            while end < count and size + len(frames[end]) <= WS_MESSAGE:
+                size += len(frames[end])
+                end += 1
+            firsts.append(index)
+            payloads.append(frames[index] if end == index + 1 else b"".join(frames[index:end]))
+            index = end
+        for first, message in zip(firsts, self.websocket.encode_many(payloads), strict=True):
+            wire[first] = message
         if self._control:
             with self._queue_lock:
                 control, self._control = self._control, []
