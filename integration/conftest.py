@@ -44,6 +44,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(env STOMP_INTEGRATION_BROKERS; default all)",
     )
     group.addoption(
+        "--transports",
+        default=None,
+        help="comma-separated: tcp,ws (env STOMP_INTEGRATION_TRANSPORTS; default both). "
+        "Every scenario runs over each selected transport a broker has",
+    )
+    group.addoption(
         "--write-matrix",
         action="store_true",
         default=False,
@@ -75,6 +81,17 @@ def pytest_configure(config: pytest.Config) -> None:
     if provision not in ("local", "containers", "none"):
         raise pytest.UsageError(f"STOMP_INTEGRATION_PROVISION={provision!r}: local|containers|none")
     config.stash[_SELECTED] = names
+    try:
+        transports = settings.select_transports(config.getoption("--transports"))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    known = settings.load_brokers()
+    config.stash[_PAIRS] = [
+        (name, transport)
+        for name in names
+        for transport in transports
+        if transport == "tcp" or known[name].ws_port is not None
+    ]
     config.stash[_PROVISION] = provision
     versions = settings.read_versions(settings.env_values())
     reporter = MatrixReporter(
@@ -93,13 +110,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 _SELECTED = pytest.StashKey[list[str]]()
 _PROVISION = pytest.StashKey[str]()
+_PAIRS = pytest.StashKey[list[tuple[str, str]]]()
 _REPORTER = pytest.StashKey[MatrixReporter]()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "broker_name" in metafunc.fixturenames:
-        names = metafunc.config.stash[_SELECTED]
-        metafunc.parametrize("broker_name", names, ids=names, scope="session")
+        # tcp keeps the plain broker id (test_x[rabbitmq]); ws adds "-ws" (test_x[rabbitmq-ws])
+        pairs = metafunc.config.stash[_PAIRS]
+        ids = [name if transport == "tcp" else f"{name}-{transport}" for name, transport in pairs]
+        metafunc.parametrize(("broker_name", "transport"), pairs, ids=ids, scope="session")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -218,15 +238,23 @@ def provisioned(pytestconfig: pytest.Config) -> Iterator[Provisioned]:
             running.remove()
 
 
+@pytest.fixture(scope="session")
+def transport() -> str:
+    """``tcp`` or ``ws`` (parametrized with ``broker_name``, see pytest_generate_tests)."""
+    return "tcp"
+
+
 @pytest.fixture
-def broker(broker_name: str, provisioned: Provisioned) -> Broker:
-    """The broker of this parametrization; fails (CI) or skips (elsewhere) when unreachable."""
+def broker(broker_name: str, transport: str, provisioned: Provisioned) -> Broker:
+    """The broker of this parametrization, its :attr:`~Broker.url` over ``transport``;
+    fails (CI) or skips (elsewhere) when unreachable."""
     problem = provisioned.problems.get(broker_name)
     if problem is None and broker_name in provisioned.brokers:
         found = provisioned.brokers[broker_name]
-        if settings.port_open(found.host, found.port):
-            return found
-        problem = f"{broker_name}: {found.host}:{found.port} stopped answering"
+        port = found.port if transport == "tcp" else found.ws_port
+        if port is not None and settings.port_open(found.host, port):
+            return found.over("ws" if transport == "ws" else "tcp")
+        problem = f"{broker_name}: {found.host}:{port} ({transport}) stopped answering"
     problem = problem or f"{broker_name} was not provisioned"
     if _in_ci():
         pytest.fail(f"broker unavailable in CI: {problem}")

@@ -31,6 +31,7 @@ class _Outcome:
     file: str
     scenario: str
     broker: str
+    transport: str = "tcp"
     outcome: str = "passed"
     duration: float = 0.0
     reason: str = ""
@@ -65,9 +66,18 @@ class MatrixReporter:
         if not found:
             return
         broker = found[0]
-        rest = "-".join(p for p in parts if p != broker)
+        transport = (
+            "ws" if "ws" in parts[parts.index(broker) + 1 : parts.index(broker) + 2] else "tcp"
+        )
+        rest = "-".join(
+            p
+            for i, p in enumerate(parts)
+            if p != broker and not (p == "ws" and parts[i - 1] == broker)
+        )
         scenario = match["func"].removeprefix("test_") + (f" ({rest})" if rest else "")
-        entry = self.results.setdefault(report.nodeid, _Outcome(match["file"], scenario, broker))
+        entry = self.results.setdefault(
+            report.nodeid, _Outcome(match["file"], scenario, broker, transport)
+        )
         entry.duration += report.duration
         entry.phases.append(f"{report.when}:{report.outcome}")
         if report.outcome == "failed":
@@ -100,6 +110,7 @@ class MatrixReporter:
                     "nodeid": nodeid,
                     "scenario": r.scenario,
                     "broker": r.broker,
+                    "transport": r.transport,
                     "outcome": r.outcome,
                     "duration": round(r.duration, 3),
                     "reason": r.reason,
@@ -114,9 +125,13 @@ class MatrixReporter:
 
     def markdown(self, data: dict[str, Any]) -> str:
         brokers = [b for b in self.brokers if any(r.broker == b for r in self.results.values())]
-        scenarios: dict[str, dict[str, _Outcome]] = {}
+        # one row per (scenario, transport): the transport column; n/a where a broker has
+        # no such transport (or the scenario did not run there)
+        scenarios: dict[tuple[str, str], dict[str, _Outcome]] = {}
         for r in self.results.values():
-            scenarios.setdefault(r.scenario, {})[r.broker] = r
+            scenarios.setdefault((r.scenario, r.transport), {})[r.broker] = r
+        order = {"tcp": 0, "ws": 1}
+        rows = sorted(scenarios.items(), key=lambda item: order.get(item[0][1], 2))
         counts = {k: sum(1 for r in self.results.values() if r.outcome == k) for k in _SYMBOL}
         lines = [
             "# Broker matrix",
@@ -132,19 +147,22 @@ class MatrixReporter:
             "| --- | --- |",
             *(f"| {b} | {self.versions.get(b, 'unknown')} |" for b in brokers),
             "",
-            "| scenario | " + " | ".join(brokers) + " |",
-            "| --- |" + " --- |" * len(brokers),
+            "| scenario | transport | " + " | ".join(brokers) + " |",
+            "| --- | --- |" + " --- |" * len(brokers),
         ]
-        for scenario, per_broker in scenarios.items():
+        for (scenario, transport), per_broker in rows:
             cells = []
             for b in brokers:
                 r = per_broker.get(b)
                 cells.append("n/a" if r is None else _SYMBOL.get(r.outcome, r.outcome))
-            lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
+            lines.append(f"| {scenario} | {transport} | " + " | ".join(cells) + " |")
         notes = [r for r in self.results.values() if r.outcome in ("failed", "skipped")]
         if notes:
             lines += ["", "## Failures and skips", ""]
-            lines += [f"- `{r.scenario}[{r.broker}]` {r.outcome}: {r.reason}" for r in notes]
+            lines += [
+                f"- `{r.scenario}[{r.broker}, {r.transport}]` {r.outcome}: {r.reason}"
+                for r in notes
+            ]
         lines += ["", "Regenerate: `python -m pytest integration -p no:cacheprovider`.", ""]
         return "\n".join(lines)
 
