@@ -50,3 +50,12 @@ def test_ws_benchmark_moves_every_message_for_every_peer(tmp_path: Path) -> None
         assert set(summary) >= {"ws/tcp", "ws/stomp.py ws"}
         assert summary["ws/tcp"]["target"] == 0.8
         assert summary["ws/stomp.py ws"]["target"] == 1.5
+
+
+def test_ws_codec_benchmark_runs(capsys) -> None:
+    from benchmarks.ws_codec import main
+
+    assert main(["--count", "256", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ours send" in out
+    assert "websockets receive" in out
