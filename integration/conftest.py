@@ -278,6 +278,8 @@ def make_client(broker: Broker) -> Iterator[ClientFactory]:
         options.setdefault("passcode", broker.passcode)
         options.setdefault("vhost", broker.vhost)
         options.setdefault("timeouts", {"receipt": 20.0, "connect": 10.0, "connected": 10.0})
+        if broker.transport == "ws" and broker.ws_text:
+            options.setdefault("websocket", {"text": True})
         client = Client(url or broker.url, **options)
         made.append(client)
         if connect:

@@ -63,6 +63,8 @@ class Broker:
         provision: ``local`` (plain processes), ``containers`` or ``none``.
         ws_port / ws_path: the STOMP-over-WebSocket listener (``None``: the broker has
             none here); Artemis serves it on its STOMP port.
+        ws_text: the broker reads only text WebSocket messages (ActiveMQ Classic): clients
+            are made with ``websocket={"text": True}``.
         ws_max_frame / ws_oversize_error: ``max_frame`` and ``oversize_error`` over
             WebSocket, where they differ (Artemis: ``stompMaxFramePayloadLength``, and it
             resets the connection instead of sending an ERROR).
@@ -93,6 +95,7 @@ class Broker:
     ws_port: int | None = None
     ws_path: str = "/"
     ws_max_frame: int | None = None
+    ws_text: bool = False
     ws_oversize_error: str | None = None
     transport: Transport = "tcp"
 
@@ -102,6 +105,12 @@ class Broker:
         if self.transport == "ws" and self.ws_url is not None:
             return self.ws_url
         return f"tcp://{self.host}:{self.port}"
+
+    @property
+    def text_only(self) -> bool:
+        """This connection carries STOMP in text WebSocket messages only (ActiveMQ over
+        ``ws``): a body that is not UTF-8 cannot pass; the broker closes with 1007."""
+        return self.transport == "ws" and self.ws_text
 
     @property
     def ws_url(self) -> str | None:
@@ -211,6 +220,9 @@ def load_brokers(environ: dict[str, str] | None = None) -> dict[str, Broker]:
             nack="dead-letter",
             dlq="/queue/ActiveMQ.DLQ",
             ws_port=num("ACTIVEMQ_WS_PORT", 0) or None,
+            ws_max_frame=num("BROKER_MAX_FRAME_ACTIVEMQ", 8 * 1024 * 1024),
+            ws_oversize_error="message too big",
+            ws_text=True,
             **common,
         ),
         "rabbitmq": Broker(

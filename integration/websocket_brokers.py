@@ -3,6 +3,8 @@ developing against them without touching the shared brokers (``integration/broke
 
 * RabbitMQ with ``rabbitmq_web_stomp``: :class:`PrivateWebRabbitMQ` (``ws://127.0.0.1:PORT/ws``
   next to its plain STOMP listener).
+* ActiveMQ Classic from an Apache distribution with a ``ws`` connector:
+  :class:`PrivateWebActiveMQ`.
 * Artemis needs no private instance: its STOMP acceptor answers a WebSocket upgrade on the
   same port (``ws://127.0.0.1:61730/``).
 
@@ -12,13 +14,14 @@ Run ``python -m integration.websocket_brokers rabbitmq`` to start one and print 
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from integration.chaos import PrivateRabbitMQ, free_port
+from integration.chaos import PrivateActiveMQ, PrivateRabbitMQ, free_port
 
 
 class PrivateWebRabbitMQ(PrivateRabbitMQ):
@@ -47,6 +50,66 @@ class PrivateWebRabbitMQ(PrivateRabbitMQ):
         (self.root / "enabled_plugins").write_text("[rabbitmq_stomp,rabbitmq_web_stomp].\n")
 
 
+#: ActiveMQ's ws connector takes text messages up to 64 KiB by default (Jetty's limit; a
+#: bigger one closes the connection with 1009): raised to the STOMP connector's frame limit
+WS_MAX_TEXT = 8 * 1024 * 1024
+
+
+class PrivateWebActiveMQ(PrivateActiveMQ):
+    """:class:`~integration.chaos.PrivateActiveMQ` from an Apache distribution (``home``:
+    Debian's package lacks the ``activemq-http`` module and Jetty) with a ``ws`` connector on
+    :attr:`ws_port` next to its STOMP one. Get one with ``mvn dependency:copy
+    -Dartifact=org.apache.activemq:apache-activemq:5.18.3:tar.gz:bin``."""
+
+    name = "activemq-ws"
+
+    def __init__(self, root: Path, home: Path) -> None:
+        super().__init__(root)
+        self.home = home
+        self.ws_port = free_port()
+
+    @property
+    def ws_url(self) -> str:
+        """``ws://127.0.0.1:PORT/``."""
+        return f"ws://127.0.0.1:{self.ws_port}/"
+
+    def installed(self) -> bool:
+        return (self.home / "bin" / "activemq.jar").is_file()
+
+    def _configure(self) -> None:
+        super()._configure()
+        conf = self.root / "conf" / "activemq.xml"
+        stomp = '<transportConnector name="stomp"'
+        conf.write_text(
+            conf.read_text().replace(
+                stomp,
+                f'<transportConnector name="ws" uri="ws://127.0.0.1:{self.ws_port}'
+                f'?websocket.maxTextMessageSize={WS_MAX_TEXT}"/>\n      ' + stomp,
+            )
+        )
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        conf = self.root / "conf"
+        data = self.root / "data"
+        return self._launch(
+            [
+                "java",
+                "-Xms64m",
+                "-Xmx512m",
+                "-Djava.awt.headless=true",
+                f"-Dactivemq.home={self.home}",
+                f"-Dactivemq.base={self.root}",
+                f"-Dactivemq.conf={conf}",
+                f"-Dactivemq.data={data}",
+                f"-Djava.io.tmpdir={data}",
+                "-jar",
+                str(self.home / "bin" / "activemq.jar"),
+                "start",
+                f"xbean:file:{conf}/activemq.xml",
+            ]
+        )
+
+
 @contextmanager
 def private_web_rabbitmq(root: Path) -> Iterator[PrivateWebRabbitMQ]:
     """Start a private RabbitMQ with Web STOMP on a clean store; stopped on exit."""
@@ -60,19 +123,30 @@ def private_web_rabbitmq(root: Path) -> Iterator[PrivateWebRabbitMQ]:
 
 def main(argv: list[str]) -> int:
     """Start the broker named in ``argv`` and print its URLs until interrupted."""
-    if argv[:1] != ["rabbitmq"]:
-        print("usage: python -m integration.websocket_brokers rabbitmq [DIR]", file=sys.stderr)
-        return 2
     import tempfile
 
-    root = Path(argv[1]) if len(argv) > 1 else Path(tempfile.mkdtemp(prefix="stomp-ws-"))
-    with private_web_rabbitmq(root) as broker:
+    if argv[:1] == ["rabbitmq"]:
+        root = Path(argv[1]) if len(argv) > 1 else Path(tempfile.mkdtemp(prefix="stomp-ws-"))
+        broker: PrivateWebRabbitMQ | PrivateWebActiveMQ = PrivateWebRabbitMQ(root)
+    elif argv[:1] == ["activemq"] and len(argv) > 1:
+        root = Path(argv[2]) if len(argv) > 2 else Path(tempfile.mkdtemp(prefix="stomp-ws-"))
+        broker = PrivateWebActiveMQ(root, Path(argv[1]))
+    else:
+        print(
+            "usage: python -m integration.websocket_brokers rabbitmq [DIR]\n"
+            "       python -m integration.websocket_brokers activemq ACTIVEMQ_HOME [DIR]",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        broker.start(clean=True)
         print(f"tcp={broker.url} ws={broker.ws_url}", flush=True)
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        broker.stop()
     return 0
 
 

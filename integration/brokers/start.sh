@@ -97,7 +97,7 @@ EOT
       <transportConnector name="openwire" uri="tcp://127.0.0.1:$ACTIVEMQ_OPENWIRE_PORT"/>
       <transportConnector name="stomp" uri="stomp://127.0.0.1:$ACTIVEMQ_STOMP_PORT?$opts"/>
       <transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:$ACTIVEMQ_STOMP_SSL_PORT?$opts"/>
-      ${ACTIVEMQ_WS_PORT:+<transportConnector name="ws" uri="ws://127.0.0.1:$ACTIVEMQ_WS_PORT?$opts"/>}
+      ${ACTIVEMQ_WS_PORT:+<transportConnector name="ws" uri="ws://127.0.0.1:$ACTIVEMQ_WS_PORT?$opts&amp;websocket.maxTextMessageSize=$BROKER_MAX_FRAME_ACTIVEMQ"/>}
     </transportConnectors>
   </broker>
 </beans>

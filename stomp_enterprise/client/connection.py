@@ -180,7 +180,14 @@ class Connection:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ConnectTimeout(f"no CONNECTED from {self.url} within {timeout:g}s")
+                hint = ""
+                websocket = self.transport.websocket
+                if websocket is not None and not websocket.text:
+                    hint = (
+                        " (over WebSocket: ActiveMQ Classic ignores binary messages, "
+                        "try websocket=WebSocketOptions(text=True))"
+                    )
+                raise ConnectTimeout(f"no CONNECTED from {self.url} within {timeout:g}s{hint}")
             try:
                 chunk = self.transport.read(min(remaining, _MAX_TICK))
             except ConnectionLost as exc:  # e.g. a WebSocket close frame: code and reason

@@ -110,6 +110,8 @@ class Broker:
         websocket_subprotocols: the subprotocols accepted, preferred first; ``None``: those
             of ``versions``, highest first; ``()`` accepts the upgrade without one.
         websocket_text: send text WebSocket messages (binary by default).
+        websocket_ignore_binary: ignore binary WebSocket messages from clients, as ActiveMQ
+            Classic does (a client sending binary then never gets CONNECTED).
 
     Every public method may be called from any thread, including a test's main thread and
     a handler running on a client's thread.
@@ -134,6 +136,7 @@ class Broker:
         websocket_path: str = "/ws",
         websocket_subprotocols: Sequence[str] | None = None,
         websocket_text: bool = False,
+        websocket_ignore_binary: bool = False,
     ) -> None:
         if not versions or any(v not in VERSIONS for v in versions):
             raise ValueError(f"versions must be a non-empty subset of {sorted(VERSIONS)}")
@@ -161,6 +164,7 @@ class Broker:
             ]
         self.websocket_subprotocols = tuple(websocket_subprotocols)
         self.websocket_text = websocket_text
+        self.websocket_ignore_binary = websocket_ignore_binary
         self._ws_reject: int | None = None
         self._router = Router(max_redeliveries=max_redeliveries, dead_letter=dead_letter)
         self._lock = threading.Lock()  # broker state: router, connections, logs, switches
@@ -530,6 +534,7 @@ class Broker:
                         self.websocket_subprotocols,
                         text=self.websocket_text,
                         reject=self._ws_reject,
+                        ignore_binary=self.websocket_ignore_binary,
                     )
                 conn = BrokerConnection(
                     number,

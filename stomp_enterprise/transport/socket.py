@@ -41,9 +41,6 @@ DIRECT_WRITE_GAP = 0.0003  # idle this long, a sender writes its frame itself (s
 IDLE_WAIT = 1.0  # the writer re-checks the queue this often (held frames wait no longer)
 WRITE_CHUNK = 256 * 1024  # a bigger batch is joined and written in pieces of about this size
 HOLD_BYTES = 64 * 1024  # a holding thread (see hold) hands a bigger queue to the writer at once
-#: WebSocket: whole STOMP frames are packed into messages of up to this many bytes (a burst
-#: of ACKs is one message, not one each; a big message is parsed slowly by some brokers)
-WS_MESSAGE = 16 * 1024
 
 
 @contextmanager
@@ -142,6 +139,7 @@ def _upgrade(
         versions=versions,
         extra_headers=options.plain_headers(),
         text=options.text,
+        pack=options.pack,
         url=address.url,
     )
     sock.sendall(codec.handshake_request())
@@ -733,26 +731,31 @@ class SocketTransport:
     # ------------------------------------------------------------ WebSocket
 
     def _framed(self, frames: list[bytes]) -> list[bytes]:
-        """WebSocket: the frames as messages of whole STOMP frames (up to ``WS_MESSAGE``
-        bytes each, a bigger frame alone), pending control frames (pongs) ahead of the
-        first. The result runs parallel to ``frames``: a message's bytes stand at its
-        first frame, its other frames get ``b""``, so a message cut in the middle counts
-        none of its frames as written (the broker parses whole messages only)."""
-        assert self.websocket is not None
-        wire = [b""] * len(frames)
-        firsts: list[int] = []
-        payloads: list[bytes] = []
-        index, count = 0, len(frames)
-        while index < count:
-            end, size = index + 1, len(frames[index])
-            while end < count and size + len(frames[end]) <= WS_MESSAGE:
-                size += len(frames[end])
-                end += 1
-            firsts.append(index)
-            payloads.append(frames[index] if end == index + 1 else b"".join(frames[index:end]))
-            index = end
-        for first, message in zip(firsts, self.websocket.encode_many(payloads), strict=True):
-            wire[first] = message
+        """WebSocket: the frames as messages: one frame each, or whole frames packed up to
+        the codec's ``pack`` bytes (a bigger frame alone); pending control frames (pongs)
+        ahead of the first. The result runs parallel to ``frames``: a message's bytes stand
+        at its first frame, its other frames get ``b""``, so a message cut in the middle
+        counts none of its frames as written (the broker parses whole messages only)."""
+        websocket = self.websocket
+        assert websocket is not None
+        pack = websocket.pack
+        if not pack:
+            wire = websocket.encode_many(frames)
+        else:
+            wire = [b""] * len(frames)
+            firsts: list[int] = []
+            payloads: list[bytes] = []
+            index, count = 0, len(frames)
+            while index < count:
+                end, size = index + 1, len(frames[index])
+                while end < count and size + len(frames[end]) <= pack:
+                    size += len(frames[end])
+                    end += 1
+                firsts.append(index)
+                payloads.append(frames[index] if end == index + 1 else b"".join(frames[index:end]))
+                index = end
+            for first, message in zip(firsts, websocket.encode_many(payloads), strict=True):
+                wire[first] = message
         if self._control:
             with self._queue_lock:
                 control, self._control = self._control, []

@@ -94,10 +94,11 @@ def subprotocols_for(versions: Sequence[str]) -> list[str]:
 
 def versions_for(subprotocol: str | None, versions: Sequence[str]) -> tuple[str, ...]:
     """The STOMP versions to offer in CONNECT once the server accepted ``subprotocol``: that
-    one version; all of ``versions`` when the server accepted none (ActiveMQ, Artemis and
-    RabbitMQ answer an offer they do not know without a subprotocol and negotiate with the
-    CONNECT's ``accept-version``, as over TCP)."""
-    if subprotocol is None:
+    one version; all of ``versions`` when the server accepted none (Artemis and RabbitMQ
+    answer an offer they do not know without a subprotocol) or answered the generic
+    ``stomp`` (ActiveMQ Classic does): the CONNECT's ``accept-version`` negotiates, as over
+    TCP."""
+    if subprotocol is None or subprotocol not in _VERSION_OF:  # none, or ActiveMQ's "stomp"
         return tuple(versions)
     return (_VERSION_OF[subprotocol],)
 
@@ -176,6 +177,8 @@ class _Endpoint:
     _closed_info: CloseInfo | None = None
     #: frames from the peer are unmasked (the client side): the fast path applies
     _fast = False
+    _ignore_binary = False  # drop binary messages (the test broker imitating ActiveMQ)
+    _in_binary = False  # the data message being received is binary
 
     def encode(self, payload: bytes) -> bytes:
         """Frame ``payload`` (STOMP bytes) as one WebSocket message, binary unless
@@ -321,7 +324,9 @@ class _Endpoint:
                 continue
             opcode = event.opcode
             if opcode in _DATA:
-                if event.data:
+                if opcode is not Opcode.CONT:
+                    self._in_binary = opcode is Opcode.BINARY
+                if event.data and not (self._ignore_binary and self._in_binary):
                     chunks.append(bytes(event.data))
                 if opcode is Opcode.TEXT:
                     self.text_messages += 1
@@ -358,6 +363,20 @@ class _Endpoint:
         return None
 
 
+#: The subprotocol ActiveMQ Classic (5.18) answers when it knows none of the offered ones
+#: (or none was offered), although nobody offered it: taken as "no version chosen".
+GENERIC_SUBPROTOCOL = "stomp"
+
+
+class _StompClientProtocol(ClientProtocol):
+    """websockets' client protocol, also accepting ActiveMQ's unrequested ``stomp`` answer."""
+
+    def process_subprotocol(self, headers: Headers) -> Subprotocol | None:
+        if headers.get_all("Sec-WebSocket-Protocol") == [GENERIC_SUBPROTOCOL]:
+            return Subprotocol(GENERIC_SUBPROTOCOL)
+        return super().process_subprotocol(headers)
+
+
 class WebSocketClient(_Endpoint):
     """The client side of one WebSocket connection (sans-I/O).
 
@@ -371,6 +390,8 @@ class WebSocketClient(_Endpoint):
         extra_headers: more request headers (``Authorization``, ``Cookie``, ``Origin``...);
             never logged, never in a repr or error message.
         text: send text WebSocket messages instead of binary ones.
+        pack: the transport's packing of whole STOMP frames per message, in bytes (0: one
+            frame per message); see :class:`~stomp_enterprise.transport.WebSocketOptions`.
         url: the credential-free URL named in errors.
 
     Raises:
@@ -391,6 +412,7 @@ class WebSocketClient(_Endpoint):
         versions: Sequence[str] = ("1.2", "1.1", "1.0"),
         extra_headers: Mapping[str, str] | None = None,
         text: bool = False,
+        pack: int = 0,
         url: str | None = None,
     ) -> None:
         scheme = "wss" if secure else "ws"
@@ -399,10 +421,11 @@ class WebSocketClient(_Endpoint):
             resource = "/" + resource
         self.url = url or f"{scheme}://{shown}:{port}{resource}"
         self.text = text
+        self.pack = pack
         self.versions = tuple(versions)
         self._offered = [Subprotocol(name) for name in subprotocols_for(versions)]
         uri = parse_uri(f"{scheme}://{shown}:{port}{resource}")
-        self._client = ClientProtocol(
+        self._client = _StompClientProtocol(
             uri, subprotocols=self._offered, max_size=None, logger=_SILENT
         )
         self._protocol = self._client
@@ -520,6 +543,8 @@ class WebSocketServer(_Endpoint):
             them (or no offer) is accepted without a subprotocol, as ActiveMQ does.
         text: send text WebSocket messages instead of binary ones.
         reject: answer every upgrade with this HTTP status instead of 101 (fault injection).
+        ignore_binary: drop binary messages unread, as ActiveMQ Classic 5.18 does (only text
+            messages carry STOMP there).
     """
 
     _mask = False
@@ -530,8 +555,10 @@ class WebSocketServer(_Endpoint):
         *,
         text: bool = False,
         reject: int | None = None,
+        ignore_binary: bool = False,
     ) -> None:
         self.text = text
+        self._ignore_binary = ignore_binary
         self._accept = [Subprotocol(name) for name in subprotocols]
         self._reject = reject
         self._server = ServerProtocol(

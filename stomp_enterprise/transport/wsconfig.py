@@ -24,14 +24,20 @@ class WebSocketOptions(BaseModel):
             a repr or an error message. The handshake's own headers (``Host``, ``Upgrade``,
             ``Sec-WebSocket-*``...) cannot be replaced.
         text: send STOMP frames as text WebSocket messages instead of binary ones (for a
-            server or proxy that only passes text; bodies must then be UTF-8). Received
-            messages may be text or binary either way.
+            server or proxy that only passes text, and ActiveMQ Classic, which ignores binary
+            messages; bodies must then be UTF-8). Received messages may be text or binary
+            either way.
+        pack: 0 (default) sends every STOMP frame as its own WebSocket message, which every
+            broker reads (ActiveMQ Classic reads only the first frame of a message). A size
+            in bytes packs consecutive whole frames into messages of up to that size (a
+            burst of ACKs becomes one message): RabbitMQ and Artemis read them all.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     text: bool = False
+    pack: int = Field(default=0, ge=0)
 
     @field_validator("headers", mode="before")
     @classmethod
@@ -53,7 +59,10 @@ class WebSocketOptions(BaseModel):
 
     def __repr__(self) -> str:
         names = ", ".join(sorted(self.headers))
-        return f"WebSocketOptions(headers=[{names}] (values hidden), text={self.text!r})"
+        return (
+            f"WebSocketOptions(headers=[{names}] (values hidden), text={self.text!r}, "
+            f"pack={self.pack!r})"
+        )
 
     __str__ = __repr__
 

@@ -29,11 +29,12 @@ def _client(url: str, **options: object) -> Client:
     return Client(url, **options)  # type: ignore[arg-type]
 
 
-def test_produce_and_consume_over_websocket(ws_broker: Broker) -> None:
+@pytest.mark.parametrize("pack", [0, 16 * 1024], ids=["one-frame-each", "packed"])
+def test_produce_and_consume_over_websocket(ws_broker: Broker, pack: int) -> None:
     assert ws_broker.url.startswith("ws://127.0.0.1:")
     assert ws_broker.url.endswith("/ws")
     bodies = [bytes([i % 251]) * (i * 37 % 5000) for i in range(300)]  # many frame sizes
-    with _client(ws_broker.url) as client:
+    with _client(ws_broker.url, websocket={"pack": pack}) as client:
         sub = client.subscribe("/queue/ws")
         for body in bodies:
             client.send("/queue/ws", body)
@@ -87,6 +88,15 @@ def test_refused_upgrade_is_connect_failed_naming_status_and_url(
     text = str(caught.value)
     assert f"{ws_broker.url}: WebSocket upgrade refused: HTTP {status} {phrase}" in text
     assert "s3cret" not in text
+
+
+def test_broker_ignoring_binary_messages_needs_text_and_says_so() -> None:
+    with Broker(websocket=True, websocket_ignore_binary=True) as broker:  # ActiveMQ Classic
+        client = _client(broker.url, timeouts={"connect": 5.0, "connected": 0.5})
+        with pytest.raises(ConnectFailed, match=r"WebSocketOptions\(text=True\)"):
+            client.connect()
+        with _client(broker.url, websocket={"text": True}) as client:
+            client.send("/queue/text-only", b"ok", receipt=True)
 
 
 def test_wrong_path_is_404(ws_broker: Broker) -> None:

@@ -113,7 +113,8 @@ def test_offered_subprotocols_follow_the_configured_versions() -> None:
         ("v12.stomp", ("1.2",)),
         ("v11.stomp", ("1.1",)),
         ("v10.stomp", ("1.0",)),
-        (None, ("1.2", "1.1", "1.0")),  # accepted without one (ActiveMQ): CONNECT negotiates
+        (None, ("1.2", "1.1", "1.0")),  # accepted without one (RabbitMQ, Artemis)
+        ("stomp", ("1.2", "1.1", "1.0")),  # ActiveMQ's answer to an offer it does not know
     ],
 )
 def test_stomp_versions_follow_the_accepted_subprotocol(
