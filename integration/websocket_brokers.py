@@ -14,6 +14,7 @@ Run ``python -m integration.websocket_brokers rabbitmq`` to start one and print 
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -114,6 +115,11 @@ class PrivateWebActiveMQ(PrivateActiveMQ):
 def private_web_rabbitmq(root: Path) -> Iterator[PrivateWebRabbitMQ]:
     """Start a private RabbitMQ with Web STOMP on a clean store; stopped on exit."""
     broker = PrivateWebRabbitMQ(root)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (and SIGINT of a background job) stop the broker
+
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         broker.start(clean=True)
         yield broker
@@ -138,6 +144,11 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (and SIGINT of a background job) stop the broker
+
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         broker.start(clean=True)
         print(f"tcp={broker.url} ws={broker.ws_url}", flush=True)
