@@ -31,7 +31,13 @@ from stomp_enterprise.transport.wsconfig import WebSocketOptions
 if TYPE_CHECKING:
     from stomp_enterprise.transport.websocket import WebSocketClient, WebSocketInput
 
-__all__ = ["GateClosed", "SocketTransport", "map_socket_errors", "open_transport"]
+__all__ = [
+    "GateClosed",
+    "SocketTransport",
+    "map_socket_errors",
+    "open_transport",
+    "websocket_client",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +119,7 @@ def open_transport(
                 )
             codec = None
             if address.use_websocket:
-                codec = _upgrade(sock, address, websocket or WebSocketOptions(), versions, deadline)
+                codec = _upgrade(sock, address, websocket, versions, deadline)
             sock.settimeout(write_timeout)
         except BaseException:
             sock.close()
@@ -121,17 +127,14 @@ def open_transport(
     return SocketTransport(sock, address, write_timeout=write_timeout, websocket=codec)
 
 
-def _upgrade(
-    sock: socket.socket,
-    address: BrokerAddress,
-    options: WebSocketOptions,
-    versions: Sequence[str],
-    deadline: float,
+def websocket_client(
+    address: BrokerAddress, options: WebSocketOptions | None, versions: Sequence[str]
 ) -> WebSocketClient:
-    """The WebSocket handshake on the connected (blocking) socket, bounded by ``deadline``."""
+    """The client codec for a ``ws``/``wss`` broker (both clients' transports use it)."""
     from stomp_enterprise.transport.websocket import WebSocketClient
 
-    codec = WebSocketClient(
+    options = options or WebSocketOptions()
+    return WebSocketClient(
         address.host,
         address.port,
         secure=address.use_ssl,
@@ -142,6 +145,17 @@ def _upgrade(
         pack=options.pack,
         url=address.url,
     )
+
+
+def _upgrade(
+    sock: socket.socket,
+    address: BrokerAddress,
+    options: WebSocketOptions | None,
+    versions: Sequence[str],
+    deadline: float,
+) -> WebSocketClient:
+    """The WebSocket handshake on the connected (blocking) socket, bounded by ``deadline``."""
+    codec = websocket_client(address, options, versions)
     sock.sendall(codec.handshake_request())
     while True:
         remaining = deadline - time.monotonic()
@@ -731,31 +745,10 @@ class SocketTransport:
     # ------------------------------------------------------------ WebSocket
 
     def _framed(self, frames: list[bytes]) -> list[bytes]:
-        """WebSocket: the frames as messages: one frame each, or whole frames packed up to
-        the codec's ``pack`` bytes (a bigger frame alone); pending control frames (pongs)
-        ahead of the first. The result runs parallel to ``frames``: a message's bytes stand
-        at its first frame, its other frames get ``b""``, so a message cut in the middle
-        counts none of its frames as written (the broker parses whole messages only)."""
-        websocket = self.websocket
-        assert websocket is not None
-        pack = websocket.pack
-        if not pack:
-            wire = websocket.encode_many(frames)
-        else:
-            wire = [b""] * len(frames)
-            firsts: list[int] = []
-            payloads: list[bytes] = []
-            index, count = 0, len(frames)
-            while index < count:
-                end, size = index + 1, len(frames[index])
-                while end < count and size + len(frames[end]) <= pack:
-                    size += len(frames[end])
-                    end += 1
-                firsts.append(index)
-                payloads.append(frames[index] if end == index + 1 else b"".join(frames[index:end]))
-                index = end
-            for first, message in zip(firsts, websocket.encode_many(payloads), strict=True):
-                wire[first] = message
+        """WebSocket: the frames as messages (see :meth:`WebSocketClient.wire`), pending
+        control frames (pongs) ahead of the first."""
+        assert self.websocket is not None
+        wire = self.websocket.wire(frames)
         if self._control:
             with self._queue_lock:
                 control, self._control = self._control, []

@@ -514,6 +514,31 @@ class WebSocketClient(_Endpoint):
             return f"{self.url}: not a WebSocket server ({exc})"
         return f"{self.url}: WebSocket handshake failed ({exc})"
 
+    def wire(self, frames: Sequence[bytes]) -> list[bytes]:
+        """Whole STOMP ``frames`` as messages, a list parallel to ``frames``: one message
+        per frame, or with :attr:`pack` consecutive frames packed up to that many bytes (a
+        bigger frame alone), the message's bytes at its first frame and ``b""`` at the
+        others, so a message cut in the middle counts none of its frames as written (a
+        broker parses whole messages only). Any thread."""
+        pack = self.pack
+        if not pack:
+            return self.encode_many(frames)
+        wire = [b""] * len(frames)
+        firsts: list[int] = []
+        payloads: list[bytes] = []
+        index, count = 0, len(frames)
+        while index < count:
+            end, size = index + 1, len(frames[index])
+            while end < count and size + len(frames[end]) <= pack:
+                size += len(frames[end])
+                end += 1
+            firsts.append(index)
+            payloads.append(frames[index] if end == index + 1 else b"".join(frames[index:end]))
+            index = end
+        for first, message in zip(firsts, self.encode_many(payloads), strict=True):
+            wire[first] = message
+        return wire
+
     def stomp_versions(self) -> tuple[str, ...]:
         """The STOMP versions to offer in CONNECT (see :func:`versions_for`); after the
         handshake."""
