@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from ssl import SSLContext
 from typing import Any, Literal
 
@@ -182,6 +182,43 @@ class ClientConfig(BaseModel):
         elif "url" in options:
             raise ConfigError(f"url must be a str, got {type(url).__name__}")
         return cls(**options)
+
+    @classmethod
+    def for_client(
+        cls,
+        url: str,
+        *,
+        login: str | None,
+        passcode: str | None,
+        vhost: str | None,
+        versions: Sequence[str],
+        heart_beats: tuple[int, int],
+        ssl: Any,
+        timeouts: Timeouts | Mapping[str, float | None] | None,
+        options: Mapping[str, Any],
+    ) -> ClientConfig:
+        """The configuration of a client (threaded or asyncio) from its constructor's
+        arguments: ``timeouts`` may be a dict of :class:`Timeouts` fields. Any thread.
+
+        Raises:
+            ConfigError: an invalid option (see :meth:`build`).
+        """
+        if isinstance(timeouts, Mapping):
+            try:
+                timeouts = Timeouts(**timeouts)
+            except Exception as exc:
+                raise ConfigError(f"invalid timeouts: {exc}") from None
+        return cls.build(
+            url=url,
+            login=login,
+            passcode=passcode,
+            vhost=vhost,
+            versions=tuple(versions),
+            heart_beats=tuple(heart_beats),
+            ssl=ssl,
+            timeouts=timeouts or Timeouts(),
+            **options,
+        )
 
     def __repr__(self) -> str:
         return (

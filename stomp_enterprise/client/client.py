@@ -7,37 +7,36 @@ dispatcher for user code, and, with a failover URI, a background reconnect threa
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any
 
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-)
+from tenacity import Retrying
 
+from stomp_enterprise._shell import ConnectPlan, ShellBase
 from stomp_enterprise.client.connection import Connection, ReceiptFuture
 from stomp_enterprise.client.dispatcher import Dispatcher
-from stomp_enterprise.client.listeners import ConnectedInfo, Listeners
-from stomp_enterprise.client.message import Message, encode_text
+from stomp_enterprise.client.listeners import Listeners
+from stomp_enterprise.client.message import Message
 from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscription
 from stomp_enterprise.client.transaction import Transaction
-from stomp_enterprise.config import ClientConfig, Timeouts
-from stomp_enterprise.core.backlog import PREFETCH_HEADERS, BacklogInfo, prefetch_header
-from stomp_enterprise.core.outbox import Outbox, SendTracker, plan_resend
+from stomp_enterprise.core.backlog import BacklogInfo
+from stomp_enterprise.core.lifecycle import AfterLoss, undelivered_count
+from stomp_enterprise.core.message import Body, encode_body
+from stomp_enterprise.core.receipts import Receipts
+from stomp_enterprise.core.reconnect import (
+    priority_return_delays,
+    reconnect_wait,
+)
 from stomp_enterprise.errors import (
     BrokerError,
-    ConfigError,
-    ConnectFailed,
     ConnectionLost,
     HeartbeatTimeout,
     LocalProtocolError,
@@ -45,19 +44,16 @@ from stomp_enterprise.errors import (
     ReceiptTimeout,
     StompConnectionError,
     StompTimeout,
-    redact_uri_secrets,
 )
-from stomp_enterprise.protocol.failover import Attempt, BrokerAddress, ReconnectSchedule
+from stomp_enterprise.protocol.failover import BrokerAddress
 from stomp_enterprise.protocol.frames import Frame
 from stomp_enterprise.protocol.session import Session
 from stomp_enterprise.transport.socket import open_transport
-from stomp_enterprise.transport.tls import TlsOptions, make_ssl_context
 
 __all__ = ["Body", "Client"]
 
 log = logging.getLogger("stomp_enterprise.client")
 
-Body = bytes | bytearray | memoryview | str
 _JOIN = 5.0
 #: Seconds ``disconnect()`` allows, after the drain and the DISCONNECT receipt waits, for the
 #: client's own threads to end (writer, reader, reconnect, dispatcher). A thread still busy
@@ -65,25 +61,7 @@ _JOIN = 5.0
 JOIN_ALLOWANCE = 1.0
 
 
-class _Attempts:
-    """Feeds tenacity from the pure failover schedule: ``stop`` pulls the next attempt (so the
-    schedule's limit ends the loop), ``wait`` returns that attempt's delay."""
-
-    def __init__(self, attempts: Any, closing: threading.Event) -> None:
-        self._iter = iter(attempts)
-        self._closing = closing
-        self.current: Attempt | None = next(self._iter, None)
-        self.tried: list[tuple[str, BaseException]] = []
-
-    def stop(self, state: RetryCallState) -> bool:
-        self.current = next(self._iter, None)
-        return self.current is None or self._closing.is_set()
-
-    def wait(self, state: RetryCallState) -> float:
-        return self.current.delay if self.current is not None else 0.0
-
-
-class Client:
+class Client(ShellBase):
     """A thread-safe STOMP client.
 
     Args:
@@ -111,94 +89,24 @@ class Client:
 
     _message_class = Message
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        login: str | None = None,
-        passcode: str | None = None,
-        vhost: str | None = None,
-        versions: Sequence[str] = ("1.2", "1.1", "1.0"),
-        heart_beats: tuple[int, int] = (10_000, 10_000),
-        ssl: Any = None,
-        timeouts: Timeouts | Mapping[str, float | None] | None = None,
-        **options: Any,
-    ) -> None:
-        if isinstance(timeouts, Mapping):
-            try:
-                timeouts = Timeouts(**timeouts)
-            except Exception as exc:
-                raise ConfigError(f"invalid timeouts: {exc}") from None
-        self.config = ClientConfig.build(
-            url=url,
-            login=login,
-            passcode=passcode,
-            vhost=vhost,
-            versions=tuple(versions),
-            heart_beats=tuple(heart_beats),
-            ssl=ssl,
-            timeouts=timeouts or Timeouts(),
-            **options,
-        )
-        config = self.config
+    def _setup(self) -> None:
         self.listeners = Listeners()
         self._lock = threading.Lock()  # guards the session (see connection.py)
-        self._state = threading.Condition(threading.Lock())  # guards the fields below
-        # one id counter for every session: receipt ids carried over stay unique
-        self._session_ids = itertools.count(1)
-        self._marker_ids = itertools.count(1)  # trackMessages markers, unique likewise
-        self._session = Session(
-            config.versions,
-            config.heart_beats,
-            max_frame_size=config.max_frame_size,
-            content_length=config.content_length,
-            skip_oversize=True,
-            ids=self._session_ids,
-        )
-        # frames (and receipted sends' futures) waiting for the next connection
-        self._outbox = Outbox()
-        self._carried_receipts: dict[str, ReceiptFuture] = {}
+        # guards the connection, the lifecycle (ShellBase._life) and the fields below
+        self._state = threading.Condition(threading.Lock())
+        # receipted sends' futures waiting for the next connection
+        self._carried_receipts: Receipts[ReceiptFuture] = Receipts()
         self._connection: Connection | None = None
         self._subscriptions: dict[str, Subscription] = {}
         self._dispatcher: Dispatcher = _idle_dispatcher()
         self._closing = threading.Event()
-        self._started = False
-        self._reconnecting = False
-        self._gave_up = False
         self._forked = False
         _ALL_CLIENTS.add(self)
         self._reconnect_thread: threading.Thread | None = None
         self._priority_thread: threading.Thread | None = None
-        self._schedule = ReconnectSchedule(config.failover, seed=config.seed)
-        self._ssl_context = self._make_ssl_context()
         self._disconnect_lock = threading.Lock()
-        self.reconnects = 0
-        self.discarded = 0  # auto-ack messages received but never delivered (see _discarded)
-        self._lost_at: float | None = None
-        self._disconnected_total = 0.0
-        self._ids = itertools.count(1)
 
     # ------------------------------------------------------------ properties
-
-    @property
-    def is_connected(self) -> bool:
-        """True while a connection is established."""
-        connection = self._connection
-        return connection is not None and connection.alive
-
-    @property
-    def version(self) -> str | None:
-        """The negotiated STOMP version of the current connection (None when not connected)."""
-        connection = self._connection
-        if connection is None or connection.info is None or not connection.alive:
-            return None
-        return connection.info.version
-
-    @property
-    def broker(self) -> str | None:
-        """URL of the broker currently connected to."""
-        connection = self._connection
-        return connection.url if connection is not None and connection.alive else None
 
     @property
     def pending_receipts(self) -> int:
@@ -212,41 +120,9 @@ class Client:
         return 0 if connection is None else len(connection._receipts)
 
     @property
-    def server(self) -> str | None:
-        """The broker's CONNECTED ``server`` header."""
-        connection = self._connection
-        return connection.info.server if connection and connection.info else None
-
-    @property
-    def heart_beats(self) -> tuple[int, int]:
-        """Negotiated ``(send_every_ms, expect_every_ms)`` of the current connection."""
-        connection = self._connection
-        if connection is None or connection.info is None:
-            return (0, 0)
-        return (connection.info.send_interval, connection.info.receive_interval)
-
-    @property
     def disconnected_seconds(self) -> float:
         """Total time spent disconnected after connection losses (observability)."""
-        total = self._disconnected_total
-        if self._lost_at is not None:
-            total += time.monotonic() - self._lost_at
-        return total
-
-    @property
-    def resent(self) -> int:
-        """Frames written again on a new connection after a loss (counter): SENDs that were
-        not completely written, receipted SENDs without their RECEIPT, and with
-        ``trackMessages=true`` SENDs the broker had not confirmed. Each may be a duplicate
-        at the broker. Any thread."""
-        return self._outbox.resent
-
-    @property
-    def undelivered(self) -> int:
-        """Fire-and-forget SENDs given up (counter): lost with the connection on a plain URI,
-        when reconnecting gave up, or pending when the client was closed. Each report also
-        fires the ``undelivered`` event and logs a WARNING. Any thread."""
-        return self._outbox.undelivered
+        return self._life.disconnected_seconds(time.monotonic())
 
     @property
     def pending_bytes(self) -> int:
@@ -277,11 +153,6 @@ class Client:
             return BacklogInfo(0, 0, False, 0)
         return connection.backlog_info()
 
-    @property
-    def subscriptions(self) -> list[Subscription]:
-        """The active subscriptions."""
-        return list(self._subscriptions.values())
-
     # ------------------------------------------------------------ connect / disconnect
 
     def connect(self, timeout: float | None = None) -> Client:
@@ -300,11 +171,8 @@ class Client:
         with self._state:
             if self._connection is not None and self._connection.alive:
                 return self
-            if self._started:
-                raise LocalProtocolError("connect() while a connection is being established")
-            self._started = True
+            self._life.starting()  # a new start: no back-off left from earlier connections
             self._closing.clear()
-            self._schedule.reset()  # a new start: no back-off left from earlier connections
             if not self._dispatcher.alive:
                 self._dispatcher = Dispatcher(
                     f"stomp-dispatch-{id(self):x}", self.config.dispatch_workers
@@ -313,35 +181,12 @@ class Client:
             connection = self._connect_loop(startup=True, deadline=_deadline(timeout))
         except BaseException:
             with self._state:
-                self._started = False
+                self._life.started = False
             self._dispatcher.stop(_JOIN)
             self._dispatcher = _idle_dispatcher()
             raise
         self._installed(connection, reconnect=False)
         return self
-
-    def _make_ssl_context(self) -> Any:
-        option = self.config.ssl
-        if option is None or option is True:
-            return make_ssl_context(TlsOptions()) if self._uses_tls() else None
-        if option is False:
-            if self._uses_tls():
-                raise ConfigError("ssl=False with an ssl:// broker in the URI")
-            return None
-        if isinstance(option, TlsOptions):
-            if not option.verify:
-                log.warning(
-                    "TLS certificate verification is OFF: anyone can impersonate the broker"
-                )
-            return make_ssl_context(option)
-        return option  # an ssl.SSLContext
-
-    def _uses_tls(self) -> bool:
-        return any(broker.use_ssl for broker in self.config.failover.brokers)
-
-    def _server_hostname(self) -> str | None:
-        option = self.config.ssl
-        return option.server_hostname if isinstance(option, TlsOptions) else None
 
     def _connect_loop(self, *, startup: bool, deadline: float | None) -> Connection:
         """Run the schedule's passes until a connection is made.
@@ -350,97 +195,44 @@ class Client:
         once. During a background reconnect it is retried with the back-off like any failed
         try (RabbitMQ answers so while a vhost is still starting) and counts as one.
         """
-        attempts = _Attempts(self._schedule.attempts(startup), self._closing)
-        if attempts.current is None:
-            raise ConnectFailed("reconnect is disabled (maxReconnectAttempts=0)")
-        retryable: tuple[type[BaseException], ...] = (StompConnectionError, StompTimeout)
-        if not startup:
-            retryable += (BrokerError,)
-
-        def before_sleep(state: RetryCallState) -> None:
-            nxt = attempts.current
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning(
-                "%s (%s); next: %s in %.3fs",
-                "the broker refused CONNECT"
-                if isinstance(exc, BrokerError)
-                else "connection attempt failed",
-                exc,
-                nxt.broker.url if nxt else "none",
-                nxt.delay if nxt else 0.0,
-            )
+        plan = ConnectPlan(
+            self._schedule, startup=startup, closing=self._closing.is_set, deadline=deadline
+        )
 
         def sleep(seconds: float) -> None:
-            if deadline is not None:
-                seconds = min(seconds, max(0.0, deadline - time.monotonic()))
-            self._closing.wait(seconds)
+            self._closing.wait(plan.sleep_time(seconds))
 
         def one_try() -> Connection:
-            attempt = attempts.current
-            assert attempt is not None
-            if self._closing.is_set():
-                raise NotConnected("client is closing")
-            if deadline is not None and time.monotonic() >= deadline:
-                raise StompTimeout("connect timeout reached")
+            broker = plan.next_broker()
             try:
-                return self._open(attempt.broker, deadline)
-            except retryable as exc:
-                attempts.tried.append((attempt.broker.url, exc))
+                return self._open(broker, plan)
+            except plan.errors as exc:
+                plan.failed(broker, exc)
                 raise
 
-        retrying = Retrying(
-            stop=lambda state: (
-                attempts.stop(state) or (deadline is not None and time.monotonic() >= deadline)
-            ),
-            wait=attempts.wait,
-            sleep=sleep,
-            retry=retry_if_exception_type(retryable),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
-        first = attempts.current
-        if first.delay > 0:  # the last connection died young: its back-off still applies
-            log.warning("reconnecting to %s in %.3fs", first.broker.url, first.delay)
-            sleep(first.delay)
+        retrying = Retrying(**plan.options(sleep))
+        sleep(plan.first_delay())
         try:
             return retrying(one_try)
-        except retryable as exc:
-            if self._closing.is_set():
-                raise NotConnected("client closed while connecting") from exc
-            raise ConnectFailed(
-                "could not connect to any broker", _last_per_broker(attempts.tried)
-            ) from exc
+        except plan.errors as exc:
+            raise plan.final_error() from exc
 
-    def _open(self, broker: BrokerAddress, deadline: float | None) -> Connection:
+    def _open(self, broker: BrokerAddress, plan: ConnectPlan | None) -> Connection:
         config = self.config
         timeouts = config.timeouts
-
-        def bounded(value: float) -> float:
-            if deadline is None:
-                return value
-            return max(0.001, min(value, deadline - time.monotonic()))
+        bounded = plan.bounded if plan is not None else float
 
         log.info("connecting to %s", broker.url)
         transport = open_transport(
             broker,
             connect_timeout=bounded(timeouts.connect),
             write_timeout=timeouts.write,
-            ssl_context=self._ssl_context if broker.use_ssl else None,
-            server_hostname=self._server_hostname(),
-            websocket=config.websocket,
-            versions=config.versions,
+            **self._transport_options(broker),
         )
-        session = Session(
-            transport.stomp_versions(config.versions),
-            config.heart_beats,
-            max_frame_size=config.max_frame_size,
-            content_length=config.content_length,
-            skip_oversize=True,
-            ids=self._session_ids,
-        )
-        policy = config.failover.policy
-        if policy.track_messages:
-            transport.track(SendTracker(policy.max_cache_size, ids=self._marker_ids))
+        session = self._new_session(transport.stomp_versions(config.versions))
+        tracker = self._new_tracker()
+        if tracker is not None:
+            transport.track(tracker)
         connection = Connection(
             self,
             transport,
@@ -449,17 +241,8 @@ class Client:
             tolerance=config.heartbeat_tolerance,
             coalesce=config.read_coalescing,
         )
-        headers = dict(config.connect_headers)
-        if config.client_id:
-            headers["client-id"] = config.client_id
         try:
-            connection.handshake(
-                host=config.vhost,
-                login=config.login,
-                passcode=config.passcode.get_secret_value() if config.passcode else None,
-                headers=headers,
-                timeout=bounded(timeouts.connected),
-            )
+            connection.handshake(**self._handshake_options(bounded(timeouts.connected)))
         except BaseException:
             transport.close()
             raise
@@ -483,7 +266,7 @@ class Client:
                 frames = list(connection.session.replay())
             with self._state:
                 carried = self._outbox.take()
-                receipts, self._carried_receipts = self._carried_receipts, {}
+                receipts = self._carried_receipts.take()
             if carried:
                 log.info("writing %d send(s) carried over to %s", len(carried), connection.url)
             connection.adopt_receipts(receipts)
@@ -491,36 +274,16 @@ class Client:
         with self._state:
             self._connection = connection
             self._session = connection.session
-            self._started = False
-            self._reconnecting = False
-            self._gave_up = False
-            if self._lost_at is not None:
-                self._disconnected_total += time.monotonic() - self._lost_at
-                self._lost_at = None
-            self._schedule.connected(time.monotonic())
+            self._life.installed(time.monotonic())
             self._state.notify_all()
         connection.start_reader()
         if self._schedule.should_return_to_priority(connection.transport.address):
             self._start_priority_return(connection)
-        log.info(
-            "connected to %s (STOMP %s, heart-beats %s)%s",
-            connection.url,
-            info.version,
-            (info.send_interval, info.receive_interval),
-            " after reconnect" if reconnect else "",
-        )
         self._dispatcher.submit(
             None,
             self.listeners.fire,
             "connected",
-            ConnectedInfo(
-                connection.url,
-                info.version,
-                info.server,
-                info.session_id,
-                (info.send_interval, info.receive_interval),
-                reconnect,
-            ),
+            self._announce(connection.url, info, reconnect=reconnect),
         )
 
     def _carry_over(
@@ -528,47 +291,37 @@ class Client:
         connection: Connection,
         cached: list[bytes],
         unsent: list[bytes],
-        receipts: Mapping[str, ReceiptFuture],
+        receipts: Receipts[ReceiptFuture],
         error: ConnectionLost,
     ) -> list[ReceiptFuture]:
         """``connection`` was lost (called once, before :meth:`_connection_lost`): keep what
         must be written again on the next connection, or report it when none will come.
         Returns the receipt futures the caller fails with ``error``."""
-        carried = {rid: f for rid, f in receipts.items() if f.data is not None and not f.done()}
-        frames = plan_resend(cached, unsent, [f.data for f in carried.values() if f.data])
+        carried, frames, rest = receipts.plan_loss(Future.done, cached, unsent)
         with self._state:
-            if (
-                self._connection is connection
-                and not self._closing.is_set()
-                and self.config.failover.policy.max_reconnect_attempts != 0
-            ):
+            if self._life.carries(self._connection is connection, self._closing.is_set()):
                 self._outbox.carry(frames)
                 self._carried_receipts.update(carried)
-                return [f for rid, f in receipts.items() if rid not in carried]
-        self._report_undelivered(frames, error, receipted=list(receipts.values()))
-        return list(receipts.values())
+                return rest
+        self._report_undelivered(frames, error, receipted=receipts)
+        return receipts.waiters()
 
     def _report_undelivered(
         self,
         frames: list[bytes],
         error: BaseException,
         *,
-        receipted: Sequence[Future[Frame]] = (),
+        receipted: Receipts[ReceiptFuture] | None = None,
     ) -> None:
         """Give up ``frames`` and whatever waits for the next connection: receipted sends
         fail with ConnectionLost (their callers learn it so); the other frames are counted,
         logged and reported with the ``undelivered`` event."""
         with self._state:
             dropped = self._outbox.drop(frames)
-            waiting = list(self._carried_receipts.values())
-            self._carried_receipts.clear()
-        told = {
-            id(f.data)
-            for f in [*receipted, *waiting]
-            if isinstance(f, ReceiptFuture) and f.data is not None
-        }
-        count = sum(1 for frame in dropped if id(frame) not in told)
-        for future in waiting:
+            waiting = self._carried_receipts.take()
+        told = waiting.frame_ids() | (receipted.frame_ids() if receipted is not None else set())
+        count = undelivered_count(dropped, told)
+        for future in waiting.waiters():
             if not future.done():
                 future.set_exception(ConnectionLost(f"send not delivered: {error}"))
         if not count:
@@ -581,9 +334,7 @@ class Client:
     def _forget_receipt(self, future: Future[Frame]) -> None:
         """A receipted send timed out: stop waiting for its RECEIPT wherever it waits."""
         with self._state:
-            for key, value in list(self._carried_receipts.items()):
-                if value is future:
-                    del self._carried_receipts[key]
+            self._carried_receipts.forget(future)  # type: ignore[arg-type]
             connection = self._connection
         if connection is not None:
             connection.forget_receipt(future)
@@ -596,20 +347,19 @@ class Client:
         with self._state:
             if self._connection is not connection:
                 return
-            self._lost_at = time.monotonic()
-            self._schedule.failed(connection.transport.address)
-            healthy = self._schedule.lost(self._lost_at)
-            if self._closing.is_set() or self.config.failover.policy.max_reconnect_attempts == 0:
+            after = self._life.lost(
+                connection.transport.address, time.monotonic(), closing=self._closing.is_set()
+            )
+            if after is AfterLoss.STAY_DOWN:
                 self._state.notify_all()
                 return
-            if not healthy:
+            if after is AfterLoss.RECONNECT_YOUNG:
                 log.warning(
                     "connection to %s died young (within %.3gs of CONNECTED): the reconnect "
                     "back-off continues",
                     connection.url,
                     self._schedule.healthy_after(),
                 )
-            self._reconnecting = True
             old = self._reconnect_thread
             self._reconnect_thread = threading.Thread(
                 target=self._reconnect, args=(connection, old), name="stomp-reconnect"
@@ -625,8 +375,7 @@ class Client:
             connection = self._connect_loop(startup=False, deadline=None)
         except BaseException as exc:
             with self._state:
-                self._reconnecting = False
-                self._gave_up = True
+                self._life.reconnect_ended(gave_up=True)
                 self._state.notify_all()
             if self._closing.is_set():
                 return
@@ -639,10 +388,10 @@ class Client:
         if self._closing.is_set():
             connection.close(_JOIN)
             with self._state:
-                self._reconnecting = False
+                self._life.reconnect_ended(gave_up=False)
                 self._state.notify_all()
             return
-        self.reconnects += 1
+        self._life.reconnects += 1
         self._installed(connection, reconnect=True)
 
     def _start_priority_return(self, current: Connection) -> None:
@@ -658,10 +407,10 @@ class Client:
     def _return_to_priority(self, current: Connection) -> None:
         """priorityBackup: while connected to a backup broker, keep trying the priority ones
         (with the policy's back-off) and move over as soon as one answers."""
-        policy = self.config.failover.policy
         priority = [b for b in self.config.failover.brokers if self._schedule.is_priority(b)]
-        delay = max(policy.initial_reconnect_delay, 1) / 1000.0
-        while not self._closing.wait(delay):
+        for delay in priority_return_delays(self.config.failover.policy):
+            if self._closing.wait(delay):
+                return
             if self._connection is not current or not current.alive:
                 return
             for broker in priority:
@@ -673,32 +422,22 @@ class Client:
                 log.warning("returning to priority broker %s from %s", broker.url, current.url)
                 self._switch(current, connection)
                 return
-            if policy.use_exponential_back_off:
-                delay *= policy.reconnect_delay_exponent
-            delay = min(delay, max(policy.max_reconnect_delay, 1) / 1000.0)
 
     def _switch(self, old: Connection, new: Connection) -> None:
         """Move from ``old`` to the freshly handshaken ``new``: replay, then close ``old``."""
         old.closing = True
         with self._lock:
             old.alive = False  # senders now wait for the new connection
-        self.reconnects += 1
+        self._life.reconnects += 1
         self._installed(new, reconnect=True)
         old.close(_JOIN)
 
     def _may_reconnect(self) -> bool:
         """Whether a connection may still come (call with ``_state`` held): connecting,
         reconnecting, or a loss that ``_connection_lost`` has not picked up yet."""
-        if self._closing.is_set():
-            return False
-        if self._reconnecting or self._started:
-            return True
         connection = self._connection
-        return (
-            connection is not None
-            and not connection.alive
-            and not self._gave_up
-            and self.config.failover.policy.max_reconnect_attempts != 0
+        return self._life.may_reconnect(
+            connection is not None and not connection.alive, closing=self._closing.is_set()
         )
 
     def _current_connection(self, timeout: float | None = None) -> Connection:
@@ -711,12 +450,9 @@ class Client:
                 "this client was connected in the parent process; after fork() create (or "
                 "connect) a client in the child (e.g. in gunicorn's post_fork hook)"
             )
-        wait = timeout
-        if wait is None:
-            wait = self.config.timeouts.send
-        if wait is None:
-            policy_timeout = self.config.failover.policy.timeout
-            wait = policy_timeout / 1000.0 if policy_timeout >= 0 else 0.0
+        wait = reconnect_wait(
+            timeout, self.config.timeouts.send, self.config.failover.policy.timeout
+        )
         deadline = time.monotonic() + wait
         with self._state:
             while True:
@@ -724,14 +460,7 @@ class Client:
                 if connection is not None and connection.alive:
                     return connection
                 if not self._may_reconnect():
-                    raise NotConnected(
-                        "not connected"
-                        + (
-                            f" (last error: {connection.lost_error})"
-                            if connection and connection.lost_error
-                            else ""
-                        )
-                    )
+                    raise self._not_connected()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise NotConnected(f"not connected; waited {wait:g}s for a reconnect")
@@ -808,8 +537,7 @@ class Client:
             with self._state:
                 lost_already = connection is not None and connection.lost_error is not None
                 self._connection = None
-                self._started = False
-                self._reconnecting = False
+                self._life.closed()
                 self._state.notify_all()
             if was_current and not lost_already:
                 dispatcher.submit(None, self.listeners.fire, "disconnected", None)
@@ -834,15 +562,7 @@ class Client:
     # ------------------------------------------------------------ sending
 
     def _encode_body(self, body: Body, content_type: str | None) -> tuple[bytes, str | None]:
-        if isinstance(body, bytes):
-            return body, content_type
-        if isinstance(body, str):
-            if content_type is None:
-                return encode_text(body, None), "text/plain;charset=utf-8"
-            return encode_text(body, content_type), content_type
-        if isinstance(body, bytearray | memoryview):
-            return bytes(body), content_type
-        raise ConfigError(f"body must be bytes or str, got {type(body).__name__}")
+        return encode_body(body, content_type)
 
     def send(
         self,
@@ -1006,13 +726,11 @@ class Client:
             receipt: wait for the broker to confirm the subscription.
         """
         connection = self._current_connection(timeout)
-        headers = connection.routed(destination, headers, subscribe=True)
-        if ack != "auto":
-            headers = self._with_prefetch(connection, headers, pull=handler is None)
+        headers = self._subscribe_headers(
+            connection, destination, headers, ack=ack, pull=handler is None
+        )
         with self._lock:
-            sub_id = id if id is not None else f"sub-{next(self._ids)}"
-            if sub_id in self._subscriptions:
-                raise ConfigError(f"subscription id {sub_id!r} is already in use")
+            sub_id = self._subscription_id(id)
         sub = Subscription(
             self,
             sub_id,
@@ -1040,27 +758,6 @@ class Client:
                 connection.session.subscriptions.pop(sub_id, None)
             raise
         return sub
-
-    def _with_prefetch(
-        self, connection: Connection, headers: Mapping[str, str] | None, *, pull: bool
-    ) -> Mapping[str, str] | None:
-        """A client-ack subscription whose headers set no prefetch gets the broker's own
-        prefetch header, sized so two full subscriptions fit in the backlog: half its
-        message bound (a pull one: at most ``queue_size``), and for Artemis, which
-        counts bytes, half its byte bound."""
-        if headers and any(name in headers for name in PREFETCH_HEADERS):
-            return headers
-        config = self.config
-        messages = max(1, config.max_backlog_messages // 2)
-        if pull:
-            messages = min(messages, config.queue_size)
-        info = connection.info
-        header = prefetch_header(
-            info.server if info else None, messages, max(1, config.max_backlog_bytes // 2)
-        )
-        if header is None:
-            return headers
-        return {**(headers or {}), header[0]: header[1]}
 
     def _unsubscribe(self, sub: Subscription, *, receipt: bool, timeout: float | None) -> None:
         if self._subscriptions.get(sub.id) is not sub:
@@ -1096,7 +793,7 @@ class Client:
         """Auto-ack messages received and never delivered: a WARNING and the ``discarded``
         event (any thread)."""
         with self._state:
-            self.discarded += count
+            self._life.discarded += count
         log.warning(
             "%d auto-ack message(s) of subscription %s discarded: %s",
             count,
@@ -1125,12 +822,6 @@ class Client:
         """A transaction for ``with client.transaction() as tx:`` (BEGIN on enter, COMMIT on
         normal exit, ABORT on an exception)."""
         return Transaction(self, receipt=receipt, timeout=timeout)
-
-    def __repr__(self) -> str:
-        return (
-            f"<Client {redact_uri_secrets(self.config.failover.to_uri())} "
-            f"login={self.config.login!r} connected={self.is_connected}>"
-        )
 
 
 class _IdleDispatcher:
@@ -1162,14 +853,14 @@ def _after_fork_in_child() -> None:
     """The child of a fork has none of the parent's threads and must not share its sockets:
     every client inherited from the parent becomes unusable, with a clear error."""
     for client in list(_ALL_CLIENTS):
-        if client._connection is not None or client._started:
+        if client._connection is not None or client._life.started:
             # locks may have been held by parent threads that do not exist here
             client._lock = threading.Lock()
             client._state = threading.Condition(threading.Lock())
             client._disconnect_lock = threading.Lock()
             client._forked = True
             client._connection = None
-            client._started = client._reconnecting = False
+            client._life.closed()
             client._closing.set()
             client._dispatcher = _idle_dispatcher()
 
@@ -1197,11 +888,3 @@ def _send_builder(
 
 def _deadline(timeout: float | None) -> float | None:
     return None if timeout is None else time.monotonic() + timeout
-
-
-def _last_per_broker(tried: list[tuple[str, BaseException]]) -> list[tuple[str, BaseException]]:
-    last: dict[str, BaseException] = {}
-    for url, exc in tried:
-        last.pop(url, None)
-        last[url] = exc
-    return list(last.items())

@@ -30,6 +30,9 @@ from typing import TYPE_CHECKING
 from stomp_enterprise.core.backlog import Backlog, BacklogInfo
 from stomp_enterprise.core.liveness import Liveness
 from stomp_enterprise.core.outbox import MARKER_PREFIX, carries_over
+from stomp_enterprise.core.receipts import Receipts
+from stomp_enterprise.core.reconnect import connected_in, is_artemis, loss_error, routed
+from stomp_enterprise.core.subscription import RetiredRoutes, ack_refusal
 from stomp_enterprise.errors import (
     AckError,
     BrokerError,
@@ -55,6 +58,7 @@ from stomp_enterprise.protocol.session import (
     State,
 )
 from stomp_enterprise.transport.socket import RECV_SIZE, GateClosed, SocketTransport
+from stomp_enterprise.transport.wsconfig import no_connected_hint
 
 if TYPE_CHECKING:
     from stomp_enterprise.client.client import Client
@@ -102,11 +106,10 @@ def send_in(
 
 
 class ReceiptFuture(Future[Frame]):
-    """The future of a receipted frame; ``data`` holds the frame's bytes when it is a SEND
-    that a failover client writes again on the next connection if this one is lost before
-    the RECEIPT (None otherwise)."""
-
-    data: bytes | None = None
+    """The future of a receipted frame (resolved by its RECEIPT, failed by an ERROR naming
+    it or by the loss of the connection); kept in a
+    :class:`~stomp_enterprise.core.receipts.Receipts` with the frame's bytes when it is a
+    SEND a failover client writes again on the next connection."""
 
 
 class Connection:
@@ -132,8 +135,8 @@ class Connection:
         self.artemis = False  # the broker's CONNECTED says it is Artemis (see routed())
         self._tolerance = tolerance
         self._coalesce = coalesce
-        self._receipts: dict[str, ReceiptFuture] = {}
-        self._ended: list[Future[Frame]] = []  # receipt futures failed by _end()
+        self._receipts: Receipts[ReceiptFuture] = Receipts()
+        self._ended: Receipts[ReceiptFuture] = Receipts()  # receipts failed by _end()
         self._early: list[Event] = []
         self._reader: threading.Thread | None = None
         self.lost_error: BaseException | None = None
@@ -145,8 +148,7 @@ class Connection:
         )
         self._flow = threading.Condition(threading.Lock())  # guards backlog; wakes the reader
         self.reads = 0  # reads turned into events (under ``lock``): see retire()
-        self._retired: dict[str, Subscription] = {}
-        self._dropped: dict[str, int] = {}  # reader: auto-ack messages of ended subscriptions
+        self._retired = RetiredRoutes(_RETIRED_KEPT)  # reader: unsubscribed, still routed
 
     @property
     def url(self) -> str:
@@ -180,13 +182,8 @@ class Connection:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                hint = ""
                 websocket = self.transport.websocket
-                if websocket is not None and not websocket.text:
-                    hint = (
-                        " (over WebSocket: ActiveMQ Classic ignores binary messages, "
-                        "try websocket=WebSocketOptions(text=True))"
-                    )
+                hint = no_connected_hint(None if websocket is None else websocket.text)
                 raise ConnectTimeout(f"no CONNECTED from {self.url} within {timeout:g}s{hint}")
             try:
                 chunk = self.transport.read(min(remaining, _MAX_TICK))
@@ -201,15 +198,13 @@ class Connection:
                     events = self.session.receive_data(chunk)
             except ProtocolError as exc:
                 raise ConnectFailed(f"{self.url} is not a STOMP broker ({exc})") from exc
-            for index, event in enumerate(events):
-                if isinstance(event, Connected):
-                    self.info = event
-                    self.artemis = (event.server or "").startswith("ActiveMQ-Artemis")
-                    self._early = events[index + 1 :]
-                    self.alive = True
-                    return event
-                if isinstance(event, ErrorReceived):
-                    raise BrokerError(event.message, event.frame)
+            connected, early = connected_in(events)
+            if connected is not None:
+                self.info = connected
+                self.artemis = is_artemis(connected.server)
+                self._early = early
+                self.alive = True
+                return connected
 
     def start_reader(self) -> None:
         """Start the writer and reader threads (after a successful handshake)."""
@@ -231,18 +226,7 @@ class Connection:
         destination prefix means (``destination-type``/``subscription-type``) unless the
         caller already did. Other brokers, and Artemis over 1.0 (no ``server`` header), are
         left alone."""
-        if not self.artemis:
-            return headers
-        if destination.startswith("/queue/"):
-            kind = "ANYCAST"
-        elif destination.startswith("/topic/"):
-            kind = "MULTICAST"
-        else:
-            return headers
-        name = "subscription-type" if subscribe else "destination-type"
-        if headers and name in headers:
-            return headers
-        return {**(headers or {}), name: kind}
+        return routed(self.artemis, destination, headers, subscribe=subscribe)
 
     # ------------------------------------------------------------ writing (any thread)
 
@@ -272,9 +256,7 @@ class Connection:
             data = build(receipt_id)
             if receipt_id is not None:
                 future = ReceiptFuture()
-                if carries_over(data):
-                    future.data = data
-                self._receipts[receipt_id] = future
+                self._receipts.add(receipt_id, future, data)
             try:
                 write_now = transport.enqueue(data, direct=direct)
             except ConnectionLost as exc:
@@ -415,29 +397,21 @@ class Connection:
     def forget_receipt(self, future: Future[Frame]) -> None:
         """Stop waiting for ``future``'s RECEIPT on this connection (it timed out)."""
         with self.lock:
-            for key, value in list(self._receipts.items()):
-                if value is future:
-                    del self._receipts[key]
-                    self.session.pending_receipts.pop(key, None)
+            for key in self._receipts.forget(future):  # type: ignore[arg-type]
+                self.session.pending_receipts.pop(key, None)
 
-    def adopt_receipts(self, futures: Mapping[str, ReceiptFuture]) -> None:
+    def adopt_receipts(self, receipts: Receipts[ReceiptFuture]) -> None:
         """Before this connection is installed: wait here for the RECEIPTs of frames carried
         over from a lost connection (same receipt ids)."""
         with self.lock:
-            self._receipts.update(futures)
+            self._receipts.update(receipts)
 
     # ------------------------------------------------------------ acks
 
     def _check_ackable(self, message: Message, verb: str) -> None:
-        if message._connection is not self:
-            raise AckError(f"cannot {verb} {message!r}: it came on another connection")
-        if message.subscription.ack == "auto":
-            raise AckError(f"cannot {verb} {message!r}: its subscription is auto-ack")
-        if not self.alive:
-            raise AckError(
-                f"cannot {verb} {message!r}: the connection it arrived on is lost; the broker "
-                "will redeliver it"
-            )
+        refusal = ack_refusal(message, self, alive=self.alive, verb=verb)
+        if refusal is not None:
+            raise refusal
 
     def ack(
         self,
@@ -633,31 +607,15 @@ class Connection:
         ``sub`` are still delivered, later ones reported (see :meth:`_route`). ``until``:
         deliver the messages of reads up to that number instead (before the UNSUBSCRIBE
         is built, so none is lost while the subscription leaves the routing table)."""
-        sub._cutoff = self.reads if until is None else until
-        self._retired[sub.id] = sub
-        while len(self._retired) > _RETIRED_KEPT:  # bounded: the oldest get no more messages
-            del self._retired[next(iter(self._retired))]
+        self._retired.retire(sub, self.reads if until is None else until)
 
     def _route(self, name: str | None, frame: Frame) -> Subscription | None:
         """The subscription a MESSAGE goes to: an active one, or one unsubscribed after
         this read was parsed. A message that arrived after its UNSUBSCRIBE went out is
         dropped: the broker redelivers it when unacked; an auto-ack one is reported
         (``discarded`` event and a WARNING)."""
-        sub = self._retired.get(name or "")
-        if sub is not None:
-            if sub._cutoff >= self.reads:
-                return sub
-            if sub.ack == "auto":  # reported once per read by _handle
-                self._dropped[sub.id] = self._dropped.get(sub.id, 0) + 1
-            else:
-                log.debug("MESSAGE for unsubscribed %s: the broker redelivers it", sub.id)
-            return None
-        log.warning(
-            "MESSAGE for unknown subscription %r dropped (message-id %r)",
-            name,
-            frame.get("message-id"),
-        )
-        return None
+        sub: Subscription | None = self._retired.route(name, frame.get("message-id"), self.reads)
+        return sub
 
     def _handle(self, events: list[Event]) -> None:
         """Route the events of one read. Consecutive messages of one subscription go on as
@@ -695,10 +653,9 @@ class Connection:
             self._other(event)
         if batch:
             self._hand_on(batch, size)
-        if self._dropped:
-            for sub_id, count in self._dropped.items():
+        if self._retired.dropped:
+            for sub_id, count in self._retired.take_dropped().items():
                 client._discarded(sub_id, count, "arrived after UNSUBSCRIBE was sent")
-            self._dropped.clear()
 
     def _hand_on(self, batch: list[Message], size: int) -> None:
         """Messages of one subscription, in order, to their handler or pull queue."""
@@ -721,7 +678,7 @@ class Connection:
                 message = client._message_class(event.frame, sub, self)
                 dispatcher.submit(sub.id, sub._too_large, message, event.size)
         elif type(event) is ReceiptReceived:
-            future = self._receipts.pop(event.receipt_id, None)  # atomic; no lock needed
+            future = self._receipts.pop(event.receipt_id)  # dict pops: no lock needed
             if future is not None:
                 future.set_result(event.frame)
             self.transport.confirmed(event.receipt_id)  # trackMessages: frames confirmed
@@ -735,7 +692,7 @@ class Connection:
             log.error("ERROR from %s: %s", self.url, event.message)
             if event.receipt_id is not None:
                 with self.lock:
-                    future = self._receipts.pop(event.receipt_id, None)
+                    future = self._receipts.pop(event.receipt_id)
                 if future is not None:
                     future.set_exception(error)
             dispatcher.submit(None, client.listeners.fire, "error", error)
@@ -750,23 +707,12 @@ class Connection:
             self.alive = False
             self.lost_error = exc
             self.session.reset()
-            receipts = dict(self._receipts)
-            self._receipts.clear()
+            receipts = self._receipts.take()
         self._wake()
         self.transport.close()
         unsent = self.transport.take_unsent()
         cached = self.transport.take_cached()
-        broker_error = self.last_broker_error
-        if broker_error is not None:  # e.g. an oversize frame: ERROR (no receipt-id), close
-            lost = ConnectionLost(
-                f"connection to {self.url} lost after the broker's ERROR: {broker_error.message}"
-            )
-            lost.__cause__ = broker_error
-        elif isinstance(exc, ConnectionLost):
-            lost = exc
-        else:
-            lost = ConnectionLost(f"connection to {self.url} lost: {exc}")
-            lost.__cause__ = exc
+        lost = loss_error(self.url, exc, self.last_broker_error)
         self.lost_error = lost
         log.warning("connection to %s lost: %s", self.url, lost)
         pending = self._client._carry_over(self, cached, unsent, receipts, lost)
@@ -781,18 +727,17 @@ class Connection:
         DISCONNECT's, when the broker sends none) fails now instead of at its timeout."""
         self._end(ConnectionLost(f"{self.url} {how} while disconnecting"))
 
-    def _end(self, error: ConnectionLost) -> list[Future[Frame]]:
+    def _end(self, error: ConnectionLost) -> Receipts[ReceiptFuture]:
         """Mark the connection dead and fail every pending receipt with ``error``. Returns
         every receipt future this connection ever failed so (see :meth:`close`)."""
         with self.lock:
             if self.alive:
                 self.alive = False
                 self.session.reset()
-            pending = list(self._receipts.values())
-            self._receipts.clear()
-            self._ended.extend(pending)
+            pending = self._receipts.take()
+            self._ended.update(pending)
         self._wake()
-        for future in pending:
+        for future in pending.waiters():
             if not future.done():
                 future.set_exception(error)
         return self._ended

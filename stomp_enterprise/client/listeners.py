@@ -1,112 +1,22 @@
-"""The listener registry: callbacks for connection events, run in registration order on the
-dispatcher (never on the reader thread). A listener that raises is logged and skipped."""
+"""The listener registry of the threaded client: callbacks for connection events, run in
+registration order on the dispatcher (never on the reader thread). A listener that raises is
+logged and skipped. The registry is :class:`~stomp_enterprise.core.listeners.ListenerRegistry`,
+shared with the asyncio client; here it is guarded by a lock, since any thread may register.
+"""
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+
+from stomp_enterprise.core.listeners import EVENTS, ConnectedInfo, ListenerRegistry
 
 __all__ = ["EVENTS", "ConnectedInfo", "Listeners"]
 
-log = logging.getLogger(__name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: event name -> what its callbacks receive
-EVENTS: Final = {
-    "connected": "(info: ConnectedInfo)",
-    "disconnected": "(error: BaseException | None) - exactly once per lost or closed connection",
-    "error": "(error: BrokerError) - an ERROR frame",
-    "receipt": "(receipt_id: str)",
-    "heartbeat_timeout": "(error: HeartbeatTimeout)",
-    "reconnect_failed": "(error: ConnectFailed) - reconnecting gave up; the client is closed",
-    "undelivered": "(count: int, error: BaseException) - sends accepted but given up"
-    " (no reconnect, reconnect gave up, or closed with sends pending)",
-    "handler_error": "(message: Message, error: BaseException)",
-    "discarded": "(subscription_id: str, count: int, reason: str) - auto-ack messages received "
-    "but never delivered (e.g. in flight when UNSUBSCRIBE was sent)",
-}
-
-
-@dataclass(frozen=True)
-class ConnectedInfo:
-    """What ``on_connected`` callbacks receive.
-
-    Attributes:
-        broker: URL of the broker connected to.
-        version: negotiated STOMP version.
-        server: the broker's ``server`` header, if any.
-        session: the broker's session id, if any.
-        heart_beats: ``(send_every_ms, expect_every_ms)`` as negotiated.
-        reconnect: True when this connection replaces a lost one (subscriptions replayed).
-    """
-
-    broker: str
-    version: str
-    server: str | None
-    session: str | None
-    heart_beats: tuple[int, int]
-    reconnect: bool
-
-
-class Listeners:
+class Listeners(ListenerRegistry):
     """Callbacks per event. Register with ``client.listeners.on("connected", fn)`` or as a
     decorator (``@client.listeners.on("error")``), or :meth:`add` an object with ``on_<event>``
-    methods (stomp.py style)."""
+    methods (stomp.py style). Any thread."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._callbacks: dict[str, list[Callable[..., Any]]] = {name: [] for name in EVENTS}
-
-    def on(self, event: str, callback: F | None = None) -> Any:
-        """Register ``callback`` for ``event``; without ``callback``, return a decorator."""
-        if event not in EVENTS:
-            raise ValueError(f"unknown event {event!r}; expected one of {', '.join(EVENTS)}")
-        if callback is None:
-
-            def decorator(fn: F) -> F:
-                self.on(event, fn)
-                return fn
-
-            return decorator
-        if not callable(callback):
-            raise TypeError(f"listener for {event!r} must be callable, got {callback!r}")
-        with self._lock:
-            self._callbacks[event] = [*self._callbacks[event], callback]
-        return callback
-
-    def add(self, listener: object) -> None:
-        """Register every ``on_<event>`` method of ``listener``."""
-        found = False
-        for event in EVENTS:
-            method = getattr(listener, f"on_{event}", None)
-            if method is not None:
-                self.on(event, method)
-                found = True
-        if not found:
-            raise TypeError(f"{listener!r} has no on_<event> method ({', '.join(EVENTS)})")
-
-    def remove(self, callback_or_listener: object) -> None:
-        """Unregister a callback, or every method of a listener object."""
-        with self._lock:
-            for event, callbacks in self._callbacks.items():
-                bound = getattr(callback_or_listener, f"on_{event}", None)
-                self._callbacks[event] = [
-                    cb for cb in callbacks if cb not in (callback_or_listener, bound)
-                ]
-
-    def has(self, event: str) -> bool:
-        """True when ``event`` has at least one callback."""
-        return bool(self._callbacks[event])
-
-    def fire(self, event: str, *args: Any) -> None:
-        """Call every callback of ``event`` in registration order (copied under the lock,
-        called outside it). Exceptions are logged, never propagated."""
-        for callback in self._callbacks[event]:  # the list is replaced, never mutated
-            try:
-                callback(*args)
-            except Exception:
-                log.exception("listener %r for %r failed", callback, event)
+        super().__init__(threading.Lock())

@@ -10,39 +10,42 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from stomp_enterprise.errors import (
-    ConfigError,
-    ConnectionLost,
-    FrameTooLarge,
-    NotConnected,
-    StompError,
+from stomp_enterprise.core.subscription import (
+    FAILURE_HEADER,
+    ORIGINAL_DESTINATION_HEADER,
+    Delivery,
+    ErrorPolicy,
+    PolicyAction,
+    SubscriptionBase,
+    delivery,
+    failure_action,
+    forward_headers,
+    oversize_action,
+    oversize_error,
 )
+from stomp_enterprise.errors import ConfigError, ConnectionLost, NotConnected, StompError
 
 if TYPE_CHECKING:
     from stomp_enterprise.client.client import Client
     from stomp_enterprise.client.message import Message
     from stomp_enterprise.transport.socket import SocketTransport
 
-__all__ = ["ErrorPolicy", "Handler", "Subscription"]
+__all__ = [
+    "FAILURE_HEADER",
+    "ORIGINAL_DESTINATION_HEADER",
+    "ErrorPolicy",
+    "Handler",
+    "Subscription",
+]
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[["Message"], Any]
-#: What to do when a handler raises: ``"disconnect"`` (graceful disconnect, stompest's
-#: poison-pill default), ``"nack"``, ``"ack"`` (drop it), ``"ignore"`` (leave it unacked), or a
-#: callable ``(message, error)``. ``error_destination=`` on subscribe forwards then acks.
-ErrorPolicy = (
-    Literal["disconnect", "nack", "ack", "ignore"] | Callable[["Message", BaseException], Any]
-)
 
-_POLICIES = ("disconnect", "nack", "ack", "ignore")
 _POLL = 0.25
 _HOLD_LIMIT = 0.002  # a batch's queued frames wait at most this long past a handler's return
-
-FAILURE_HEADER = "x-stomp-enterprise-error"
-ORIGINAL_DESTINATION_HEADER = "x-original-destination"
 
 
 def _write_held(transport: SocketTransport) -> None:
@@ -50,7 +53,7 @@ def _write_held(transport: SocketTransport) -> None:
         transport.release()
 
 
-class Subscription:
+class Subscription(SubscriptionBase):
     """One subscription; created by :meth:`Client.subscribe`.
 
     Attributes:
@@ -82,32 +85,10 @@ class Subscription:
         on_error: ErrorPolicy,
         error_destination: str | None,
     ) -> None:
-        if handler is not None and not callable(handler):
-            raise ConfigError(f"handler must be callable, got {handler!r}")
-        if not (callable(on_error) or on_error in _POLICIES):
-            raise ConfigError(
-                f"on_error must be one of {_POLICIES} or a callable, got {on_error!r}"
-            )
-        if error_destination is not None and not error_destination:
-            raise ConfigError("error_destination must be a non-empty destination")
+        super().__init__(id, destination, ack, headers, handler, on_error, error_destination)
         self._client = client
-        self.id = id
-        self.destination = destination
-        self.ack = ack
-        self.headers = headers
-        self.handler = handler
-        self.on_error = on_error
-        self.error_destination = error_destination
         self._queue: deque[Message] | None = deque() if handler is None else None
         self._ready = threading.Condition(threading.Lock())  # guards _queue
-        self._active = threading.Event()
-        self._active.set()
-        self._cutoff = -1  # the connection's read count when UNSUBSCRIBE went out
-
-    @property
-    def active(self) -> bool:
-        """False once unsubscribed or the client closed."""
-        return self._active.is_set()
 
     # ------------------------------------------------------------ consuming
 
@@ -167,7 +148,7 @@ class Subscription:
         self._client._unsubscribe(self, receipt=receipt, timeout=timeout)
 
     def _end(self) -> None:
-        self._active.clear()
+        self._ended = True
         with self._ready:
             self._ready.notify_all()
 
@@ -217,19 +198,15 @@ class Subscription:
 
     def _deliver(self, message: Message) -> bool:
         """Run the handler; False when an auto-ack message could not be delivered."""
-        if self.ack != "auto":
-            if not self._active.is_set():
-                # unsubscribed: the broker took it back and redelivers it
-                log.debug("dropping %r: subscription %s ended", message, self.id)
-                return True
-            if not message._connection.alive:
-                # its connection is gone: it cannot be acked, and the broker redelivers it
-                log.debug("dropping %r: its connection is lost; the broker redelivers it", message)
-                return True
-        elif not self._active.is_set() and self._client._closing.is_set():
+        decision = delivery(
+            self, alive=message._connection.alive, closing=self._client._closing.is_set()
+        )
+        if decision is Delivery.DISCARD:
             return False  # disconnect() waited its drain time: reported by _deliver_all
-        # an auto-ack message is the broker's no more: it is delivered even after
-        # unsubscribe() (it was read before the UNSUBSCRIBE went out; see Connection._route)
+        if decision is Delivery.SKIP:
+            # unsubscribed, or its connection is gone: the broker redelivers it
+            log.debug("dropping %r: it can no longer be acked; the broker redelivers it", message)
+            return True
         handler = self.handler
         assert handler is not None
         try:
@@ -249,30 +226,32 @@ class Subscription:
         client = self._client
         client.listeners.fire("handler_error", message, exc)
         try:
-            if self.error_destination is not None:
-                self._forward(message, exc)
-            elif callable(self.on_error):
-                self.on_error(message, exc)
-            elif self.on_error == "nack":
-                message.nack()
-            elif self.on_error == "ack":
-                if self.ack != "auto":
-                    message.ack()
-            elif self.on_error == "disconnect":
-                log.error("disconnecting after handler failure (policy 'disconnect')")
-                client.disconnect()
+            self._apply(failure_action(self), message, exc)
         except (StompError, OSError) as policy_exc:
             log.error("error policy for %r failed: %s", message, policy_exc)  # noqa: TRY400
         except Exception:
             log.exception("custom error policy for %r raised", message)
 
+    def _apply(self, action: PolicyAction, message: Message, exc: BaseException) -> None:
+        """Carry out what the error policy decided (dispatcher thread)."""
+        if action is PolicyAction.FORWARD:
+            self._forward(message, exc)
+        elif action is PolicyAction.CALL:
+            assert callable(self.on_error)
+            self.on_error(message, exc)
+        elif action is PolicyAction.NACK:
+            message.nack()
+        elif action is PolicyAction.ACK:
+            message.ack()
+        elif action is PolicyAction.DISCONNECT:
+            log.error("disconnecting after handler failure (policy 'disconnect')")
+            self._client.disconnect()
+
     def _forward(self, message: Message, exc: BaseException) -> None:
         """Send ``message`` (headers kept, plus the failure) to the error destination (with
         a receipt), then ack it."""
         assert self.error_destination is not None
-        headers = {k: v for k, v in message.headers.items() if k not in _NOT_FORWARDED}
-        headers[FAILURE_HEADER] = f"{type(exc).__name__}: {exc}"[:1000]
-        headers[ORIGINAL_DESTINATION_HEADER] = message.destination or self.destination
+        headers = forward_headers(message.headers, exc, message.destination, self.destination)
         self._client.send(self.error_destination, message.body, headers, receipt=True)
         if self.ack != "auto":
             message.ack()
@@ -285,36 +264,11 @@ class Subscription:
         otherwise it is acked (client acks) or just skipped (auto). Always reported to the
         ``handler_error`` listeners with a :class:`FrameTooLarge`."""
         connection = message._connection
-        exc = FrameTooLarge(
-            f"MESSAGE {message.message_id!r} of {size} bytes on subscription {self.id} "
-            f"exceeds max_frame_size={self._client.config.max_frame_size}; body skipped"
-        )
+        exc = oversize_error(message.message_id, size, self, self._client.config.max_frame_size)
         log.error("%s", exc)
         self._client.listeners.fire("handler_error", message, exc)
-        if self.ack != "auto" and not connection.alive:
-            return  # cannot be acked; the broker redelivers it (and we skip it again)
+        action = oversize_action(self, connection.session.version, alive=connection.alive)
         try:
-            if self.error_destination is not None:
-                self._forward(message, exc)
-            elif (
-                self.on_error == "nack"
-                and self.ack != "auto"
-                and connection.session.version != "1.0"
-            ):
-                message.nack()
-            elif self.ack != "auto":
-                message.ack()
+            self._apply(action, message, exc)
         except (StompError, OSError) as policy_exc:
             log.error("error policy for oversize %r failed: %s", message, policy_exc)  # noqa: TRY400
-
-    def __repr__(self) -> str:
-        return (
-            f"Subscription(id={self.id!r}, destination={self.destination!r}, ack={self.ack!r}, "
-            f"active={self.active})"
-        )
-
-
-#: MESSAGE headers that must not be copied onto a forwarded SEND.
-_NOT_FORWARDED = frozenset(
-    {"subscription", "ack", "message-id", "destination", "content-length", "receipt", "transaction"}
-)

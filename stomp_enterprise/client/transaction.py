@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from stomp_enterprise.client.connection import send_in
+from stomp_enterprise.core.transaction import TransactionBase
 from stomp_enterprise.errors import (
     AckError,
     ConnectionLost,
@@ -28,7 +29,7 @@ __all__ = ["Transaction"]
 log = logging.getLogger(__name__)
 
 
-class Transaction:
+class Transaction(TransactionBase):
     """An open STOMP transaction.
 
     Args:
@@ -39,56 +40,37 @@ class Transaction:
     lost (:class:`~stomp_enterprise.errors.TransactionError`).
     """
 
+    _client: Client
+    _connection: Connection | None
+
     def __init__(
         self, client: Client, *, receipt: bool = True, timeout: float | None = None
     ) -> None:
-        self._client = client
-        self._receipt = receipt
-        self._timeout = timeout
+        super().__init__(client, receipt=receipt, timeout=timeout)
         self._lock = threading.Lock()
-        self.id: str | None = None
-        self._connection: Connection | None = None
-        self._state = "new"
         self._gate: Callable[[], bool] | None = None
-
-    @property
-    def state(self) -> str:
-        """``new``, ``open``, ``committed``, ``aborted`` or ``failed``."""
-        return self._state
 
     def begin(self) -> Transaction:
         """Send BEGIN (done by ``__enter__``)."""
         with self._lock:
-            if self._state != "new":
-                raise TransactionError(f"transaction already {self._state}")
+            self._tx.beginning()
             connection = self._client._current_connection()
-            self.id = connection.session.new_id("tx")
-            transaction_id = self.id
+            transaction_id = connection.session.new_id("tx")
+            self._tx.id = transaction_id
+            build, what = self._tx.control(connection.session, "BEGIN")
             try:
-                connection.call(
-                    lambda rid: connection.session.begin(transaction_id, receipt=rid),
-                    receipt=self._receipt,
-                    timeout=self._timeout,
-                    what=f"BEGIN {transaction_id}",
-                )
+                connection.call(build, receipt=self._receipt, timeout=self._timeout, what=what)
             except ConnectionLost as exc:
-                self._state = "failed"
-                raise TransactionError(f"BEGIN failed: {exc}") from exc
+                raise self._tx.failed("BEGIN", exc) from exc
             self._gate = connection.transaction_gate(transaction_id)
             self._connection = connection
-            self._state = "open"
+            self._tx.opened(transaction_id, connection.url)
         return self
 
     def _open(self) -> Connection:
         connection = self._connection
-        if self._state in ("open", "failed") and connection is not None and not connection.alive:
-            self._state = "failed"
-            raise TransactionError(
-                f"transaction {self.id} was lost with its connection to {connection.url}; "
-                "nothing in it was committed (run the whole block again in a new transaction)"
-            )
-        if self._state != "open" or connection is None:
-            raise TransactionError(f"transaction {self.id} is {self._state}, not open")
+        self._tx.check_open(connection is not None and connection.alive)
+        assert connection is not None
         return connection
 
     def send(
@@ -120,8 +102,7 @@ class Transaction:
                 gate=self._gate,
             )
         except ConnectionLost as exc:
-            self._state = "failed"
-            raise TransactionError(f"transaction {self.id} lost: {exc}") from exc
+            raise self._tx.lost(exc) from exc
         except LocalProtocolError:
             self._open()  # ended by another thread meanwhile: TransactionError, as before
             raise
@@ -133,8 +114,7 @@ class Transaction:
         try:
             connection.ack(message, transaction=self.id, gate=self._gate)
         except ConnectionLost as exc:
-            self._state = "failed"
-            raise TransactionError(f"transaction {self.id} lost: {exc}") from exc
+            raise self._tx.lost(exc) from exc
         except (AckError, LocalProtocolError):
             self._open()  # ended, or lost, meanwhile: TransactionError
             raise
@@ -145,8 +125,7 @@ class Transaction:
         try:
             connection.nack(message, transaction=self.id)
         except ConnectionLost as exc:
-            self._state = "failed"
-            raise TransactionError(f"transaction {self.id} lost: {exc}") from exc
+            raise self._tx.lost(exc) from exc
 
     def commit(self) -> None:
         """COMMIT (done by ``__exit__`` when the block ends normally)."""
@@ -159,43 +138,19 @@ class Transaction:
 
     def _end(self, command: str) -> None:
         with self._lock:
-            if (
-                command == "ABORT"
-                and self._connection is not None
-                and (
-                    self._state == "failed"
-                    or (self._state == "open" and not self._connection.alive)
-                )
-            ):
-                self._state = "failed"
-                log.info(
-                    "ABORT of transaction %s: nothing to do, it was lost with its connection "
-                    "to %s (the broker dropped it)",
-                    self.id,
-                    self._connection.url,
-                )
+            connection = self._connection
+            if self._tx.end_is_moot(command, connection is not None and connection.alive):
                 return
             connection = self._open()
-            transaction_id = self.id
-            assert transaction_id is not None
-            session = connection.session
-            build = session.commit if command == "COMMIT" else session.abort
+            build, what = self._tx.control(connection.session, command)
             try:
-                connection.call(
-                    lambda rid: build(transaction_id, receipt=rid),
-                    receipt=self._receipt,
-                    timeout=self._timeout,
-                    what=f"{command} {transaction_id}",
-                )
+                connection.call(build, receipt=self._receipt, timeout=self._timeout, what=what)
             except ConnectionLost as exc:
-                self._state = "failed"
-                raise TransactionError(
-                    f"{command} of transaction {transaction_id} failed: {exc}"
-                ) from exc
+                raise self._tx.failed(command, exc) from exc
             except BaseException:
-                self._state = "failed"
+                self._tx.state = "failed"
                 raise
-            self._state = "committed" if command == "COMMIT" else "aborted"
+            self._tx.ended(command)
 
     def __enter__(self) -> Transaction:
         return self.begin()
@@ -206,16 +161,10 @@ class Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._state != "open":
-            if exc_type is None and self._state == "failed":
-                raise TransactionError(f"transaction {self.id} failed before COMMIT")
-            return
-        if exc_type is None:
+        command = self._tx.exit_command(exc_type is not None)
+        if command == "COMMIT":
             self.commit()
-        else:
+        elif command == "ABORT":
             # the original exception matters more; the broker drops the transaction anyway
             with contextlib.suppress(TransactionError):
                 self.abort()
-
-    def __repr__(self) -> str:
-        return f"<Transaction {self.id} {self._state}>"

@@ -1,5 +1,7 @@
-"""Client-agnostic behaviour shared by the threaded client and (next) an asyncio one: flow
-control, liveness, send tracking.
+"""Client-agnostic behaviour shared by the threaded and the asyncio client: messages,
+subscriptions and their error policies, listeners, receipts, transactions, the lifecycle
+between connections and the reconnect decisions, flow control, liveness, send tracking
+(see docs/design.md, "One core, two shells").
 
 Sans-I/O like :mod:`stomp_enterprise.protocol`: no sockets, threads, asyncio or clock. It may
 import :mod:`stomp_enterprise.protocol` and :mod:`stomp_enterprise.errors` only.

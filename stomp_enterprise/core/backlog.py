@@ -8,10 +8,11 @@ or below the low-water marks. Not thread-safe: the threaded client guards it wit
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["PREFETCH_HEADERS", "Backlog", "BacklogInfo", "prefetch_header"]
+__all__ = ["PREFETCH_HEADERS", "Backlog", "BacklogInfo", "prefetch_header", "with_prefetch"]
 
 
 @dataclass(frozen=True)
@@ -117,3 +118,27 @@ def prefetch_header(server: str | None, messages: int, size: int) -> tuple[str, 
     if server.startswith("apache-apollo"):
         return ("credit", f"{messages},0")
     return None
+
+
+def with_prefetch(
+    headers: Mapping[str, str] | None,
+    server: str | None,
+    *,
+    max_messages: int,
+    max_bytes: int,
+    queue_size: int,
+    pull: bool,
+) -> Mapping[str, str] | None:
+    """The SUBSCRIBE headers of a client-ack subscription: when they set no prefetch, the
+    broker's own prefetch header is added (:func:`prefetch_header`), sized so two full
+    subscriptions fit in the backlog: half its message bound (a pull one: at most
+    ``queue_size``), and for Artemis, which counts bytes, half its byte bound."""
+    if headers and any(name in headers for name in PREFETCH_HEADERS):
+        return headers
+    messages = max(1, max_messages // 2)
+    if pull:
+        messages = min(messages, queue_size)
+    header = prefetch_header(server, messages, max(1, max_bytes // 2))
+    if header is None:
+        return headers
+    return {**(headers or {}), header[0]: header[1]}

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from stomp_enterprise.errors import ConfigError
 
-__all__ = ["TlsOptions", "make_ssl_context"]
+__all__ = ["TlsOptions", "client_ssl_context", "make_ssl_context", "server_hostname_of"]
+
+log = logging.getLogger("stomp_enterprise.client")
 
 
 class TlsOptions(BaseModel):
@@ -66,3 +70,31 @@ def make_ssl_context(options: TlsOptions) -> ssl.SSLContext:
     else:
         context.check_hostname = options.check_hostname
     return context
+
+
+def client_ssl_context(option: Any, uses_tls: bool) -> ssl.SSLContext | None:
+    """The context a client connects to ``ssl://`` brokers with, from its ``ssl`` option:
+    ``None``/``True`` verify with the system CAs, a :class:`TlsOptions` (verification off is
+    logged as a WARNING), or the caller's own ``ssl.SSLContext``. ``None`` when no broker of
+    the URI uses TLS. Shared by both clients; any thread.
+
+    Raises:
+        ConfigError: ``ssl=False`` with an ``ssl://`` broker, or unreadable TLS files.
+    """
+    if option is None or option is True:
+        return make_ssl_context(TlsOptions()) if uses_tls else None
+    if option is False:
+        if uses_tls:
+            raise ConfigError("ssl=False with an ssl:// broker in the URI")
+        return None
+    if isinstance(option, TlsOptions):
+        if not option.verify:
+            log.warning("TLS certificate verification is OFF: anyone can impersonate the broker")
+        return make_ssl_context(option)
+    context: ssl.SSLContext = option
+    return context
+
+
+def server_hostname_of(option: Any) -> str | None:
+    """The ``server_hostname`` of a :class:`TlsOptions` ``ssl`` option (None otherwise)."""
+    return option.server_hostname if isinstance(option, TlsOptions) else None

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from stomp_enterprise.errors import ConfigError
 
-__all__ = ["WebSocketOptions", "require_websockets"]
+__all__ = ["WebSocketOptions", "no_connected_hint", "require_websockets"]
 
 
 class WebSocketOptions(BaseModel):
@@ -65,6 +65,17 @@ class WebSocketOptions(BaseModel):
         )
 
     __str__ = __repr__
+
+
+def no_connected_hint(sends_text: bool | None) -> str:
+    """What to add to "no CONNECTED" when the connection is WebSocket sending binary
+    (``sends_text`` False; None: not WebSocket): ActiveMQ Classic ignores binary messages."""
+    if sends_text is None or sends_text:
+        return ""
+    return (
+        " (over WebSocket: ActiveMQ Classic ignores binary messages, "
+        "try websocket=WebSocketOptions(text=True))"
+    )
 
 
 def require_websockets() -> None:
