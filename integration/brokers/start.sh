@@ -156,6 +156,13 @@ EOT
   ) &
   echo $! >"$(pid_file rabbitmq)"
   wait_ready rabbitmq "$RABBITMQ_STOMP_PORT" --host "$RABBITMQ_VHOST"
+  # Web STOMP (STOMP over WebSocket) starts with the node; wait (bounded) for its listener
+  local end=$((SECONDS + 30))
+  until python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close()' \
+      "$STOMP_BROKERS_HOST" "$RABBITMQ_WS_PORT" 2>/dev/null; do
+    [ $SECONDS -lt $end ] || die "rabbitmq: Web STOMP port $RABBITMQ_WS_PORT did not open"
+    sleep 0.5
+  done
   # record the Erlang VM itself (RABBITMQ_PID_FILE), not the shell wrapper
   local beam
   beam="$(cat "$d/rabbitmq-erlang.pid" 2>/dev/null || true)"
