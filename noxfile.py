@@ -62,6 +62,22 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def release(session: nox.Session) -> None:
+    """What CI checks before a release (tools/release.py): sdist + wheel, twine check, the
+    wheel in a fresh venv with its dependencies, the demo and a conftest-less project's
+    pytest run from it. ``nox -s release -- --offline`` uses no package index."""
+    session.install("build", "twine")
+    session.run("python", "tools/release.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def charts(session: nox.Session) -> None:
+    """Redraw the benchmark charts (docs/bench/*.svg) from the JSON beside them."""
+    session.install("-e", ".[bench]")
+    session.run("python", "-m", "benchmarks.charts", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
     """The failover demo against the embedded broker (exits 0 only if every message arrived)."""
     session.install("-e", ".")

@@ -42,6 +42,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from benchmarks import charts
 from benchmarks.e2e_peers import (
     CASES,
     CLIENTS,
@@ -830,17 +831,33 @@ def write_docs(
     command: str,
     skipped: dict[str, str],
 ) -> None:
-    lines = [DOC_HEAD, "## Environment", "", *environment_lines(env, specs), ""]
+    # the page's tables are wide: no table of contents beside them (mkdocs-material)
+    lines = ["---", "hide:", "  - toc", "---", "", DOC_HEAD, "## Environment", ""]
+    lines += [*environment_lines(env, specs), ""]
     lines += [f"Command: `{command}`", ""]
     for name, why in skipped.items():
         lines.append(f"- {name}: not measured ({why})")
     if skipped:
         lines.append("")
+    chart_data = path.parent / "bench" / "e2e.json"  # kept with its charts by save_for_charts
+    if chart_data.exists():
+        lines += charts.markdown(chart_data, path.parent)
     lines.append("## Results")
     for spec in specs:
         lines += ["", *broker_section(spec, summaries[spec.name], cfg)]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def save_for_charts(payload_text: str, docs_path: Path) -> None:
+    """Keep the run's JSON beside the docs page (``bench/e2e.json``) and draw its charts there
+    (:mod:`benchmarks.charts`), so the page, the SVGs and their numbers are committed together."""
+    target = docs_path.parent / "bench" / "e2e.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(payload_text, encoding="utf-8")
+    for old in target.parent.glob(f"{target.stem}-*.svg"):
+        old.unlink()  # a broker or case no longer measured leaves no stale chart
+    charts.render(target)
 
 
 # --------------------------------------------------------------------------------------------
@@ -937,6 +954,7 @@ def render(path: Path, args: argparse.Namespace) -> int:
         for case, text in data["brokers"][spec.name].get("profiles", {}).items():
             print(f"\ncProfile of ours, {case} ({spec.name}), top 15 by own time:\n\n{text}")
     if args.write_docs:
+        save_for_charts(path.read_text(encoding="utf-8"), Path(args.docs_path))
         write_docs(
             Path(args.docs_path), env, specs, summaries, cfg, data["command"], data["skipped"]
         )
@@ -1005,7 +1023,7 @@ def main(argv: list[str] | None = None) -> int:
         for case, text in profiles.get(spec.name, {}).items():
             print(f"\ncProfile of ours, {case} ({spec.name}), top 15 by own time:\n\n{text}")
 
-    if args.json:
+    if args.json or args.write_docs:
         payload = {
             "environment": env,
             "command": command,
@@ -1026,8 +1044,11 @@ def main(argv: list[str] | None = None) -> int:
                 for s in specs
             },
         }
-        Path(args.json).write_text(json.dumps(payload, indent=1, default=str) + "\n")
+        payload_text = json.dumps(payload, indent=1, default=str) + "\n"
+        if args.json:
+            Path(args.json).write_text(payload_text)
     if args.write_docs:
+        save_for_charts(payload_text, Path(args.docs_path))
         write_docs(Path(args.docs_path), env, specs, summaries, cfg, command, skipped)
     failed = any(
         e["status"] in ("ERROR", "WRONG")

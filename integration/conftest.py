@@ -5,6 +5,12 @@ Options (each has an environment variable, the option wins):
 
 ``--brokers=activemq,rabbitmq,artemis,apollo``  ``STOMP_INTEGRATION_BROKERS`` (default: all)
 ``--provision=local|containers|none``           ``STOMP_INTEGRATION_PROVISION`` (default: local)
+``--keep-brokers``                              ``STOMP_INTEGRATION_KEEP_BROKERS=1``
+
+With ``local`` provisioning a broker that does not answer is started (``start.sh``); the session
+stops at its end the brokers it started itself, keeps those that were already running, and
+says in the terminal summary what is left running and how to stop it (``integration/lifecycle.py``;
+``--keep-brokers`` keeps the ones it started too, for a faster next run).
 
 A selected broker that cannot be reached fails its tests when ``CI`` is set, and skips them
 (with the reason) otherwise.
@@ -26,6 +32,7 @@ from typing import Any
 import pytest
 
 from integration import settings
+from integration.lifecycle import SessionBrokers
 from integration.report import MatrixReporter
 from integration.settings import Broker
 from stomp_enterprise import Client
@@ -57,6 +64,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "is always written)",
     )
     group.addoption(
+        "--keep-brokers",
+        action="store_true",
+        default=False,
+        help="keep running the brokers this session started (default: stop them at the end; "
+        "brokers already running before the session are always kept) "
+        "(env STOMP_INTEGRATION_KEEP_BROKERS=1)",
+    )
+    group.addoption(
         "--provision",
         default=None,
         choices=("local", "containers", "none"),
@@ -68,6 +83,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _in_ci() -> bool:
     return bool(os.environ.get("CI"))
+
+
+def _keep_brokers(config: pytest.Config) -> bool:
+    return bool(config.getoption("--keep-brokers")) or os.environ.get(
+        "STOMP_INTEGRATION_KEEP_BROKERS", ""
+    ) not in ("", "0")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -143,6 +164,7 @@ class Provisioned:
 
     mode: str
     brokers: dict[str, Broker] = field(default_factory=dict)
+    lifecycle: SessionBrokers | None = None  # local mode: what the session started
     problems: dict[str, str] = field(default_factory=dict)
     containers: dict[str, Any] = field(default_factory=dict)
 
@@ -175,20 +197,24 @@ def _script(script: str, name: str, timeout: float) -> None:
         )
 
 
+def _answering(name: str) -> bool:
+    broker = settings.load_brokers()[name]  # start.sh may have rewritten brokers.env
+    return settings.port_open(broker.host, broker.port)
+
+
+def _run_script(script: str, name: str) -> None:
+    _script(script, name, _START_TIMEOUT if script == "start.sh" else _STOP_TIMEOUT)
+
+
 def _provision_local(names: list[str], mode: str) -> Provisioned:
-    result = Provisioned(mode)
+    result = Provisioned(mode, lifecycle=SessionBrokers(_answering, _run_script))
+    assert result.lifecycle is not None
     known = settings.load_brokers()
     for name in names:
         broker = known[name]
-        if settings.port_open(broker.host, broker.port):
-            continue
-        if mode == "none":
-            result.problems[name] = f"{name}: nothing answers on {broker.host}:{broker.port}"
-            continue
-        try:
-            _script("start.sh", name, _START_TIMEOUT)
-        except (RuntimeError, OSError) as exc:
-            result.problems[name] = f"{name}: not running and start.sh failed: {exc}"
+        problem = result.lifecycle.ensure(name, may_start=mode != "none")
+        if problem is not None:
+            result.problems[name] = f"{name}: {problem} on {broker.host}:{broker.port}"
     known = settings.load_brokers()  # start.sh rewrites brokers.env / versions.json
     for name in names:
         if name in result.problems:
@@ -231,11 +257,30 @@ def provisioned(pytestconfig: pytest.Config) -> Iterator[Provisioned]:
     result = _provision_containers(names) if mode == "containers" else _provision_local(names, mode)
     reporter = pytestconfig.stash[_REPORTER]
     reporter.versions.update({n: b.version for n, b in result.brokers.items()})
+    pytestconfig.stash[_PROVISIONED] = result
     try:
         yield result
     finally:
         for running in result.containers.values():
             running.remove()
+        if result.lifecycle is not None:
+            result.lifecycle.finish(keep=_keep_brokers(pytestconfig))
+
+
+_PROVISIONED = pytest.StashKey[Provisioned]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """What the session did with the brokers: stopped those it started, or what is left
+    running and the command that stops it."""
+    result = config.stash.get(_PROVISIONED, None)
+    if result is None or result.lifecycle is None:
+        return
+    lines = result.lifecycle.summary(keep=_keep_brokers(config))
+    if lines:
+        terminalreporter.section("integration brokers")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

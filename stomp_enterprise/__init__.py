@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from stomp_enterprise._version import __version__
 from stomp_enterprise.errors import (
     AckError,
     BrokerError,
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
     from stomp_enterprise.config import ClientConfig, Timeouts
     from stomp_enterprise.protocol import Frame, FrameParser
     from stomp_enterprise.transport import TlsOptions, WebSocketOptions
-
-__version__ = "0.1.0"
 
 # public name -> the module that defines it, imported on first access (the errors, above, are
 # light: the sans-I/O core needs them anyway)

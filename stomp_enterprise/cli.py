@@ -4,14 +4,12 @@ Subcommands: ``send``, ``listen``, ``broker``, ``demo`` and ``bench``; ``--help`
 
 Exit codes:
 
-====  ==========================================================================
-0     success
-1     a runtime or broker error (an ERROR frame, a failed demo, a file unreadable)
-2     bad usage (unknown option, invalid URL or value)
-3     connection failure (no broker reachable, login refused, connection lost)
-4     timeout (a receipt, or ``listen --count`` not reached within ``--timeout``)
-130   interrupted (Ctrl-C)
-====  ==========================================================================
+- 0: success
+- 1: a runtime or broker error (an ERROR frame, a failed demo, a file unreadable)
+- 2: bad usage (unknown option, invalid URL or value)
+- 3: connection failure (no broker reachable, login refused, connection lost)
+- 4: timeout (a receipt, or ``listen --count`` not reached within ``--timeout``)
+- 130: interrupted (Ctrl-C)
 
 Errors are printed as one line on stderr; ``-v`` adds INFO logs (and the traceback of a
 failure), ``-vv`` DEBUG logs with every frame (passcodes redacted).
@@ -192,7 +190,7 @@ exit codes: 0 ok, 1 runtime or broker error, 2 usage error, 3 connection failure
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand (exposed for documentation and tests)."""
+    """The argument parser of every subcommand (exposed for documentation and tests). Any thread."""
     verbose_top = _verbosity_parent(suppress=False)
     verbose_sub = _verbosity_parent(suppress=True)
     connection = _connection_parent()
@@ -403,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (the console script exits with it).
+
+    The main thread (the console script's entry point).
 
     Args:
         argv: the arguments without the program name (default: ``sys.argv[1:]``).

@@ -175,7 +175,10 @@ class ClientConfig(BaseModel):
 
     @classmethod
     def build(cls, **options: Any) -> ClientConfig:
-        """Construct, turning validation errors into :class:`ConfigError` naming the option."""
+        """Construct, turning validation errors into :class:`ConfigError` naming the option.
+
+        Any thread.
+        """
         url = options.get("url")
         if isinstance(url, str):
             parse_uri(url)  # a bad URI raises its own ConfigError, naming the offending part

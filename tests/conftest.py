@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import threading
 import time
@@ -11,9 +12,20 @@ from contextlib import contextmanager
 
 import pytest
 
-pytest_plugins = ["stomp_enterprise.testing.pytest_plugin"]
-
 _GRACE = 5.0  # seconds a test's threads get to finish after it returns
+
+
+PLUGIN = "stomp_enterprise.testing.pytest_plugin"
+pytest_plugins = ["pytester"]  # inner pytest sessions (tests/test_integration_lifecycle.py)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The fixtures come from the ``pytest11`` entry point of the installed package; a checkout
+    run without that metadata (``PYTHONPATH=.`` over an older install) registers the plugin
+    here instead, once: never twice, which pluggy refuses."""
+    manager = config.pluginmanager
+    if not manager.has_plugin(PLUGIN) and not manager.is_blocked(PLUGIN):
+        manager.register(importlib.import_module(PLUGIN), PLUGIN)
 
 
 def _open_sockets() -> set[str]:

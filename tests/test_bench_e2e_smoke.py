@@ -119,3 +119,8 @@ def test_every_client_moves_every_message_on_the_embedded_broker(tmp_path: Path)
     docs = (tmp_path / "benchmarks.md").read_text()
     assert "## Results" in docs
     assert "| target (ours) | measured | the raw client, same measure | result |" in docs
+    # the run's JSON and its charts are kept beside the page, which shows them
+    assert json.loads((tmp_path / "bench" / "e2e.json").read_text())["brokers"]["embedded"]
+    for kind in ("produce", "consume", "latency"):
+        assert (tmp_path / "bench" / f"e2e-embedded-{kind}.svg").stat().st_size > 1000
+        assert f"(bench/e2e-embedded-{kind}.svg)" in docs

@@ -387,6 +387,7 @@ class Client(ShellBase):
     ) -> Frame:
         """Wait (bounded; ``None``: ``timeouts.receipt``) for a receipt future. On timeout or
         cancellation the receipt is forgotten wherever it waits, so nothing leaks.
+        Await it from a task on the client's event loop.
 
         Raises:
             ReceiptTimeout: no RECEIPT in time.
@@ -736,7 +737,10 @@ class Client(ShellBase):
         self._session.subscriptions.pop(sub.id, None)
 
     async def unsubscribe(self, subscription: Subscription | str, *, receipt: bool = False) -> None:
-        """Unsubscribe a :class:`Subscription` or a subscription id."""
+        """Unsubscribe a :class:`Subscription` or a subscription id.
+
+        Await it from a task on the client's event loop.
+        """
         sub = (
             self._subscriptions.get(subscription) if isinstance(subscription, str) else subscription
         )
@@ -747,5 +751,8 @@ class Client(ShellBase):
 
     def transaction(self, *, receipt: bool = True, timeout: float | None = None) -> Transaction:
         """A transaction for ``async with client.transaction() as tx:`` (BEGIN on enter,
-        COMMIT when the block ends normally, ABORT when it raises)."""
+        COMMIT when the block ends normally, ABORT when it raises).
+
+        Call it from a task on the client's event loop.
+        """
         return Transaction(self, receipt=receipt, timeout=timeout)

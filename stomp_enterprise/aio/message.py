@@ -32,6 +32,7 @@ class Message(MessageBase):
 
     async def ack(self, *, receipt: bool = False, timeout: float | None = None) -> None:
         """Acknowledge this message (``ack`` mode ``client`` or ``client-individual``).
+        Await it from a task on the client's event loop.
 
         Args:
             receipt: wait for the broker to confirm (bounded by ``timeout`` or
@@ -50,7 +51,10 @@ class Message(MessageBase):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         """Negatively acknowledge (STOMP 1.1+): the broker redelivers or dead-letters it.
-        ``headers`` carries broker extras such as RabbitMQ's ``requeue``."""
+        ``headers`` carries broker extras such as RabbitMQ's ``requeue``.
+
+        Await it from a task on the client's event loop.
+        """
         await self._connection.ack(
             self, nack=True, receipt=receipt, timeout=timeout, headers=headers
         )

@@ -40,7 +40,10 @@ class Transaction(TransactionBase):
     _connection: Connection | None
 
     async def begin(self) -> Transaction:
-        """Send BEGIN (done by ``async with``)."""
+        """Send BEGIN (done by ``async with``).
+
+        Await it from a task on the client's event loop.
+        """
         self._tx.beginning()
         connection = await self._client._current_connection()
         transaction_id = connection.session.new_id("tx")
@@ -68,7 +71,10 @@ class Transaction(TransactionBase):
         *,
         content_type: str | None = None,
     ) -> None:
-        """SEND inside the transaction (applied by the broker at COMMIT)."""
+        """SEND inside the transaction (applied by the broker at COMMIT).
+
+        Await it from a task on the client's event loop.
+        """
         connection = self._open()
         payload, content_type = encode_body(body, content_type)
         routed = connection.routed(destination, headers, subscribe=False)
@@ -82,11 +88,17 @@ class Transaction(TransactionBase):
             raise self._tx.lost(exc) from exc
 
     async def ack(self, message: Message) -> None:
-        """ACK ``message`` inside the transaction."""
+        """ACK ``message`` inside the transaction.
+
+        Await it from a task on the client's event loop.
+        """
         await self._acknowledge(message, nack=False)
 
     async def nack(self, message: Message) -> None:
-        """NACK ``message`` inside the transaction (STOMP 1.1+)."""
+        """NACK ``message`` inside the transaction (STOMP 1.1+).
+
+        Await it from a task on the client's event loop.
+        """
         await self._acknowledge(message, nack=True)
 
     async def _acknowledge(self, message: Message, *, nack: bool) -> None:
@@ -97,12 +109,18 @@ class Transaction(TransactionBase):
             raise self._tx.lost(exc) from exc
 
     async def commit(self) -> None:
-        """COMMIT (done by ``async with`` when the block ends normally)."""
+        """COMMIT (done by ``async with`` when the block ends normally).
+
+        Await it from a task on the client's event loop.
+        """
         await self._end("COMMIT")
 
     async def abort(self) -> None:
         """ABORT (done by ``async with`` when the block raises). After the transaction was
-        lost with its connection this only logs: the broker has already dropped it."""
+        lost with its connection this only logs: the broker has already dropped it.
+
+        Await it from a task on the client's event loop.
+        """
         await self._end("ABORT")
 
     async def _end(self, command: str) -> None:

@@ -158,6 +158,8 @@ class Client(ShellBase):
     def connect(self, timeout: float | None = None) -> Client:
         """Connect, trying the failover brokers as the URI's policy says (startup limits).
 
+        Any thread (a handler or listener of this client included).
+
         Args:
             timeout: overall bound in seconds on the whole startup loop; ``None`` follows
                 the policy alone (a plain URI makes one try bounded by the connect and
@@ -809,7 +811,10 @@ class Client(ShellBase):
             )
 
     def unsubscribe(self, subscription: Subscription | str, *, receipt: bool = False) -> None:
-        """Unsubscribe a :class:`Subscription` or a subscription id."""
+        """Unsubscribe a :class:`Subscription` or a subscription id.
+
+        Any thread, including handlers and listeners.
+        """
         sub = (
             self._subscriptions.get(subscription) if isinstance(subscription, str) else subscription
         )
@@ -820,7 +825,8 @@ class Client(ShellBase):
 
     def transaction(self, *, receipt: bool = True, timeout: float | None = None) -> Transaction:
         """A transaction for ``with client.transaction() as tx:`` (BEGIN on enter, COMMIT on
-        normal exit, ABORT on an exception)."""
+        normal exit, ABORT on an exception).
+        Any thread; the transaction itself may then be used from several threads."""
         return Transaction(self, receipt=receipt, timeout=timeout)
 
 

@@ -35,6 +35,8 @@ class Message(MessageBase):
     def ack(self, *, receipt: bool = False, timeout: float | None = None) -> None:
         """Acknowledge this message (``ack`` mode client or client-individual).
 
+        Any thread (usually the handler's, on the dispatcher thread).
+
         Args:
             receipt: wait for the broker to confirm (bounded by ``timeout`` or the default).
 
@@ -51,5 +53,6 @@ class Message(MessageBase):
         headers: Mapping[str, str] | None = None,
     ) -> None:
         """Negatively acknowledge (STOMP 1.1+): the broker redelivers or dead-letters it.
-        ``headers`` carries broker extras such as RabbitMQ's ``requeue``."""
+        ``headers`` carries broker extras such as RabbitMQ's ``requeue``.
+        Any thread (usually the handler's, on the dispatcher thread)."""
         self._connection.nack(self, receipt=receipt, timeout=timeout, headers=headers)

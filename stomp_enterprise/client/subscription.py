@@ -95,6 +95,8 @@ class Subscription(SubscriptionBase):
     def get(self, timeout: float | None = None) -> Message:
         """The next message (handler-less subscriptions only).
 
+        Any thread; blocks only the caller (bounded by ``timeout``).
+
         Args:
             timeout: seconds to wait; ``None`` waits until a message arrives or the
                 subscription ends.

@@ -51,7 +51,7 @@ class Transaction(TransactionBase):
         self._gate: Callable[[], bool] | None = None
 
     def begin(self) -> Transaction:
-        """Send BEGIN (done by ``__enter__``)."""
+        """Send BEGIN (done by ``__enter__``). Any thread."""
         with self._lock:
             self._tx.beginning()
             connection = self._client._current_connection()
@@ -120,7 +120,7 @@ class Transaction(TransactionBase):
             raise
 
     def nack(self, message: Message) -> None:
-        """NACK ``message`` inside the transaction."""
+        """NACK ``message`` inside the transaction. Any thread."""
         connection = self._open()
         try:
             connection.nack(message, transaction=self.id)
@@ -128,12 +128,13 @@ class Transaction(TransactionBase):
             raise self._tx.lost(exc) from exc
 
     def commit(self) -> None:
-        """COMMIT (done by ``__exit__`` when the block ends normally)."""
+        """COMMIT (done by ``__exit__`` when the block ends normally). Any thread."""
         self._end("COMMIT")
 
     def abort(self) -> None:
         """ABORT (done by ``__exit__`` when the block raises). After the transaction was lost
-        with its connection this does nothing but log: the broker has already dropped it."""
+        with its connection this does nothing but log: the broker has already dropped it.
+        Any thread."""
         self._end("ABORT")
 
     def _end(self, command: str) -> None:

@@ -23,8 +23,9 @@ Three pieces:
 from __future__ import annotations
 
 import itertools
+import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import NamedTuple
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "carries_over",
     "plan_resend",
     "receipt_of",
+    "split_sends",
 ]
 
 #: Receipt ids of marker receipts start with this (user receipts are ``rcpt-N``).
@@ -42,6 +44,32 @@ MARKER_PREFIX = "trk-"
 _MARKER = MARKER_PREFIX.encode()
 _SEND = b"SEND\n"
 _MARKER_ROOM = 32  # bytes a marker header adds at most (``receipt:trk-<up to 19 digits>\n``)
+
+
+def _split_sends(frames: list[bytes]) -> tuple[list[bytes], int]:
+    found = [frame for frame in frames if frame.startswith(_SEND)]
+    return found, sum(map(len, found))
+
+
+_c_sends: Callable[[list[bytes]], tuple[list[bytes], int] | None] | None = None
+if not os.environ.get("STOMP_ENTERPRISE_PURE_PYTHON"):
+    try:  # the optional C accelerator (see protocol/_speedups.c)
+        from stomp_enterprise.protocol._speedups import sends as _c_sends
+    except ImportError:
+        _c_sends = None
+
+
+def split_sends(frames: list[bytes]) -> tuple[list[bytes], int]:
+    """The SEND frames of ``frames`` (those starting with ``SEND\\n``), in order, and their
+    total size in bytes. The tracker's per-batch bookkeeping: the C accelerator does it
+    without a Python call per frame (the list comprehension with ``bytes.startswith`` costs
+    ~1,100 CPU instructions a frame on CPython 3.11); the Python code is the definition the
+    accelerator is tested against."""
+    if _c_sends is not None:
+        found = _c_sends(frames)
+        if found is not None:
+            return found
+    return _split_sends(frames)
 
 
 def _head_end(frame: bytes) -> int:
@@ -55,6 +83,7 @@ def carries_over(frame: bytes) -> bool:
 
     Header values cannot hold a raw line feed (1.1/1.2 escape it, 1.0 refuses it), so a
     ``\\ntransaction:`` inside the head is always the start of that header.
+    Any thread (a pure function).
     """
     if not frame.startswith(_SEND):
         return False
@@ -114,7 +143,10 @@ class SendTracker:
             this is admitted alone into an empty cache).
         every_frames: a marker receipt at least every this many written frames.
         interval: a marker when this much time (in the caller's clock unit) has passed since
-            the last one: at a low rate every frame is confirmed quickly.
+            the last one and every earlier marker was answered: at a low rate every frame
+            is confirmed quickly, and a slow broker is not sent a marker every ``interval``
+            while it has not answered the last one (``every_frames`` and the byte bound
+            still apply).
         ids: the marker id counter; share one per client so that ids stay unique across
             connections (a frame cut by a loss is resent with its marker header).
     """
@@ -159,7 +191,8 @@ class SendTracker:
 
     def admit(self, frames: Sequence[bytes], size: int) -> int:
         """How many leading ``frames`` (of ``size`` bytes in all) may be written now without
-        the cache growing beyond ``max_bytes``; 0 means: wait for a confirmation."""
+        the cache growing beyond ``max_bytes``; 0 means: wait for a confirmation.
+        Not thread-safe: call holding the outbound queue's lock."""
         room = self.max_bytes - _MARKER_ROOM - self.bytes  # a marker may be added to one
         if size <= room:
             return len(frames)
@@ -177,12 +210,13 @@ class SendTracker:
         one copy, in place in ``batch``) or, when that frame has a receipt of its own, use
         that one. The mark is registered at once: its RECEIPT may come back before
         :meth:`written` is called for the batch (a confirmation is never missed). Returns the
-        mark to pass to :meth:`written`, or None."""
+        mark to pass to :meth:`written`, or None.
+        Not thread-safe: call holding the outbound queue's lock."""
         due = (
             self._since_frames + len(batch) >= self.every_frames
             or self._since_bytes + size >= self.every_bytes
             or self._last_mark is None
-            or now - self._last_mark >= self.interval
+            or (not self._marks and now - self._last_mark >= self.interval)
         )
         if not due:
             return None
@@ -196,19 +230,19 @@ class SendTracker:
                 receipt_id = f"{MARKER_PREFIX}{next(self._ids)}"
                 batch[index] = b"".join((_SEND, b"receipt:", receipt_id.encode(), b"\n", frame[5:]))
                 self.markers += 1
-            sends = sum(1 for frame in batch[: index + 1] if frame.startswith(_SEND))
-            self._marks[receipt_id] = self.end + sends
+            self._marks[receipt_id] = self.end + len(split_sends(batch[: index + 1])[0])
             return Mark(index, receipt_id)
         return None
 
-    def written(self, frames: Sequence[bytes], mark: Mark | None = None) -> None:
+    def written(self, frames: list[bytes], mark: Mark | None = None) -> None:
         """``frames`` (a batch, or its first part) were written completely: cache the SENDs
-        (which of them carry over is decided at loss time, by :func:`plan_resend`: a cheap
-        test per frame here). ``mark``: what :meth:`prepare` returned for the batch."""
-        sends = [frame for frame in frames if frame.startswith(_SEND)]
+        (which of them carry over is decided at loss time, by :func:`plan_resend`: here
+        only the command is looked at, see :func:`split_sends`). ``mark``: what
+        :meth:`prepare` returned for the batch.
+        Not thread-safe: call holding the outbound queue's lock."""
+        sends, size = split_sends(frames)
         if not sends:
             return
-        size = sum(map(len, sends))
         if mark is not None:
             self._since_frames = self._since_bytes = 0  # (a few frames after it: ignored)
         else:
@@ -222,12 +256,16 @@ class SendTracker:
             self._drop_confirmed()
 
     def is_marker(self, receipt_id: str) -> bool:
-        """Whether ``receipt_id`` is a confirmation point of this cache."""
+        """Whether ``receipt_id`` is a confirmation point of this cache.
+
+        Any thread (reads an immutable prefix).
+        """
         return receipt_id in self._marks
 
     def confirm(self, receipt_id: str) -> bool:
         """A RECEIPT arrived: drop every frame written before its mark (and the older marks).
-        Returns whether ``receipt_id`` was a mark of this cache."""
+        Returns whether ``receipt_id`` was a mark of this cache.
+        Not thread-safe: call holding the outbound queue's lock."""
         upto = self._marks.pop(receipt_id, None)
         if upto is None:
             return False
@@ -257,7 +295,10 @@ class SendTracker:
             self.confirmed += cut
 
     def take(self) -> list[bytes]:
-        """On loss: the unconfirmed frames, oldest first; the cache is empty afterwards."""
+        """On loss: the unconfirmed frames, oldest first; the cache is empty afterwards.
+
+        Not thread-safe: call holding the outbound queue's lock.
+        """
         frames = [frame for batch in self._batches for frame in batch]
         self._base += len(frames)
         self._acked = self._base
@@ -295,12 +336,14 @@ class Outbox:
 
     def carry(self, frames: Iterable[bytes]) -> None:
         """Keep ``frames`` (see :func:`plan_resend`) for the next connection, after any
-        already waiting (those came from an earlier loss)."""
+        already waiting (those came from an earlier loss).
+        Not thread-safe: the client calls it holding its own lock."""
         self._frames.extend(frames)
 
     def take(self) -> list[bytes]:
         """The frames to write on the new connection (after its subscription replay), in
-        order; they are counted in :attr:`resent`."""
+        order; they are counted in :attr:`resent`.
+        Not thread-safe: the client calls it holding its own lock."""
         frames, self._frames = self._frames, []
         self.resent += len(frames)
         return frames
@@ -308,11 +351,15 @@ class Outbox:
     def drop(self, extra: Iterable[bytes] = ()) -> list[bytes]:
         """Give up the waiting frames plus ``extra`` (a loss without reconnect, reconnect
         gave up, the client closed): returns them all, waiting ones first. The shell counts
-        those whose callers learn nothing else and calls :meth:`report`."""
+        those whose callers learn nothing else and calls :meth:`report`.
+        Not thread-safe: the client calls it holding its own lock."""
         frames = [*self._frames, *extra]
         self._frames = []
         return frames
 
     def report(self, count: int) -> None:
-        """``count`` frames were reported undelivered (added to :attr:`undelivered`)."""
+        """``count`` frames were reported undelivered (added to :attr:`undelivered`).
+
+        Not thread-safe: the client calls it holding its own lock.
+        """
         self.undelivered += count

@@ -498,13 +498,61 @@ done:
 /* ------------------------------------------------------------------ header mapping */
 
 /*
- * headers(head, mode) -> dict | None
+ * Header strings seen before. Every frame of a stream repeats the same header names, and
+ * most values too (destination, subscription, content-type, persistent, priority...): a
+ * slot keyed by a name's length and bytes keeps the name's str object (its hash already
+ * computed, so the dict insert does not hash it again) and the last value decoded for it.
+ * A hit costs a memcmp instead of an allocation, a decode and a hash. Only ASCII strings
+ * up to CACHE_MAX bytes are kept; strings are immutable, so sharing them between frames is
+ * invisible to callers. Slots are replaced on a miss (one reference each, held until the
+ * next miss of that slot); the GIL serializes every access.
+ */
+#define CACHE_SLOTS 64
+#define CACHE_MAX 64
+
+static PyObject *name_cache[CACHE_SLOTS];
+static PyObject *value_cache[CACHE_SLOTS];
+
+static Py_ssize_t
+cache_slot(const char *text, Py_ssize_t size)
+{
+    if (size == 0) {
+        return 0;
+    }
+    unsigned int key = (unsigned int)size * 31u;
+    key = key * 33u + (unsigned char)text[0];
+    key = key * 33u + (unsigned char)text[size / 2];
+    key = key * 33u + (unsigned char)text[size - 1];
+    return (Py_ssize_t)(key % CACHE_SLOTS);
+}
+
+/* A new reference to the str of `size` UTF-8 bytes at `text`, from `*slot` when it holds
+ * exactly that text; NULL with an exception set when the bytes do not decode. */
+static PyObject *
+cached_str(PyObject **slot, const char *text, Py_ssize_t size)
+{
+    PyObject *cached = *slot;
+    if (cached != NULL && PyUnicode_GET_LENGTH(cached) == size
+        && memcmp(PyUnicode_DATA(cached), text, (size_t)size) == 0) {
+        Py_INCREF(cached);
+        return cached;
+    }
+    PyObject *fresh = PyUnicode_DecodeUTF8(text, size, NULL);
+    if (fresh != NULL && size <= CACHE_MAX && PyUnicode_IS_ASCII(fresh)) {
+        Py_INCREF(fresh);
+        Py_XSETREF(*slot, fresh);
+    }
+    return fresh;
+}
+
+/*
+ * headers(head, mode) -> mappingproxy | None
  *
- * The header mapping of a parsed frame from its validated header text (lines joined by LF,
- * no command line): the first of a repeated header wins, wire order is kept, and values are
- * unescaped for `mode` (0: not escaped; 1: 1.1; 2: 1.2). None when a line has no colon, a
- * name holds a backslash, or an escape is not one the mode defines: Frame.headers' Python
- * code, the definition, then decides.
+ * The read-only header mapping of a parsed frame from its validated header text (lines
+ * joined by LF, no command line): the first of a repeated header wins, wire order is kept,
+ * and values are unescaped for `mode` (0: not escaped; 1: 1.1; 2: 1.2). None when a line
+ * has no colon, a name holds a backslash, or an escape is not one the mode defines:
+ * Frame.headers' Python code, the definition, then decides.
  */
 static PyObject *
 headers(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -582,11 +630,12 @@ headers(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             value = scratch;
             value_size = out - scratch;
         }
-        PyObject *name_obj = PyUnicode_DecodeUTF8(p, colon - p, NULL);
+        Py_ssize_t slot = cache_slot(p, colon - p);
+        PyObject *name_obj = cached_str(&name_cache[slot], p, colon - p);
         if (name_obj == NULL) {
             goto error;
         }
-        PyObject *value_obj = PyUnicode_DecodeUTF8(value, value_size, NULL);
+        PyObject *value_obj = cached_str(&value_cache[slot], value, value_size);
         if (value_obj == NULL) {
             Py_DECREF(name_obj);
             goto error;
@@ -605,7 +654,9 @@ headers(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (scratch != small) {
         PyMem_Free(scratch);
     }
-    return result;
+    PyObject *proxy = PyDictProxy_New(result);
+    Py_DECREF(result);
+    return proxy;
 unusual:
     PyErr_Clear();
     if (scratch != small) {
@@ -621,13 +672,56 @@ error:
     return NULL;
 }
 
+/*
+ * sends(frames) -> (list, int) | None
+ *
+ * The SEND frames of a list of serialized frames (those starting with "SEND\n"), in order,
+ * and their total size in bytes: the send tracker's bookkeeping per written batch
+ * (core/outbox.py) without a Python-level call per frame. None when `frames` is not a list
+ * or holds anything but bytes: the Python code, the definition, then decides.
+ */
+static PyObject *
+sends(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1 || !PyList_CheckExact(args[0])) {
+        Py_RETURN_NONE;
+    }
+    PyObject *frames = args[0];
+    Py_ssize_t count = PyList_GET_SIZE(frames);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!PyBytes_CheckExact(PyList_GET_ITEM(frames, i))) {
+            Py_RETURN_NONE;
+        }
+    }
+    PyObject *result = PyList_New(0);
+    if (result == NULL) {
+        return NULL;
+    }
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *frame = PyList_GET_ITEM(frames, i);
+        Py_ssize_t size = PyBytes_GET_SIZE(frame);
+        if (size >= 5 && memcmp(PyBytes_AS_STRING(frame), "SEND\n", 5) == 0) {
+            if (PyList_Append(result, frame) < 0) {
+                Py_DECREF(result);
+                return NULL;
+            }
+            total += size;
+        }
+    }
+    PyObject *out = Py_BuildValue("(Nn)", result, total);
+    return out;
+}
+
 static PyMethodDef speedups_methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL,
      "Split the common frames of a buffer; stop at anything else (see the module source)."},
     {"serialize", (PyCFunction)(void (*)(void))serialize, METH_FASTCALL,
      "Wire bytes of a frame with usual headers, or None (see the module source)."},
     {"headers", (PyCFunction)(void (*)(void))headers, METH_FASTCALL,
-     "The header mapping of a parsed frame's header text, or None (see the module source)."},
+     "The read-only header mapping of a parsed frame's header text, or None (see the source)."},
+    {"sends", (PyCFunction)(void (*)(void))sends, METH_FASTCALL,
+     "The SEND frames of a list of frames and their total size, or None (see the source)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,6 +1,7 @@
 """Type stub of the optional C accelerator (``_speedups.c``)."""
 
 from collections.abc import Callable, Mapping, Sequence, Set
+from types import MappingProxyType
 
 from stomp_enterprise.protocol.frames import Frame
 
@@ -25,4 +26,5 @@ def serialize(
     content_length: bool,
     /,
 ) -> bytes | None: ...
-def headers(head: str, mode: int, /) -> dict[str, str] | None: ...
+def headers(head: str, mode: int, /) -> MappingProxyType[str, str] | None: ...
+def sends(frames: list[bytes], /) -> tuple[list[bytes], int] | None: ...

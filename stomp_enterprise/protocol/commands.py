@@ -102,6 +102,7 @@ def connect(
 
     ``accept-version`` and ``host`` are sent when a version above 1.0 is offered (1.1+ require
     them); ``heart-beat`` always carries both numbers (RabbitMQ insists).
+    Any thread (a pure function).
     """
     if command not in ("CONNECT", "STOMP"):
         raise LocalProtocolError(f"command must be CONNECT or STOMP, got {command!r}")
@@ -135,7 +136,7 @@ def send(
     transaction: str | None = None,
     receipt: str | None = None,
 ) -> Frame:
-    """SEND ``body`` to ``destination``."""
+    """SEND ``body`` to ``destination``. Any thread (a pure function)."""
     pairs = [("destination", _text("destination", destination))]
     if content_type is not None:
         pairs.append(("content-type", _text("content_type", content_type)))
@@ -157,7 +158,10 @@ def subscribe(
     receipt: str | None = None,
     version: str = "1.2",
 ) -> Frame:
-    """SUBSCRIBE with subscription ``id`` (sent in every version; 1.1+ require it)."""
+    """SUBSCRIBE with subscription ``id`` (sent in every version; 1.1+ require it).
+
+    Any thread (a pure function).
+    """
     _check_version(version)
     if ack not in ACK_MODES:
         raise LocalProtocolError(f"ack must be one of {ACK_MODES}, got {ack!r}")
@@ -177,7 +181,10 @@ def unsubscribe(
     receipt: str | None = None,
     version: str = "1.2",
 ) -> Frame:
-    """UNSUBSCRIBE subscription ``id`` (1.0 brokers may want ``destination`` too)."""
+    """UNSUBSCRIBE subscription ``id`` (1.0 brokers may want ``destination`` too).
+
+    Any thread (a pure function).
+    """
     _check_version(version)
     pairs = [("id", _text("id", id))]
     if destination is not None and version == "1.0":
@@ -221,7 +228,7 @@ def ack(
     receipt: str | None = None,
 ) -> Frame:
     """ACK ``message``: ``message-id`` (1.0), plus ``subscription`` (1.1), or ``id`` = the
-    MESSAGE's ``ack`` header (1.2)."""
+    MESSAGE's ``ack`` header (1.2). Any thread (a pure function)."""
     pairs = _ack_headers(message, version, "ACK")
     if transaction is not None:
         pairs.append(("transaction", _text("transaction", transaction)))
@@ -237,7 +244,7 @@ def nack(
     headers: HeaderInput | None = None,
 ) -> Frame:
     """NACK ``message`` (STOMP 1.1+). ``headers`` carries broker extras such as RabbitMQ's
-    ``requeue``."""
+    ``requeue``. Any thread (a pure function)."""
     if version == "1.0":
         raise LocalProtocolError("NACK does not exist in STOMP 1.0")
     pairs = _ack_headers(message, version, "NACK")
@@ -253,22 +260,22 @@ def _tx(command: str, transaction: str, receipt: str | None) -> Frame:
 
 
 def begin(transaction: str, *, receipt: str | None = None) -> Frame:
-    """BEGIN ``transaction``."""
+    """BEGIN ``transaction``. Any thread (a pure function)."""
     return _tx("BEGIN", transaction, receipt)
 
 
 def commit(transaction: str, *, receipt: str | None = None) -> Frame:
-    """COMMIT ``transaction``."""
+    """COMMIT ``transaction``. Any thread (a pure function)."""
     return _tx("COMMIT", transaction, receipt)
 
 
 def abort(transaction: str, *, receipt: str | None = None) -> Frame:
-    """ABORT ``transaction``."""
+    """ABORT ``transaction``. Any thread (a pure function)."""
     return _tx("ABORT", transaction, receipt)
 
 
 def disconnect(*, receipt: str | None = None) -> Frame:
-    """DISCONNECT, optionally asking for a receipt."""
+    """DISCONNECT, optionally asking for a receipt. Any thread (a pure function)."""
     return Frame("DISCONNECT", _with_receipt([], receipt))
 
 
@@ -282,7 +289,10 @@ def connected(
     session: str | None = None,
     server: str | None = None,
 ) -> Frame:
-    """CONNECTED, as a broker answers (used by the in-process broker and tests)."""
+    """CONNECTED, as a broker answers (used by the in-process broker and tests).
+
+    Any thread (a pure function).
+    """
     _check_version(version)
     pairs = [("version", version)]
     if version != "1.0" or heart_beat != (0, 0):
@@ -300,6 +310,8 @@ def connected(
 def negotiate_version(frame: Frame, offered: Sequence[str]) -> str:
     """The version a CONNECTED frame settles on (``"1.0"`` when it names none).
 
+    Any thread (a pure function).
+
     Raises:
         RemoteProtocolError: the broker chose a version that was not offered.
     """
@@ -316,6 +328,8 @@ def negotiate_version(frame: Frame, offered: Sequence[str]) -> str:
 def heart_beat(frame: Frame) -> tuple[int, int]:
     """The ``heart-beat`` header of a CONNECT or CONNECTED frame as ``(x, y)`` ms (0,0 if absent).
 
+    Any thread (a pure function).
+
     Raises:
         RemoteProtocolError: a malformed value.
     """
@@ -331,7 +345,7 @@ def heart_beat(frame: Frame) -> tuple[int, int]:
 def negotiate_heart_beat(client: tuple[int, int], server: tuple[int, int]) -> tuple[int, int]:
     """``(send_every_ms, expect_within_ms)`` from the client's CONNECT ``(cx, cy)`` and the
     server's CONNECTED ``(sx, sy)``: send every MAX(cx, sy), expect data every MAX(sx, cy);
-    0 means none (when either side's value is 0)."""
+    0 means none (when either side's value is 0). Any thread (a pure function)."""
     cx, cy = client
     sx, sy = server
     send_every = 0 if cx == 0 or sy == 0 else max(cx, sy)
@@ -341,12 +355,15 @@ def negotiate_heart_beat(client: tuple[int, int], server: tuple[int, int]) -> tu
 
 def ack_id(message: Frame, version: str) -> str:
     """The id that acknowledges ``message`` in ``version``: its ``ack`` header in 1.2, else its
-    ``message-id``."""
+    ``message-id``. Any thread (a pure function)."""
     return _ack_headers(message, version, "ACK")[0][1]
 
 
 def error_message(frame: Frame) -> str:
-    """A readable summary of an ERROR frame: its ``message`` header, else its body's text."""
+    """A readable summary of an ERROR frame: its ``message`` header, else its body's text.
+
+    Any thread (a pure function).
+    """
     message = frame.get("message")
     body = frame.body.decode("utf-8", "replace").strip()
     if message and body and body != message:
@@ -355,7 +372,10 @@ def error_message(frame: Frame) -> str:
 
 
 def receipt_id(frame: Frame) -> str:
-    """The ``receipt-id`` of a RECEIPT frame (or of an ERROR answering a receipted frame)."""
+    """The ``receipt-id`` of a RECEIPT frame (or of an ERROR answering a receipted frame).
+
+    Any thread (a pure function).
+    """
     value = frame.get("receipt-id")
     if value is None:
         raise RemoteProtocolError(f"{frame.command} frame without a receipt-id header")

@@ -89,6 +89,9 @@ def unescape(text: str, version: str) -> str:
     """
     if "\\" not in text:
         return text
+    plain = text.replace("\\c", ":")  # usually the only escape (colons in ids and URLs)
+    if "\\" not in plain:  # every backslash began a \\c, none was an escaped backslash
+        return plain
     pieces = text.split("\\\\")
     for i, piece in enumerate(pieces):
         if "\\" in piece:

@@ -170,22 +170,29 @@ class Frame:
                 if _c_headers is not None:  # the optional C accelerator: one pass
                     built = _c_headers(head, 0 if version is None else _UNESCAPE_MODES[version])
                     if built is not None:
-                        headers = self._headers = MappingProxyType(built)
-                        return headers
+                        self._headers = built
+                        return built
                 # C-level passes from the text to the dict (the escaped values of all
                 # headers are decoded in one call)
-                lines = head.split("\n")
-                first: dict[str, str] = dict(map(_split, lines, _COLONS, _ONES))
-                if len(first) == len(lines):  # else a repeated header: see below
-                    if version is None:
-                        headers = self._headers = MappingProxyType(first)
-                        return headers
-                    if "\\" not in "".join(first):
-                        values = unescape("\0".join(first.values()), version).split("\0")
-                        if len(values) == len(first):  # else a value held a NUL
-                            headers = self._headers = MappingProxyType(
-                                dict(zip(first, values, strict=True))
-                            )
+                count = head.count("\n") + 1
+                if head.count(":") == count:  # one colon a line: names and values alternate
+                    parts = head.replace("\n", ":").split(":")
+                    names = parts[::2]
+                    values = parts[1::2]
+                else:
+                    lines = head.split("\n")
+                    first: dict[str, str] = dict(map(_split, lines, _COLONS, _ONES))
+                    names = list(first)
+                    values = list(first.values())
+                if len(names) == count and (
+                    version is None or "\\" not in head or "\\" not in "".join(names)
+                ):  # else a repeated header, or a name with an escape: see below
+                    if version is not None and "\\" in head:
+                        values = unescape("\0".join(values), version).split("\0")
+                    if len(values) == count:  # else a value held a NUL
+                        first = dict(zip(names, values, strict=True))
+                        if len(first) == count:  # else a repeated header: see below
+                            headers = self._headers = MappingProxyType(first)
                             return headers
             pairs = self._load()
             first = dict(pairs)  # type: ignore[arg-type]
@@ -203,7 +210,7 @@ class Frame:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name``, without building the mapping (and, for a
-        parsed frame, without splitting the other headers)."""
+        parsed frame, without splitting the other headers). Any thread (frames are immutable)."""
         headers = self._headers
         if headers is not None:
             return headers.get(name, default)
@@ -226,7 +233,8 @@ class Frame:
     def wire_value(self, name: str) -> str | None:
         """For a parsed frame: the first value of ``name`` exactly as received, still
         escaped (so it can be echoed in the same version without decoding and re-encoding).
-        ``None`` when absent, or for a frame that did not come from the parser."""
+        ``None`` when absent, or for a frame that did not come from the parser.
+        Any thread (frames are immutable)."""
         head = self._head
         if head is None:
             return None
@@ -234,7 +242,10 @@ class Frame:
         return None if keys is None else _find_raw(head, keys)
 
     def to_bytes(self, version: str = "1.2", *, content_length: bool = True) -> bytes:
-        """Serialize for ``version``; see :func:`stomp_enterprise.protocol.serializer.serialize`."""
+        """Serialize for ``version``; see :func:`stomp_enterprise.protocol.serializer.serialize`.
+
+        Any thread (frames are immutable).
+        """
         return serialize(
             self.command, self._load(), self.body, version, content_length=content_length
         )
@@ -270,7 +281,7 @@ class Frame:
 
 _SEARCH_KEYS: dict[str, tuple[str, str]] = {}
 _UNESCAPE_MODES = {"1.0": 0, "1.1": 1, "1.2": 2}
-_c_headers: Callable[[str, int], dict[str, str] | None] | None = None
+_c_headers: Callable[[str, int], MappingProxyType[str, str] | None] | None = None
 if not os.environ.get("STOMP_ENTERPRISE_PURE_PYTHON"):
     try:  # the optional C accelerator (see _speedups.c): builds a parsed frame's mapping
         from stomp_enterprise.protocol._speedups import headers as _c_headers

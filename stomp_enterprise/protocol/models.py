@@ -50,10 +50,10 @@ class ClientFrame(BaseModel):
 
     @abstractmethod
     def to_frame(self, version: str = "1.2") -> Frame:
-        """The generic frame for ``version``."""
+        """The generic frame for ``version``. Any thread."""
 
     def to_bytes(self, version: str = "1.2") -> bytes:
-        """Wire bytes for ``version``."""
+        """Wire bytes for ``version``. Any thread."""
         return self.to_frame(version).to_bytes("1.0" if isinstance(self, Connect) else version)
 
 
@@ -260,7 +260,7 @@ class Message(_View):
         return self.frame.body
 
     def ack_id(self, version: str) -> str:
-        """The id that acknowledges this message in ``version``."""
+        """The id that acknowledges this message in ``version``. Any thread."""
         return commands.ack_id(self.frame, version)
 
 

@@ -177,6 +177,8 @@ class FrameParser:
     def feed(self, data: bytes) -> list[Frame]:
         """Add received bytes; return the frames they complete (possibly none).
 
+        One thread at a time (the parser has no lock): the connection's reader thread in the client.
+
         Raises:
             RemoteProtocolError: malformed input (and on every call after one).
             FrameTooLarge: a frame or header beyond the limits.

@@ -82,6 +82,8 @@ def serialize(
 ) -> bytes:
     """Encode one frame for the wire.
 
+    Any thread (a pure function).
+
     Args:
         command: the STOMP command.
         headers: ``(name, value)`` pairs in the order to send them.

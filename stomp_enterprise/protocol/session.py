@@ -266,7 +266,10 @@ class Session:
     # ------------------------------------------------------------ helpers
 
     def new_id(self, prefix: str) -> str:
-        """A fresh id unique within this session (for receipts, subscriptions, transactions)."""
+        """A fresh id unique within this session (for receipts, subscriptions, transactions).
+
+        Not thread-safe: the caller serializes calls (one thread or task at a time).
+        """
         return f"{prefix}-{next(self._ids)}"
 
     def _check_alive(self) -> None:
@@ -334,7 +337,8 @@ class Session:
         command: str = "CONNECT",
     ) -> bytes:
         """Bytes of the CONNECT (or STOMP) frame. ``host`` is the virtual host ("/" if None
-        for 1.1+; RabbitMQ reads it as the vhost)."""
+        for 1.1+; RabbitMQ reads it as the vhost).
+        Not thread-safe: the caller serializes calls (one thread or task at a time)."""
         if command not in ("CONNECT", "STOMP"):
             raise LocalProtocolError(f"command must be CONNECT or STOMP, got {command!r}")
         frame = commands.connect(
@@ -358,7 +362,10 @@ class Session:
         transaction: str | None = None,
         receipt: str | None = None,
     ) -> bytes:
-        """Bytes of a SEND frame; ``transaction`` must be open."""
+        """Bytes of a SEND frame; ``transaction`` must be open.
+
+        Not thread-safe: the caller serializes calls (one thread or task at a time).
+        """
         if type(body) is bytes and self.state is State.CONNECTED:
             if not headers and transaction is None:
                 # Hot path: the frame's head depends only on destination and content type, so
@@ -543,7 +550,10 @@ class Session:
         headers: HeaderInput | None = None,
         receipt: str | None = None,
     ) -> bytes:
-        """Bytes of a SUBSCRIBE frame; remembers the subscription for :meth:`replay`."""
+        """Bytes of a SUBSCRIBE frame; remembers the subscription for :meth:`replay`.
+
+        Not thread-safe: the caller serializes calls (one thread or task at a time).
+        """
         if id in self.subscriptions:
             raise LocalProtocolError(f"subscription id {id!r} is already in use")
         frame = commands.subscribe(
@@ -557,7 +567,10 @@ class Session:
         return data
 
     def unsubscribe(self, id: str, *, receipt: str | None = None) -> bytes:  # noqa: A002
-        """Bytes of an UNSUBSCRIBE frame; forgets the subscription."""
+        """Bytes of an UNSUBSCRIBE frame; forgets the subscription.
+
+        Not thread-safe: the caller serializes calls (one thread or task at a time).
+        """
         sub = self.subscriptions.get(id)
         if sub is None:
             raise LocalProtocolError(f"no subscription with id {id!r}")
@@ -571,7 +584,10 @@ class Session:
     def ack(
         self, message: Frame, *, transaction: str | None = None, receipt: str | None = None
     ) -> bytes:
-        """Bytes of the version-correct ACK for ``message``."""
+        """Bytes of the version-correct ACK for ``message``.
+
+        Not thread-safe: the caller serializes calls (one thread or task at a time).
+        """
         if (
             receipt is None
             and self.version == "1.2"
@@ -612,7 +628,10 @@ class Session:
         receipt: str | None = None,
         headers: HeaderInput | None = None,
     ) -> bytes:
-        """Bytes of the version-correct NACK for ``message`` (1.1+)."""
+        """Bytes of the version-correct NACK for ``message`` (1.1+).
+
+        Not thread-safe: the caller serializes calls (one thread or task at a time).
+        """
         if transaction is not None and transaction not in self.transactions:
             raise LocalProtocolError(f"transaction {transaction!r} is not open")
         return self._emit(
@@ -623,7 +642,10 @@ class Session:
         )
 
     def begin(self, transaction: str, *, receipt: str | None = None) -> bytes:
-        """Bytes of BEGIN; the transaction is open from now on."""
+        """Bytes of BEGIN; the transaction is open from now on.
+
+        Not thread-safe: the caller serializes calls (one thread or task at a time).
+        """
         if transaction in self.transactions:
             raise LocalProtocolError(f"transaction {transaction!r} is already open")
         data = self._emit(commands.begin(transaction, receipt=receipt), receipt)
@@ -633,11 +655,17 @@ class Session:
         return data
 
     def commit(self, transaction: str, *, receipt: str | None = None) -> bytes:
-        """Bytes of COMMIT; the transaction is closed."""
+        """Bytes of COMMIT; the transaction is closed.
+
+        Not thread-safe: the caller serializes calls (one thread or task at a time).
+        """
         return self._end(commands.commit, transaction, receipt)
 
     def abort(self, transaction: str, *, receipt: str | None = None) -> bytes:
-        """Bytes of ABORT; the transaction is closed."""
+        """Bytes of ABORT; the transaction is closed.
+
+        Not thread-safe: the caller serializes calls (one thread or task at a time).
+        """
         return self._end(commands.abort, transaction, receipt)
 
     def _end(self, build: Callable[..., Frame], transaction: str, receipt: str | None) -> bytes:
@@ -649,18 +677,25 @@ class Session:
         return data
 
     def disconnect(self, *, receipt: str | None = None) -> bytes:
-        """Bytes of DISCONNECT (ask for a receipt to know the broker processed everything)."""
+        """Bytes of DISCONNECT (ask for a receipt to know the broker processed everything).
+
+        Not thread-safe: the caller serializes calls (one thread or task at a time).
+        """
         return self._emit(commands.disconnect(receipt=receipt), receipt)
 
     def heartbeat(self) -> bytes:
-        """One heart-beat EOL (only meaningful while connected)."""
+        """One heart-beat EOL (only meaningful while connected).
+
+        Not thread-safe: the caller serializes calls (one thread or task at a time).
+        """
         if self.state not in (State.CONNECTED, State.DISCONNECTING):
             raise LocalProtocolError(f"cannot send a heart-beat while {self.state.value}")
         return b"\n"
 
     def replay(self) -> Iterator[bytes]:
         """After a reconnect (CONNECTED again): the SUBSCRIBE frames that restore every
-        subscription with the same id, destination, ack mode and headers."""
+        subscription with the same id, destination, ack mode and headers.
+        Not thread-safe: the caller serializes calls (one thread or task at a time)."""
         if self.state is not State.CONNECTED:
             raise LocalProtocolError(f"cannot replay subscriptions while {self.state.value}")
         for sub in list(self.subscriptions.values()):
@@ -671,7 +706,8 @@ class Session:
 
     def reset(self) -> ConnectionClosed:
         """Forget the connection (before reconnecting): pending receipts and open transactions
-        are lost and returned; subscriptions are kept for :meth:`replay`."""
+        are lost and returned; subscriptions are kept for :meth:`replay`.
+        Not thread-safe: the caller serializes calls (one thread or task at a time)."""
         lost = ConnectionClosed(
             tuple(self.pending_receipts), tuple(sorted(self.transactions)), clean=False
         )
@@ -695,6 +731,8 @@ class Session:
 
     def receive_data(self, data: bytes) -> list[Event]:
         """Feed received bytes; ``b""`` means the peer closed the stream.
+
+        Not thread-safe: one thread at a time (in the client, the connecting thread during CONNECT).
 
         Raises:
             RemoteProtocolError: malformed bytes or an out-of-place frame; the session is then
@@ -720,6 +758,9 @@ class Session:
         :class:`HeartbeatReceived` comes first), moving the state. A threaded client's one
         reader feeds the parser itself, holding no lock, and calls only this under the
         lock that guards the session.
+
+        Not thread-safe: one thread at a time (in the client, its reader thread holding the
+        session's lock).
 
         Raises:
             RemoteProtocolError: an out-of-place frame; the session is then in ERROR.

@@ -12,8 +12,8 @@ connects, ERROR frames, restarts on the same port)::
         broker.wait_for(lambda: broker.queue_depth("/queue/out") == 1)
 
 pytest fixtures (``stomp_broker``, ``stomp_broker_factory``) live in
-:mod:`stomp_enterprise.testing.pytest_plugin`; enable them with
-``pytest_plugins = ["stomp_enterprise.testing.pytest_plugin"]`` in your root ``conftest.py``.
+:mod:`stomp_enterprise.testing.pytest_plugin`, registered as a ``pytest11`` entry point: they
+are available in every pytest run once the package is installed.
 
 :func:`transport_of` is a test hook: the socket transport of a client's current connection,
 for its diagnostic counters and its ``write_observer`` (see docs/testing.md), so tests need

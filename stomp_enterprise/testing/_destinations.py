@@ -55,7 +55,10 @@ class RouterError(Exception):
 
 
 def is_topic(destination: str) -> bool:
-    """True for ``/topic/...`` destinations (fan-out); everything else is a queue."""
+    """True for ``/topic/...`` destinations (fan-out); everything else is a queue.
+
+    Any thread (a pure function).
+    """
     return destination.startswith("/topic/")
 
 
@@ -79,7 +82,7 @@ class BrokerMessage:
     connection: int | None = None
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        """The first value of header ``name``."""
+        """The first value of header ``name``. Any thread."""
         for key, value in self.headers:
             if key == name:
                 return value

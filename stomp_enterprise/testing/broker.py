@@ -271,7 +271,8 @@ class Broker:
     ) -> None:
         """Stop (see :meth:`stop`), wait ``downtime`` seconds, start again on the same port.
         Stored queue messages survive unless ``keep_messages`` is False; fault switches
-        (silence, delay, refusal) stay as they are."""
+        (silence, delay, refusal) stay as they are.
+        Any thread except the broker's own (it joins them)."""
         self.stop(graceful=graceful)
         if not keep_messages:
             self.purge()
@@ -303,37 +304,52 @@ class Broker:
             return list(self._received)
 
     def received_frames(self, command: str | None = None) -> list[Frame]:
-        """The frames received so far, optionally only those with ``command``."""
+        """The frames received so far, optionally only those with ``command``.
+
+        Any thread (the broker's state lock).
+        """
         return [r.frame for r in self.received if command is None or r.frame.command == command]
 
     def sent_messages(self, destination: str | None = None) -> list[BrokerMessage]:
-        """Every message accepted (committed SENDs), optionally only for ``destination``."""
+        """Every message accepted (committed SENDs), optionally only for ``destination``.
+
+        Any thread (the broker's state lock).
+        """
         with self._lock:
             return [m for m in self._router.sent if destination in (None, m.destination)]
 
     def deliveries(self, destination: str | None = None) -> list[Delivery]:
-        """Every MESSAGE handed to a subscriber, optionally only for ``destination``."""
+        """Every MESSAGE handed to a subscriber, optionally only for ``destination``.
+
+        Any thread (the broker's state lock).
+        """
         with self._lock:
             return [d for d in self._router.deliveries if destination in (None, d.destination)]
 
     def queue_depth(self, destination: str) -> int:
-        """Messages stored in ``destination`` waiting for a consumer."""
+        """Messages stored in ``destination`` waiting for a consumer.
+
+        Any thread (the broker's state lock).
+        """
         with self._lock:
             return self._router.queue_depth(destination)
 
     def unacked(self, destination: str | None = None) -> int:
-        """Messages delivered but not acknowledged (to ``destination``, or anywhere)."""
+        """Messages delivered but not acknowledged (to ``destination``, or anywhere).
+
+        Any thread (the broker's state lock).
+        """
         with self._lock:
             return self._router.unacked(destination)
 
     def subscriber_count(self, destination: str) -> int:
-        """Active subscriptions on ``destination``."""
+        """Active subscriptions on ``destination``. Any thread (the broker's state lock)."""
         with self._lock:
             return self._router.subscriber_count(destination)
 
     def unsent_bytes(self) -> int:
         """Bytes queued for clients that their sockets have not taken yet: grows while a
-        client stops reading (back-pressure)."""
+        client stops reading (back-pressure). Any thread (the broker's state lock)."""
         with self._lock:
             connections = list(self._connections.values())
         return sum(conn.unsent for conn in connections)
@@ -355,6 +371,8 @@ class Broker:
     ) -> _T:
         """Poll ``predicate`` until it returns something truthy; return that.
 
+        Any thread except the broker's own; ``predicate`` runs on the calling thread.
+
         Raises:
             TimeoutError: still falsy after ``timeout`` seconds.
         """
@@ -368,7 +386,7 @@ class Broker:
             time.sleep(interval)
 
     def purge(self) -> None:
-        """Drop every stored queue message."""
+        """Drop every stored queue message. Any thread (the broker's state lock)."""
         with self._lock:
             self._router.purge()
 
@@ -378,7 +396,7 @@ class Broker:
         body: bytes = b"",
         headers: Mapping[str, str] | Sequence[tuple[str, str]] = (),
     ) -> None:
-        """Inject a message as if a client had sent it."""
+        """Inject a message as if a client had sent it. Any thread (the broker's state lock)."""
         pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
         with self._lock:
             self._deliver(self._router.send(destination, pairs, body))
@@ -387,7 +405,8 @@ class Broker:
 
     def drop_connections(self, *, reset: bool = False, timeout: float = 2.0) -> None:
         """Close every client socket abruptly (a FIN, or a RST with ``reset``) and wait
-        until the broker has cleaned them up (their unacked messages are redelivered)."""
+        until the broker has cleaned them up (their unacked messages are redelivered).
+        Any thread (the broker's state lock)."""
         with self._lock:
             connections = list(self._connections.values())
         for conn in connections:
@@ -399,28 +418,38 @@ class Broker:
 
     def go_silent(self) -> None:
         """Keep sockets open but stop reading and writing, heart-beats included: a half-open
-        broker. New connections are accepted by the kernel and stay silent too."""
+        broker. New connections are accepted by the kernel and stay silent too.
+        Any thread (the broker's state lock)."""
         self._faults.silent.set()
 
     def resume(self) -> None:
-        """Undo :meth:`go_silent`: queued frames are written, input is read again."""
+        """Undo :meth:`go_silent`: queued frames are written, input is read again.
+
+        Any thread (the broker's state lock).
+        """
         self._faults.silent.clear()
 
     def delay_frames(self, seconds: float) -> None:
-        """Hold every outbound frame ``seconds`` before writing it (0 turns it off)."""
+        """Hold every outbound frame ``seconds`` before writing it (0 turns it off).
+
+        Any thread (the broker's state lock).
+        """
         self._faults.delay = max(0.0, float(seconds))
 
     def refuse_connects(self, refuse: bool = True, *, accept: bool = True) -> None:
         """Refuse new connections: accept then close at once (``accept=True``), or leave them
         un-accepted in the listen backlog (``accept=False``, the client hangs). ``False``
-        turns it off."""
+        turns it off. Any thread (the broker's state lock)."""
         with self._lock:
             self._refuse = None if not refuse else ("close" if accept else "ignore")
 
     def fail_next_connect(
         self, error_message: str = "Connection refused by test", count: int = 1
     ) -> None:
-        """Answer the next ``count`` CONNECT frames with ERROR ``error_message`` (then close)."""
+        """Answer the next ``count`` CONNECT frames with ERROR ``error_message`` (then close).
+
+        Any thread (the broker's state lock).
+        """
         with self._lock:
             self._fail_connects.extend([error_message] * count)
 
@@ -447,7 +476,7 @@ class Broker:
 
     def send_error(self, message: str, *, close: bool = True, body: bytes = b"") -> None:
         """Send ERROR ``message`` to every connection; then close them unless ``close`` is
-        False."""
+        False. Any thread (the broker's state lock)."""
         with self._lock:
             connections = list(self._connections.values())
         for conn in connections:

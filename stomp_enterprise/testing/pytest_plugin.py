@@ -1,8 +1,10 @@
 """pytest fixtures for the in-process broker.
 
-Enable them in your root ``conftest.py``::
-
-    pytest_plugins = ["stomp_enterprise.testing.pytest_plugin"]
+Installed with the package: ``pyproject.toml`` registers this module as a ``pytest11`` entry
+point named after the module, so every pytest run in an environment where the package is
+installed has the fixtures, with no ``conftest.py`` line; an old
+``pytest_plugins = ["stomp_enterprise.testing.pytest_plugin"]`` line finds it registered and is
+harmless. ``-p no:stomp_enterprise.testing.pytest_plugin`` turns the plugin off.
 
 Fixtures:
 

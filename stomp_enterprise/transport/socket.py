@@ -53,6 +53,8 @@ HOLD_BYTES = 64 * 1024  # a holding thread (see hold) hands a bigger queue to th
 def map_socket_errors(what: str, *, connecting: bool = False) -> Iterator[None]:
     """Turn socket and TLS errors raised inside the block into stomp_enterprise errors.
 
+    Any thread.
+
     Args:
         what: words for the message, e.g. ``"connect to tcp://h:61613"``.
         connecting: errors mean the connection could not be made (``ConnectFailed`` /
@@ -276,7 +278,7 @@ class SocketTransport:
         confirms it (``trackMessages``); call before :meth:`start_writer`. Marker receipts
         are added by the writer; :meth:`confirmed` (the reader) hands RECEIPTs to it. While
         the cache is full the writer writes no SEND and senders wait in
-        :meth:`wait_writable`."""
+        :meth:`wait_writable`. The connecting thread, before the writer starts."""
         self._tracker = tracker
         self._update_limit()
 
@@ -317,7 +319,7 @@ class SocketTransport:
         """After the connection failed or closed: every frame that was queued but not
         completely written, in order, whole (a frame cut in the middle is returned whole,
         never its remainder). Waits (bounded) for a write in progress to end. The queue is
-        empty afterwards."""
+        empty afterwards. Any thread (the queue's lock), once the connection failed or closed."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._writing and self._writer is not threading.current_thread():
@@ -333,7 +335,8 @@ class SocketTransport:
 
     def take_cached(self) -> list[bytes]:
         """After the connection failed or closed: the tracked frames the broker has not
-        confirmed, oldest first (empty without tracking)."""
+        confirmed, oldest first (empty without tracking).
+        Any thread (the queue's lock), once the connection failed or closed."""
         tracker = self._tracker
         if tracker is None:
             return []
@@ -343,7 +346,8 @@ class SocketTransport:
     def preload(self, frames: list[bytes]) -> None:
         """Before :meth:`start_writer`, with nobody else using this transport yet: queue
         ``frames`` (a reconnect's subscription replay and carried-over sends) ahead of
-        everything senders queue later. The writer writes them first."""
+        everything senders queue later. The writer writes them first.
+        The connecting thread, before the writer starts."""
         with self._queue_lock:
             self._out[:0] = frames
             self._out_size += sum(map(len, frames))
@@ -407,6 +411,8 @@ class SocketTransport:
         """Backpressure: wait (bounded) while more than ``max_buffer`` bytes are queued (with
         tracking: more than the tracking cache has room for, or it is full). Call it holding
         no other lock.
+
+        Any sending thread.
 
         Raises:
             ConnectionLost: the connection failed, or the queue did not drain in time.
@@ -534,7 +540,8 @@ class SocketTransport:
 
     def try_write(self, data: bytes) -> bool:
         """Queue ``data`` only when nothing is queued or being written (heart-beats: a busy
-        writer already proves liveness). Returns whether it queued."""
+        writer already proves liveness). Returns whether it queued.
+        Any thread (the queue's lock); the client's reader sends heart-beats with it."""
         with self._cond:
             if self._out or self._writing or self._error is not None or self._closed:
                 if self._out and not self._writing and not self._woken:
@@ -548,7 +555,7 @@ class SocketTransport:
 
     def flush(self, timeout: float) -> bool:
         """Wait (bounded) until everything queued has been written. Returns False on timeout
-        or when the connection failed first."""
+        or when the connection failed first. Any thread but the writer."""
         if self._writer is None:
             return True
         deadline = time.monotonic() + timeout
@@ -702,6 +709,9 @@ class SocketTransport:
     def read(self, timeout: float) -> bytes | None:
         """Wait up to ``timeout`` seconds for data.
 
+        One thread at a time: the connection's reader thread (the connecting thread before
+        the reader starts).
+
         Returns:
             The bytes received, ``b""`` at EOF, or ``None`` when nothing came in time.
 
@@ -796,7 +806,8 @@ class SocketTransport:
     def close(self, join_timeout: float = 5.0) -> None:
         """Shut the socket down, close it and join the writer (idempotent, never raises;
         does not join when called from the writer itself). Queued frames are not written:
-        call :meth:`flush` first for a graceful close, :meth:`take_unsent` after it."""
+        call :meth:`flush` first for a graceful close, :meth:`take_unsent` after it.
+        Any thread, the writer included (it is then not joined)."""
         with self._cond:
             if self._closed:
                 return
@@ -833,5 +844,5 @@ class SocketTransport:
                 log.debug("error closing socket to %s", self.address.url, exc_info=True)
 
     def fileno(self) -> int:
-        """The socket's file descriptor (-1 once closed)."""
+        """The socket's file descriptor (-1 once closed). Any thread."""
         return self._sock.fileno()

@@ -48,6 +48,8 @@ class TlsOptions(BaseModel):
 def make_ssl_context(options: TlsOptions) -> ssl.SSLContext:
     """An :class:`ssl.SSLContext` for a client from ``options``.
 
+    Any thread.
+
     Raises:
         ConfigError: a file is missing or unreadable, or the key does not match.
     """

@@ -233,3 +233,22 @@ def test_receipt_timeout_forgets_the_receipt(run, make_client, stomp_broker: Bro
             stomp_broker.delay_frames(0)
 
     run(body())
+
+
+def test_a_client_made_outside_any_loop_connects_on_each_new_loop(
+    stomp_broker: Broker,
+) -> None:
+    from tests.aio.conftest import Runner
+
+    client = Client(stomp_broker.url, heart_beats=(0, 0))  # e.g. at import time
+
+    async def use(body: bytes) -> bytes:
+        async with client:
+            sub = await client.subscribe("/queue/loops")
+            await client.send("/queue/loops", body, receipt=True)
+            return (await sub.get(timeout=5)).body
+
+    for body in (b"first loop", b"second loop"):
+        runner = Runner("asyncio")
+        assert runner(use(body)) == body
+        assert runner.leftover == []

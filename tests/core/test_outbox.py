@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stomp_enterprise.core import outbox
 from stomp_enterprise.core.outbox import (
     MARKER_PREFIX,
     Mark,
@@ -17,6 +18,7 @@ from stomp_enterprise.core.outbox import (
     carries_over,
     plan_resend,
     receipt_of,
+    split_sends,
 )
 from stomp_enterprise.protocol import Session
 from stomp_enterprise.protocol.frames import Frame
@@ -154,11 +156,28 @@ def test_no_marker_until_due_then_by_frames_bytes_or_time() -> None:
     batch = sends(2)
     assert tracker.prepare(batch, 60, now=0.5) is None
     tracker.written(batch)
-    assert tracker.prepare(sends(3), 90, now=0.6) is not None  # 2 + 3 frames >= 5
+    mark = tracker.prepare(sends(3), 90, now=0.6)  # 2 + 3 frames >= 5
+    assert mark is not None
     tracker.written(sends(1))
+    assert tracker.prepare(sends(1), 30, now=1.7) is None  # a marker is still unanswered
+    assert tracker.confirm(mark.receipt_id)
     assert tracker.prepare(sends(1), 30, now=1.7) is not None  # a second since the last
     assert tracker.prepare(sends(1), 1000, now=1.8) is not None  # a quarter of the cache
     assert tracker.prepare([b"ACK\nid:1\n\n\0"], 12, now=9.0) is None  # no SEND to mark
+
+
+def test_time_alone_never_asks_a_broker_that_has_not_answered() -> None:
+    """A slow broker gets at most one time-driven marker per answer: with the interval
+    alone, a broker answering after 50 ms was sent a marker every 10 ms (each costing the
+    client a RECEIPT, a reader wake-up and a hand-off)."""
+    tracker = SendTracker(1 << 30, every_frames=10_000, interval=0.01)
+    first = tracker.prepare(sends(1), 30, now=0.0)
+    assert first is not None
+    tracker.written(sends(1), first)
+    marks = [tracker.prepare(sends(1), 30, now=0.01 * step) for step in range(1, 6)]
+    assert marks == [None] * 5
+    assert tracker.confirm(first.receipt_id)
+    assert tracker.prepare(sends(1), 30, now=0.06) is not None
 
 
 def test_confirm_drops_everything_before_the_mark_and_older_marks() -> None:
@@ -216,6 +235,38 @@ def test_take_returns_the_unconfirmed_frames_and_empties() -> None:
     assert len(tracker) == 0
     assert tracker.bytes == 0
     assert tracker.take() == []
+
+
+frame_items = st.one_of(
+    st.sampled_from(
+        [b"SEND\n", b"SEND", b"SENDX\n", b"SUBSCRIBE\nid:1\n\n\0", b"\n", b"", b"ACK\n"]
+    ),
+    st.binary(max_size=9).map(lambda tail: b"SEND\n" + tail),
+    st.binary(max_size=6),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(frames=st.lists(frame_items, max_size=12))
+def test_split_sends_in_c_equals_the_python_definition(frames: list[bytes]) -> None:
+    """The tracker's per-batch split (the C accelerator when built) is the list
+    comprehension's: the frames starting with ``SEND\n``, in order, and their total size."""
+    expected = outbox._split_sends(frames)
+    assert expected[1] == sum(map(len, expected[0]))
+    assert split_sends(frames) == expected
+    if outbox._c_sends is not None:
+        found = outbox._c_sends(frames)
+        assert found == expected
+        assert found is not None
+        assert all(a is b for a, b in zip(found[0], expected[0], strict=True))
+
+
+def test_split_sends_hands_anything_unusual_to_the_python_code() -> None:
+    odd = [bytearray(b"SEND\nx"), b"SEND\ny", b"ACK\n"]
+    assert split_sends(odd) == ([bytearray(b"SEND\nx"), b"SEND\ny"], 12)
+    if outbox._c_sends is not None:
+        assert outbox._c_sends(odd) is None
+        assert outbox._c_sends((b"SEND\n",)) is None  # type: ignore[arg-type]
 
 
 def test_invalid_limits_are_refused() -> None:

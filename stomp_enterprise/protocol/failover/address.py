@@ -306,7 +306,10 @@ class BrokerAddress(BaseModel):
 
     def to_uri(self) -> str:
         """Return :attr:`url` plus the percent-encoded options (a WebSocket URI's query as
-        given); :meth:`parse` reverses it."""
+        given); :meth:`parse` reverses it.
+
+        Any thread (addresses are immutable).
+        """
         if self.resource:
             host = f"[{self.host}]" if ":" in self.host else self.host
             return f"{self.scheme}://{host}:{self.port}{self.resource}"
@@ -321,6 +324,8 @@ class BrokerAddress(BaseModel):
     def parse(cls, uri: str) -> BrokerAddress:
         """Parse ``scheme://host[:port][/][?name=value&...]``, or for ``ws``/``wss``
         ``scheme://host[:port][/path][?query]`` (path and query kept in :attr:`resource`).
+
+        Any thread (a pure function).
 
         Args:
             uri: the broker URI; IPv6 hosts go in brackets (``tcp://[::1]:61613``).

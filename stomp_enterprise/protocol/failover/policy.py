@@ -283,6 +283,8 @@ class FailoverPolicy(BaseModel):
     def max_passes(self, startup: bool) -> int | None:
         """How many passes over the broker list :meth:`ReconnectSchedule.attempts` allows.
 
+        Any thread (policies are immutable).
+
         Args:
             startup: ``True`` for the first connection, ``False`` for a reconnect after a loss.
 
@@ -299,6 +301,8 @@ class FailoverPolicy(BaseModel):
 
     def to_options(self, *, include_defaults: bool = False) -> dict[str, str]:
         """Return the options as URI strings keyed by their ActiveMQ names.
+
+        Any thread (policies are immutable).
 
         Args:
             include_defaults: also list options equal to their default.

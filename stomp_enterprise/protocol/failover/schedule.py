@@ -112,6 +112,8 @@ class ReconnectSchedule:
         The iterator is lazy: the pass count and back-off advance when the first try of a pass
         is produced, and the pass order (shuffle, failed broker, priority) is drawn then.
 
+        Not thread-safe: one owner's thread, one call at a time.
+
         Args:
             startup: ``True`` for the first connection (limit ``startupMaxReconnectAttempts``,
                 falling back to ``maxReconnectAttempts`` when -1), ``False`` when reconnecting
@@ -180,17 +182,24 @@ class ReconnectSchedule:
         Only the most recent report counts (like ActiveMQ's ``failedConnectTransportURI``);
         :meth:`reset` does not clear it.
 
+        Not thread-safe: one owner's thread, one call at a time.
+
         Raises:
             ConfigError: ``broker`` is not one of the brokers.
         """
         self._failed = self._check_known(broker)
 
     def is_priority(self, broker: BrokerAddress) -> bool:
-        """Whether ``broker`` is a priority broker (``priorityURIs``, else the first listed)."""
+        """Whether ``broker`` is a priority broker (``priorityURIs``, else the first listed).
+
+        Not thread-safe: one owner's thread, one call at a time.
+        """
         return broker.url in self._priority_urls
 
     def should_return_to_priority(self, current: BrokerAddress) -> bool:
         """Whether the client, connected to ``current``, should periodically try a priority one.
+
+        Not thread-safe: one owner's thread, one call at a time.
 
         Returns:
             ``True`` when ``priorityBackup`` is on and ``current`` is not a priority broker.
@@ -206,6 +215,7 @@ class ReconnectSchedule:
 
         After a connection, call :meth:`connected` and :meth:`lost` instead: they start the
         back-off over only for a connection that proved healthy.
+        Not thread-safe: one owner's thread, one call at a time.
         """
         self._passes = 0
         self._backoff_ms = self._initial_backoff_ms()
@@ -218,6 +228,7 @@ class ReconnectSchedule:
         That is the longer of the ``healthy_after`` given to the constructor and the current
         back-off delay: a connection that lives shorter than the wait it would save proves
         nothing, so a flapping broker is never tried more often than once per current delay.
+        Not thread-safe: one owner's thread, one call at a time.
         """
         return max(self._healthy_after, self._backoff_ms / 1000.0)
 
@@ -226,6 +237,8 @@ class ReconnectSchedule:
 
         The pass count starts over (the broker was reachable); the back-off delay is kept
         until :meth:`lost` says whether the connection was healthy.
+
+        Not thread-safe: one owner's thread, one call at a time.
 
         Args:
             now: a monotonic clock reading in seconds (``time.monotonic()``); the schedule
@@ -246,6 +259,8 @@ class ReconnectSchedule:
         younger keeps the back-off: the first reconnect pass waits the current delay (which
         then grows, as between failed passes). Without a :meth:`connected` report before,
         nothing changes.
+
+        Not thread-safe: one owner's thread, one call at a time.
 
         Args:
             now: the same clock as for :meth:`connected`.

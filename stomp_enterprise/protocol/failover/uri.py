@@ -104,7 +104,7 @@ class FailoverUri(BaseModel):
 
     @classmethod
     def parse(cls, uri: str) -> FailoverUri:
-        """Parse a URI; same as :func:`parse_uri`."""
+        """Parse a URI; same as :func:`parse_uri`. Any thread (a pure function)."""
         return parse_uri(uri)
 
     def to_uri(self) -> str:
@@ -112,6 +112,7 @@ class FailoverUri(BaseModel):
 
         A single broker with the single-URI policy gives its plain broker URI; anything else
         gives ``failover:(b1,b2,...)?name=value&...`` listing only the non-default options.
+        Any thread (URIs are immutable).
         """
         if len(self.brokers) == 1 and self.policy == _single_broker_policy():
             return self.brokers[0].to_uri()
@@ -166,6 +167,8 @@ def parse_uri(uri: str) -> FailoverUri:
     See the module docstring for the accepted forms. A single broker URI (no ``failover:``
     prefix) gets the default policy with ``maxReconnectAttempts=0`` and
     ``startupMaxReconnectAttempts=0``: one try, no reconnect.
+
+    Any thread (a pure function).
 
     Args:
         uri: e.g. ``failover:(tcp://h1:61613,ssl://h2)?randomize=false`` or ``tcp://h:61613``.
