@@ -54,7 +54,8 @@ class WebSocketOptions(BaseModel):
         return value
 
     def plain_headers(self) -> dict[str, str]:
-        """The headers with their values revealed, for the handshake request only."""
+        """The headers with their values revealed, for the handshake request only. Any
+        thread (the options are immutable)."""
         return {name: value.get_secret_value() for name, value in self.headers.items()}
 
     def __repr__(self) -> str:
