@@ -1,8 +1,11 @@
 """pytest plugin: the broker x scenario matrix, written from the suite's own results.
 
 At session end it writes ``integration/results.json`` (every test's outcome and duration) and
-``docs/broker-matrix.md`` (one row per scenario, one column per broker). Nothing in the table
-is typed by hand: it is whatever ``pytest_runtest_logreport`` saw.
+``docs/broker-matrix.md`` (one row per scenario and client, one column per broker). Nothing in
+the table is typed by hand: it is whatever ``pytest_runtest_logreport`` saw. The client is the
+``client_kind`` part of the test id (``threaded`` or ``asyncio``), or ``both`` for a scenario
+that ran both clients at once (``make_clients``); any other scenario ran for the threaded
+client alone.
 """
 
 from __future__ import annotations
@@ -23,7 +26,17 @@ RESULTS_JSON = ROOT / "integration" / "results.json"
 MATRIX_MD = ROOT / "docs" / "broker-matrix.md"
 
 _NODE = re.compile(r"^(?P<file>[^:]+)::(?P<func>[A-Za-z0-9_]+)\[(?P<param>[^\]]+)\]$")
-_SYMBOL = {"passed": "pass", "failed": "**FAIL**", "skipped": "skip", "xfailed": "xfail"}
+_SYMBOL = {
+    "passed": "pass",
+    "refused": "refused by design",
+    "failed": "**FAIL**",
+    "skipped": "skip",
+    "xfailed": "xfail",
+}
+#: ``record_property(REFUSED, reason)`` in a passing test: the broker refuses the feature by
+#: design and the test proved the client says so clearly (shown as "refused by design").
+REFUSED = "refused_by_design"
+_CLIENTS = ("threaded", "asyncio")  # the client_kind ids (integration/conftest.py)
 
 
 @dataclass
@@ -31,6 +44,7 @@ class _Outcome:
     file: str
     scenario: str
     broker: str
+    client: str = "threaded"
     transport: str = "tcp"
     outcome: str = "passed"
     duration: float = 0.0
@@ -66,17 +80,20 @@ class MatrixReporter:
         if not found:
             return
         broker = found[0]
-        transport = (
-            "ws" if "ws" in parts[parts.index(broker) + 1 : parts.index(broker) + 2] else "tcp"
-        )
+        # the client_kind in the id; else what the test recorded (make_clients: "both")
+        recorded = dict(getattr(report, "user_properties", ()))
+        client = next((p for p in parts if p in _CLIENTS), recorded.get("client", "threaded"))
+        # "-ws" right after the broker: the scenario ran over STOMP over WebSocket
+        at = parts.index(broker)
+        transport = "ws" if parts[at + 1 : at + 2] == ["ws"] else "tcp"
         rest = "-".join(
             p
             for i, p in enumerate(parts)
-            if p != broker and not (p == "ws" and parts[i - 1] == broker)
+            if p not in (broker, client) and not (transport == "ws" and i == at + 1)
         )
         scenario = match["func"].removeprefix("test_") + (f" ({rest})" if rest else "")
         entry = self.results.setdefault(
-            report.nodeid, _Outcome(match["file"], scenario, broker, transport)
+            report.nodeid, _Outcome(match["file"], scenario, broker, client, transport)
         )
         entry.duration += report.duration
         entry.phases.append(f"{report.when}:{report.outcome}")
@@ -91,6 +108,10 @@ class MatrixReporter:
             )
         if hasattr(report, "wasxfail") and entry.outcome == "skipped":
             entry.outcome = "xfailed"
+        refused = [v for k, v in getattr(report, "user_properties", ()) if k == REFUSED]
+        if refused and report.when == "call" and report.outcome == "passed":
+            entry.outcome = "refused"
+            entry.reason = str(refused[0])
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -110,6 +131,7 @@ class MatrixReporter:
                     "nodeid": nodeid,
                     "scenario": r.scenario,
                     "broker": r.broker,
+                    "client": r.client,
                     "transport": r.transport,
                     "outcome": r.outcome,
                     "duration": round(r.duration, 3),
@@ -125,11 +147,11 @@ class MatrixReporter:
 
     def markdown(self, data: dict[str, Any]) -> str:
         brokers = [b for b in self.brokers if any(r.broker == b for r in self.results.values())]
-        # one row per (scenario, transport): the transport column; n/a where a broker has
-        # no such transport (or the scenario did not run there)
-        scenarios: dict[tuple[str, str], dict[str, _Outcome]] = {}
+        # one row per (scenario, transport, client): n/a where a broker has no such transport
+        # (or the scenario did not run there); tcp rows first
+        scenarios: dict[tuple[str, str, str], dict[str, _Outcome]] = {}
         for r in self.results.values():
-            scenarios.setdefault((r.scenario, r.transport), {})[r.broker] = r
+            scenarios.setdefault((r.scenario, r.transport, r.client), {})[r.broker] = r
         order = {"tcp": 0, "ws": 1}
         rows = sorted(scenarios.items(), key=lambda item: order.get(item[0][1], 2))
         counts = {k: sum(1 for r in self.results.values() if r.outcome == k) for k in _SYMBOL}
@@ -147,20 +169,20 @@ class MatrixReporter:
             "| --- | --- |",
             *(f"| {b} | {self.versions.get(b, 'unknown')} |" for b in brokers),
             "",
-            "| scenario | transport | " + " | ".join(brokers) + " |",
-            "| --- | --- |" + " --- |" * len(brokers),
+            "| scenario | transport | client | " + " | ".join(brokers) + " |",
+            "| --- | --- | --- |" + " --- |" * len(brokers),
         ]
-        for (scenario, transport), per_broker in rows:
+        for (scenario, transport, client), per_broker in rows:
             cells = []
             for b in brokers:
                 r = per_broker.get(b)
                 cells.append("n/a" if r is None else _SYMBOL.get(r.outcome, r.outcome))
-            lines.append(f"| {scenario} | {transport} | " + " | ".join(cells) + " |")
+            lines.append(f"| {scenario} | {transport} | {client} | " + " | ".join(cells) + " |")
         notes = [r for r in self.results.values() if r.outcome in ("failed", "skipped")]
         if notes:
             lines += ["", "## Failures and skips", ""]
             lines += [
-                f"- `{r.scenario}[{r.broker}, {r.transport}]` {r.outcome}: {r.reason}"
+                f"- `{r.scenario}[{r.broker}-{r.transport}-{r.client}]` {r.outcome}: {r.reason}"
                 for r in notes
             ]
         lines += ["", "Regenerate: `python -m pytest integration -p no:cacheprovider`.", ""]

@@ -43,27 +43,30 @@ def test_login_failure(broker: Broker, make_client: ClientFactory) -> None:
     assert not client.is_connected
 
 
-def test_heart_beats(broker: Broker, make_client: ClientFactory, names) -> None:
+def test_heart_beats(broker: Broker, make_clients, names) -> None:
     """Ask 1000,1000; the negotiated values follow the broker's CONNECTED (which may clamp or
     ignore what was asked); the connection survives more than three intervals of idleness,
-    and a receipted send works afterwards."""
+    and a receipted send works afterwards. Both clients share the idle wait."""
     asked = (1000, 1000)
     server = raw_connected_heart_beat(broker, asked)
     expected = negotiate_heart_beat(asked, server)
-    lost: list[BaseException | None] = []
-    client = make_client(heart_beats=asked)
-    client.listeners.on("disconnected", lost.append)
-    client.listeners.on("heartbeat_timeout", lost.append)
-    assert client.heart_beats == expected, (server, client.heart_beats)
+    clients = make_clients(heart_beats=asked)
+    lost: dict[str, list[BaseException | None]] = {kind: [] for kind in clients}
+    for kind, client in clients.items():
+        client.listeners.on("disconnected", lost[kind].append)
+        client.listeners.on("heartbeat_timeout", lost[kind].append)
+        assert client.heart_beats == expected, (kind, server, client.heart_beats)
     assert expected[1] > 0, f"{broker.name} promised no heart-beats: {server}"
     intervals = [v for v in expected if v > 0]
     idle = min(40.0, max(4.0, 3.5 * max(intervals) / 1000.0))
     time.sleep(idle)
-    assert client.is_connected, lost
-    assert lost == []
-    client.send(names("queue"), b"still alive", receipt=True, timeout=10)
+    for kind, client in clients.items():
+        assert client.is_connected, (kind, lost[kind])
+        assert lost[kind] == [], kind
+        client.send(names("queue"), b"still alive", receipt=True, timeout=10)
 
 
+@pytest.mark.threaded_only  # send_async: the threaded client's pipelined receipts
 def test_receipts(broker: Broker, make_client: ClientFactory, names) -> None:
     """RECEIPTs for SEND, SUBSCRIBE, UNSUBSCRIBE (blocking and pipelined) and a bounded
     DISCONNECT whether or not the broker answers its receipt."""

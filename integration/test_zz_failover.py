@@ -8,10 +8,11 @@ bounded.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
-from integration.conftest import ClientFactory, Provisioned
+from integration.conftest import Provisioned
 from integration.helpers import drain, expect_nothing, wait_until
 from integration.settings import Broker
 from stomp_enterprise import ConnectedInfo
@@ -22,64 +23,88 @@ FAILOVER_OPTIONS = (
 )
 
 
+class _Watched:
+    """One client of the scenario: its queue, subscription and connection events."""
+
+    def __init__(self, client: Any, queue_name: str) -> None:
+        self.client = client
+        self.queue_name = queue_name
+        self.connected: list[ConnectedInfo] = []
+        self.lost: list[BaseException | None] = []
+        self.errors: list[BaseException] = []
+        client.listeners.on("connected", self.connected.append)
+        client.listeners.on("disconnected", self.lost.append)
+        self.sub = client.subscribe(
+            queue_name, ack="client-individual", id="replayed", receipt=True
+        )
+
+    def send_while_down(self, bodies: list[bytes]) -> None:
+        try:
+            for body in bodies:
+                self.client.send(self.queue_name, body, {"persistent": "true"}, receipt=True)
+        except BaseException as exc:
+            self.errors.append(exc)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_broker_restart_failover(
-    broker: Broker, provisioned: Provisioned, make_client: ClientFactory, names
+    broker: Broker, provisioned: Provisioned, make_clients, names
 ) -> None:
     """Consume and ack a batch; stop the broker; send while it is down (the send waits for
     the reconnect); start it; the client reconnects by itself, replays the subscription with
-    its id and ack mode, and every message whose SEND got a RECEIPT is delivered exactly once."""
-    client = make_client(
+    its id and ack mode, and every message whose SEND got a RECEIPT is delivered exactly once.
+    Both clients (threaded and asyncio, each on its own queue) live through the same restart."""
+    clients = make_clients(
         url=f"failover:({broker.url})?{FAILOVER_OPTIONS}",
         heart_beats=(1000, 1000),
         timeouts={"receipt": 20.0, "send": 150.0},
     )
-    connected: list[ConnectedInfo] = []
-    lost: list[BaseException | None] = []
-    client.listeners.on("connected", connected.append)
-    client.listeners.on("disconnected", lost.append)
-    queue_name = names("queue")
-    sub = client.subscribe(queue_name, ack="client-individual", id="replayed", receipt=True)
+    watched = {kind: _Watched(client, names("queue")) for kind, client in clients.items()}
 
     before = [f"before-{i}".encode() for i in range(5)]
-    for body in before:
-        client.send(queue_name, body, {"persistent": "true"}, receipt=True)
-    for message in drain(sub, 5):
-        message.ack(receipt=True)
+    for one in watched.values():
+        for body in before:
+            one.client.send(one.queue_name, body, {"persistent": "true"}, receipt=True)
+        for message in drain(one.sub, 5):
+            message.ack(receipt=True)
 
     provisioned.stop(broker.name)
     restarted = False
+    after = [f"after-{i}".encode() for i in range(5)]
     try:
-        assert wait_until(lambda: not client.is_connected, 30), "the loss was not noticed"
-        after = [f"after-{i}".encode() for i in range(5)]
-        errors: list[BaseException] = []
-
-        def send_while_down() -> None:
-            try:
-                for body in after:
-                    client.send(queue_name, body, {"persistent": "true"}, receipt=True)
-            except BaseException as exc:
-                errors.append(exc)
-
-        sender = threading.Thread(target=send_while_down, name="it-sender")
-        sender.start()
+        for kind, one in watched.items():
+            assert wait_until(lambda one=one: not one.client.is_connected, 30), (
+                f"{kind}: the loss was not noticed"
+            )
+        senders = [
+            threading.Thread(target=one.send_while_down, args=(after,), name=f"it-sender-{kind}")
+            for kind, one in watched.items()
+        ]
+        for sender in senders:
+            sender.start()
         provisioned.start(broker.name)
         restarted = True
-        sender.join(180)
-        assert not sender.is_alive(), "sends did not complete after the restart"
-        assert errors == []
+        for sender in senders:
+            sender.join(180)
+            assert not sender.is_alive(), f"{sender.name}: sends did not complete after the restart"
     finally:
         if not restarted:
             provisioned.start(broker.name)
 
-    assert wait_until(lambda: client.is_connected, 60)
-    assert client.reconnects >= 1
-    assert wait_until(lambda: any(info.reconnect for info in connected), 10), connected
-    assert lost, "no disconnected event"
-    received = drain(sub, 5, timeout=30)
-    assert [m.body for m in received] == after
-    for message in received:
-        assert message.subscription.id == "replayed"
-        message.ack(receipt=True)
-    expect_nothing(sub, 1.5)
+    for kind, one in watched.items():
+        assert one.errors == [], kind
+        client = one.client
+        assert wait_until(lambda client=client: client.is_connected, 60), kind
+        assert client.reconnects >= 1, kind
+        assert wait_until(lambda one=one: any(i.reconnect for i in one.connected), 10), (
+            kind,
+            one.connected,
+        )
+        assert one.lost, f"{kind}: no disconnected event"
+        received = drain(one.sub, 5, timeout=30)
+        assert [m.body for m in received] == after, kind
+        for message in received:
+            assert message.subscription.id == "replayed"
+            message.ack(receipt=True)
+        expect_nothing(one.sub, 1.5)

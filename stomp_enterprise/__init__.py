@@ -25,6 +25,7 @@ from stomp_enterprise.errors import (
     HeartbeatTimeout,
     LocalProtocolError,
     NotConnected,
+    PayloadError,
     ProtocolError,
     ReceiptTimeout,
     RemoteProtocolError,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         Transaction,
     )
     from stomp_enterprise.config import ClientConfig, Timeouts
+    from stomp_enterprise.core.codecs import Codec, JsonCodec, register_codec
     from stomp_enterprise.protocol import Frame, FrameParser
     from stomp_enterprise.transport import TlsOptions, WebSocketOptions
 
@@ -55,6 +57,9 @@ _LAZY: dict[str, str] = {
     "Subscription": "stomp_enterprise.client",
     "Transaction": "stomp_enterprise.client",
     "ClientConfig": "stomp_enterprise.config",
+    "Codec": "stomp_enterprise.core.codecs",
+    "JsonCodec": "stomp_enterprise.core.codecs",
+    "register_codec": "stomp_enterprise.core.codecs",
     "Timeouts": "stomp_enterprise.config",
     "Frame": "stomp_enterprise.protocol",
     "FrameParser": "stomp_enterprise.protocol",
@@ -66,7 +71,9 @@ __all__ = [
     "AckError",
     "Client",
     "ClientConfig",
+    "Codec",
     "ConnectedInfo",
+    "JsonCodec",
     "Message",
     "Subscription",
     "Timeouts",
@@ -86,6 +93,7 @@ __all__ = [
     "HeartbeatTimeout",
     "LocalProtocolError",
     "NotConnected",
+    "PayloadError",
     "ProtocolError",
     "ReceiptTimeout",
     "RemoteProtocolError",
@@ -93,6 +101,7 @@ __all__ = [
     "StompError",
     "StompTimeout",
     "TransactionError",
+    "register_codec",
     "__version__",
 ]
 

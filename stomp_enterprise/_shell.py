@@ -19,10 +19,18 @@ from tenacity import RetryCallState, retry_if_exception_type
 
 from stomp_enterprise.config import ClientConfig, Timeouts
 from stomp_enterprise.core.backlog import with_prefetch
+from stomp_enterprise.core.flavour import flavour_of
 from stomp_enterprise.core.lifecycle import ClientView, Lifecycle
 from stomp_enterprise.core.listeners import ConnectedInfo
+from stomp_enterprise.core.message import encode_body
+from stomp_enterprise.core.options import merge_headers, send_option_headers, split_send_options
 from stomp_enterprise.core.outbox import SendTracker
 from stomp_enterprise.core.reconnect import AttemptFeed, connect_failed, connect_headers, retryable
+from stomp_enterprise.core.subscribe_options import (
+    SubscribeOptions,
+    durable_removal_attached,
+    durable_removal_headers,
+)
 from stomp_enterprise.errors import (
     ConfigError,
     ConnectFailed,
@@ -253,6 +261,40 @@ class ShellBase(ClientView, abc.ABC):
         error = connection.lost_error if connection is not None else None
         return NotConnected("not connected" + (f" (last error: {error})" if error else ""))
 
+    # ------------------------------------------------------------ typed options
+
+    def _send_parts(
+        self,
+        body: Any,
+        headers: Mapping[str, str] | None,
+        content_type: str | None,
+        options: Mapping[str, Any],
+        info: Connected | None,
+    ) -> tuple[bytes, Mapping[str, str] | None, str | None]:
+        """The body, headers and content type of a send with typed options or a codec
+        (``send(**options)``), written as the broker of ``info`` expects.
+
+        Raises:
+            TypeError: an unknown option.
+            ConfigError: an invalid option value, or a header given twice.
+            PayloadError: the codec cannot encode ``body``.
+        """
+        typed, codec = split_send_options(options)
+        payload, content_type = encode_body(body, content_type, codec)
+        if typed is not None:
+            flavour = flavour_of(info.server if info else None)
+            headers = send_option_headers(flavour, time.time(), headers, typed)
+        return payload, headers, content_type
+
+    def _durable_removal(self, connection: Any, name: str) -> tuple[bool, dict[str, str]]:
+        """How the broker of ``connection`` deletes durable subscription ``name``: whether
+        through the UNSUBSCRIBE of a live subscription (RabbitMQ) rather than a separate
+        one after it, and the removal headers (see
+        :mod:`stomp_enterprise.core.subscribe_options`)."""
+        info = connection.info
+        flavour = flavour_of(info.server if info else None)
+        return durable_removal_attached(flavour), durable_removal_headers(flavour, name)
+
     # ------------------------------------------------------------ subscriptions
 
     def _subscribe_headers(
@@ -263,10 +305,28 @@ class ShellBase(ClientView, abc.ABC):
         *,
         ack: str,
         pull: bool,
+        options: SubscribeOptions | None = None,
     ) -> Mapping[str, str] | None:
-        """SUBSCRIBE headers: the broker's routing quirk, and with client acks and no
-        prefetch header of the user's, the broker's own, sized so two full subscriptions
-        fit in the backlog (see :func:`~stomp_enterprise.core.backlog.with_prefetch`)."""
+        """SUBSCRIBE headers: the typed options (durable, selector, prefetch) in the broker's
+        spelling, the broker's routing quirk, and with client acks and no prefetch header,
+        the broker's own, sized so two full subscriptions fit in the backlog (see
+        :func:`~stomp_enterprise.core.backlog.with_prefetch`).
+
+        Raises:
+            ConfigError: an option the broker refuses, or a header given twice.
+        """
+        if options is not None and options.given:
+            info = connection.info
+            config = self.config
+            headers = merge_headers(
+                headers,
+                options.headers(
+                    flavour_of(info.server if info else None),
+                    destination,
+                    client_id=config.client_id,
+                    bytes_per_message=config.max_backlog_bytes // config.max_backlog_messages,
+                ),
+            )
         headers = connection.routed(destination, headers, subscribe=True)
         if ack == "auto":
             return headers

@@ -354,6 +354,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="how long the broker stays down (default: 1.0)",
     )
+    demo.add_argument(
+        "--asyncio",
+        action="store_true",
+        help="run the same job on the asyncio client (stomp_enterprise.aio.Client)",
+    )
     demo.set_defaults(func=_cmd_demo)
 
     bench = commands.add_parser(
@@ -710,7 +715,12 @@ def _cmd_broker(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from stomp_enterprise._demo import run_demo
 
-    ok = run_demo(sys.stdout, messages=args.messages, downtime=args.downtime)
+    ok = run_demo(
+        sys.stdout,
+        messages=args.messages,
+        downtime=args.downtime,
+        client="asyncio" if args.asyncio else "threaded",
+    )
     return EXIT_OK if ok else EXIT_ERROR
 
 

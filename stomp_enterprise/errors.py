@@ -20,7 +20,8 @@
     ├── TransactionError              a transaction used after its end or lost with its connection
     ├── AckError                      a message cannot be acked (connection gone, or auto ack)
     ├── ConfigError (also ValueError) a URI, option or argument is invalid
-    └── EncodingError (also ValueError) a body's charset is unknown or cannot code the text
+    ├── EncodingError (also ValueError) a body's charset is unknown or cannot code the text
+    └── PayloadError (also ValueError)  a typed payload cannot be encoded, decoded or validated
 
 The names deliberately avoid the builtins ``ConnectionError`` and ``TimeoutError``;
 ``StompTimeout`` does subclass the builtin ``TimeoutError`` so generic code still catches it.
@@ -48,6 +49,7 @@ __all__ = [
     "HeartbeatTimeout",
     "LocalProtocolError",
     "NotConnected",
+    "PayloadError",
     "ProtocolError",
     "ReceiptTimeout",
     "RemoteProtocolError",
@@ -211,3 +213,21 @@ class EncodingError(StompError, ValueError):
     def __init__(self, message: str, *, charset: str) -> None:
         super().__init__(message)
         self.charset = charset
+
+
+class PayloadError(StompError, ValueError):
+    """A typed payload cannot be encoded (no codec takes the object), or a received body
+    cannot be decoded by the codec of its ``content-type`` or does not validate against the
+    subscription's model.
+
+    The message names the codec, the content type and, for a validation failure, the fields
+    and reasons; never the body or the offending values (they may be secrets). The codec's
+    or validator's own error is its ``__cause__``.
+
+    Attributes:
+        content_type: the content type involved (``None`` when there is none).
+    """
+
+    def __init__(self, message: str, *, content_type: str | None = None) -> None:
+        super().__init__(message)
+        self.content_type = content_type

@@ -189,9 +189,15 @@ def test_bench_with_client_acks(stomp_broker: Broker, capsys) -> None:
 
 
 @pytest.mark.slow
-def test_demo_runs_and_every_message_arrives(capsys) -> None:
-    assert main(["demo"]) == 0
+@pytest.mark.parametrize(
+    "argv",
+    [["demo"], ["demo", "--asyncio"]],
+    ids=["threaded", "asyncio"],
+)
+def test_demo_runs_and_every_message_arrives(capsys, argv) -> None:
+    assert main(argv) == 0
     out = capsys.readouterr().out
+    assert ("asyncio client" in out) == ("--asyncio" in argv)
     assert "OK: all 400 orders arrived" in out
     assert "subscriptions replayed" in out
     assert "sending the whole batch again" in out

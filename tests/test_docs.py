@@ -21,7 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 MARK = "<!-- test: run -->"
 LOCAL_URL = re.compile(r"tcp://localhost:(\d+)")
 #: pages whose main examples must be runnable
-REQUIRED = ["README.md", "quickstart.md", "transactions.md", "acks.md", "failover.md", "testing.md"]
+REQUIRED = [
+    "README.md",
+    "quickstart.md",
+    "transactions.md",
+    "acks.md",
+    "failover.md",
+    "testing.md",
+    "patterns.md",
+]
 
 
 class Block(NamedTuple):

@@ -31,6 +31,7 @@ EXTRA_MODULES = (
     "stomp_enterprise.protocol.failover",  # parse_uri, FailoverUri, FailoverPolicy, ...
     "stomp_enterprise.protocol.models",  # the typed frames (Send, Subscribe, ...)
     "stomp_enterprise.testing.pytest_plugin",  # the fixtures
+    "stomp_enterprise.core.codecs",  # Codec, JsonCodec, register_codec (typed payloads)
 )
 
 

@@ -35,7 +35,9 @@ class Mutant(NamedTuple):
     occurrence: int = 0
 
 
-FAILURE_PATHS = "tests/client/test_failure_paths.py"
+# the failure paths shared by both clients run in tests/parity (one body, both clients);
+# the threaded-only ones (send_async) stay in tests/client
+FAILURE_PATHS = "tests/client/test_failure_paths.py tests/parity/test_failure_paths.py"
 PARSER_LIMITS = "tests/protocol/test_parser_limits.py"
 TRANSPORT_FAILURES = "tests/transport/test_transport_failures.py"
 
@@ -197,6 +199,11 @@ def _apply(mutant: Mutant) -> str | None:
     return original
 
 
+def _paths(tests: tuple[str, ...]) -> list[str]:
+    """The test paths of a mutant (an entry may name several, separated by spaces)."""
+    return [path for entry in tests for path in entry.split()]
+
+
 def run(mutant: Mutant, timeout: float) -> str:
     """'killed', 'SURVIVED' or 'NOT APPLIED' (with the time taken)."""
     original = _apply(mutant)
@@ -209,7 +216,16 @@ def run(mutant: Mutant, timeout: float) -> str:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         try:
             result = subprocess.run(  # noqa: S603 - our own interpreter and test paths
-                [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", *mutant.tests],
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-x",
+                    "-q",
+                    "-p",
+                    "no:randomly",
+                    *_paths(mutant.tests),
+                ],
                 cwd=ROOT,
                 env=env,
                 capture_output=True,

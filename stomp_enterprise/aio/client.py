@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenacity import AsyncRetrying
 
@@ -30,11 +30,13 @@ from stomp_enterprise.aio.subscription import Handler, Subscription
 from stomp_enterprise.aio.transaction import Transaction
 from stomp_enterprise.aio.transport import open_stream
 from stomp_enterprise.core.backlog import BacklogInfo
+from stomp_enterprise.core.codecs import Codec
 from stomp_enterprise.core.lifecycle import AfterLoss, undelivered_count
 from stomp_enterprise.core.listeners import ListenerRegistry
 from stomp_enterprise.core.message import Body, encode_body
 from stomp_enterprise.core.receipts import Receipts
 from stomp_enterprise.core.reconnect import priority_return_delays, reconnect_wait
+from stomp_enterprise.core.subscribe_options import SubscribeOptions
 from stomp_enterprise.core.subscription import ErrorPolicy
 from stomp_enterprise.errors import (
     BrokerError,
@@ -48,6 +50,11 @@ from stomp_enterprise.errors import (
 )
 from stomp_enterprise.protocol.failover import BrokerAddress
 from stomp_enterprise.protocol.frames import Frame
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from stomp_enterprise.core.options import SendOptionArgs
 
 __all__ = ["JOIN_ALLOWANCE", "Client"]
 
@@ -596,6 +603,7 @@ class Client(ShellBase):
         *,
         receipt: bool = False,
         timeout: float | None = None,
+        **options: Unpack[SendOptionArgs],
     ) -> None:
         """Send ``body`` to ``destination``.
 
@@ -623,11 +631,24 @@ class Client(ShellBase):
                 ``timeouts.write``.
             NotConnected: not connected and no reconnect came within the wait.
             EncodingError: a ``str`` body the charset cannot encode.
+            ConfigError: an invalid option (named), or ``expires`` with ``ttl``.
+            TypeError: an unknown keyword argument.
+            PayloadError: the codec cannot encode ``body``.
+
+        ``options`` are the typed message options of the threaded
+        :meth:`stomp_enterprise.Client.send` (``persistent``, ``priority``, ``expires`` /
+        ``ttl``, ``correlation_id``, ``reply_to``, ``message_type``) and ``codec``; any object
+        that is not bytes or ``str`` is a typed payload (see docs/patterns.md).
         """
-        payload, content_type = encode_body(body, content_type)
         connection = self._connection
         if connection is None or not connection.alive:
             connection = await self._current_connection(timeout)
+        if options:
+            payload, headers, content_type = self._send_parts(
+                body, headers, content_type, options, connection.info
+            )
+        else:
+            payload, content_type = encode_body(body, content_type)
         await connection.wait_room(self.config.timeouts.write)
         if not connection.alive:
             connection = await self._current_connection(timeout)
@@ -658,6 +679,11 @@ class Client(ShellBase):
         max_concurrent_handlers: int = 1,
         receipt: bool = False,
         timeout: float | None = None,
+        durable: str | None = None,
+        selector: str | None = None,
+        prefetch: int | None = None,
+        model: Any | None = None,
+        codec: Codec | None = None,
     ) -> Subscription:
         """Subscribe to ``destination``.
 
@@ -678,12 +704,15 @@ class Client(ShellBase):
                 the order of messages).
             receipt: wait for the broker to confirm the subscription.
             timeout: the receipt wait, and how long to wait for a reconnect.
+            durable / selector / prefetch / model / codec: as for the threaded
+                :meth:`stomp_enterprise.Client.subscribe` (see docs/patterns.md).
         """
         connection = await self._current_connection(timeout)
+        options = SubscribeOptions(durable, selector, prefetch)
         headers = self._subscribe_headers(
-            connection, destination, headers, ack=ack, pull=handler is None
+            connection, destination, headers, ack=ack, pull=handler is None, options=options
         )
-        sub_id = self._subscription_id(id)
+        sub_id = self._subscription_id(options.subscription_id(id))
         sub = Subscription(
             self,
             sub_id,
@@ -694,6 +723,8 @@ class Client(ShellBase):
             on_error,
             error_destination,
             max_concurrent_handlers,
+            model=model,
+            codec=codec,
         )
         self._subscriptions[sub_id] = sub
         try:
@@ -714,7 +745,12 @@ class Client(ShellBase):
         return sub
 
     async def _unsubscribe(
-        self, sub: Subscription, *, receipt: bool, timeout: float | None
+        self,
+        sub: Subscription,
+        *,
+        receipt: bool,
+        timeout: float | None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         if self._subscriptions.pop(sub.id, None) is not sub:
             return
@@ -723,7 +759,7 @@ class Client(ShellBase):
         if connection is not None and connection.alive:
 
             def build(rid: str | None) -> bytes:
-                data = connection.session.unsubscribe(sub.id, receipt=rid)
+                data = connection.session.unsubscribe(sub.id, receipt=rid, headers=headers)
                 connection.retire(sub)
                 return data
 
@@ -735,6 +771,50 @@ class Client(ShellBase):
             except (ConnectionLost, LocalProtocolError):
                 pass  # gone with the connection: nothing left to unsubscribe at the broker
         self._session.subscriptions.pop(sub.id, None)
+
+    async def unsubscribe_durable(
+        self,
+        destination: str,
+        name: str,
+        *,
+        receipt: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        """Delete durable subscription ``name`` of topic ``destination`` at the broker, with
+        the messages it holds; as the threaded
+        :meth:`stomp_enterprise.Client.unsubscribe_durable`.
+
+        Await it from a task on the client's event loop.
+
+        Raises:
+            ConfigError: ``name`` is not a valid durable name.
+            BrokerError: the broker refused.
+            ReceiptTimeout: no confirmation in time.
+        """
+        connection = await self._current_connection(timeout)
+        attached, headers = self._durable_removal(connection, name)
+        sub = self._subscriptions.get(name)
+        if attached:
+            if sub is None:
+                sub = await self.subscribe(
+                    destination,
+                    durable=name,
+                    ack="client-individual",
+                    receipt=True,
+                    timeout=timeout,
+                )
+            await self._unsubscribe(sub, receipt=receipt, timeout=timeout, headers=headers)
+            return
+        if sub is not None:
+            await sub.unsubscribe(receipt=True, timeout=timeout)
+        await connection.call(
+            lambda rid: connection.session.remove_subscription(
+                name, headers, destination=destination, receipt=rid
+            ),
+            receipt=receipt,
+            timeout=timeout,
+            what=f"UNSUBSCRIBE durable {name}",
+        )
 
     async def unsubscribe(self, subscription: Subscription | str, *, receipt: bool = False) -> None:
         """Unsubscribe a :class:`Subscription` or a subscription id.

@@ -37,6 +37,7 @@ from stomp_enterprise.errors import ConfigError, NotConnected, StompError
 if TYPE_CHECKING:
     from stomp_enterprise.aio.client import Client
     from stomp_enterprise.aio.message import Message
+    from stomp_enterprise.core.codecs import Codec
 
 __all__ = ["Handler", "Subscription"]
 
@@ -71,8 +72,12 @@ class Subscription(SubscriptionBase):
         on_error: ErrorPolicy,
         error_destination: str | None,
         max_concurrent_handlers: int = 1,
+        *,
+        model: Any | None = None,
+        codec: Codec | None = None,
     ) -> None:
         super().__init__(id, destination, ack, headers, handler, on_error, error_destination)
+        self.model, self.codec = model, codec
         if not isinstance(max_concurrent_handlers, int) or max_concurrent_handlers < 1:
             raise ConfigError(
                 f"max_concurrent_handlers must be an int >= 1, got {max_concurrent_handlers!r}"

@@ -15,9 +15,12 @@ from stomp_enterprise.core.transaction import TransactionBase
 from stomp_enterprise.errors import ConnectionLost, TransactionError
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from stomp_enterprise.aio.client import Client
     from stomp_enterprise.aio.connection import Connection
     from stomp_enterprise.aio.message import Message
+    from stomp_enterprise.core.options import SendOptionArgs
 
 __all__ = ["Transaction"]
 
@@ -70,13 +73,20 @@ class Transaction(TransactionBase):
         headers: Mapping[str, str] | None = None,
         *,
         content_type: str | None = None,
+        **options: Unpack[SendOptionArgs],
     ) -> None:
-        """SEND inside the transaction (applied by the broker at COMMIT).
+        """SEND inside the transaction (applied by the broker at COMMIT). ``options`` are
+        :meth:`Client.send`'s typed message options and ``codec``.
 
         Await it from a task on the client's event loop.
         """
         connection = self._open()
-        payload, content_type = encode_body(body, content_type)
+        if options:
+            payload, headers, content_type = self._client._send_parts(
+                body, headers, content_type, options, connection.info
+            )
+        else:
+            payload, content_type = encode_body(body, content_type)
         routed = connection.routed(destination, headers, subscribe=False)
         try:
             connection.write(

@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying
 
@@ -28,13 +28,16 @@ from stomp_enterprise.client.message import Message
 from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscription
 from stomp_enterprise.client.transaction import Transaction
 from stomp_enterprise.core.backlog import BacklogInfo
+from stomp_enterprise.core.codecs import Codec
 from stomp_enterprise.core.lifecycle import AfterLoss, undelivered_count
 from stomp_enterprise.core.message import Body, encode_body
+from stomp_enterprise.core.options import SendOptionArgs
 from stomp_enterprise.core.receipts import Receipts
 from stomp_enterprise.core.reconnect import (
     priority_return_delays,
     reconnect_wait,
 )
+from stomp_enterprise.core.subscribe_options import SubscribeOptions
 from stomp_enterprise.errors import (
     BrokerError,
     ConnectionLost,
@@ -49,6 +52,9 @@ from stomp_enterprise.protocol.failover import BrokerAddress
 from stomp_enterprise.protocol.frames import Frame
 from stomp_enterprise.protocol.session import Session
 from stomp_enterprise.transport.socket import open_transport
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Body", "Client"]
 
@@ -563,29 +569,46 @@ class Client(ShellBase):
 
     # ------------------------------------------------------------ sending
 
-    def _encode_body(self, body: Body, content_type: str | None) -> tuple[bytes, str | None]:
-        return encode_body(body, content_type)
+    def _encode_body(
+        self, body: Any, content_type: str | None, codec: Codec | None = None
+    ) -> tuple[bytes, str | None]:
+        return encode_body(body, content_type, codec)
 
     def send(
         self,
         destination: str,
-        body: Body = b"",
+        body: Body | Any = b"",
         headers: Mapping[str, str] | None = None,
         *,
         content_type: str | None = None,
         receipt: bool = False,
         timeout: float | None = None,
+        **options: Unpack[SendOptionArgs],
     ) -> None:
         """Send ``body`` to ``destination``.
 
         A ``str`` body is encoded with the charset of ``content_type`` (UTF-8 and
-        ``text/plain;charset=utf-8`` when none is given).
+        ``text/plain;charset=utf-8`` when none is given). Any other object is a typed
+        payload: ``codec`` (JSON by default: pydantic models, dataclasses, JSON-able
+        objects) encodes it and names its ``content-type``.
+
+        The message options are validated and written as the connected broker expects
+        (see docs/patterns.md for the table); a header in ``headers`` that an option also
+        writes raises :class:`ConfigError`.
 
         Args:
             receipt: block until the broker's RECEIPT (bounded by ``timeout`` or
                 ``timeouts.receipt``).
             timeout: for ``receipt=True`` the receipt wait; also how long to wait for a
                 reconnect when disconnected (default: the failover ``timeout`` option).
+            **options: the typed message options (see
+                :class:`~stomp_enterprise.core.options.SendOptionArgs`):
+                ``persistent`` (store it durably; ActiveMQ's STOMP default is
+                non-persistent), ``priority`` (0 lowest to 9), ``expires`` (a timezone-aware
+                ``datetime`` after which the broker may drop it), ``ttl`` (seconds or a
+                ``timedelta``; not with ``expires``), ``correlation_id``, ``reply_to``,
+                ``message_type`` (the ``type`` header), and ``codec`` (encodes a typed
+                payload, a :class:`~stomp_enterprise.core.codecs.Codec`).
 
         Raises:
             ReceiptTimeout: no RECEIPT in time (the message may or may not have arrived).
@@ -600,9 +623,16 @@ class Client(ShellBase):
             NotConnected: not connected and no reconnect came within the wait.
             EncodingError: a ``str`` body and a charset that is unknown or cannot encode it
                 (raised before anything is queued).
+            ConfigError: an invalid option (named), or ``expires`` with ``ttl``.
+            TypeError: an unknown keyword argument.
+            PayloadError: the codec cannot encode ``body``.
 
         May be called from any thread, including handlers and listeners.
         """
+        if options:  # typed options or a codec: off the fast path
+            body, headers, content_type = self._send_parts(
+                body, headers, content_type, options, self._current_connection(timeout).info
+            )
         if receipt:
             connection, future = self._send(
                 destination, body, headers, content_type, timeout, receipt=True, direct=True
@@ -648,7 +678,7 @@ class Client(ShellBase):
     def _send(
         self,
         destination: str,
-        body: Body,
+        body: Body | Any,
         headers: Mapping[str, str] | None,
         content_type: str | None,
         timeout: float | None,
@@ -682,13 +712,19 @@ class Client(ShellBase):
         *,
         content_type: str | None = None,
         timeout: float | None = None,
+        **options: Unpack[SendOptionArgs],
     ) -> Future[Frame]:
         """Send with a receipt without waiting: the returned future resolves with the RECEIPT
         frame, or fails with BrokerError / ConnectionLost (on a failover URI a lost connection
         does not fail it: the frame is written again on the next one and the future waits
         on). Pipelining many of these is much faster than one receipted ``send`` at a time.
-        Future callbacks run on the reader thread: keep them short and non-blocking. May be
-        called from any thread."""
+        Future callbacks run on the reader thread: keep them short and non-blocking.
+        ``options`` are :meth:`send`'s typed message options and ``codec``. May be called
+        from any thread."""
+        if options:
+            body, headers, content_type = self._send_parts(
+                body, headers, content_type, options, self._current_connection(timeout).info
+            )
         _, future = self._send(
             destination, body, headers, content_type, timeout, receipt=True, direct=False
         )
@@ -709,8 +745,15 @@ class Client(ShellBase):
         error_destination: str | None = None,
         receipt: bool = False,
         timeout: float | None = None,
+        durable: str | None = None,
+        selector: str | None = None,
+        prefetch: int | None = None,
+        model: Any | None = None,
+        codec: Codec | None = None,
     ) -> Subscription:
         """Subscribe to ``destination``.
+
+        May be called from any thread, including handlers and listeners.
 
         Args:
             handler: called with each :class:`Message` on the dispatcher thread. Without
@@ -726,11 +769,29 @@ class Client(ShellBase):
             error_destination: forward a failed message there (headers kept, plus
                 ``x-stomp-enterprise-error``), then ack it. Overrides ``on_error``.
             receipt: wait for the broker to confirm the subscription.
+            durable: the name of a durable topic subscription: it keeps the topic's
+                messages while this client is away (ActiveMQ and Artemis also need
+                ``Client(client_id=...)``); its id is the name. Remove it with
+                :meth:`unsubscribe_durable`.
+            selector: a JMS/SQL-92 selector (ActiveMQ, Artemis, Apollo); RabbitMQ has none
+                and raises :class:`ConfigError`.
+            prefetch: messages the broker may send ahead of acks, in its own header
+                (Artemis counts bytes: ``prefetch`` times the backlog's bytes per message).
+            model: what ``message.model`` validates the body as (a pydantic model or any
+                type pydantic validates), lazily, once per message. A failure in the
+                handler goes through ``on_error`` / ``error_destination``.
+            codec: decodes ``message.model`` (default: the codec of its content type).
+
+        Raises:
+            ConfigError: an invalid option (named), an option the broker refuses by
+                design, or a header that an option also writes.
         """
         connection = self._current_connection(timeout)
+        options = SubscribeOptions(durable, selector, prefetch)
         headers = self._subscribe_headers(
-            connection, destination, headers, ack=ack, pull=handler is None
+            connection, destination, headers, ack=ack, pull=handler is None, options=options
         )
+        id = options.subscription_id(id)  # noqa: A001 - a durable subscription's id is its name
         with self._lock:
             sub_id = self._subscription_id(id)
         sub = Subscription(
@@ -742,6 +803,8 @@ class Client(ShellBase):
             handler,
             on_error,
             error_destination,
+            model=model,
+            codec=codec,
         )
         self._subscriptions[sub_id] = sub
         try:
@@ -761,7 +824,14 @@ class Client(ShellBase):
             raise
         return sub
 
-    def _unsubscribe(self, sub: Subscription, *, receipt: bool, timeout: float | None) -> None:
+    def _unsubscribe(
+        self,
+        sub: Subscription,
+        *,
+        receipt: bool,
+        timeout: float | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         if self._subscriptions.get(sub.id) is not sub:
             return
         connection = self._connection
@@ -774,7 +844,7 @@ class Client(ShellBase):
         if connection is not None and connection.alive:
 
             def build(rid: str | None) -> bytes:
-                data = connection.session.unsubscribe(sub.id, receipt=rid)
+                data = connection.session.unsubscribe(sub.id, receipt=rid, headers=headers)
                 connection.retire(sub)  # what was read until now is still delivered
                 return data
 
@@ -820,6 +890,59 @@ class Client(ShellBase):
         )
         if sub is not None:
             sub.unsubscribe(receipt=receipt)
+
+    def unsubscribe_durable(
+        self,
+        destination: str,
+        name: str,
+        *,
+        receipt: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        """Delete durable subscription ``name`` of topic ``destination`` at the broker, with
+        the messages it holds.
+
+        ActiveMQ, Artemis, Apollo: a live subscription of this client with that name is
+        unsubscribed first, then an UNSUBSCRIBE with the broker's removal headers goes out
+        (ActiveMQ ``activemq.subscriptionName``, Artemis ``durable-subscription-name``,
+        Apollo ``persistent:true``; ActiveMQ and Artemis find it by this client's
+        ``client_id``). RabbitMQ: the subscription is attached when it is not already (its
+        stored messages may be delivered to it meanwhile; they are deleted with it) and
+        unsubscribed with ``durable:true`` + ``x-queue-name``. May be called from any
+        thread.
+
+        Args:
+            receipt: wait for the broker to confirm (default; bounded by ``timeout``).
+
+        Raises:
+            ConfigError: ``name`` is not a valid durable name.
+            BrokerError: the broker refused (e.g. ActiveMQ: another client is attached).
+            ReceiptTimeout: no confirmation in time.
+        """
+        connection = self._current_connection(timeout)
+        attached, headers = self._durable_removal(connection, name)
+        sub = self._subscriptions.get(name)
+        if attached:
+            if sub is None:
+                sub = self.subscribe(
+                    destination,
+                    durable=name,
+                    ack="client-individual",
+                    receipt=True,
+                    timeout=timeout,
+                )
+            self._unsubscribe(sub, receipt=receipt, timeout=timeout, headers=headers)
+            return
+        if sub is not None:
+            sub.unsubscribe(receipt=True, timeout=timeout)
+        connection.call(
+            lambda rid: connection.session.remove_subscription(
+                name, headers, destination=destination, receipt=rid
+            ),
+            receipt=receipt,
+            timeout=timeout,
+            what=f"UNSUBSCRIBE durable {name}",
+        )
 
     # ------------------------------------------------------------ transactions
 

@@ -21,6 +21,10 @@ __all__ = ["Message", "charset_of", "decode_text", "encode_text"]
 class Message(MessageBase):
     """A MESSAGE delivered to a subscription.
 
+    Typed read-back of the message options (``priority``, ``expires``, ``reply_to``,
+    ``correlation_id``, ``redelivered``, ``persistent``, ``message_type``, ``ttl``) and the
+    typed payload (``model``) come from :class:`~stomp_enterprise.core.options.MessageFields`.
+
     ``ack()``/``nack()`` are version-correct and may be called from any thread, including the
     handler. A message received on a connection that has since been lost cannot be acked
     (its ack id is dead there; the broker redelivers it): that raises

@@ -30,6 +30,7 @@ from stomp_enterprise.errors import ConfigError, ConnectionLost, NotConnected, S
 if TYPE_CHECKING:
     from stomp_enterprise.client.client import Client
     from stomp_enterprise.client.message import Message
+    from stomp_enterprise.core.codecs import Codec
     from stomp_enterprise.transport.socket import SocketTransport
 
 __all__ = [
@@ -62,6 +63,9 @@ class Subscription(SubscriptionBase):
         ack: the ack mode.
         headers: extra SUBSCRIBE headers.
         handler: the callable messages go to, or None (then use :meth:`get` / iteration).
+        model: what ``message.model`` validates the body as (``None``: the codec's plain
+            objects).
+        codec: the codec that decodes ``message.model`` (``None``: chosen by content type).
 
     A handler-less subscription is fed by the connection's reader directly (never through
     the dispatcher), so a handler may wait on another subscription's :meth:`get` even with
@@ -84,8 +88,12 @@ class Subscription(SubscriptionBase):
         handler: Handler | None,
         on_error: ErrorPolicy,
         error_destination: str | None,
+        *,
+        model: Any | None = None,
+        codec: Codec | None = None,
     ) -> None:
         super().__init__(id, destination, ack, headers, handler, on_error, error_destination)
+        self.model, self.codec = model, codec
         self._client = client
         self._queue: deque[Message] | None = deque() if handler is None else None
         self._ready = threading.Condition(threading.Lock())  # guards _queue

@@ -20,9 +20,12 @@ from stomp_enterprise.errors import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from stomp_enterprise.client.client import Body, Client
     from stomp_enterprise.client.connection import Connection
     from stomp_enterprise.client.message import Message
+    from stomp_enterprise.core.options import SendOptionArgs
 
 __all__ = ["Transaction"]
 
@@ -80,13 +83,20 @@ class Transaction(TransactionBase):
         headers: Mapping[str, str] | None = None,
         *,
         content_type: str | None = None,
+        **options: Unpack[SendOptionArgs],
     ) -> None:
         """SEND inside the transaction (applied by the broker at COMMIT).
 
         Built outside the session lock and queued only while the transaction is open on its
-        connection (:meth:`Connection.transaction_gate`). May be called from any thread."""
+        connection (:meth:`Connection.transaction_gate`). ``options`` are
+        :meth:`Client.send`'s typed message options and ``codec``. May be called from any
+        thread."""
         connection = self._open()
-        if type(body) is not bytes:
+        if options:
+            body, headers, content_type = self._client._send_parts(
+                body, headers, content_type, options, connection.info
+            )
+        elif type(body) is not bytes:
             body, content_type = self._client._encode_body(body, content_type)
         if connection.artemis:
             headers = connection.routed(destination, headers, subscribe=False)

@@ -12,7 +12,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["PREFETCH_HEADERS", "Backlog", "BacklogInfo", "prefetch_header", "with_prefetch"]
+from stomp_enterprise.core.flavour import Flavour, flavour_of
+
+__all__ = [
+    "PREFETCH_HEADERS",
+    "Backlog",
+    "BacklogInfo",
+    "prefetch_for",
+    "prefetch_header",
+    "with_prefetch",
+]
 
 
 @dataclass(frozen=True)
@@ -107,15 +116,18 @@ def prefetch_header(server: str | None, messages: int, size: int) -> tuple[str, 
     Apollo keeps sending while *either* credit lasts, measured on 1.7.1: ``credit:10,20000``
     let 19 messages of 1 KB through, ``credit:10,0`` ten).
     ``None`` for a broker we know no such header of."""
-    if not server:
-        return None
-    if server.startswith("ActiveMQ-Artemis"):
+    return prefetch_for(flavour_of(server), messages, size)
+
+
+def prefetch_for(flavour: Flavour, messages: int, size: int) -> tuple[str, str] | None:
+    """:func:`prefetch_header` by :class:`~stomp_enterprise.core.flavour.Flavour`."""
+    if flavour is Flavour.ARTEMIS:
         return ("consumer-window-size", str(size))
-    if server.startswith("ActiveMQ"):
+    if flavour is Flavour.ACTIVEMQ:
         return ("activemq.prefetchSize", str(messages))
-    if server.startswith("RabbitMQ"):
+    if flavour is Flavour.RABBITMQ:
         return ("prefetch-count", str(messages))
-    if server.startswith("apache-apollo"):
+    if flavour is Flavour.APOLLO:
         return ("credit", f"{messages},0")
     return None
 

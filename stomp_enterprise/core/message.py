@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stomp_enterprise.errors import ConfigError, EncodingError
+from stomp_enterprise.core.codecs import Codec, encode_payload
+from stomp_enterprise.core.options import MessageFields
+from stomp_enterprise.errors import EncodingError
 from stomp_enterprise.protocol.frames import Frame
 
 __all__ = [
@@ -96,32 +98,44 @@ def decode_text(body: bytes, content_type: str | None) -> str:
         raise _codec_error(exc, charset, "decoded", "bytes", len(body)) from exc
 
 
-def encode_body(body: Any, content_type: str | None) -> tuple[bytes, str | None]:
+def encode_body(
+    body: Any, content_type: str | None, codec: Codec | None = None
+) -> tuple[bytes, str | None]:
     """A ``send()`` body as bytes, and the content type to send with it: a ``str`` is encoded
     with the charset of ``content_type`` (UTF-8 and ``text/plain;charset=utf-8`` when none is
-    given). Any thread.
+    given); any other object is a typed payload that ``codec`` (JSON by default: pydantic
+    models, dataclasses, dicts, lists, tuples) encodes, with its content type unless
+    ``content_type`` is given. Any thread.
 
     Raises:
-        ConfigError: the body is neither bytes-like nor ``str``.
+        ConfigError: no ``codec`` and a body that is neither bytes-like, ``str`` nor a
+            structured payload.
         EncodingError: see :func:`encode_text`.
+        PayloadError: the codec cannot encode the body.
     """
-    if isinstance(body, bytes):
-        return body, content_type
-    if isinstance(body, str):
-        if content_type is None:
-            return encode_text(body, None), _TEXT_DEFAULT
-        return encode_text(body, content_type), content_type
-    if isinstance(body, bytearray | memoryview):
-        return bytes(body), content_type
-    raise ConfigError(f"body must be bytes or str, got {type(body).__name__}")
+    if codec is None:
+        if isinstance(body, bytes):
+            return body, content_type
+        if isinstance(body, str):
+            if content_type is None:
+                return encode_text(body, None), _TEXT_DEFAULT
+            return encode_text(body, content_type), content_type
+        if isinstance(body, bytearray | memoryview):
+            return bytes(body), content_type
+    payload, written = encode_payload(body, codec)
+    return payload, content_type or written
 
 
-class MessageBase:
+class MessageBase(MessageFields):
     """A MESSAGE delivered to a subscription: its frame, the subscription it came through,
-    and the connection it arrived on (acks must go there). Read-only views of the frame;
-    each shell adds its own ``ack()``/``nack()``."""
+    and the connection it arrived on (acks must go there). Read-only views of the frame,
+    the typed message options and the typed payload (``model``) from
+    :class:`~stomp_enterprise.core.options.MessageFields`; each shell adds its own
+    ``ack()``/``nack()``."""
 
     __slots__ = ("_connection", "frame", "subscription")
+
+    subscription: Any  # each shell's Subscription (a PayloadSpec: model and codec)
 
     def __init__(self, frame: Frame, subscription: Any, connection: Any) -> None:
         self.frame = frame
@@ -164,11 +178,6 @@ class MessageBase:
     def content_type(self) -> str | None:
         """The ``content-type`` header."""
         return self.frame.get("content-type")
-
-    @property
-    def redelivered(self) -> bool:
-        """True when the broker marks this as a redelivery."""
-        return (self.frame.get("redelivered") or "").lower() == "true"
 
     def __repr__(self) -> str:
         return (

@@ -12,9 +12,12 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from stomp_enterprise.errors import AckError, ConfigError, FrameTooLarge
+
+if TYPE_CHECKING:
+    from stomp_enterprise.core.codecs import Codec
 
 __all__ = [
     "FAILURE_HEADER",
@@ -75,6 +78,9 @@ class SubscriptionBase:
         handler: the callable messages go to, or None (then the subscription is a queue).
         on_error: the error policy (see :data:`ErrorPolicy`).
         error_destination: where a failed message is forwarded (overrides ``on_error``).
+        model: what ``message.model`` validates the body as (``None``: the codec's plain
+            objects); see :mod:`stomp_enterprise.core.codecs`.
+        codec: the codec that decodes ``message.model`` (``None``: chosen by content type).
 
     Raises:
         ConfigError: a handler or policy that is not callable, an unknown policy name, an
@@ -104,6 +110,8 @@ class SubscriptionBase:
         self.handler = handler
         self.on_error = on_error
         self.error_destination = error_destination
+        self.model: Any | None = None  # set by the shell from subscribe(model=)
+        self.codec: Codec | None = None  # set by the shell from subscribe(codec=)
         self._cutoff = -1  # the connection's read count when UNSUBSCRIBE went out
         self._ended = False
 

@@ -180,8 +180,10 @@ def unsubscribe(
     destination: str | None = None,
     receipt: str | None = None,
     version: str = "1.2",
+    headers: HeaderInput | None = None,
 ) -> Frame:
-    """UNSUBSCRIBE subscription ``id`` (1.0 brokers may want ``destination`` too).
+    """UNSUBSCRIBE subscription ``id`` (1.0 brokers may want ``destination`` too);
+    ``headers`` carries broker extras (removing a durable subscription).
 
     Any thread (a pure function).
     """
@@ -189,7 +191,8 @@ def unsubscribe(
     pairs = [("id", _text("id", id))]
     if destination is not None and version == "1.0":
         pairs.append(("destination", destination))
-    return Frame("UNSUBSCRIBE", _with_receipt(pairs, receipt))
+    _with_receipt(pairs, receipt)
+    return Frame("UNSUBSCRIBE", _extend(pairs, headers, ("receipt",)) if headers else pairs)
 
 
 def _ack_headers(message: Frame, version: str, command: str) -> list[tuple[str, str]]:

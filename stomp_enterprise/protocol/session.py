@@ -566,8 +566,15 @@ class Session:
         self.subscriptions[id] = SubscriptionState(id, destination, ack, extra)
         return data
 
-    def unsubscribe(self, id: str, *, receipt: str | None = None) -> bytes:  # noqa: A002
-        """Bytes of an UNSUBSCRIBE frame; forgets the subscription.
+    def unsubscribe(
+        self,
+        id: str,  # noqa: A002
+        *,
+        receipt: str | None = None,
+        headers: HeaderInput | None = None,
+    ) -> bytes:
+        """Bytes of an UNSUBSCRIBE frame; forgets the subscription. ``headers`` carries
+        broker extras (e.g. the ones that remove a durable subscription).
 
         Not thread-safe: the caller serializes calls (one thread or task at a time).
         """
@@ -575,11 +582,32 @@ class Session:
         if sub is None:
             raise LocalProtocolError(f"no subscription with id {id!r}")
         frame = commands.unsubscribe(
-            id, destination=sub.destination, receipt=receipt, version=self.version
+            id, destination=sub.destination, receipt=receipt, version=self.version, headers=headers
         )
         data = self._emit(frame, receipt)
         del self.subscriptions[id]
         return data
+
+    def remove_subscription(
+        self,
+        id: str,  # noqa: A002
+        headers: HeaderInput,
+        *,
+        destination: str | None = None,
+        receipt: str | None = None,
+    ) -> bytes:
+        """Bytes of an UNSUBSCRIBE that removes broker-side state of a subscription this
+        session does not hold (an inactive durable subscription: ActiveMQ's
+        ``activemq.subscriptionName``). Nothing is remembered or forgotten.
+
+        Not thread-safe: the caller serializes calls (one thread or task at a time).
+        """
+        if id in self.subscriptions:
+            raise LocalProtocolError(f"subscription {id!r} is active: unsubscribe it first")
+        frame = commands.unsubscribe(
+            id, destination=destination, receipt=receipt, version=self.version, headers=headers
+        )
+        return self._emit(frame, receipt)
 
     def ack(
         self, message: Frame, *, transaction: str | None = None, receipt: str | None = None

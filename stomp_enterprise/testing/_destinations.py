@@ -18,13 +18,23 @@ Semantics:
   topic message is redelivered to the same subscription.
 * ``max_redeliveries``: a message NACKed or returned more often than that goes to the
   dead-letter queue instead (header ``original-destination`` added).
+* Expiry: a message whose ``expires`` header (epoch ms, ActiveMQ's spelling; ``0``: never)
+  has passed by the router's clock is dropped instead of delivered (counted in ``expired``).
+* Durable topic subscriptions, ActiveMQ's spelling: SUBSCRIBE to a ``/topic/`` with
+  ``activemq.subscriptionName`` on a connection whose CONNECT had ``client-id``; keyed by
+  (client-id, name). While no consumer is attached the topic's messages are stored for it,
+  and delivered when a consumer attaches again. An UNSUBSCRIBE with
+  ``activemq.subscriptionName`` (once the consumer is detached) deletes it.
+* ``selector`` is refused with an ERROR (this broker evaluates no selectors; silently
+  ignoring one would deliver what the application filtered out).
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -45,6 +55,8 @@ PROTOCOL_HEADERS: Final = frozenset(
     {"destination", "transaction", "receipt", "message-id", "subscription", "ack", "redelivered"}
 )
 ACK_MODES: Final = ("auto", "client", "client-individual")
+#: The SUBSCRIBE/UNSUBSCRIBE header naming a durable subscription (ActiveMQ's spelling).
+DURABLE_NAME: Final = "activemq.subscriptionName"
 
 #: A frame to deliver: ``(connection number, frame)``.
 Outbound = tuple[int, Frame]
@@ -126,6 +138,16 @@ class _Subscription:
     version: str
     unacked: dict[str, _Pending] = field(default_factory=dict)  # ack id -> message, in order
     active: bool = True
+    durable: _Durable | None = None
+
+
+@dataclass(eq=False)
+class _Durable:
+    """A durable topic subscription: stores the topic's messages while detached."""
+
+    destination: str
+    waiting: deque[_Pending] = field(default_factory=deque)
+    sub: _Subscription | None = None
 
 
 @dataclass(eq=False)
@@ -153,10 +175,18 @@ class Router:
     """
 
     def __init__(
-        self, *, max_redeliveries: int | None = None, dead_letter: str = "/queue/DLQ"
+        self,
+        *,
+        max_redeliveries: int | None = None,
+        dead_letter: str = "/queue/DLQ",
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.max_redeliveries = max_redeliveries
         self.dead_letter = dead_letter
+        self.clock = clock
+        self.expired: list[BrokerMessage] = []
+        self._client_ids: dict[int, str] = {}
+        self._durables: dict[tuple[str, str], _Durable] = {}
         self.sent: list[BrokerMessage] = []
         self.deliveries: list[Delivery] = []
         self._queues: dict[str, _Queue] = {}
@@ -184,6 +214,21 @@ class Router:
     def subscriber_count(self, destination: str) -> int:
         """Active subscriptions on ``destination``."""
         return sum(1 for sub in self._subs.values() if sub.destination == destination)
+
+    def durable_subscriptions(self) -> list[tuple[str, str]]:
+        """``(client-id, name)`` of every durable subscription, attached or not."""
+        return sorted(self._durables)
+
+    def connected(self, connection: int, client_id: str | None) -> None:
+        """A session began; remember its CONNECT ``client-id`` (durable subscriptions).
+
+        Raises:
+            RouterError: another open connection uses that client id (as ActiveMQ refuses).
+        """
+        if client_id is not None:
+            if client_id in self._client_ids.values():
+                raise RouterError(f"client-id {client_id!r} is already connected")
+            self._client_ids[connection] = client_id
 
     def open_transactions(self, connection: int | None = None) -> list[str]:
         """Ids of open transactions (of ``connection``, or of every connection)."""
@@ -273,11 +318,27 @@ class Router:
         )
         self.sent.append(message)
         if is_topic(destination):
+            for durable in self._durables.values():
+                if durable.sub is None and durable.destination == destination:
+                    durable.waiting.append(_Pending(message))
             return [
-                self._deliver(sub, _Pending(message)) for sub in self._topics.get(destination, ())
+                self._deliver(sub, _Pending(message))
+                for sub in self._topics.get(destination, ())
+                if not self._is_expired(message)
             ]
         self._queue(destination).waiting.append(_Pending(message))
         return self._dispatch(destination)
+
+    def _is_expired(self, message: BrokerMessage) -> bool:
+        """Whether ``message`` is past its ``expires`` (recorded in ``expired`` once)."""
+        value = message.header("expires")
+        if not value or not value.isdigit() or int(value) == 0:
+            return False
+        if self.clock() * 1000.0 < int(value):
+            return False
+        if message not in self.expired:
+            self.expired.append(message)
+        return True
 
     def subscribe(self, connection: int, version: str, frame: Frame) -> list[Outbound]:
         """SUBSCRIBE: start delivering; stored queue messages are dispatched at once."""
@@ -293,17 +354,59 @@ class Router:
         key = (connection, sub_id)
         if key in self._subs:
             raise RouterError(f"subscription id {sub_id!r} is already in use")
-        sub = _Subscription(connection, sub_id, destination, ack, version)
+        if frame.get("selector") is not None:
+            raise RouterError("selectors are not supported by the testing broker")
+        durable = self._durable_for(connection, destination, frame.get(DURABLE_NAME))
+        sub = _Subscription(connection, sub_id, destination, ack, version, durable=durable)
         self._subs[key] = sub
         if is_topic(destination):
             self._topics.setdefault(destination, []).append(sub)
-            return []
+            if durable is None:
+                return []
+            durable.sub = sub
+            stored = list(durable.waiting)
+            durable.waiting.clear()
+            return [
+                self._deliver(sub, pending)
+                for pending in stored
+                if not self._is_expired(pending.message)
+            ]
         self._queue(destination).consumers.append(sub)
         return self._dispatch(destination)
 
+    def _durable_for(self, connection: int, destination: str, name: str | None) -> _Durable | None:
+        if name is None:
+            return None
+        client_id = self._client_ids.get(connection)
+        if client_id is None or not is_topic(destination):
+            raise RouterError("a durable subscription needs a client-id on CONNECT and a /topic/")
+        durable = self._durables.get((client_id, name))
+        if durable is None:
+            durable = self._durables[(client_id, name)] = _Durable(destination)
+        elif durable.sub is not None:
+            raise RouterError(f"durable subscription {name!r} is in use")
+        elif durable.destination != destination:  # a new topic: a new subscription
+            durable.destination = destination
+            durable.waiting.clear()
+        return durable
+
+    def _remove_durable(self, connection: int, name: str) -> list[Outbound]:
+        key = (self._client_ids.get(connection, ""), name)
+        durable = self._durables.get(key)
+        if durable is None:
+            raise RouterError(f"no durable subscription {name!r} for this client-id")
+        if durable.sub is not None:
+            raise RouterError(f"durable subscription {name!r} is in use: unsubscribe first")
+        del self._durables[key]
+        return []
+
     def unsubscribe(self, connection: int, version: str, frame: Frame) -> list[Outbound]:
         """UNSUBSCRIBE (by ``id``; STOMP 1.0 also by ``destination``): unacked queue messages
-        are redelivered to the other consumers."""
+        are redelivered to the other consumers. With ``activemq.subscriptionName``: delete
+        that (detached) durable subscription."""
+        name = frame.get(DURABLE_NAME)
+        if name is not None:
+            return self._remove_durable(connection, name)
         sub_id = frame.get("id")
         if sub_id is None and version == "1.0":
             sub_id = frame.get("destination")
@@ -319,6 +422,7 @@ class Router:
         messages are redelivered elsewhere)."""
         for key in [k for k in self._transactions if k[0] == connection]:
             del self._transactions[key]
+        self._client_ids.pop(connection, None)
         out: list[Outbound] = []
         for sub in [s for s in self._subs.values() if s.connection == connection]:
             out.extend(self._end(sub))
@@ -354,9 +458,12 @@ class Router:
         queue = self._queue(destination)
         out: list[Outbound] = []
         while queue.waiting and queue.consumers:
+            pending = queue.waiting.popleft()
+            if self._is_expired(pending.message):
+                continue
             sub = queue.consumers[queue.cursor]
             queue.cursor = (queue.cursor + 1) % len(queue.consumers)
-            out.append(self._deliver(sub, queue.waiting.popleft()))
+            out.append(self._deliver(sub, pending))
         return out
 
     def _deliver(self, sub: _Subscription, pending: _Pending) -> Outbound:
@@ -396,6 +503,13 @@ class Router:
             self._queue(sub.destination).remove(sub)
         returned = list(sub.unacked.values())
         sub.unacked.clear()
+        durable = sub.durable
+        if durable is not None:  # detached: what it had not acked waits for the next consumer
+            durable.sub = None
+            for pending in returned:
+                pending.redelivered = True
+            durable.waiting.extendleft(reversed(returned))
+            return []
         return self._return(sub, returned)
 
     def _return(self, sub: _Subscription, returned: list[_Pending]) -> list[Outbound]:

@@ -347,6 +347,23 @@ class Broker:
         with self._lock:
             return self._router.subscriber_count(destination)
 
+    def durable_subscriptions(self) -> list[tuple[str, str]]:
+        """``(client-id, name)`` of every durable topic subscription, attached or not.
+
+        Any thread but the broker's own.
+        """
+        with self._lock:
+            return self._router.durable_subscriptions()
+
+    def expired(self, destination: str | None = None) -> list[BrokerMessage]:
+        """Messages dropped because their ``expires`` time had passed (to ``destination``,
+        or anywhere).
+
+        Any thread but the broker's own.
+        """
+        with self._lock:
+            return [m for m in self._router.expired if destination in (None, m.destination)]
+
     def unsent_bytes(self) -> int:
         """Bytes queued for clients that their sockets have not taken yet: grows while a
         client stops reading (back-pressure). Any thread (the broker's state lock)."""
@@ -659,6 +676,16 @@ class Broker:
         except HandshakeError as exc:
             logger.info("conn-%d: CONNECT refused: %s", conn.number, exc.message)
             self._send_error(conn, exc.message, frame=frame, headers=exc.headers)
+            return
+        with self._lock:
+            try:
+                self._router.connected(conn.number, frame.get("client-id"))
+            except RouterError as exc:
+                refused: str | None = str(exc)
+            else:
+                refused = None
+        if refused is not None:
+            self._send_error(conn, refused, frame=frame)
             return
         conn.login = handshake.login
         conn.set_session(handshake.version, handshake.send_interval, handshake.expect_interval)

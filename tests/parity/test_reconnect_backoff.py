@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from stomp_enterprise import BrokerError, Client, ConnectFailed
+from stomp_enterprise import BrokerError, ConnectFailed
 from stomp_enterprise.protocol.failover import HEALTHY_AFTER, ReconnectSchedule, parse_uri
 from stomp_enterprise.testing import Broker
 
@@ -19,7 +19,9 @@ def _connect_times(broker: Broker) -> list[float]:
     return [r.time for r in broker.received if r.command in ("CONNECT", "STOMP")]
 
 
-def test_a_broker_that_closes_after_connected_is_not_stormed(stomp_broker: Broker) -> None:
+def test_a_broker_that_closes_after_connected_is_not_stormed(
+    new_client, stomp_broker: Broker
+) -> None:
     """CONNECTED then a close 10 ms later, every time: the client keeps backing off, so the
     gaps between connections follow the schedule (100, 200, 400, 400 ms) instead of starting
     over at 0 after each CONNECTED (~90 connections per second before)."""
@@ -27,7 +29,7 @@ def test_a_broker_that_closes_after_connected_is_not_stormed(stomp_broker: Broke
     url = f"failover:({stomp_broker.url})?{options}"
     stomp_broker.close_after_connect(0.010)
     connections = 6
-    client = Client(url, heart_beats=(0, 0))
+    client = new_client(url, heart_beats=(0, 0))
     with client:
         stomp_broker.wait_for(lambda: len(_connect_times(stomp_broker)) >= connections, 30)
     times = _connect_times(stomp_broker)[:connections]
@@ -46,14 +48,14 @@ def test_a_broker_that_closes_after_connected_is_not_stormed(stomp_broker: Broke
 
 
 def test_a_healthy_connection_reconnects_at_once(
-    stomp_broker: Broker, recorder, caplog: pytest.LogCaptureFixture
+    new_client, stomp_broker: Broker, recorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A connection that lived longer than the healthy minimum (1 s) resets the back-off:
     after its loss the first reconnect pass starts at once."""
-    caplog.set_level(logging.WARNING, logger="stomp_enterprise.client")
+    caplog.set_level(logging.WARNING, logger="stomp_enterprise")
     connected = recorder()
     url = f"failover:({stomp_broker.url})?initialReconnectDelay=500"
-    client = Client(url, heart_beats=(0, 0))
+    client = new_client(url, heart_beats=(0, 0))
     client.listeners.on("connected", connected)
     with client:
         connected.wait(1)
@@ -65,14 +67,14 @@ def test_a_healthy_connection_reconnects_at_once(
 
 
 def test_error_to_connect_during_reconnect_is_retried(
-    stomp_broker: Broker, recorder, caplog: pytest.LogCaptureFixture
+    new_client, stomp_broker: Broker, recorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     """RabbitMQ answers CONNECT with ERROR while a vhost is still starting: during a
     background reconnect that is retried with the back-off (WARNING), not the end."""
-    caplog.set_level(logging.WARNING, logger="stomp_enterprise.client")
+    caplog.set_level(logging.WARNING, logger="stomp_enterprise")
     connected, gave_up = recorder(), recorder()
     url = f"failover:({stomp_broker.url})?initialReconnectDelay=20&maxReconnectDelay=200"
-    client = Client(url, heart_beats=(0, 0), timeouts={"send": 10})
+    client = new_client(url, heart_beats=(0, 0), timeouts={"send": 10})
     client.listeners.on("connected", connected)
     client.listeners.on("reconnect_failed", gave_up)
     with client:
@@ -90,11 +92,11 @@ def test_error_to_connect_during_reconnect_is_retried(
 
 
 def test_error_to_connect_counts_against_max_reconnect_attempts(
-    stomp_broker: Broker, recorder
+    new_client, stomp_broker: Broker, recorder
 ) -> None:
     gave_up = recorder()
     url = f"failover:({stomp_broker.url})?maxReconnectAttempts=3&initialReconnectDelay=10"
-    client = Client(url, heart_beats=(0, 0))
+    client = new_client(url, heart_beats=(0, 0))
     client.listeners.on("reconnect_failed", gave_up)
     with client:
         stomp_broker.fail_next_connect("vhost '/' is starting", count=10)
@@ -106,10 +108,10 @@ def test_error_to_connect_counts_against_max_reconnect_attempts(
     assert len(_connect_times(stomp_broker)) == 1 + 3  # startup, then three passes
 
 
-def test_error_to_connect_at_startup_still_fails_fast(stomp_broker_factory) -> None:
+def test_error_to_connect_at_startup_still_fails_fast(new_client, stomp_broker_factory) -> None:
     """Bad credentials on startup: BrokerError at once, even with unlimited attempts."""
     broker = stomp_broker_factory(users={"app": "right"})
-    client = Client(f"failover:({broker.url})", login="app", passcode="wrong")
+    client = new_client(f"failover:({broker.url})", login="app", passcode="wrong")
     with pytest.raises(BrokerError, match="Authentication failed"):
         client.connect()
     assert len(_connect_times(broker)) == 1
@@ -117,6 +119,7 @@ def test_error_to_connect_at_startup_still_fails_fast(stomp_broker_factory) -> N
 
 
 def test_connect_again_after_a_failed_connect_starts_a_fresh_schedule(
+    new_client,
     stomp_broker_factory,
 ) -> None:
     """A failed ``connect()`` used up the startup passes; the next ``connect()`` is a new
@@ -124,7 +127,7 @@ def test_connect_again_after_a_failed_connect_starts_a_fresh_schedule(
     before, without trying)."""
     broker = stomp_broker_factory()
     broker.stop()
-    client = Client(broker.url, heart_beats=(0, 0))
+    client = new_client(broker.url, heart_beats=(0, 0))
     with pytest.raises(ConnectFailed, match="could not connect"):
         client.connect()
     broker.start()

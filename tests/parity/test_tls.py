@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from stomp_enterprise import Client, ConnectFailed, TlsOptions
+from stomp_enterprise import ConnectFailed, TlsOptions
 from stomp_enterprise.testing import Broker
 
 
@@ -29,44 +29,46 @@ def tls_broker(ca: trustme.CA):
         yield broker
 
 
-def test_tls_with_ca_file(tls_broker: Broker, ca: trustme.CA, tmp_path: Path) -> None:
+def test_tls_with_ca_file(new_client, tls_broker: Broker, ca: trustme.CA, tmp_path: Path) -> None:
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     assert tls_broker.url.startswith("ssl://")
-    with Client(tls_broker.url, ssl=TlsOptions(ca_file=ca_file), heart_beats=(0, 0)) as client:
+    with new_client(tls_broker.url, ssl=TlsOptions(ca_file=ca_file), heart_beats=(0, 0)) as client:
         sub = client.subscribe("/queue/tls")
         client.send("/queue/tls", b"secret", receipt=True)
         assert sub.get(timeout=5).body == b"secret"
 
 
-def test_tls_with_ssl_context_and_stomp_ssl_scheme(tls_broker: Broker, ca: trustme.CA) -> None:
+def test_tls_with_ssl_context_and_stomp_ssl_scheme(
+    new_client, tls_broker: Broker, ca: trustme.CA
+) -> None:
     context = ssl.create_default_context()
     ca.configure_trust(context)
     url = tls_broker.url.replace("ssl://", "stomp+ssl://")
-    with Client(url, ssl=context, heart_beats=(0, 0)) as client:
+    with new_client(url, ssl=context, heart_beats=(0, 0)) as client:
         client.send("/queue/tls", b"x", receipt=True)
 
 
-def test_verification_is_on_by_default(tls_broker: Broker) -> None:
-    client = Client(tls_broker.url, heart_beats=(0, 0))  # system CAs do not know our CA
+def test_verification_is_on_by_default(new_client, tls_broker: Broker) -> None:
+    client = new_client(tls_broker.url, heart_beats=(0, 0))  # system CAs do not know our CA
     with pytest.raises(ConnectFailed, match="certificate verif"):
         client.connect()
 
 
-def test_hostname_mismatch_fails(ca: trustme.CA, tmp_path: Path) -> None:
+def test_hostname_mismatch_fails(new_client, ca: trustme.CA, tmp_path: Path) -> None:
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     with Broker(ssl_context=_server_context(ca, "broker.example.org")) as broker:
-        client = Client(broker.url, ssl=TlsOptions(ca_file=ca_file), heart_beats=(0, 0))
+        client = new_client(broker.url, ssl=TlsOptions(ca_file=ca_file), heart_beats=(0, 0))
         with pytest.raises(ConnectFailed, match="certificate verif"):
             client.connect()
         # SNI / verification name override: the certificate names broker.example.org
         options = TlsOptions(ca_file=ca_file, server_hostname="broker.example.org")
-        with Client(broker.url, ssl=options, heart_beats=(0, 0)) as client:
+        with new_client(broker.url, ssl=options, heart_beats=(0, 0)) as client:
             assert client.is_connected
 
 
-def test_client_certificate(ca: trustme.CA, tmp_path: Path) -> None:
+def test_client_certificate(new_client, ca: trustme.CA, tmp_path: Path) -> None:
     server = _server_context(ca, "127.0.0.1")
     server.verify_mode = ssl.CERT_REQUIRED
     ca.configure_trust(server)
@@ -77,19 +79,19 @@ def test_client_certificate(ca: trustme.CA, tmp_path: Path) -> None:
     client_cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
     with Broker(ssl_context=server) as broker:
         options = TlsOptions(ca_file=ca_file, cert_file=cert_file)
-        with Client(broker.url, ssl=options, heart_beats=(0, 0)) as client:
+        with new_client(broker.url, ssl=options, heart_beats=(0, 0)) as client:
             client.send("/queue/mtls", b"x", receipt=True)
 
 
-def test_missing_ca_file_is_a_config_error(tmp_path: Path) -> None:
+def test_missing_ca_file_is_a_config_error(new_client, tmp_path: Path) -> None:
     from stomp_enterprise import ConfigError
 
     with pytest.raises(ConfigError, match="TLS"):
-        Client("ssl://127.0.0.1:1", ssl=TlsOptions(ca_file=tmp_path / "missing.pem"))
+        new_client("ssl://127.0.0.1:1", ssl=TlsOptions(ca_file=tmp_path / "missing.pem"))
 
 
 def test_tls_concurrent_reads_and_writes_stay_intact(
-    tls_broker: Broker, ca: trustme.CA, tmp_path: Path
+    new_client, tls_broker: Broker, ca: trustme.CA, tmp_path: Path
 ) -> None:
     """The reader and the writer share one TLS connection; large frames both ways at once."""
     import threading
@@ -106,7 +108,7 @@ def test_tls_concurrent_reads_and_writes_stay_intact(
             done.set()
 
     options = TlsOptions(ca_file=ca_file)
-    with Client(tls_broker.url, ssl=options, heart_beats=(0, 0)) as client:
+    with new_client(tls_broker.url, ssl=options, heart_beats=(0, 0)) as client:
         client.subscribe("/topic/tls-big", handler)
         senders = [
             threading.Thread(
@@ -124,7 +126,7 @@ def test_tls_concurrent_reads_and_writes_stay_intact(
 
 
 def test_tls_handlers_acks_are_written_by_the_dispatcher(
-    tls_broker: Broker, ca: trustme.CA
+    new_client, tls_broker: Broker, ca: trustme.CA
 ) -> None:
     """Over TLS the dispatcher writes its batch's held ACKs through the locked TLS path."""
     import threading
@@ -143,7 +145,7 @@ def test_tls_handlers_acks_are_written_by_the_dispatcher(
         if len(seen) == count:
             done.set()
 
-    with Client(tls_broker.url, ssl=context, heart_beats=(0, 0)) as client:
+    with new_client(tls_broker.url, ssl=context, heart_beats=(0, 0)) as client:
         client.subscribe("/queue/tls-acks", handler, ack="client-individual")
         assert done.wait(20)
         tls_broker.wait_for(lambda: tls_broker.unacked() == 0, timeout=5)

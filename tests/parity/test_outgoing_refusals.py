@@ -29,15 +29,18 @@ def test_a_send_beyond_max_frame_size_is_refused_and_the_connection_stays_usable
         assert [f.body for f in sends] == [b"after"]  # not a byte of the big frames
 
 
-def test_a_nul_in_a_header_is_refused_on_every_client_path(make_client, stomp_broker) -> None:
+def test_a_nul_in_a_header_is_refused_on_every_client_path(
+    make_client, stomp_broker, client_kind
+) -> None:
     with make_client() as client:
         sub = client.subscribe("/queue/nul", ack="client-individual")
         with pytest.raises(LocalProtocolError, match="'destination'"):
             client.send("/queue/nul\0x", b"a")
         with pytest.raises(LocalProtocolError, match="'app'"):
             client.send("/queue/nul", b"a", {"app": "v\0"})
-        with pytest.raises(LocalProtocolError, match="'app'"):
-            client.send_async("/queue/nul", b"a", {"app": "v\0"})
+        if client_kind == "threaded":  # send_async: the threaded client's alone
+            with pytest.raises(LocalProtocolError, match="'app'"):
+                client.send_async("/queue/nul", b"a", {"app": "v\0"})
         with pytest.raises(LocalProtocolError, match="'selector'"):
             client.subscribe("/queue/other", headers={"selector": "x\0"})
         client.send("/queue/nul", b"ok")
