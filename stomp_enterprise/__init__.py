@@ -29,6 +29,7 @@ from stomp_enterprise.errors import (
     ProtocolError,
     ReceiptTimeout,
     RemoteProtocolError,
+    RequestTimeout,
     StompConnectionError,
     StompError,
     StompTimeout,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     )
     from stomp_enterprise.config import ClientConfig, Timeouts
     from stomp_enterprise.core.codecs import Codec, JsonCodec, register_codec
+    from stomp_enterprise.core.requests import Reply
+    from stomp_enterprise.core.stats import ClientStats
     from stomp_enterprise.protocol import Frame, FrameParser
     from stomp_enterprise.transport import TlsOptions, WebSocketOptions
 
@@ -65,6 +68,8 @@ _LAZY: dict[str, str] = {
     "FrameParser": "stomp_enterprise.protocol",
     "TlsOptions": "stomp_enterprise.transport",
     "WebSocketOptions": "stomp_enterprise.transport",
+    "Reply": "stomp_enterprise.core.requests",
+    "ClientStats": "stomp_enterprise.core.stats",
 }
 
 __all__ = [
@@ -97,6 +102,9 @@ __all__ = [
     "ProtocolError",
     "ReceiptTimeout",
     "RemoteProtocolError",
+    "RequestTimeout",
+    "Reply",
+    "ClientStats",
     "StompConnectionError",
     "StompError",
     "StompTimeout",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from tenacity import RetryCallState, retry_if_exception_type
 
 from stomp_enterprise.config import ClientConfig, Timeouts
-from stomp_enterprise.core.backlog import with_prefetch
+from stomp_enterprise.core.backlog import BacklogInfo, with_prefetch
 from stomp_enterprise.core.flavour import flavour_of
 from stomp_enterprise.core.lifecycle import ClientView, Lifecycle
 from stomp_enterprise.core.listeners import ConnectedInfo
@@ -26,11 +27,13 @@ from stomp_enterprise.core.message import encode_body
 from stomp_enterprise.core.options import merge_headers, send_option_headers, split_send_options
 from stomp_enterprise.core.outbox import SendTracker
 from stomp_enterprise.core.reconnect import AttemptFeed, connect_failed, connect_headers, retryable
+from stomp_enterprise.core.stats import ClientStats
 from stomp_enterprise.core.subscribe_options import (
     SubscribeOptions,
     durable_removal_attached,
     durable_removal_headers,
 )
+from stomp_enterprise.core.telemetry import MetricHook, Observer, guarded
 from stomp_enterprise.errors import (
     ConfigError,
     ConnectFailed,
@@ -189,6 +192,7 @@ class ShellBase(ClientView, abc.ABC):
         self._connection = None
         self._subscriptions = {}
         self._ids = itertools.count(1)
+        self._observer: Observer | None = None  # see observe(); None: nothing is measured
         self._ssl_context = client_ssl_context(
             config.ssl, any(broker.use_ssl for broker in config.failover.brokers)
         )
@@ -351,6 +355,91 @@ class ShellBase(ClientView, abc.ABC):
         if sub_id in self._subscriptions:
             raise ConfigError(f"subscription id {sub_id!r} is already in use")
         return sub_id
+
+    # ------------------------------------------------------------ observability
+
+    def observe(
+        self,
+        hook: MetricHook | None = None,
+        *,
+        otel: bool = False,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+    ) -> None:
+        """Start measuring: counters for :meth:`stats`, a callback per measurement, and
+        OpenTelemetry spans and metrics (see ``docs/observability.md``).
+
+        Until this is called nothing is measured and the send, receive and ack paths do
+        no work for it (``send`` is then replaced on this instance by an observed one).
+        Calling it again replaces the previous setup (the counters restart).
+
+        Args:
+            hook: called as ``hook(name, value, attributes)`` for every measurement
+                (``name`` one of ``stomp_enterprise.core.stats.COUNTERS``), on the thread
+                that made it: the sender's, the dispatcher's, a ``get()`` caller's (the
+                event loop's for the asyncio client), never the threaded client's reader.
+                Keep it short; its exceptions are logged.
+            otel: trace and meter with OpenTelemetry (the ``otel`` extra): ``traceparent``
+                is injected on every SEND and extracted from every MESSAGE.
+            tracer_provider: OpenTelemetry tracer provider (default: the global one).
+            meter_provider: OpenTelemetry meter provider (default: the global one).
+
+        Raises:
+            ConfigError: ``otel=True`` without ``opentelemetry-api`` installed, or a hook
+                that is not callable.
+
+        Any thread (the asyncio client: its loop's).
+        """
+        observer = Observer(
+            # a real lock on both clients: OpenTelemetry reads the sums on its own thread
+            threading.Lock(),
+            hook=guarded(hook) if hook is not None else None,
+            otel=otel,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            backlog=self._backlog_now,
+        )
+        connection = self._connection
+        if connection is not None:
+            self._observe_connection(observer, connection, self._address_of(connection))
+        self._observer = observer
+        self._observed()
+
+    @abc.abstractmethod
+    def _observed(self) -> None:
+        """:meth:`observe` was called: switch to the observed ``send``."""
+
+    @abc.abstractmethod
+    def _address_of(self, connection: Any) -> BrokerAddress:
+        """The broker address of one of this shell's connections."""
+
+    @staticmethod
+    def _observe_connection(observer: Observer, connection: Any, address: BrokerAddress) -> None:
+        """Tell ``observer`` about a new connection (its server and address attributes)."""
+        info = connection.info
+        observer.connected(info.server if info else None, address.host, address.port)
+
+    def stats(self) -> ClientStats:
+        """The counters since :meth:`observe` and the current consume backlog.
+
+        Raises:
+            ConfigError: :meth:`observe` was not called (nothing is counted before).
+
+        Any thread.
+        """
+        observer = self._observer
+        if observer is None:
+            raise ConfigError("statistics are off: call client.observe() first")
+        return observer.stats()
+
+    @property
+    @abc.abstractmethod
+    def backlog(self) -> BacklogInfo:
+        """The current connection's consume backlog (each shell's)."""
+
+    def _backlog_now(self) -> tuple[int, int]:
+        info = self.backlog
+        return info.messages, info.bytes
 
     def __repr__(self) -> str:
         return (

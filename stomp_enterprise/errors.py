@@ -16,6 +16,7 @@
     ├── StompTimeout                  a bounded wait ran out
     │   ├── ConnectTimeout            TCP connect or CONNECTED took too long
     │   ├── ReceiptTimeout            no RECEIPT within the timeout
+    │   ├── RequestTimeout            no reply to a request (.destination, .correlation_id)
     │   └── DisconnectTimeout         no DISCONNECT receipt within the timeout
     ├── TransactionError              a transaction used after its end or lost with its connection
     ├── AckError                      a message cannot be acked (connection gone, or auto ack)
@@ -53,6 +54,7 @@ __all__ = [
     "ProtocolError",
     "ReceiptTimeout",
     "RemoteProtocolError",
+    "RequestTimeout",
     "StompConnectionError",
     "StompError",
     "StompTimeout",
@@ -148,6 +150,24 @@ class ConnectTimeout(StompTimeout):
 
 class ReceiptTimeout(StompTimeout):
     """No RECEIPT arrived within the timeout."""
+
+
+class RequestTimeout(StompTimeout):
+    """No reply to a request within its timeout.
+
+    Attributes:
+        destination: where the request was sent.
+        correlation_id: the request's ``correlation-id``.
+        timeout: the seconds waited.
+    """
+
+    def __init__(self, destination: str, correlation_id: str, timeout: float) -> None:
+        super().__init__(
+            f"no reply to request {correlation_id!r} sent to {destination!r} within {timeout:g}s"
+        )
+        self.destination = destination
+        self.correlation_id = correlation_id
+        self.timeout = timeout
 
 
 class DisconnectTimeout(StompTimeout):

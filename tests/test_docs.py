@@ -29,6 +29,8 @@ REQUIRED = [
     "failover.md",
     "testing.md",
     "patterns.md",
+    "request-reply.md",
+    "observability.md",
 ]
 
 

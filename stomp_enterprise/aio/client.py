@@ -17,7 +17,7 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from tenacity import AsyncRetrying
 from stomp_enterprise._shell import ConnectPlan, ShellBase
 from stomp_enterprise.aio.connection import Connection
 from stomp_enterprise.aio.message import Message
+from stomp_enterprise.aio.requests import Requester
 from stomp_enterprise.aio.subscription import Handler, Subscription
 from stomp_enterprise.aio.transaction import Transaction
 from stomp_enterprise.aio.transport import open_stream
@@ -36,10 +37,13 @@ from stomp_enterprise.core.listeners import ListenerRegistry
 from stomp_enterprise.core.message import Body, encode_body
 from stomp_enterprise.core.receipts import Receipts
 from stomp_enterprise.core.reconnect import priority_return_delays, reconnect_wait
+from stomp_enterprise.core.requests import reply_for
 from stomp_enterprise.core.subscribe_options import SubscribeOptions
 from stomp_enterprise.core.subscription import ErrorPolicy
+from stomp_enterprise.core.telemetry import observed_body
 from stomp_enterprise.errors import (
     BrokerError,
+    ConfigError,
     ConnectionLost,
     HeartbeatTimeout,
     LocalProtocolError,
@@ -84,6 +88,7 @@ class Client(ShellBase):
     _message_class = Message
 
     def _setup(self) -> None:
+        self._requester: Requester | None = None  # made by the first request()
         self.listeners = ListenerRegistry()
         self._carried: Receipts[asyncio.Future[Frame]] = Receipts()
         self._connection: Connection | None = None
@@ -230,6 +235,11 @@ class Client(ShellBase):
         self._session = connection.session
         self._life.installed(time.monotonic())
         connection.start()
+        observer = self._observer
+        if observer is not None:
+            self._observe_connection(observer, connection, connection.stream.address)
+            if reconnect:
+                observer.count("reconnects", 1)
         self._notify()
         if self._schedule.should_return_to_priority(connection.stream.address):
             self._start_priority_return(connection)
@@ -286,6 +296,8 @@ class Client(ShellBase):
 
     def _connection_lost(self, connection: Connection, error: ConnectionLost) -> None:
         """Called once per lost connection, on the loop."""
+        if self._requester is not None:
+            self._requester.lost(connection, error)
         if isinstance(error, HeartbeatTimeout):
             self._fire("heartbeat_timeout", error)
         self._fire("disconnected", error)
@@ -359,6 +371,10 @@ class Client(ShellBase):
                 log.warning("returning to priority broker %s from %s", broker.url, current.url)
                 current.closing = True
                 current.alive = False  # senders now wait for the new connection
+                if self._requester is not None:  # its requests' reply destination goes too
+                    self._requester.lost(
+                        current, ConnectionLost(f"left {current.url} for a priority broker")
+                    )
                 self._life.reconnects += 1
                 self._installed(connection, reconnect=True)
                 await current.close(JOIN_ALLOWANCE)
@@ -562,6 +578,8 @@ class Client(ShellBase):
                 await asyncio.gather(task, return_exceptions=True)
         self._subscriptions.clear()
         self._session.subscriptions.clear()
+        if self._requester is not None:
+            self._requester.close()
         if self._outbox or self._carried:
             self._report_undelivered([], NotConnected("the client was closed"))
         lost_already = connection is not None and connection.lost_error is not None
@@ -664,6 +682,31 @@ class Client(ShellBase):
         assert future is not None
         await self.wait_receipt(future, timeout, "SEND")
 
+    _send_unobserved = send
+
+    async def _send_observed(
+        self,
+        destination: str,
+        body: Any = b"",
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+        **options: Any,
+    ) -> None:
+        """:meth:`send` once :meth:`observe` was called (it replaces ``send`` on this
+        instance): counted, and with OpenTelemetry traced and its context injected. Every
+        other keyword of :meth:`send` is passed on unchanged."""
+        observer = self._observer
+        assert observer is not None
+        payload, content_type, size = observed_body(body, content_type)
+        await observer.send_awaited(
+            destination,
+            headers,
+            size,
+            lambda traced: self._send_unobserved(
+                destination, payload, traced, content_type, **options
+            ),
+        )
+
     # ------------------------------------------------------------ subscribing
 
     async def subscribe(
@@ -712,10 +755,9 @@ class Client(ShellBase):
         headers = self._subscribe_headers(
             connection, destination, headers, ack=ack, pull=handler is None, options=options
         )
-        sub_id = self._subscription_id(options.subscription_id(id))
         sub = Subscription(
             self,
-            sub_id,
+            self._subscription_id(options.subscription_id(id)),
             destination,
             ack,
             tuple((headers or {}).items()),
@@ -726,6 +768,23 @@ class Client(ShellBase):
             model=model,
             codec=codec,
         )
+        return await self._subscribe_as(sub, destination, headers, timeout, receipt=receipt)
+
+    async def _subscribe_as(
+        self,
+        sub: Subscription,
+        destination: str,
+        headers: Mapping[str, str] | None,
+        timeout: float | None,
+        *,
+        receipt: bool = False,
+    ) -> Subscription:
+        """SUBSCRIBE ``sub`` (built by the caller) to ``destination`` on the current
+        connection, then start it; it is replayed after a reconnect."""
+        connection = await self._current_connection(timeout)
+        headers = connection.routed(destination, headers, subscribe=True)
+        sub_id = self._subscription_id(sub.id)
+        ack = sub.ack
         self._subscriptions[sub_id] = sub
         try:
             await connection.call(
@@ -836,3 +895,93 @@ class Client(ShellBase):
         Call it from a task on the client's event loop.
         """
         return Transaction(self, receipt=receipt, timeout=timeout)
+
+    # ------------------------------------------------------------ request/reply
+
+    async def request(
+        self,
+        destination: str,
+        body: Body = b"",
+        *,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> Message:
+        """Send a request to ``destination`` and await its reply: the asyncio twin of
+        :meth:`stomp_enterprise.Client.request` (same reply destination per broker, same
+        correlation, same errors; see ``docs/request-reply.md``). Cancelling the awaiting
+        task forgets the request (a reply that comes later is counted as late).
+
+        Raises:
+            RequestTimeout: no reply within ``timeout``.
+            ConnectionLost: the connection was lost before the reply (not re-sent).
+            ConfigError: a bad timeout, or ``correlation-id``/``reply-to`` in ``headers``.
+
+        On the event loop, from any task including handlers.
+        """
+        requester = self._requester
+        if requester is None:
+            requester = self._requester = Requester(self)
+        return await requester.request(
+            destination, body, timeout=timeout, headers=headers, content_type=content_type
+        )
+
+    async def serve(
+        self,
+        destination: str,
+        handler: Callable[[Message], Any],
+        *,
+        ack: str = "auto",
+        headers: Mapping[str, str] | None = None,
+        id: str | None = None,  # noqa: A002 - the STOMP header name
+        on_error: ErrorPolicy = "disconnect",
+        error_destination: str | None = None,
+        max_concurrent_handlers: int = 1,
+        receipt: bool = False,
+        timeout: float | None = None,
+    ) -> Subscription:
+        """Answer requests sent to ``destination``: the asyncio twin of
+        :meth:`stomp_enterprise.Client.serve`. ``handler`` may be a coroutine function;
+        what it returns (``bytes``/``str``/``None``/a :class:`~stomp_enterprise.Reply`) is
+        sent to the request's ``reply-to`` with its ``correlation-id``; an exception goes
+        through the error policy. Arguments are those of :meth:`subscribe`.
+
+        Await it from a task on the client's event loop.
+
+        On the event loop.
+        """
+        if not callable(handler):
+            raise ConfigError(f"handler must be callable, got {handler!r}")
+
+        async def respond(message: Message) -> None:
+            result = handler(message)
+            if inspect.isawaitable(result):
+                result = await result
+            reply = reply_for(message.headers, result)
+            if reply is None:
+                log.warning("request %r has no reply-to header: no reply sent", message)
+            else:
+                await self.send(reply[0], reply[1], reply[2], reply[3])
+            if ack != "auto":
+                await message.ack()
+
+        return await self.subscribe(
+            destination,
+            respond,
+            ack=ack,
+            headers=headers,
+            id=id,
+            on_error=on_error,
+            error_destination=error_destination,
+            max_concurrent_handlers=max_concurrent_handlers,
+            receipt=receipt,
+            timeout=timeout,
+        )
+
+    # ------------------------------------------------------------ observability
+
+    def _observed(self) -> None:
+        self.send = self._send_observed  # type: ignore[method-assign]
+
+    def _address_of(self, connection: Connection) -> BrokerAddress:
+        return connection.stream.address

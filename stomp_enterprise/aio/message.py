@@ -41,7 +41,16 @@ class Message(MessageBase):
         Raises:
             AckError: the message's connection is gone, or its subscription is auto-ack.
         """
-        await self._connection.ack(self, receipt=receipt, timeout=timeout)
+        observer = self.subscription._client._observer
+        if observer is None:
+            await self._connection.ack(self, receipt=receipt, timeout=timeout)
+            return
+        await observer.settle_awaited(
+            "ack",
+            self.settled_destination,
+            self.message_id,
+            lambda: self._connection.ack(self, receipt=receipt, timeout=timeout),
+        )
 
     async def nack(
         self,
@@ -55,6 +64,17 @@ class Message(MessageBase):
 
         Await it from a task on the client's event loop.
         """
-        await self._connection.ack(
-            self, nack=True, receipt=receipt, timeout=timeout, headers=headers
+        observer = self.subscription._client._observer
+        if observer is None:
+            await self._connection.ack(
+                self, nack=True, receipt=receipt, timeout=timeout, headers=headers
+            )
+            return
+        await observer.settle_awaited(
+            "nack",
+            self.settled_destination,
+            self.message_id,
+            lambda: self._connection.ack(
+                self, nack=True, receipt=receipt, timeout=timeout, headers=headers
+            ),
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -141,6 +142,9 @@ class Subscription(SubscriptionBase):
             if self.ack != "auto" and not connection.alive:
                 log.debug("skipping %r: its connection is lost; the broker redelivers it", message)
                 continue
+            observer = self._client._observer
+            if observer is not None:
+                observer.taken(message)
             return message
 
     def __aiter__(self) -> Subscription:
@@ -221,6 +225,9 @@ class Subscription(SubscriptionBase):
                 return
             handler = self.handler
             assert handler is not None
+            if self._client._observer is not None:
+                await self._observed(handler, message)
+                return
             try:
                 result = handler(message)
                 if inspect.isawaitable(result):
@@ -229,6 +236,26 @@ class Subscription(SubscriptionBase):
                 await self._failed(message, exc)
         finally:
             connection.finished(1, len(message.frame.body))
+
+    async def _observed(self, handler: Handler, message: Message) -> None:
+        """:meth:`_deliver`'s handler call once the client is observed: counted, timed,
+        and with OpenTelemetry a ``process`` span (current in the handler), child of the
+        message's context."""
+        observer = self._client._observer
+        assert observer is not None
+        span, destination = observer.handling(message)
+        error: Exception | None = None
+        started = time.perf_counter()
+        try:
+            result = handler(message)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            error = exc
+        finally:
+            observer.processed(span, destination, time.perf_counter() - started, error)
+        if error is not None:
+            await self._failed(message, error)
 
     async def _failed(self, message: Message, exc: Exception) -> None:
         log.error(

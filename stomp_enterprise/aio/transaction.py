@@ -87,6 +87,25 @@ class Transaction(TransactionBase):
             )
         else:
             payload, content_type = encode_body(body, content_type)
+        observer = self._client._observer
+        if observer is None:
+            self._send(connection, destination, payload, headers, content_type)
+            return
+        observer.send(  # queued at once: nothing to await
+            destination,
+            headers,
+            len(payload),
+            lambda traced: self._send(connection, destination, payload, traced, content_type),
+        )
+
+    def _send(
+        self,
+        connection: Connection,
+        destination: str,
+        payload: bytes,
+        headers: Mapping[str, str] | None,
+        content_type: str | None,
+    ) -> None:
         routed = connection.routed(destination, headers, subscribe=False)
         try:
             connection.write(
@@ -113,6 +132,18 @@ class Transaction(TransactionBase):
 
     async def _acknowledge(self, message: Message, *, nack: bool) -> None:
         connection = self._open()
+        observer = self._client._observer
+        if observer is None:
+            await self._settle(connection, message, nack)
+            return
+        await observer.settle_awaited(
+            "nack" if nack else "ack",
+            message.settled_destination,
+            message.message_id,
+            lambda: self._settle(connection, message, nack),
+        )
+
+    async def _settle(self, connection: Connection, message: Message, nack: bool) -> None:
         try:
             await connection.ack(message, nack=nack, transaction=self._tx.id)
         except ConnectionLost as exc:

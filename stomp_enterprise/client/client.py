@@ -25,6 +25,7 @@ from stomp_enterprise.client.connection import Connection, ReceiptFuture
 from stomp_enterprise.client.dispatcher import Dispatcher
 from stomp_enterprise.client.listeners import Listeners
 from stomp_enterprise.client.message import Message
+from stomp_enterprise.client.requests import Requester
 from stomp_enterprise.client.subscription import ErrorPolicy, Handler, Subscription
 from stomp_enterprise.client.transaction import Transaction
 from stomp_enterprise.core.backlog import BacklogInfo
@@ -37,9 +38,12 @@ from stomp_enterprise.core.reconnect import (
     priority_return_delays,
     reconnect_wait,
 )
+from stomp_enterprise.core.requests import reply_for
 from stomp_enterprise.core.subscribe_options import SubscribeOptions
+from stomp_enterprise.core.telemetry import observed_body
 from stomp_enterprise.errors import (
     BrokerError,
+    ConfigError,
     ConnectionLost,
     HeartbeatTimeout,
     LocalProtocolError,
@@ -111,6 +115,7 @@ class Client(ShellBase):
         self._reconnect_thread: threading.Thread | None = None
         self._priority_thread: threading.Thread | None = None
         self._disconnect_lock = threading.Lock()
+        self._requester: Requester | None = None  # made by the first request()
 
     # ------------------------------------------------------------ properties
 
@@ -285,6 +290,11 @@ class Client(ShellBase):
             self._life.installed(time.monotonic())
             self._state.notify_all()
         connection.start_reader()
+        observer = self._observer
+        if observer is not None:
+            self._observe_connection(observer, connection, connection.transport.address)
+            if reconnect:
+                self._dispatcher.submit(None, observer.count, "reconnects", 1)
         if self._schedule.should_return_to_priority(connection.transport.address):
             self._start_priority_return(connection)
         self._dispatcher.submit(
@@ -349,6 +359,9 @@ class Client(ShellBase):
 
     def _connection_lost(self, connection: Connection, error: ConnectionLost) -> None:
         """Called once per lost connection (from the thread that noticed)."""
+        requester = self._requester
+        if requester is not None:
+            requester.lost(connection, error)
         if isinstance(error, HeartbeatTimeout):
             self._dispatcher.submit(None, self.listeners.fire, "heartbeat_timeout", error)
         self._dispatcher.submit(None, self.listeners.fire, "disconnected", error)
@@ -436,6 +449,9 @@ class Client(ShellBase):
         old.closing = True
         with self._lock:
             old.alive = False  # senders now wait for the new connection
+        requester = self._requester
+        if requester is not None:  # its requests' reply destination goes with it
+            requester.lost(old, ConnectionLost(f"left {old.url} for a priority broker"))
         self._life.reconnects += 1
         self._installed(new, reconnect=True)
         old.close(_JOIN)
@@ -530,6 +546,8 @@ class Client(ShellBase):
             for sub in list(self._subscriptions.values()):
                 sub._end()
             self._subscriptions.clear()
+            if self._requester is not None:
+                self._requester.close()
             with self._lock:
                 self._session.subscriptions.clear()
             for helper in (self._reconnect_thread, self._priority_thread):
@@ -670,6 +688,39 @@ class Client(ShellBase):
                 content_type,
             )
 
+    _send_unobserved = send
+
+    def _send_observed(
+        self,
+        destination: str,
+        body: Any = b"",
+        headers: Mapping[str, str] | None = None,
+        *,
+        content_type: str | None = None,
+        **options: Any,
+    ) -> None:
+        """:meth:`send` once :meth:`observe` was called (it replaces ``send`` on this
+        instance, so an unobserved client's send path does no work for observation):
+        counted, and with OpenTelemetry traced and its context injected. Every other
+        keyword of :meth:`send` is passed on unchanged."""
+        observer = self._observer
+        assert observer is not None
+        payload, content_type, size = observed_body(body, content_type)
+        if observer.otel is None:  # counters only: no span, no headers to add
+            self._send_unobserved(
+                destination, payload, headers, content_type=content_type, **options
+            )
+            observer.sent(None, destination, size)
+            return
+        observer.send(
+            destination,
+            headers,
+            size,
+            lambda traced: self._send_unobserved(
+                destination, payload, traced, content_type=content_type, **options
+            ),
+        )
+
     def _next_connection_for(self, connection: Connection) -> bool:
         """After ``connection`` refused a frame with ConnectionLost: whether to try again
         on the next connection (it is lost and a failover URI will reconnect)."""
@@ -806,7 +857,27 @@ class Client(ShellBase):
             model=model,
             codec=codec,
         )
-        self._subscriptions[sub_id] = sub
+        return self._subscribe_as(sub, destination, headers, timeout, receipt=receipt)
+
+    def _subscribe_as(
+        self,
+        sub: Subscription,
+        destination: str,
+        headers: Mapping[str, str] | None,
+        timeout: float | None,
+        *,
+        receipt: bool = False,
+    ) -> Subscription:
+        """SUBSCRIBE ``sub`` (built by the caller) to ``destination`` on the current
+        connection; it is replayed after a reconnect."""
+        connection = self._current_connection(timeout)
+        headers = connection.routed(destination, headers, subscribe=True)
+        sub_id = sub.id
+        ack = sub.ack
+        with self._lock:
+            if sub_id in self._subscriptions:
+                raise ConfigError(f"subscription id {sub_id!r} is already in use")
+            self._subscriptions[sub_id] = sub
         try:
             connection.call(
                 lambda rid: connection.session.subscribe(
@@ -951,6 +1022,116 @@ class Client(ShellBase):
         normal exit, ABORT on an exception).
         Any thread; the transaction itself may then be used from several threads."""
         return Transaction(self, receipt=receipt, timeout=timeout)
+
+    # ------------------------------------------------------------ request/reply
+
+    def request(
+        self,
+        destination: str,
+        body: Body = b"",
+        *,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> Message:
+        """Send a request to ``destination`` and wait for its reply.
+
+        The request carries a fresh ``correlation-id`` and a ``reply-to`` naming this
+        client's reply destination: a temporary queue where the broker has them (RabbitMQ,
+        ActiveMQ, Apollo), a private queue otherwise (Artemis). It is subscribed to on the
+        first request and shared by every later one, from any thread (see
+        ``docs/request-reply.md``). A reply that comes after its request gave up is dropped
+        and counted (``stats().late_replies``).
+
+        Args:
+            timeout: seconds to wait for the reply (required; also bounds waiting for a
+                reconnect before sending).
+            headers: extra SEND headers (not ``correlation-id`` or ``reply-to``: set here).
+            content_type: as for :meth:`send`.
+
+        Returns:
+            The reply :class:`Message` (``message.headers["correlation-id"]`` is the
+            request's).
+
+        Raises:
+            RequestTimeout: no reply within ``timeout`` (names the destination and the
+                correlation id; the request may still be processed).
+            ConnectionLost: the connection was lost before the reply; the request is not
+                sent again (it may or may not have been processed).
+            ConfigError: a bad timeout, or ``correlation-id``/``reply-to`` in ``headers``.
+
+        Any thread, including handlers (replies are matched on the reader thread, so a
+        handler waiting for a reply blocks no other delivery of the reply).
+        """
+        requester = self._requester
+        if requester is None:
+            with self._state:
+                if self._requester is None:
+                    self._requester = Requester(self)
+                requester = self._requester
+        return requester.request(
+            destination, body, timeout=timeout, headers=headers, content_type=content_type
+        )
+
+    def serve(
+        self,
+        destination: str,
+        handler: Callable[[Message], Any],
+        *,
+        ack: str = "auto",
+        headers: Mapping[str, str] | None = None,
+        id: str | None = None,  # noqa: A002 - the STOMP header name
+        on_error: ErrorPolicy = "disconnect",
+        error_destination: str | None = None,
+        receipt: bool = False,
+        timeout: float | None = None,
+    ) -> Subscription:
+        """Answer requests sent to ``destination`` (a responder for :meth:`request`).
+
+        ``handler(message)`` runs on the dispatcher like any handler; its return value is
+        sent to the request's ``reply-to`` with its ``correlation-id``: ``bytes``/``str``
+        as the body, ``None`` as an empty body, or a :class:`~stomp_enterprise.Reply` to
+        set headers and the content type too. With client acks the request is acked after
+        its reply was sent. A request without ``reply-to`` is handled and logged at
+        WARNING (nothing to answer). An exception in ``handler`` (or a return value of
+        another type) goes through the subscription's error policy (``on_error``,
+        ``error_destination``), exactly as for :meth:`subscribe`: no reply is sent, so the
+        requester times out unless the policy answers.
+
+        Arguments are those of :meth:`subscribe`. Returns the :class:`Subscription`. Any
+        thread.
+        """
+        if not callable(handler):
+            raise ConfigError(f"handler must be callable, got {handler!r}")
+
+        def respond(message: Message) -> None:
+            reply = reply_for(message.headers, handler(message))
+            if reply is None:
+                log.warning("request %r has no reply-to header: no reply sent", message)
+            else:
+                self.send(reply[0], reply[1], reply[2], content_type=reply[3])
+            if ack != "auto":
+                message.ack()
+
+        return self.subscribe(
+            destination,
+            respond,
+            ack=ack,
+            headers=headers,
+            id=id,
+            on_error=on_error,
+            error_destination=error_destination,
+            receipt=receipt,
+            timeout=timeout,
+        )
+
+    # ------------------------------------------------------------ observability
+
+    def _observed(self) -> None:
+        self.send = self._send_observed  # type: ignore[method-assign]
+
+    def _address_of(self, connection: Connection) -> BrokerAddress:
+        return connection.transport.address
 
 
 class _IdleDispatcher:

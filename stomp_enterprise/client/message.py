@@ -47,6 +47,9 @@ class Message(MessageBase):
         Raises:
             AckError: the message's connection is gone, or its subscription is auto-ack.
         """
+        if self.subscription._client._observer is not None:
+            self._settle("ack", receipt, timeout, None)
+            return
         self._connection.ack(self, receipt=receipt, timeout=timeout)
 
     def nack(
@@ -59,4 +62,28 @@ class Message(MessageBase):
         """Negatively acknowledge (STOMP 1.1+): the broker redelivers or dead-letters it.
         ``headers`` carries broker extras such as RabbitMQ's ``requeue``.
         Any thread (usually the handler's, on the dispatcher thread)."""
+        if self.subscription._client._observer is not None:
+            self._settle("nack", receipt, timeout, headers)
+            return
         self._connection.nack(self, receipt=receipt, timeout=timeout, headers=headers)
+
+    def _settle(
+        self,
+        operation: str,
+        receipt: bool,
+        timeout: float | None,
+        headers: Mapping[str, str] | None,
+    ) -> None:
+        """:meth:`ack` or :meth:`nack` once the client is observed: counted, and with
+        OpenTelemetry an ``ack``/``nack`` span."""
+        observer = self.subscription._client._observer
+        assert observer is not None
+        connection = self._connection
+
+        def call() -> None:
+            if operation == "ack":
+                connection.ack(self, receipt=receipt, timeout=timeout)
+            else:
+                connection.nack(self, receipt=receipt, timeout=timeout, headers=headers)
+
+        observer.settle(operation, self.settled_destination, self.message_id, call)

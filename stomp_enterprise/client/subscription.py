@@ -136,6 +136,9 @@ class Subscription(SubscriptionBase):
                 # its connection is gone: it cannot be acked, and the broker redelivers it
                 log.debug("skipping %r: its connection is lost; the broker redelivers it", message)
                 continue
+            observer = self._client._observer
+            if observer is not None:
+                observer.taken(message)
             return message
 
     def __iter__(self) -> Iterator[Message]:
@@ -219,11 +222,32 @@ class Subscription(SubscriptionBase):
             return True
         handler = self.handler
         assert handler is not None
+        if self._client._observer is not None:
+            self._observed(handler, message)
+            return True
         try:
             handler(message)
         except Exception as exc:
             self._failed(message, exc)
         return True
+
+    def _observed(self, handler: Handler, message: Message) -> None:
+        """:meth:`_deliver`'s handler call once the client is observed: counted, timed,
+        and with OpenTelemetry a ``process`` span, child of the message's context."""
+        observer = self._client._observer
+        assert observer is not None
+        span, destination = observer.handling(message)
+        error: Exception | None = None
+        started = time.perf_counter()
+        try:
+            handler(message)
+        except Exception as exc:
+            error = exc
+        finally:
+            # the span ends (and the context is restored) before the error policy runs
+            observer.processed(span, destination, time.perf_counter() - started, error)
+        if error is not None:
+            self._failed(message, error)
 
     def _failed(self, message: Message, exc: Exception) -> None:
         log.error(

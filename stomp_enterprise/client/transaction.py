@@ -98,6 +98,26 @@ class Transaction(TransactionBase):
             )
         elif type(body) is not bytes:
             body, content_type = self._client._encode_body(body, content_type)
+        observer = self._client._observer
+        if observer is None:
+            self._send(connection, destination, body, headers, content_type)
+        else:
+            payload = body
+            observer.send(
+                destination,
+                headers,
+                len(payload),
+                lambda traced: self._send(connection, destination, payload, traced, content_type),
+            )
+
+    def _send(
+        self,
+        connection: Connection,
+        destination: str,
+        body: bytes,
+        headers: Mapping[str, str] | None,
+        content_type: str | None,
+    ) -> None:
         if connection.artemis:
             headers = connection.routed(destination, headers, subscribe=False)
         try:
@@ -121,6 +141,18 @@ class Transaction(TransactionBase):
         """ACK ``message`` inside the transaction (queued as :meth:`send` is). May be
         called from any thread."""
         connection = self._open()
+        observer = self._client._observer
+        if observer is None:
+            self._ack(connection, message)
+        else:
+            observer.settle(
+                "ack",
+                message.settled_destination,
+                message.message_id,
+                lambda: self._ack(connection, message),
+            )
+
+    def _ack(self, connection: Connection, message: Message) -> None:
         try:
             connection.ack(message, transaction=self.id, gate=self._gate)
         except ConnectionLost as exc:
@@ -132,6 +164,18 @@ class Transaction(TransactionBase):
     def nack(self, message: Message) -> None:
         """NACK ``message`` inside the transaction. Any thread."""
         connection = self._open()
+        observer = self._client._observer
+        if observer is None:
+            self._nack(connection, message)
+        else:
+            observer.settle(
+                "nack",
+                message.settled_destination,
+                message.message_id,
+                lambda: self._nack(connection, message),
+            )
+
+    def _nack(self, connection: Connection, message: Message) -> None:
         try:
             connection.nack(message, transaction=self.id)
         except ConnectionLost as exc:

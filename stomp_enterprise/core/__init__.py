@@ -10,5 +10,7 @@ import :mod:`stomp_enterprise.protocol` and :mod:`stomp_enterprise.errors` only.
 from __future__ import annotations
 
 from stomp_enterprise.core.outbox import Outbox, SendTracker, carries_over
+from stomp_enterprise.core.requests import Reply
+from stomp_enterprise.core.stats import ClientStats
 
-__all__ = ["Outbox", "SendTracker", "carries_over"]
+__all__ = ["ClientStats", "Outbox", "Reply", "SendTracker", "carries_over"]

@@ -179,6 +179,13 @@ class MessageBase(MessageFields):
         """The ``content-type`` header."""
         return self.frame.get("content-type")
 
+    @property
+    def settled_destination(self) -> str:
+        """The destination an ack or nack of this message is reported for (observation):
+        its ``destination`` header, else what its subscription subscribed to."""
+        destination: str = self.frame.get("destination") or self.subscription.destination
+        return destination
+
     def __repr__(self) -> str:
         return (
             f"Message(destination={self.destination!r}, message_id={self.message_id!r}, "

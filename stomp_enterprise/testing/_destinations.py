@@ -27,6 +27,14 @@ Semantics:
   ``activemq.subscriptionName`` (once the consumer is detached) deletes it.
 * ``selector`` is refused with an ERROR (this broker evaluates no selectors; silently
   ignoring one would deliver what the application filtered out).
+* ``/temp-queue/<name>``: a queue private to the connection that names it, deleted (with its
+  messages) when the connection ends; a SEND's ``reply-to:/temp-queue/<name>`` is rewritten
+  to the queue's public name, which anyone may send to. ``temp_queues="activemq"``
+  (default; also Apollo's way): the connection SUBSCRIBEs to ``/temp-queue/<name>`` and the
+  public name is ``/remote-temp-queue/<connection>.<name>``. ``temp_queues="rabbitmq"``: a
+  SUBSCRIBE to it is refused; the first SEND with that ``reply-to`` subscribes the
+  connection itself (id ``/temp-queue/<name>``, auto ack) and the public name is
+  ``/reply-queue/<connection>.<name>``.
 """
 
 from __future__ import annotations
@@ -57,6 +65,8 @@ PROTOCOL_HEADERS: Final = frozenset(
 ACK_MODES: Final = ("auto", "client", "client-individual")
 #: The SUBSCRIBE/UNSUBSCRIBE header naming a durable subscription (ActiveMQ's spelling).
 DURABLE_NAME: Final = "activemq.subscriptionName"
+TEMP_QUEUE_STYLES: Final = ("activemq", "rabbitmq")
+_TEMP: Final = "/temp-queue/"
 
 #: A frame to deliver: ``(connection number, frame)``.
 Outbound = tuple[int, Frame]
@@ -180,13 +190,18 @@ class Router:
         max_redeliveries: int | None = None,
         dead_letter: str = "/queue/DLQ",
         clock: Callable[[], float] = time.time,
+        temp_queues: str = "activemq",
     ) -> None:
+        if temp_queues not in TEMP_QUEUE_STYLES:
+            raise ValueError(f"temp_queues must be one of {TEMP_QUEUE_STYLES}")
         self.max_redeliveries = max_redeliveries
         self.dead_letter = dead_letter
         self.clock = clock
         self.expired: list[BrokerMessage] = []
         self._client_ids: dict[int, str] = {}
         self._durables: dict[tuple[str, str], _Durable] = {}
+        self.temp_queues = temp_queues
+        self._temporary: dict[int, set[str]] = {}  # connection -> its temp queues' names
         self.sent: list[BrokerMessage] = []
         self.deliveries: list[Delivery] = []
         self._queues: dict[str, _Queue] = {}
@@ -293,9 +308,23 @@ class Router:
 
     def _apply(self, connection: int, version: str, frame: Frame) -> list[Outbound]:
         if frame.command == "SEND":
-            return self.send(
-                _required(frame, "destination"), frame.raw_headers, frame.body, connection
-            )
+            headers = frame.raw_headers
+            reply_to = frame.get("reply-to")
+            out: list[Outbound] = []
+            if reply_to is not None and reply_to.startswith(_TEMP):
+                public = self._temp_queue(connection, reply_to)
+                headers = tuple(
+                    (name, public if name == "reply-to" else value) for name, value in headers
+                )
+                if self.temp_queues == "rabbitmq" and (connection, reply_to) not in self._subs:
+                    sub = _Subscription(connection, reply_to, public, "auto", version)
+                    self._subs[(connection, reply_to)] = sub
+                    self._queue(public).consumers.append(sub)
+            destination = _required(frame, "destination")
+            if destination.startswith(_TEMP):
+                destination = self._temp_queue(connection, destination)
+            out.extend(self.send(destination, headers, frame.body, connection))
+            return out
         return self.ack(connection, version, frame, nack=frame.command == "NACK")
 
     def send(
@@ -343,6 +372,10 @@ class Router:
     def subscribe(self, connection: int, version: str, frame: Frame) -> list[Outbound]:
         """SUBSCRIBE: start delivering; stored queue messages are dispatched at once."""
         destination = _required(frame, "destination")
+        if destination.startswith(_TEMP):
+            if self.temp_queues == "rabbitmq":
+                raise RouterError(f"SUBSCRIBE to {destination} is not allowed")
+            destination = self._temp_queue(connection, destination)
         sub_id = frame.get("id")
         if sub_id is None:
             if version != "1.0":
@@ -426,7 +459,20 @@ class Router:
         out: list[Outbound] = []
         for sub in [s for s in self._subs.values() if s.connection == connection]:
             out.extend(self._end(sub))
+        for name in self._temporary.pop(connection, ()):
+            queue = self._queues.pop(name, None)
+            if queue is not None:  # its messages go with it; other consumers are dropped
+                for sub in queue.consumers:
+                    sub.active = False
+                    self._subs.pop((sub.connection, sub.id), None)
         return out
+
+    def _temp_queue(self, connection: int, destination: str) -> str:
+        """The public name of ``connection``'s temporary queue ``destination``."""
+        prefix = "/reply-queue/" if self.temp_queues == "rabbitmq" else "/remote-temp-queue/"
+        public = f"{prefix}{connection}.{destination[len(_TEMP) :]}"
+        self._temporary.setdefault(connection, set()).add(public)
+        return public
 
     def ack(self, connection: int, version: str, frame: Frame, *, nack: bool) -> list[Outbound]:
         """ACK or NACK (not in a transaction). A NACKed message is redelivered.

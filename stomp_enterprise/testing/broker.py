@@ -94,7 +94,9 @@ class Broker:
         max_frame_size: the largest frame accepted; a larger one gets ERROR and a close.
         ssl_context: a server-side ``ssl.SSLContext`` to speak TLS (:attr:`url` is then
             ``ssl://...``).
-        name: the ``server`` header of CONNECTED and the prefix of session ids.
+        name: the ``server`` header of CONNECTED and the prefix of session ids. A name
+            starting with ``RabbitMQ`` gives RabbitMQ's ``/temp-queue/`` semantics (see
+            :mod:`stomp_enterprise.testing._destinations`), any other ActiveMQ's.
         max_redeliveries: a message returned (NACK, unsubscribe, disconnect) more often goes
             to ``dead_letter`` instead; ``None`` redelivers forever.
         dead_letter: the dead-letter destination.
@@ -166,7 +168,12 @@ class Broker:
         self.websocket_text = websocket_text
         self.websocket_ignore_binary = websocket_ignore_binary
         self._ws_reject: int | None = None
-        self._router = Router(max_redeliveries=max_redeliveries, dead_letter=dead_letter)
+        self._router = Router(
+            max_redeliveries=max_redeliveries,
+            dead_letter=dead_letter,
+            # a broker named like RabbitMQ's server header behaves like it for temp queues
+            temp_queues="rabbitmq" if name.startswith("RabbitMQ") else "activemq",
+        )
         self._lock = threading.Lock()  # broker state: router, connections, logs, switches
         self._lifecycle = threading.Lock()  # start/stop
         self._connections: dict[int, BrokerConnection] = {}

@@ -1,0 +1,425 @@
+"""Request/reply round trips and the cost of observation, against real brokers.
+
+Run::
+
+    python -m benchmarks.request_reply [--brokers activemq,rabbitmq,artemis,apollo,embedded]
+                                       [--requests 4000] [--threads 16] [--runs 3]
+                                       [--count 20000] [--json PATH] [--quick]
+
+Each measurement runs in a fresh ``python -m benchmarks.request_reply CASE --peer ...``
+process holding both ends (the requester client and the responder client), so its CPU
+time (``time.process_time()`` of the timed region, all threads) is what a round trip costs
+the clients. Cases, run in alternating order within each run so that drifting load hits
+all alike:
+
+* ``rr-ours``: ``client.request()`` from ``--threads`` threads against ``client.serve()``.
+* ``rr-stomp.py``: the same round trip written by hand with stomp.py 9 (a reply
+  subscription per the broker's temporary-queue rules, a dict of futures by
+  ``correlation-id``, a listener that answers on the responder connection).
+* ``rr-observed``: ``rr-ours`` with ``observe()`` on both clients (counters, no OpenTelemetry).
+* ``rr-otel``: ``rr-ours`` with ``observe(otel=True)`` on both clients: the OpenTelemetry SDK
+  with a ``BatchSpanProcessor`` (to an exporter that drops the spans) and a ``MeterProvider``.
+* ``rr-otel-10%``: the same with the sampler most deployments use,
+  ``ParentBased(TraceIdRatioBased(0.1))``: one trace in ten is recorded.
+* ``produce``, ``produce-observed``, ``produce-otel``: ``--count`` fire-and-forget SENDs of
+  1 KiB (+1 final receipt) from one thread: unobserved, ``observe()`` (counters only), and
+  ``observe(otel=True)`` (a span and traceparent per SEND).
+
+Figures: round trips/s (wall clock, all threads), p50/p99 latency of one request, CPU µs per
+round trip or per message. The brokers share the machine's cores with the clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+_ROOT = Path(__file__).resolve().parents[1]
+RR_CASES = ("rr-ours", "rr-stomp.py", "rr-observed", "rr-otel", "rr-otel-10%")
+PRODUCE_CASES = ("produce", "produce-observed", "produce-otel")
+CASES = RR_CASES + PRODUCE_CASES
+LOGIN = PASSCODE = "guest"
+SIZE = 1024
+
+
+# --------------------------------------------------------------------------------------------
+# one measurement (in its own process)
+# --------------------------------------------------------------------------------------------
+
+
+def _otel_providers(ratio: float = 1.0) -> tuple[Any, Any]:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class Dropped(SpanExporter):  # type: ignore[misc]
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
+
+    sampler = ALWAYS_ON if ratio >= 1.0 else ParentBased(TraceIdRatioBased(ratio))
+    tracer_provider = TracerProvider(sampler=sampler)
+    tracer_provider.add_span_processor(BatchSpanProcessor(Dropped()))
+    return tracer_provider, MeterProvider(metric_readers=[InMemoryMetricReader()])
+
+
+def _ours(url: str, vhost: str, observe: str | None, providers: tuple[Any, Any] | None) -> Any:
+    from stomp_enterprise import Client
+
+    client = Client(url, login=LOGIN, passcode=PASSCODE, vhost=vhost, heart_beats=(0, 0))
+    client.connect()
+    if observe == "otel":
+        assert providers is not None
+        client.observe(otel=True, tracer_provider=providers[0], meter_provider=providers[1])
+    elif observe == "counters":
+        client.observe()
+    return client
+
+
+def _threads(count: int, threads: int, one: Callable[[int], None]) -> list[float]:
+    """``count`` calls of ``one(i)`` spread over ``threads`` threads; their latencies."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker(first: int) -> None:
+        mine = []
+        try:
+            for i in range(first, count, threads):
+                started = time.perf_counter()
+                one(i)
+                mine.append(time.perf_counter() - started)
+        except BaseException as exc:
+            errors.append(exc)
+        with lock:
+            latencies.extend(mine)
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return latencies
+
+
+def rr_ours(
+    url: str, vhost: str, dest: str, count: int, threads: int, otel: float | None
+) -> list[float]:
+    """``otel``: the sampled ratio of traces (None: no OpenTelemetry; 0: counters only)."""
+    providers = _otel_providers(otel) if otel else None
+    observe = "otel" if otel else ("counters" if otel == 0 else None)
+    with contextlib.ExitStack() as stack:
+        if providers is not None:
+            stack.callback(providers[1].shutdown)
+            stack.callback(providers[0].shutdown)
+        server = _ours(url, vhost, observe, providers)
+        stack.callback(server.disconnect)
+        client = _ours(url, vhost, observe, providers)
+        stack.callback(client.disconnect)
+        server.serve(dest, lambda message: message.body, receipt=True)
+        client.request(dest, b"warm-up", timeout=30)
+        body = b"x" * SIZE
+
+        def one(i: int) -> None:
+            if client.request(dest, body, timeout=30).body != body:
+                raise AssertionError("a reply that is not the echo of its request")
+
+        return _timed(lambda: _threads(count, threads, one))
+
+
+def _reply_plan(server: str) -> tuple[str, str | None]:
+    """The hand-written equivalent of ``core.requests.reply_endpoint``: (reply-to, the
+    destination to SUBSCRIBE to or None)."""
+    name = uuid.uuid4().hex[:12]
+    if server.startswith("RabbitMQ"):
+        return f"/temp-queue/{name}", None
+    if server.startswith(("ActiveMQ-Artemis",)):
+        return f"/queue/rr-{name}", f"/queue/rr-{name}"
+    return f"/temp-queue/{name}", f"/temp-queue/{name}"
+
+
+def rr_stomppy(url: str, vhost: str, dest: str, count: int, threads: int) -> list[float]:
+    import stomp
+
+    host, port = url.removeprefix("tcp://").rsplit(":", 1)
+    pending: dict[str, Future[Any]] = {}
+    lock = threading.Lock()
+    server_headers: dict[str, str] = {}
+
+    class Requester(stomp.ConnectionListener):  # type: ignore[misc]
+        def on_connected(self, frame: Any) -> None:
+            server_headers.update(frame.headers)
+
+        def on_message(self, frame: Any) -> None:
+            with lock:
+                future = pending.pop(frame.headers.get("correlation-id", ""), None)
+            if future is not None:
+                future.set_result(frame)
+
+    responder = stomp.Connection12(
+        [(host, int(port))], heartbeats=(0, 0), vhost=vhost, auto_decode=False
+    )
+    requester = stomp.Connection12(
+        [(host, int(port))], heartbeats=(0, 0), vhost=vhost, auto_decode=False
+    )
+
+    class Responder(stomp.ConnectionListener):  # type: ignore[misc]
+        def on_message(self, frame: Any) -> None:
+            headers = frame.headers
+            responder.send(
+                headers["reply-to"],
+                frame.body,
+                headers={"correlation-id": headers["correlation-id"]},
+            )
+
+    responder.set_listener("r", Responder())
+    requester.set_listener("q", Requester())
+    try:
+        responder.connect(LOGIN, PASSCODE, wait=True)
+        requester.connect(LOGIN, PASSCODE, wait=True)
+        responder.subscribe(dest, "svc", ack="auto")
+        reply_to, subscribe = _reply_plan(server_headers.get("server", ""))
+        if subscribe is not None:
+            requester.subscribe(subscribe, "replies", ack="auto")
+        ids = iter(range(1, 1 << 62))
+
+        def request(body: bytes) -> Any:
+            future: Future[Any] = Future()
+            with lock:
+                cid = f"c-{next(ids)}"
+                pending[cid] = future
+            requester.send(dest, body, headers={"correlation-id": cid, "reply-to": reply_to})
+            reply = future.result(30)
+            if reply.body != body:
+                raise AssertionError("a reply that is not the echo of its request")
+            return reply
+
+        request(b"warm-up")
+        body = b"x" * SIZE
+        return _timed(lambda: _threads(count, threads, lambda i: request(body)))
+    finally:
+        for connection in (requester, responder):
+            with contextlib.suppress(Exception):  # it may never have connected
+                connection.disconnect()
+
+
+def produce(url: str, vhost: str, dest: str, count: int, observe: str | None) -> list[float]:
+    providers = _otel_providers() if observe == "otel" else None
+    client = _ours(url, vhost, observe, providers)
+    try:
+        body = b"x" * SIZE
+        send = client.send
+
+        def run() -> list[float]:
+            for _ in range(count - 1):
+                send(dest, body)
+            send(dest, body, receipt=True)
+            return []
+
+        return _timed(run)
+    finally:
+        client.disconnect()
+        if providers is not None:
+            providers[0].shutdown()
+            providers[1].shutdown()
+
+
+_CLOCK: dict[str, float] = {}
+
+
+def _timed(fn: Callable[[], list[float]]) -> list[float]:
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = fn()
+    _CLOCK["cpu"] = time.process_time() - cpu
+    _CLOCK["wall"] = time.perf_counter() - wall
+    return result
+
+
+def peer(argv: list[str]) -> int:
+    """The measuring process: prints one JSON line."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("case", choices=CASES)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--vhost", default="/")
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=16)
+    args = parser.parse_args(argv)
+    dest = f"/queue/bench-rr-{uuid.uuid4().hex[:12]}"
+    case = args.case
+    if case in ("rr-ours", "rr-observed", "rr-otel", "rr-otel-10%"):
+        ratio = {"rr-ours": None, "rr-observed": 0.0, "rr-otel": 1.0, "rr-otel-10%": 0.1}[case]
+        latencies = rr_ours(args.url, args.vhost, dest, args.count, args.threads, otel=ratio)
+    elif case == "rr-stomp.py":
+        latencies = rr_stomppy(args.url, args.vhost, dest, args.count, args.threads)
+    else:
+        observe = {"produce": None, "produce-observed": "counters", "produce-otel": "otel"}[case]
+        latencies = produce(args.url, args.vhost, dest, args.count, observe)
+    result: dict[str, Any] = {
+        "case": case,
+        "count": args.count,
+        "per_s": args.count / _CLOCK["wall"],
+        "cpu_us": _CLOCK["cpu"] / args.count * 1e6,
+    }
+    if latencies:
+        ordered = sorted(latencies)
+        result["p50_ms"] = ordered[len(ordered) // 2] * 1e3
+        result["p99_ms"] = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3
+    print(json.dumps(result))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# the harness
+# --------------------------------------------------------------------------------------------
+
+
+def brokers(names: list[str]) -> Iterator[tuple[str, str, str]]:
+    """``(name, url, vhost)`` of each requested broker that answers."""
+    host = os.environ.get("STOMP_BROKERS_HOST", "127.0.0.1")
+    ports = {"activemq": 61710, "rabbitmq": 61720, "artemis": 61730, "apollo": 61740}
+    for name in names:
+        if name == "embedded":
+            continue
+        port = int(os.environ.get(f"{name.upper()}_STOMP_PORT", ports[name]))
+        yield name, f"tcp://{host}:{port}", "/"
+
+
+@contextlib.contextmanager
+def embedded() -> Iterator[tuple[str, str, str]]:
+    from stomp_enterprise.testing import Broker
+
+    with Broker(slow_consumer_timeout=60.0) as broker:
+        yield "embedded", broker.url, "/"
+
+
+def run_one(url: str, vhost: str, case: str, count: int, threads: int) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    cmd = [
+        sys.executable, "-m", "benchmarks.request_reply", "--peer", case,
+        "--url", url, "--vhost", vhost, "--count", str(count), "--threads", str(threads),
+    ]  # fmt: skip
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=600, cwd=_ROOT, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"case": case, "error": "timed out after 600 s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode or not lines:
+        return {"case": case, "error": f"exit {proc.returncode}: {proc.stderr[-600:]}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def measure(
+    url: str, vhost: str, cases: list[str], runs: int, requests: int, count: int, threads: int
+) -> dict[str, list[dict[str, Any]]]:
+    """Every case ``runs`` times, the order rotating from run to run."""
+    results: dict[str, list[dict[str, Any]]] = {case: [] for case in cases}
+    for run in range(runs):
+        order = cases[run % len(cases) :] + cases[: run % len(cases)]
+        for case in order:
+            n = requests if case in RR_CASES else count
+            result = run_one(url, vhost, case, n, threads)
+            print(f"  run {run + 1} {case}: {result}", file=sys.stderr)
+            results[case].append(result)
+    return results
+
+
+def median(results: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in results if key in r]
+    return statistics.median(values) if values else None
+
+
+def table(name: str, results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    lines = [
+        f"#### {name}",
+        "",
+        "| case | per s | p50 ms | p99 ms | CPU µs each | CPU vs baseline |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    baselines = dict.fromkeys(RR_CASES[1:], "rr-ours")
+    baselines |= {"produce-observed": "produce", "produce-otel": "produce"}
+    for case, runs in results.items():
+        errors = [r["error"] for r in runs if "error" in r]
+        if errors:
+            lines.append(f"| {case} | error: {errors[0][:80]} | | | | |")
+            continue
+        cells = [median(runs, key) for key in ("per_s", "p50_ms", "p99_ms", "cpu_us")]
+        ratio = ""
+        base = baselines.get(case)
+        if base in results:
+            ours, theirs = median(results[base], "cpu_us"), cells[3]
+            if ours and theirs:
+                ratio = f"{theirs / ours:.2f}x"
+        shown = [
+            f"{v:,.0f}" if i == 0 else ("" if v is None else f"{v:.2f}")
+            for i, v in enumerate(cells)
+        ]
+        lines.append(f"| {case} | {' | '.join(shown)} | {ratio} |")
+    return [*lines, ""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--peer":
+        return peer(argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--brokers", default="activemq,rabbitmq,artemis,apollo")
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--requests", type=int, default=4000, help="round trips per rr case")
+    parser.add_argument("--count", type=int, default=20000, help="messages per produce case")
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--json", default=None, help="write every number here")
+    parser.add_argument("--quick", action="store_true", help="tiny counts, 1 run (smoke test)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.requests, args.count, args.runs = 64, 200, 1
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown cases: {sorted(unknown)}")
+    names = [n for n in args.brokers.split(",") if n]
+    everything: dict[str, Any] = {}
+    lines: list[str] = []
+    targets = list(brokers(names))
+    with contextlib.ExitStack() as stack:
+        if "embedded" in names:
+            targets.append(stack.enter_context(embedded()))
+        for name, url, vhost in targets:
+            print(f"{name} ({url})", file=sys.stderr)
+            results = measure(url, vhost, cases, args.runs, args.requests, args.count, args.threads)
+            everything[name] = results
+            lines += table(name, results)
+    print("\n".join(lines))
+    if args.json:
+        Path(args.json).write_text(json.dumps(everything, indent=1))
+    failed = any(
+        "error" in r for results in everything.values() for runs in results.values() for r in runs
+    )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

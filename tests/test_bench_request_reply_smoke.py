@@ -1,0 +1,49 @@
+"""Smoke test of benchmarks/request_reply.py on the in-process broker: every case runs and
+every request gets its own reply. Correctness only, no timing assertion; the harness runs
+in a subprocess, so nothing is left behind here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.request_reply import CASES, PRODUCE_CASES, RR_CASES
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMAND = (sys.executable, "-m", "benchmarks.request_reply", "--brokers", "embedded", "--quick")
+
+
+def test_the_cases_compare_what_the_brief_asks() -> None:
+    assert set(RR_CASES) == {"rr-ours", "rr-stomp.py", "rr-observed", "rr-otel", "rr-otel-10%"}
+    assert set(PRODUCE_CASES) == {"produce", "produce-observed", "produce-otel"}
+    assert CASES == RR_CASES + PRODUCE_CASES
+
+
+@pytest.mark.slow
+def test_every_case_runs_on_the_embedded_broker(tmp_path: Path) -> None:
+    out = tmp_path / "rr.json"
+    proc = subprocess.run(
+        [*COMMAND, "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,  # a guard, not a speed check
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads(out.read_text())["embedded"]
+    assert set(results) == set(CASES)
+    for case, runs in results.items():
+        assert len(runs) == 1
+        (result,) = runs
+        assert "error" not in result, result
+        assert result["count"] == (64 if case in RR_CASES else 200)
+        assert result["cpu_us"] > 0
+        if case in RR_CASES:
+            assert result["p50_ms"] <= result["p99_ms"]
+    assert "| rr-stomp.py |" in proc.stdout
+    assert "| produce-otel |" in proc.stdout
