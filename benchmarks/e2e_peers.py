@@ -898,9 +898,18 @@ class StompPy:
             def on_message(self, frame: Any) -> None:
                 owner.on_message(frame)
 
-        self.conn = stomp.Connection12(
-            [(host, port)], heartbeats=(0, 0), vhost=vhost or "/", auto_decode=False
-        )
+        if url.startswith("ws://"):  # stomp.py's WebSocket transport (websocket-client)
+            self.conn = stomp.WSStompConnection(
+                [(host, port)],
+                ws_path=urlsplit(url).path or "/",
+                heartbeats=(0, 0),
+                vhost=vhost or "/",
+                auto_decode=False,
+            )
+        else:
+            self.conn = stomp.Connection12(
+                [(host, port)], heartbeats=(0, 0), vhost=vhost or "/", auto_decode=False
+            )
         self.conn.set_listener("bench", Listener())
         self.conn.connect(LOGIN, PASSCODE, wait=True)
 

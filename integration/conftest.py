@@ -58,6 +58,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(env STOMP_INTEGRATION_BROKERS; default all)",
     )
     group.addoption(
+        "--transports",
+        default=None,
+        help="comma-separated: tcp,ws (env STOMP_INTEGRATION_TRANSPORTS; default both). "
+        "Every scenario runs over each selected transport a broker has",
+    )
+    group.addoption(
         "--write-matrix",
         action="store_true",
         default=False,
@@ -103,6 +109,17 @@ def pytest_configure(config: pytest.Config) -> None:
     if provision not in ("local", "containers", "none"):
         raise pytest.UsageError(f"STOMP_INTEGRATION_PROVISION={provision!r}: local|containers|none")
     config.stash[_SELECTED] = names
+    try:
+        transports = settings.select_transports(config.getoption("--transports"))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    known = settings.load_brokers()
+    config.stash[_PAIRS] = [
+        (name, transport)
+        for name in names
+        for transport in transports
+        if transport == "tcp" or known[name].ws_port is not None
+    ]
     config.stash[_PROVISION] = provision
     versions = settings.read_versions(settings.env_values())
     reporter = MatrixReporter(
@@ -121,6 +138,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 _SELECTED = pytest.StashKey[list[str]]()
 _PROVISION = pytest.StashKey[str]()
+_PAIRS = pytest.StashKey[list[tuple[str, str]]]()
 _REPORTER = pytest.StashKey[MatrixReporter]()
 
 
@@ -133,8 +151,14 @@ _THREADED_SUITES = ("test_chaos.py", "test_clusters.py", "test_containers.py")
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "broker_name" in metafunc.fixturenames:
-        names = metafunc.config.stash[_SELECTED]
-        metafunc.parametrize("broker_name", names, ids=names, scope="session")
+        # tcp keeps the plain broker id (test_x[rabbitmq]); ws adds "-ws" (test_x[rabbitmq-ws])
+        if "transport" in metafunc.fixturenames:  # through the broker fixture
+            pairs = metafunc.config.stash[_PAIRS]
+            ids = [n if t == "tcp" else f"{n}-{t}" for n, t in pairs]
+            metafunc.parametrize(("broker_name", "transport"), pairs, ids=ids, scope="session")
+        else:  # uses only the broker's name (e.g. its container definition)
+            names = metafunc.config.stash[_SELECTED]
+            metafunc.parametrize("broker_name", names, ids=names, scope="session")
     if (
         "make_client" in metafunc.fixturenames
         and metafunc.definition.get_closest_marker("threaded_only") is None
@@ -285,15 +309,23 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line)
 
 
+@pytest.fixture(scope="session")
+def transport() -> str:
+    """``tcp`` or ``ws`` (parametrized with ``broker_name``, see pytest_generate_tests)."""
+    return "tcp"
+
+
 @pytest.fixture
-def broker(broker_name: str, provisioned: Provisioned) -> Broker:
-    """The broker of this parametrization; fails (CI) or skips (elsewhere) when unreachable."""
+def broker(broker_name: str, transport: str, provisioned: Provisioned) -> Broker:
+    """The broker of this parametrization, its :attr:`~Broker.url` over ``transport``;
+    fails (CI) or skips (elsewhere) when unreachable."""
     problem = provisioned.problems.get(broker_name)
     if problem is None and broker_name in provisioned.brokers:
         found = provisioned.brokers[broker_name]
-        if settings.port_open(found.host, found.port):
-            return found
-        problem = f"{broker_name}: {found.host}:{found.port} stopped answering"
+        port = found.port if transport == "tcp" else found.ws_port
+        if port is not None and settings.port_open(found.host, port):
+            return found.over("ws" if transport == "ws" else "tcp")
+        problem = f"{broker_name}: {found.host}:{port} ({transport}) stopped answering"
     problem = problem or f"{broker_name} was not provisioned"
     if _in_ci():
         pytest.fail(f"broker unavailable in CI: {problem}")
@@ -327,6 +359,8 @@ def _build(
     options.setdefault("passcode", broker.passcode)
     options.setdefault("vhost", broker.vhost)
     options.setdefault("timeouts", {"receipt": 20.0, "connect": 10.0, "connected": 10.0})
+    if broker.text_only:  # ActiveMQ over WebSocket reads text messages only
+        options.setdefault("websocket", {"text": True})
     client: Any = (
         Client(url or broker.url, **options)
         if kind == "threaded"

@@ -45,6 +45,7 @@ class _Outcome:
     scenario: str
     broker: str
     client: str = "threaded"
+    transport: str = "tcp"
     outcome: str = "passed"
     duration: float = 0.0
     reason: str = ""
@@ -82,10 +83,17 @@ class MatrixReporter:
         # the client_kind in the id; else what the test recorded (make_clients: "both")
         recorded = dict(getattr(report, "user_properties", ()))
         client = next((p for p in parts if p in _CLIENTS), recorded.get("client", "threaded"))
-        rest = "-".join(p for p in parts if p not in (broker, client))
+        # "-ws" right after the broker: the scenario ran over STOMP over WebSocket
+        at = parts.index(broker)
+        transport = "ws" if parts[at + 1 : at + 2] == ["ws"] else "tcp"
+        rest = "-".join(
+            p
+            for i, p in enumerate(parts)
+            if p not in (broker, client) and not (transport == "ws" and i == at + 1)
+        )
         scenario = match["func"].removeprefix("test_") + (f" ({rest})" if rest else "")
         entry = self.results.setdefault(
-            report.nodeid, _Outcome(match["file"], scenario, broker, client)
+            report.nodeid, _Outcome(match["file"], scenario, broker, client, transport)
         )
         entry.duration += report.duration
         entry.phases.append(f"{report.when}:{report.outcome}")
@@ -124,6 +132,7 @@ class MatrixReporter:
                     "scenario": r.scenario,
                     "broker": r.broker,
                     "client": r.client,
+                    "transport": r.transport,
                     "outcome": r.outcome,
                     "duration": round(r.duration, 3),
                     "reason": r.reason,
@@ -138,9 +147,13 @@ class MatrixReporter:
 
     def markdown(self, data: dict[str, Any]) -> str:
         brokers = [b for b in self.brokers if any(r.broker == b for r in self.results.values())]
-        scenarios: dict[tuple[str, str], dict[str, _Outcome]] = {}
+        # one row per (scenario, transport, client): n/a where a broker has no such transport
+        # (or the scenario did not run there); tcp rows first
+        scenarios: dict[tuple[str, str, str], dict[str, _Outcome]] = {}
         for r in self.results.values():
-            scenarios.setdefault((r.scenario, r.client), {})[r.broker] = r
+            scenarios.setdefault((r.scenario, r.transport, r.client), {})[r.broker] = r
+        order = {"tcp": 0, "ws": 1}
+        rows = sorted(scenarios.items(), key=lambda item: order.get(item[0][1], 2))
         counts = {k: sum(1 for r in self.results.values() if r.outcome == k) for k in _SYMBOL}
         lines = [
             "# Broker matrix",
@@ -156,20 +169,21 @@ class MatrixReporter:
             "| --- | --- |",
             *(f"| {b} | {self.versions.get(b, 'unknown')} |" for b in brokers),
             "",
-            "| scenario | client | " + " | ".join(brokers) + " |",
-            "| --- | --- |" + " --- |" * len(brokers),
+            "| scenario | transport | client | " + " | ".join(brokers) + " |",
+            "| --- | --- | --- |" + " --- |" * len(brokers),
         ]
-        for (scenario, client), per_broker in scenarios.items():
+        for (scenario, transport, client), per_broker in rows:
             cells = []
             for b in brokers:
                 r = per_broker.get(b)
                 cells.append("n/a" if r is None else _SYMBOL.get(r.outcome, r.outcome))
-            lines.append(f"| {scenario} | {client} | " + " | ".join(cells) + " |")
+            lines.append(f"| {scenario} | {transport} | {client} | " + " | ".join(cells) + " |")
         notes = [r for r in self.results.values() if r.outcome in ("failed", "skipped")]
         if notes:
             lines += ["", "## Failures and skips", ""]
             lines += [
-                f"- `{r.scenario}[{r.broker}-{r.client}]` {r.outcome}: {r.reason}" for r in notes
+                f"- `{r.scenario}[{r.broker}-{r.transport}-{r.client}]` {r.outcome}: {r.reason}"
+                for r in notes
             ]
         lines += ["", "Regenerate: `python -m pytest integration -p no:cacheprovider`.", ""]
         return "\n".join(lines)

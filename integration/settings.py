@@ -19,6 +19,7 @@ from typing import Literal
 
 __all__ = [
     "ALL_BROKERS",
+    "ALL_TRANSPORTS",
     "BROKERS_DIR",
     "Broker",
     "env_values",
@@ -26,6 +27,7 @@ __all__ = [
     "port_open",
     "read_versions",
     "select",
+    "select_transports",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -33,6 +35,8 @@ BROKERS_DIR = HERE / "brokers"
 ALL_BROKERS: tuple[str, ...] = ("activemq", "rabbitmq", "artemis", "apollo")
 
 NackBehaviour = Literal["requeue", "dead-letter"]
+Transport = Literal["tcp", "ws"]
+ALL_TRANSPORTS: tuple[Transport, ...] = ("tcp", "ws")
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,15 @@ class Broker:
         sets_redelivered: MESSAGE frames of a redelivery carry ``redelivered:true``.
         heart_beat_floor: smallest heart-beat the broker accepts (RabbitMQ raises < 1000).
         provision: ``local`` (plain processes), ``containers`` or ``none``.
+        ws_port / ws_path: the STOMP-over-WebSocket listener (``None``: the broker has
+            none here); Artemis serves it on its STOMP port.
+        ws_text: the broker reads only text WebSocket messages (ActiveMQ Classic): clients
+            are made with ``websocket={"text": True}``.
+        ws_max_frame / ws_oversize_error: ``max_frame`` and ``oversize_error`` over
+            WebSocket, where they differ (Artemis: ``stompMaxFramePayloadLength``, and it
+            resets the connection instead of sending an ERROR).
+        transport: ``tcp`` or ``ws``: which one :attr:`url` names (the suite runs every
+            scenario over each transport the broker has).
     """
 
     name: str
@@ -79,11 +92,42 @@ class Broker:
     heart_beat_floor: int = 0
     provision: str = "local"
     extra: dict[str, str] = field(default_factory=dict)
+    ws_port: int | None = None
+    ws_path: str = "/"
+    ws_max_frame: int | None = None
+    ws_text: bool = False
+    ws_oversize_error: str | None = None
+    transport: Transport = "tcp"
 
     @property
     def url(self) -> str:
-        """``tcp://host:port``."""
+        """``tcp://host:port``, or :attr:`ws_url` when :attr:`transport` is ``ws``."""
+        if self.transport == "ws" and self.ws_url is not None:
+            return self.ws_url
         return f"tcp://{self.host}:{self.port}"
+
+    @property
+    def text_only(self) -> bool:
+        """This connection carries STOMP in text WebSocket messages only (ActiveMQ over
+        ``ws``): a body that is not UTF-8 cannot pass; the broker closes with 1007."""
+        return self.transport == "ws" and self.ws_text
+
+    @property
+    def ws_url(self) -> str | None:
+        """``ws://host:ws_port/path`` when the broker serves STOMP over WebSocket."""
+        return f"ws://{self.host}:{self.ws_port}{self.ws_path}" if self.ws_port else None
+
+    def over(self, transport: Transport) -> Broker:
+        """A copy whose :attr:`url` uses ``transport`` (with the frame limit and error text
+        of that transport, where they differ)."""
+        if transport == "ws" and self.ws_max_frame is not None:
+            return replace(
+                self,
+                transport=transport,
+                max_frame=self.ws_max_frame,
+                oversize_error=self.ws_oversize_error or self.oversize_error,
+            )
+        return replace(self, transport=transport)
 
     @property
     def tls_url(self) -> str | None:
@@ -175,6 +219,10 @@ def load_brokers(environ: dict[str, str] | None = None) -> dict[str, Broker]:
             login_error="password is invalid",
             nack="dead-letter",
             dlq="/queue/ActiveMQ.DLQ",
+            ws_port=num("ACTIVEMQ_WS_PORT", 0) or None,
+            ws_max_frame=num("BROKER_MAX_FRAME_ACTIVEMQ", 8 * 1024 * 1024),
+            ws_oversize_error="message too big",
+            ws_text=True,
             **common,
         ),
         "rabbitmq": Broker(
@@ -189,6 +237,8 @@ def load_brokers(environ: dict[str, str] | None = None) -> dict[str, Broker]:
             nack="requeue",
             nack_requeue_header=True,
             heart_beat_floor=1000,
+            ws_port=num("RABBITMQ_WS_PORT", 61725) or None,
+            ws_path="/ws",
             **common,
         ),
         "artemis": Broker(
@@ -198,6 +248,9 @@ def load_brokers(environ: dict[str, str] | None = None) -> dict[str, Broker]:
             max_frame=num("BROKER_MAX_FRAME_ARTEMIS", 0),
             login_error="password is invalid",
             nack="dead-letter",
+            ws_port=num("ARTEMIS_WS_PORT", num("ARTEMIS_STOMP_PORT", 61730)) or None,
+            ws_max_frame=num("ARTEMIS_WS_MAX_FRAME", 8 * 1024 * 1024),
+            ws_oversize_error="connection reset by peer",
             **common,
         ),
         "apollo": Broker(
@@ -228,6 +281,21 @@ def select(option: str | None, environ: dict[str, str] | None = None) -> list[st
     unknown = [n for n in names if n not in ALL_BROKERS]
     if unknown:
         raise ValueError(f"unknown broker(s) {unknown}; choose from {', '.join(ALL_BROKERS)}")
+    return list(dict.fromkeys(names))
+
+
+def select_transports(option: str | None, environ: dict[str, str] | None = None) -> list[str]:
+    """Transports from ``--transports`` / ``STOMP_INTEGRATION_TRANSPORTS`` (default both).
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    raw = option or environ.get("STOMP_INTEGRATION_TRANSPORTS") or ",".join(ALL_TRANSPORTS)
+    names = [n.strip().lower() for n in raw.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ALL_TRANSPORTS]
+    if unknown:
+        raise ValueError(f"unknown transport(s) {unknown}; choose from tcp, ws")
     return list(dict.fromkeys(names))
 
 

@@ -35,11 +35,16 @@ def test_text_queue(client, names) -> None:
 
 
 @pytest.mark.parametrize("size", [256, MIB], ids=["256B", "1MiB"])
-def test_binary_queue(client, names, size: int) -> None:
-    """Binary bodies with NULs (every byte value, then 1 MiB of random bytes) arrive intact."""
+def test_binary_queue(broker: Broker, client, names, size: int) -> None:
+    """Binary bodies with NULs (every byte value, then 1 MiB of random bytes) arrive intact.
+    Over a text-only WebSocket (ActiveMQ) the honest assertion: the broker refuses it (1007)."""
     queue_name = names("queue")
     sub = client.subscribe(queue_name, receipt=True)
     body = bytes(range(256)) if size == 256 else b"\x00" + os.urandom(size - 2) + b"\x00"
+    if broker.text_only:
+        with pytest.raises(ConnectionLost, match=r"code 1007 \(invalid data\)"):
+            client.send(queue_name, body, content_type="application/octet-stream", receipt=True)
+        return
     client.send(queue_name, body, content_type="application/octet-stream", receipt=True)
     message = sub.get(timeout=30)
     assert len(message.body) == len(body)

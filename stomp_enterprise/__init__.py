@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from stomp_enterprise.core.requests import Reply
     from stomp_enterprise.core.stats import ClientStats
     from stomp_enterprise.protocol import Frame, FrameParser
-    from stomp_enterprise.transport import TlsOptions
+    from stomp_enterprise.transport import TlsOptions, WebSocketOptions
 
 # public name -> the module that defines it, imported on first access (the errors, above, are
 # light: the sans-I/O core needs them anyway)
@@ -67,6 +67,7 @@ _LAZY: dict[str, str] = {
     "Frame": "stomp_enterprise.protocol",
     "FrameParser": "stomp_enterprise.protocol",
     "TlsOptions": "stomp_enterprise.transport",
+    "WebSocketOptions": "stomp_enterprise.transport",
     "Reply": "stomp_enterprise.core.requests",
     "ClientStats": "stomp_enterprise.core.stats",
 }
@@ -83,6 +84,7 @@ __all__ = [
     "Timeouts",
     "TlsOptions",
     "Transaction",
+    "WebSocketOptions",
     "BrokerError",
     "ConfigError",
     "ConnectFailed",

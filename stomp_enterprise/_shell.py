@@ -204,10 +204,12 @@ class ShellBase(ClientView, abc.ABC):
 
     # ------------------------------------------------------------ per connection
 
-    def _new_session(self) -> Session:
+    def _new_session(self, versions: Sequence[str] | None = None) -> Session:
+        """A session offering ``versions`` (default: the configured ones; over WebSocket
+        the transport narrows them to the accepted subprotocol's)."""
         config = self.config
         return Session(
-            config.versions,
+            tuple(versions) if versions is not None else config.versions,
             config.heart_beats,
             max_frame_size=config.max_frame_size,
             content_length=config.content_length,
@@ -234,10 +236,13 @@ class ShellBase(ClientView, abc.ABC):
         }
 
     def _transport_options(self, broker: BrokerAddress) -> dict[str, Any]:
-        """TLS context and SNI name for ``broker``."""
+        """TLS context and SNI name for ``broker``, and the WebSocket options and STOMP
+        versions (whose subprotocols a ``ws``/``wss`` upgrade offers)."""
         return {
             "ssl_context": self._ssl_context if broker.use_ssl else None,
             "server_hostname": server_hostname_of(self.config.ssl),
+            "websocket": self.config.websocket,
+            "versions": self.config.versions,
         }
 
     def _announce(self, url: str, info: Connected, *, reconnect: bool) -> ConnectedInfo:

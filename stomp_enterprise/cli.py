@@ -320,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept only these users (repeatable; default: anyone)",
     )
     broker.add_argument(
+        "--websocket",
+        action="store_true",
+        help="speak STOMP over WebSocket (URL ws://HOST:PORT/ws) instead of plain TCP",
+    )
+    broker.add_argument(
         "--duration", type=_seconds, metavar="S", help="stop after S seconds (default: run on)"
     )
     broker.set_defaults(func=_cmd_broker)
@@ -676,7 +681,9 @@ def _cmd_broker(args: argparse.Namespace) -> int:
     from stomp_enterprise.testing import Broker
 
     users = dict(args.users) if args.users else None
-    broker = Broker(args.host, args.port, users=users, name="stomp-enterprise-cli")
+    broker = Broker(
+        args.host, args.port, users=users, name="stomp-enterprise-cli", websocket=args.websocket
+    )
     try:
         broker.start()
     except OSError as exc:

@@ -21,6 +21,7 @@ from stomp_enterprise.protocol.constants import VERSIONS
 from stomp_enterprise.protocol.failover import FailoverUri, parse_uri
 from stomp_enterprise.protocol.parser import DEFAULT_MAX_FRAME_SIZE
 from stomp_enterprise.transport.tls import TlsOptions
+from stomp_enterprise.transport.wsconfig import WebSocketOptions, require_websockets
 
 __all__ = ["ClientConfig", "Timeouts"]
 
@@ -57,8 +58,8 @@ class ClientConfig(BaseModel):
     """Everything a :class:`~stomp_enterprise.Client` needs; built from its keyword arguments.
 
     Attributes:
-        url: a broker URI (``tcp://``, ``ssl://``, ``stomp://``, ``stomp+ssl://``) or an
-            ActiveMQ failover URI.
+        url: a broker URI (``tcp://``, ``ssl://``, ``stomp://``, ``stomp+ssl://``, ``ws://``,
+            ``wss://``) or an ActiveMQ failover URI (its members may mix them).
         login / passcode: credentials (the passcode never appears in a repr or a log).
         vhost: the CONNECT ``host`` header: RabbitMQ's virtual host, Apollo's host name.
             ``None`` sends ``/`` (what RabbitMQ expects by default; ActiveMQ ignores it).
@@ -68,7 +69,10 @@ class ClientConfig(BaseModel):
             (one interval more for ActiveMQ Classic, whose heart-beats can come two intervals
             apart, and before the first byte after CONNECTED).
         ssl: ``True`` for default verification, a :class:`TlsOptions`, or your own
-            ``ssl.SSLContext``. Used for ``ssl://`` and ``stomp+ssl://`` brokers.
+            ``ssl.SSLContext``. Used for ``ssl://``, ``stomp+ssl://`` and ``wss://`` brokers.
+        websocket: a :class:`~stomp_enterprise.transport.WebSocketOptions` (or a dict of
+            its fields) for ``ws://`` and ``wss://`` brokers: extra upgrade headers (never
+            logged), text messages.
         timeouts: see :class:`Timeouts`.
         max_frame_size: largest frame accepted from the broker, and sent to it (a larger
             outgoing frame raises ``FrameTooLarge`` before anything is queued).
@@ -120,6 +124,7 @@ class ClientConfig(BaseModel):
     read_coalescing: float = Field(default=0.0003, ge=0.0, le=0.01)
     client_id: str | None = None
     connect_headers: dict[str, str] = Field(default_factory=dict)
+    websocket: WebSocketOptions = Field(default_factory=WebSocketOptions)
     seed: int | None = None
 
     @field_validator("heart_beats")
@@ -138,7 +143,9 @@ class ClientConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_url(self) -> ClientConfig:
-        self.failover  # noqa: B018 - parse now so a bad URI fails at construction
+        failover = self.failover  # parse now so a bad URI fails at construction
+        if any(broker.use_websocket for broker in failover.brokers):
+            require_websockets()
         return self
 
     @property

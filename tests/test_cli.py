@@ -158,6 +158,19 @@ def test_broker_command_runs_and_stops(capsys) -> None:
     assert "broker stopped" in captured.err
 
 
+def test_broker_command_over_websocket(capsys) -> None:
+    assert main(["broker", "--port", "0", "--websocket", "--duration", "0.3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ws://127.0.0.1:")
+    assert out.strip().endswith("/ws")
+
+
+def test_send_then_listen_over_websocket(capsys) -> None:
+    with Broker(websocket=True) as broker:
+        assert main(["send", broker.url, "/queue/cli-ws", "over ws", "--receipt"]) == 0
+        broker.wait_for(lambda: broker.queue_depth("/queue/cli-ws") == 1)
+
+
 def test_bench_embedded(capsys) -> None:
     assert main(["bench", "embedded", "--count", "500", "--size", "64"]) == 0
     captured = capsys.readouterr()

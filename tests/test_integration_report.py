@@ -14,22 +14,27 @@ def _report(nodeid: str, outcome: str = "passed") -> Any:
     )
 
 
-def test_the_matrix_has_a_client_column() -> None:
+def test_the_matrix_has_transport_and_client_columns() -> None:
     reporter = MatrixReporter(["activemq", "rabbitmq"], {"activemq": "5.17.2"}, "local")
     for nodeid, outcome in [
         ("integration/test_messaging.py::test_text_queue[activemq-threaded]", "passed"),
         ("integration/test_messaging.py::test_text_queue[rabbitmq-threaded]", "passed"),
         ("integration/test_messaging.py::test_text_queue[activemq-asyncio]", "passed"),
         ("integration/test_messaging.py::test_text_queue[rabbitmq-asyncio]", "failed"),
+        ("integration/test_messaging.py::test_text_queue[rabbitmq-ws-asyncio]", "passed"),
+        ("integration/test_messaging.py::test_binary_queue[rabbitmq-ws-threaded-1MiB]", "passed"),
         ("integration/test_connect.py::test_negotiate_version[activemq-asyncio-1.2]", "passed"),
         ("integration/test_connect.py::test_receipts[activemq]", "passed"),  # threaded only
     ]:
         reporter.pytest_runtest_logreport(_report(nodeid, outcome))
     data = {"generated": "now", "machine": "here", "runtime_seconds": 1.0, "provision": "local"}
     table = reporter.markdown(data)
-    assert "| scenario | client | activemq | rabbitmq |" in table
-    assert "| text_queue | threaded | pass | pass |" in table
-    assert "| text_queue | asyncio | pass | **FAIL** |" in table
-    assert "| negotiate_version (1.2) | asyncio | pass | n/a |" in table
-    assert "| receipts | threaded | pass | n/a |" in table
-    assert "`text_queue[rabbitmq-asyncio]` failed: boom" in table
+    assert "| scenario | transport | client | activemq | rabbitmq |" in table
+    assert "| text_queue | tcp | threaded | pass | pass |" in table
+    assert "| text_queue | tcp | asyncio | pass | **FAIL** |" in table
+    assert "| text_queue | ws | asyncio | n/a | pass |" in table
+    assert "| binary_queue (1MiB) | ws | threaded | n/a | pass |" in table
+    assert "| negotiate_version (1.2) | tcp | asyncio | pass | n/a |" in table
+    assert "| receipts | tcp | threaded | pass | n/a |" in table
+    assert table.index("| text_queue | tcp |") < table.index("| text_queue | ws |")
+    assert "`text_queue[rabbitmq-tcp-asyncio]` failed: boom" in table

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from stomp_enterprise import Client, ClientConfig, Timeouts, TlsOptions
+from stomp_enterprise import Client, ClientConfig, Timeouts, TlsOptions, WebSocketOptions
 from stomp_enterprise.client.listeners import EVENTS
 from stomp_enterprise.protocol.failover import FailoverPolicy
 
@@ -79,6 +79,8 @@ def code_default(setting: str) -> Any:
         return Timeouts.model_fields[setting.removeprefix("timeouts.")].get_default()
     if setting.startswith("tls."):
         return TlsOptions.model_fields[setting.removeprefix("tls.")].get_default()
+    if setting.startswith("websocket."):
+        return WebSocketOptions.model_fields[setting.removeprefix("websocket.")].get_default()
     if setting.startswith("?"):
         alias = setting[1:]
         (field,) = [f for f in FailoverPolicy.model_fields.values() if f.alias == alias]
@@ -118,6 +120,7 @@ def test_the_stated_default_is_the_code_default(section: str, cells: list[str]) 
 
 def test_every_client_config_field_that_matters_in_production_is_listed() -> None:
     listed = {CELL_CODE.findall(cells[0])[0] for _, cells in ROWS}
+    listed |= {name.split(".")[0] for name in listed if name.startswith("websocket.")}
     wanted = {
         name for name in ClientConfig.model_fields if name not in ("url", "login", "passcode")
     } - {"timeouts", "vhost", "versions", "content_length", "client_id", "connect_headers", "seed"}

@@ -48,7 +48,7 @@ broker_version() {
 broker_ports() {
   case "$1" in
     activemq) printf 'stomp=%s stomp+ssl=%s openwire=%s' "$ACTIVEMQ_STOMP_PORT" "$ACTIVEMQ_STOMP_SSL_PORT" "$ACTIVEMQ_OPENWIRE_PORT" ;;
-    rabbitmq) printf 'stomp=%s amqp=%s dist=%s' "$RABBITMQ_STOMP_PORT" "$RABBITMQ_AMQP_PORT" "$RABBITMQ_DIST_PORT" ;;
+    rabbitmq) printf 'stomp=%s ws=%s amqp=%s dist=%s' "$RABBITMQ_STOMP_PORT" "$RABBITMQ_WS_PORT" "$RABBITMQ_AMQP_PORT" "$RABBITMQ_DIST_PORT" ;;
     artemis) printf 'stomp=%s core=%s' "$ARTEMIS_STOMP_PORT" "$ARTEMIS_CORE_PORT" ;;
     apollo) printf 'stomp=%s' "$APOLLO_STOMP_PORT" ;;
   esac

@@ -97,6 +97,7 @@ EOT
       <transportConnector name="openwire" uri="tcp://127.0.0.1:$ACTIVEMQ_OPENWIRE_PORT"/>
       <transportConnector name="stomp" uri="stomp://127.0.0.1:$ACTIVEMQ_STOMP_PORT?$opts"/>
       <transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:$ACTIVEMQ_STOMP_SSL_PORT?$opts"/>
+      ${ACTIVEMQ_WS_PORT:+<transportConnector name="ws" uri="ws://127.0.0.1:$ACTIVEMQ_WS_PORT?$opts&amp;websocket.maxTextMessageSize=$BROKER_MAX_FRAME_ACTIVEMQ"/>}
     </transportConnectors>
   </broker>
 </beans>
@@ -125,7 +126,7 @@ start_activemq() {
 start_rabbitmq() {
   [ -x "$RABBITMQ_BIN/rabbitmq-server" ] || die "rabbitmq is not installed: run install.sh rabbitmq"
   local d; d="$(broker_dir rabbitmq)"
-  port_free_or_die rabbitmq "$RABBITMQ_STOMP_PORT" "$RABBITMQ_AMQP_PORT" "$RABBITMQ_DIST_PORT"
+  port_free_or_die rabbitmq "$RABBITMQ_STOMP_PORT" "$RABBITMQ_AMQP_PORT" "$RABBITMQ_DIST_PORT" "$RABBITMQ_WS_PORT"
   mkdir -p "$d/home" "$d/mnesia" "$d/log"
   (
     rabbitmq_env
@@ -136,6 +137,8 @@ start_rabbitmq() {
     cat >"$RABBITMQ_CONFIG_FILE" <<EOT
 listeners.tcp.1 = 127.0.0.1:$RABBITMQ_AMQP_PORT
 stomp.listeners.tcp.1 = 127.0.0.1:$RABBITMQ_STOMP_PORT
+web_stomp.tcp.ip = 127.0.0.1
+web_stomp.tcp.port = $RABBITMQ_WS_PORT
 loopback_users.guest = true
 # rabbitmq_stomp 3.10 has no frame limit of its own; the message (body) limit is max_message_size
 max_message_size = $BROKER_MAX_FRAME_RABBITMQ
@@ -144,15 +147,22 @@ log.console = false
 EOT
     echo "[]." >"$RABBITMQ_ADVANCED_CONFIG_FILE"
     : >"$RABBITMQ_CONF_ENV_FILE"
-    [ -f "$RABBITMQ_ENABLED_PLUGINS_FILE" ] && grep -q rabbitmq_stomp "$RABBITMQ_ENABLED_PLUGINS_FILE" \
-      || "$RABBITMQ_BIN/rabbitmq-plugins" enable --offline rabbitmq_stomp >"$d/plugins.log" 2>&1 \
-      || { cat "$d/plugins.log" >&2; die "rabbitmq: rabbitmq-plugins enable --offline rabbitmq_stomp failed"; }
+    [ -f "$RABBITMQ_ENABLED_PLUGINS_FILE" ] && grep -q rabbitmq_web_stomp "$RABBITMQ_ENABLED_PLUGINS_FILE" \
+      || "$RABBITMQ_BIN/rabbitmq-plugins" enable --offline rabbitmq_stomp rabbitmq_web_stomp >"$d/plugins.log" 2>&1 \
+      || { cat "$d/plugins.log" >&2; die "rabbitmq: rabbitmq-plugins enable --offline rabbitmq_stomp rabbitmq_web_stomp failed"; }
     cd "$d"
     # a /bin/sh wrapper that runs beam.smp as its child; the PID file gets beam's PID below
     exec setsid "$RABBITMQ_BIN/rabbitmq-server" </dev/null >"$(log_file rabbitmq)" 2>&1
   ) &
   echo $! >"$(pid_file rabbitmq)"
   wait_ready rabbitmq "$RABBITMQ_STOMP_PORT" --host "$RABBITMQ_VHOST"
+  # Web STOMP (STOMP over WebSocket) starts with the node; wait (bounded) for its listener
+  local end=$((SECONDS + 30))
+  until python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close()' \
+      "$STOMP_BROKERS_HOST" "$RABBITMQ_WS_PORT" 2>/dev/null; do
+    [ $SECONDS -lt $end ] || die "rabbitmq: Web STOMP port $RABBITMQ_WS_PORT did not open"
+    sleep 0.5
+  done
   # record the Erlang VM itself (RABBITMQ_PID_FILE), not the shell wrapper
   local beam
   beam="$(cat "$d/rabbitmq-erlang.pid" 2>/dev/null || true)"
@@ -270,7 +280,7 @@ start_one() {
 
 write_env_file() {
   # the resolved settings, as plain KEY=VALUE lines, for test suites
-  ( set -o posix; set ) | grep -E '^(STOMP_BROKERS_|ACTIVEMQ_|RABBITMQ_(STOMP|AMQP|DIST|EPMD|NODE_NAME|VHOST)|ARTEMIS_|APOLLO_|BROKER_MAX_FRAME_)' \
+  ( set -o posix; set ) | grep -E '^(STOMP_BROKERS_|ACTIVEMQ_|RABBITMQ_(STOMP|WS|AMQP|DIST|EPMD|NODE_NAME|VHOST)|ARTEMIS_|APOLLO_|BROKER_MAX_FRAME_)' \
     | grep -v -E '^(ARTEMIS_HOME|APOLLO_HOME|ACTIVEMQ_HOME)=' >"$STOMP_BROKERS_DIR/brokers.env.tmp"
   mv "$STOMP_BROKERS_DIR/brokers.env.tmp" "$STOMP_BROKERS_DIR/brokers.env"
 }

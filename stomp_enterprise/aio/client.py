@@ -208,7 +208,8 @@ class Client(ShellBase):
         stream = await open_stream(
             broker, timeout=bounded(timeouts.connect), **self._transport_options(broker)
         )
-        connection = Connection(self, stream, self._new_session(), self._new_tracker())
+        session = self._new_session(stream.stomp_versions(self.config.versions))
+        connection = Connection(self, stream, session, self._new_tracker())
         try:
             await connection.handshake(**self._handshake_options(bounded(timeouts.connected)))
         except BaseException:

@@ -49,6 +49,7 @@ from stomp_enterprise.protocol.session import (
     ReceiptReceived,
     Session,
 )
+from stomp_enterprise.transport.wsconfig import no_connected_hint
 
 if TYPE_CHECKING:
     from stomp_enterprise.aio.client import Client
@@ -152,7 +153,11 @@ class Connection:
         try:
             return await asyncio.wait_for(self._handshake, timeout)
         except asyncio.TimeoutError:
-            raise ConnectTimeout(f"no CONNECTED from {self.url} within {timeout:g}s") from None
+            websocket = self.stream.websocket
+            hint = no_connected_hint(None if websocket is None else websocket.text)
+            raise ConnectTimeout(
+                f"no CONNECTED from {self.url} within {timeout:g}s{hint}"
+            ) from None
 
     def _handshake_events(self, events: list[Event]) -> None:
         waiter = self._handshake
@@ -265,7 +270,7 @@ class Connection:
                         break
                 mark = tracker.prepare(batch, size, time.monotonic())
             try:
-                stream.write(b"".join(batch))
+                stream.write_frames(batch)
             except ConnectionLost as exc:
                 out[:0] = batch
                 self._out_bytes += size

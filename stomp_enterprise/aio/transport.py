@@ -22,12 +22,17 @@ import asyncio
 import socket
 import ssl
 import time
-from collections.abc import Callable
-from typing import cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 from stomp_enterprise.errors import ConnectionLost, ConnectTimeout
+from stomp_enterprise.protocol.constants import VERSIONS
 from stomp_enterprise.protocol.failover import BrokerAddress
-from stomp_enterprise.transport.socket import map_socket_errors
+from stomp_enterprise.transport.socket import map_socket_errors, websocket_client
+from stomp_enterprise.transport.wsconfig import WebSocketOptions
+
+if TYPE_CHECKING:
+    from stomp_enterprise.transport.websocket import WebSocketClient
 
 __all__ = ["Stream", "open_stream"]
 
@@ -70,6 +75,10 @@ class Stream(asyncio.Protocol):
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.written = 0  #: bytes handed to the transport (diagnostics)
         self.reading_paused = False
+        #: STOMP over WebSocket: the codec (after its handshake) that frames every write and
+        #: unwraps every chunk received; None for plain STOMP over TCP/TLS.
+        self.websocket: WebSocketClient | None = None
+        self._ws_closed: ConnectionLost | None = None  # the broker's close frame
 
     # ------------------------------------------------------------ asyncio.Protocol
 
@@ -82,9 +91,25 @@ class Stream(asyncio.Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def data_received(self, data: bytes) -> None:
-        """The loop: bytes arrived; they go to the receiver at once."""
-        self.last_read = time.monotonic()
-        self._receiver(data)
+        """The loop: bytes arrived; they go to the receiver at once (over WebSocket: the
+        STOMP payload they carry; pongs and the reply to a close are written here)."""
+        self.last_read = time.monotonic()  # liveness: every byte, control frames too
+        websocket = self.websocket
+        if websocket is None:
+            self._receiver(data)
+            return
+        received = websocket.receive(data)
+        transport = self._transport
+        if received.to_send and transport is not None and not transport.is_closing():
+            transport.write(received.to_send)
+        if received.payload:
+            self._receiver(received.payload)
+        if received.closed is not None and self._ws_closed is None:
+            self._ws_closed = ConnectionLost(
+                f"{self.address.url} closed the WebSocket: {received.closed.describe()}"
+            )
+            if transport is not None:
+                transport.close()  # after our reply: connection_lost reports the close
 
     def eof_received(self) -> bool:
         """The loop: the broker closed its side; close ours too."""
@@ -96,7 +121,9 @@ class Stream(asyncio.Protocol):
         self.writable.set()  # wake writers: they then see the loss
         if not self.closed.done():
             self.closed.set_result(None)
-        if exc is None:
+        if self._ws_closed is not None:
+            error = self._ws_closed
+        elif exc is None:
             error = ConnectionLost(f"{self.address.url} closed the connection")
         else:
             error = ConnectionLost(f"connection to {self.address.url} lost: {exc}")
@@ -138,9 +165,35 @@ class Stream(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             raise ConnectionLost(f"connection to {self.address.url} is closed")
+        if self.websocket is not None:
+            data = b"".join(self.websocket.encode_many([data]))
         transport.write(data)
         self.written += len(data)
         self.last_write = time.monotonic()
+
+    def write_frames(self, frames: list[bytes]) -> None:
+        """Hand whole STOMP ``frames`` over at once: joined over TCP; over WebSocket one
+        message each (or packed, see ``WebSocketOptions.pack``).
+
+        Raises:
+            ConnectionLost: the connection is closed.
+        """
+        websocket = self.websocket
+        if websocket is None:
+            self.write(b"".join(frames))
+            return
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            raise ConnectionLost(f"connection to {self.address.url} is closed")
+        data = b"".join(websocket.wire(frames))
+        transport.write(data)
+        self.written += len(data)
+        self.last_write = time.monotonic()
+
+    def stomp_versions(self, versions: Sequence[str]) -> tuple[str, ...]:
+        """The STOMP versions to offer in CONNECT (over WebSocket: those of the accepted
+        subprotocol); see ``SocketTransport.stomp_versions``."""
+        return tuple(versions) if self.websocket is None else self.websocket.stomp_versions()
 
     def pause_reading(self) -> None:
         """Stop reading the socket (the consume backlog is full). Idempotent."""
@@ -157,9 +210,16 @@ class Stream(asyncio.Protocol):
             transport.resume_reading()
 
     def close(self) -> None:
-        """Close after what was handed over is written (``closed`` resolves then)."""
+        """Close after what was handed over is written (``closed`` resolves then); over
+        WebSocket a close frame (1000) goes first."""
         transport = self._transport
         if transport is not None:
+            if (
+                self.websocket is not None
+                and self._ws_closed is None
+                and not transport.is_closing()
+            ):
+                transport.write(self.websocket.close_frame(1000, ""))
             transport.close()
 
     def abort(self) -> None:
@@ -182,14 +242,19 @@ async def open_stream(
     timeout: float,
     ssl_context: ssl.SSLContext | None = None,
     server_hostname: str | None = None,
+    websocket: WebSocketOptions | None = None,
+    versions: Sequence[str] = VERSIONS,
 ) -> Stream:
-    """Connect to ``address`` (TCP, then TLS when the scheme asks for it), within ``timeout``
-    seconds for both together. Call on the event loop.
+    """Connect to ``address`` (TCP, then TLS when the scheme asks for it, then the WebSocket
+    upgrade for ``ws``/``wss`` offering the subprotocols of ``versions``), within
+    ``timeout`` seconds for all together. Call on the event loop.
 
     Raises:
-        ConnectTimeout: the TCP connect plus the TLS handshake took longer than ``timeout``.
-        ConnectFailed: refused, unreachable, or the TLS handshake/verification failed.
+        ConnectTimeout: the connect and handshakes took longer than ``timeout``.
+        ConnectFailed: refused, unreachable, the TLS handshake/verification failed, or the
+            WebSocket upgrade was refused (the message names the HTTP status).
     """
+    deadline = time.monotonic() + timeout
     loop = asyncio.get_running_loop()
     what = f"connect to {address.url}"
     context: ssl.SSLContext | None = None
@@ -209,4 +274,49 @@ async def open_stream(
             )
         except asyncio.TimeoutError as exc:  # TimeoutError itself on 3.11+
             raise ConnectTimeout(f"{what}: timed out") from exc
+        if address.use_websocket:
+            try:
+                await _upgrade(stream, address, websocket, versions, deadline)
+            except BaseException:
+                stream.abort()
+                raise
     return stream
+
+
+async def _upgrade(
+    stream: Stream,
+    address: BrokerAddress,
+    options: WebSocketOptions | None,
+    versions: Sequence[str],
+    deadline: float,
+) -> None:
+    """The WebSocket handshake on the connected stream, bounded by ``deadline``; the
+    stream then frames and unframes through the codec (the same one the threaded client
+    uses)."""
+    codec = websocket_client(address, options, versions)
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def answer(data: bytes) -> None:
+        if done.done():
+            return
+        try:
+            if codec.receive_handshake(data):
+                done.set_result(None)
+        except Exception as exc:  # ConnectFailed: refused, not WebSocket, closed
+            done.set_exception(exc)
+
+    def gone(error: BaseException) -> None:
+        answer(b"")  # the end of the stream: the codec says why
+
+    stream.receive(answer, gone, _ignore_writable)
+    stream.write(codec.handshake_request())
+    try:
+        await asyncio.wait_for(done, max(0.0, deadline - time.monotonic()))
+    except asyncio.TimeoutError as exc:
+        raise ConnectTimeout(
+            f"connect to {address.url}: no WebSocket handshake answer in time"
+        ) from exc
+    stream.websocket = codec
+    early = codec.take_early()  # frames behind the 101: none before CONNECT, in practice
+    if early.payload or early.closed is not None:
+        raise ConnectionLost(f"{address.url}: unexpected WebSocket data before CONNECT")

@@ -75,8 +75,9 @@ class Client(ShellBase):
     """A thread-safe STOMP client.
 
     Args:
-        url: ``tcp://host:port``, ``ssl://...``, ``stomp://...``, ``stomp+ssl://...`` or an
-            ActiveMQ failover URI ``failover:(tcp://a:61613,tcp://b:61613)?randomize=false``.
+        url: ``tcp://host:port``, ``ssl://...``, ``stomp://...``, ``stomp+ssl://...``,
+            ``ws://host:port/path``, ``wss://...`` (STOMP over WebSocket) or an ActiveMQ
+            failover URI ``failover:(tcp://a:61613,ws://b:15674/ws)?randomize=false``.
         login: user name.
         passcode: password (never logged or shown in a repr).
         vhost: CONNECT ``host`` header (RabbitMQ vhost, Apollo host name); ``/`` by default.
@@ -89,7 +90,8 @@ class Client(ShellBase):
         **options: any other :class:`~stomp_enterprise.config.ClientConfig` field
             (``dispatch_workers``, ``queue_size``, ``max_backlog_messages``,
             ``max_backlog_bytes``, ``backlog_low_water``, ``max_frame_size``, ``content_length``,
-            ``client_id``, ``connect_headers``, ``heartbeat_tolerance``, ``seed``).
+            ``client_id``, ``connect_headers``, ``heartbeat_tolerance``, ``websocket``,
+            ``seed``).
 
     Every public method may be called from any thread, including from inside a message
     handler or listener, unless its docstring says otherwise.
@@ -240,7 +242,7 @@ class Client(ShellBase):
             write_timeout=timeouts.write,
             **self._transport_options(broker),
         )
-        session = self._new_session()
+        session = self._new_session(transport.stomp_versions(config.versions))
         tracker = self._new_tracker()
         if tracker is not None:
             transport.track(tracker)

@@ -58,6 +58,7 @@ from stomp_enterprise.protocol.session import (
     State,
 )
 from stomp_enterprise.transport.socket import RECV_SIZE, GateClosed, SocketTransport
+from stomp_enterprise.transport.wsconfig import no_connected_hint
 
 if TYPE_CHECKING:
     from stomp_enterprise.client.client import Client
@@ -181,8 +182,13 @@ class Connection:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise ConnectTimeout(f"no CONNECTED from {self.url} within {timeout:g}s")
-            chunk = self.transport.read(min(remaining, _MAX_TICK))
+                websocket = self.transport.websocket
+                hint = no_connected_hint(None if websocket is None else websocket.text)
+                raise ConnectTimeout(f"no CONNECTED from {self.url} within {timeout:g}s{hint}")
+            try:
+                chunk = self.transport.read(min(remaining, _MAX_TICK))
+            except ConnectionLost as exc:  # e.g. a WebSocket close frame: code and reason
+                raise ConnectFailed(f"{exc} (during CONNECT)") from exc
             if chunk is None:
                 continue
             if not chunk:

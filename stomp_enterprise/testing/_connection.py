@@ -28,7 +28,7 @@ import struct
 import threading
 import time
 from collections import deque
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from stomp_enterprise.errors import LocalProtocolError, ProtocolError
 from stomp_enterprise.protocol.frames import Frame, redacted_headers
@@ -37,6 +37,9 @@ from stomp_enterprise.protocol.parser import (
     DEFAULT_MAX_HEADER_LENGTH,
     FrameParser,
 )
+
+if TYPE_CHECKING:
+    from stomp_enterprise.transport.websocket import WebSocketServer
 
 __all__ = ["BrokerConnection", "ConnectionHandler", "FaultState"]
 
@@ -47,6 +50,7 @@ _RECV_SIZE: Final = 65536
 _HEARTBEAT: Final = b"\n"
 _FLUSH_TIMEOUT: Final = 2.0  # bound on flushing the last frames before a close
 _DRAIN_TIME: Final = 0.3  # read (and discard) this long after the last frame, to avoid a RST
+_HANDSHAKE_TIMEOUT: Final = 5.0  # the WebSocket upgrade request must arrive within this
 _IO_ERRORS: Final = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
@@ -86,6 +90,10 @@ class BrokerConnection:
         slow_consumer_timeout: drop the connection when no byte could be written this long.
         heart_beat_grace: close when the client is silent for this many times its promised
             heart-beat interval.
+        websocket: speak STOMP over WebSocket through this server codec (after TLS, if
+            any): the reader answers the upgrade request first; every frame queued is
+            framed as one WebSocket message.
+        websocket_path: the only request path accepted (others get 404); None: any.
     """
 
     def __init__(
@@ -100,8 +108,13 @@ class BrokerConnection:
         ssl_context: ssl.SSLContext | None = None,
         slow_consumer_timeout: float = 10.0,
         heart_beat_grace: float = 2.0,
+        websocket: WebSocketServer | None = None,
+        websocket_path: str | None = None,
     ) -> None:
         self.number = number
+        self.websocket = websocket
+        self._ws_path = websocket_path
+        self._heartbeat = websocket.encode(_HEARTBEAT) if websocket else _HEARTBEAT
         self.address = address
         self.version = "1.0"  # the escaping of what we send; set on CONNECTED
         self.connected = False
@@ -131,6 +144,7 @@ class BrokerConnection:
         self._close_at: float | None = None  # close_later(): when to start finishing
         self._flushed = threading.Event()
         self._closed = threading.Event()  # the reader finished its cleanup
+        self._early = b""  # STOMP bytes that came with the WebSocket upgrade request
         self._reader = threading.Thread(
             target=self._read_loop, name=f"stomp-testing-broker-conn-{number}", daemon=True
         )
@@ -191,12 +205,24 @@ class BrokerConnection:
         self.send_bytes(data)
 
     def send_bytes(self, data: bytes) -> None:
-        """Queue raw bytes for writing (never blocks; any thread)."""
+        """Queue raw STOMP bytes for writing (never blocks; any thread). Over WebSocket they
+        become one message."""
+        if self.websocket is not None:
+            data = self.websocket.encode(data)
+        self._send_wire(data)
+
+    def _send_wire(self, data: bytes) -> None:
         with self._cond:
             if self._finishing or self._aborted.is_set():
                 return
             self._outbound.append((time.monotonic(), data))
             self._cond.notify_all()
+
+    def send_websocket_control(self, wire: bytes) -> None:
+        """Queue a WebSocket control frame (from the connection's codec: ping, close);
+        ignored on a plain connection. Any thread."""
+        if self.websocket is not None:
+            self._send_wire(wire)
 
     def close_after_flush(self, *, drain: float = _DRAIN_TIME) -> None:
         """Stop handling input, write what is queued (bounded), then close. Any thread, but
@@ -246,7 +272,7 @@ class BrokerConnection:
 
     def _read_loop(self) -> None:
         try:
-            if self._tls_handshake():
+            if self._tls_handshake() and self._ws_handshake():
                 self._sock.setblocking(False)
                 self._writer.start()
                 self._read_frames()
@@ -270,11 +296,45 @@ class BrokerConnection:
                 logger.info("conn-%d: TLS handshake failed: %s", self.number, exc)
             return False
 
+    def _ws_handshake(self) -> bool:
+        """Answer the WebSocket upgrade request (blocking, bounded); True when accepted."""
+        codec = self.websocket
+        if codec is None:
+            return True
+        self._sock.settimeout(_POLL)
+        deadline = time.monotonic() + _HANDSHAKE_TIMEOUT
+        answer = None
+        while answer is None:
+            if self._aborted.is_set() or time.monotonic() > deadline:
+                return False
+            try:
+                data = self._sock.recv(_RECV_SIZE)
+            except TimeoutError:
+                continue
+            except OSError:
+                return False
+            answer = codec.receive_handshake(data, path=self._ws_path)
+        response, accepted = answer
+        with contextlib.suppress(OSError):
+            self._sock.sendall(response)
+        if not accepted:
+            logger.info("conn-%d: WebSocket upgrade refused", self.number)
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+            return False
+        logger.debug("conn-%d: WebSocket subprotocol %s", self.number, codec.subprotocol)
+        early = codec.take_early()
+        self._early = early.payload
+        return True
+
     def _read_frames(self) -> None:
         sock = self._sock
         pending = getattr(sock, "pending", None)  # SSLSocket: decrypted bytes already read
         flushed_at: float | None = None
         finish_deadline: float | None = None
+        codec = self.websocket
+        if self._early:
+            self._take(self._early)
         while not self._aborted.is_set():
             now = time.monotonic()
             if self._finishing:
@@ -320,25 +380,41 @@ class BrokerConnection:
             self._last_received = time.monotonic()
             if self._finishing:
                 continue  # draining what the client still sends
-            try:
-                frames = self._parser.feed(data)
-            except ProtocolError as exc:
-                with self._handling:
-                    if not self.finishing:
-                        self._handler._on_protocol_error(self, exc)
-                continue
-            for frame in frames:
-                if logger.isEnabledFor(logging.DEBUG):
+            if codec is not None:
+                received = codec.receive(data)
+                if received.to_send:
+                    self._send_wire(received.to_send)  # a pong, the reply to a close
+                if received.payload:
+                    self._take(received.payload)
+                if received.closed is not None:
                     logger.debug(
-                        "conn-%d >>> %s %s",
-                        self.number,
-                        frame.command,
-                        redacted_headers(frame.raw_headers),
+                        "conn-%d: WebSocket closed: %s", self.number, received.closed.describe()
                     )
-                with self._handling:
-                    if self.finishing:
-                        break
-                    self._handler._on_frame(self, frame)
+                    self.close_after_flush(drain=0.0)
+                continue
+            self._take(data)
+
+    def _take(self, data: bytes) -> None:
+        """Parse STOMP bytes and hand the frames to the broker (reader thread)."""
+        try:
+            frames = self._parser.feed(data)
+        except ProtocolError as exc:
+            with self._handling:
+                if not self.finishing:
+                    self._handler._on_protocol_error(self, exc)
+            return
+        for frame in frames:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "conn-%d >>> %s %s",
+                    self.number,
+                    frame.command,
+                    redacted_headers(frame.raw_headers),
+                )
+            with self._handling:
+                if self.finishing:
+                    break
+                self._handler._on_frame(self, frame)
 
     def _cleanup(self) -> None:
         self._aborted.set()
@@ -401,7 +477,7 @@ class BrokerConnection:
                 if self._send_interval:
                     due = last_write + self._send_interval
                     if due <= now:
-                        return _HEARTBEAT
+                        return self._heartbeat
                     timeout = min(timeout, due - now)
                 self._cond.wait(timeout)
 

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from stomp_enterprise.errors import FrameTooLarge, ProtocolError
 from stomp_enterprise.protocol.constants import SERVER_COMMANDS, VERSIONS
@@ -45,6 +45,9 @@ from stomp_enterprise.testing._destinations import (
     RouterError,
 )
 from stomp_enterprise.testing._handshake import HandshakeError, accept_connect
+
+if TYPE_CHECKING:
+    from stomp_enterprise.transport.websocket import WebSocketServer
 
 __all__ = ["Broker", "ReceivedFrame"]
 
@@ -101,6 +104,16 @@ class Broker:
             the broker has data for it is dropped.
         heart_beat_grace: a client silent for this many times its promised heart-beat
             interval is disconnected.
+        websocket: speak STOMP over WebSocket (:attr:`url` is then ``ws://host:port/ws``,
+            or ``wss://`` with ``ssl_context``): the upgrade is answered with the
+            subprotocol of the highest STOMP version both sides offer (``v12.stomp``...),
+            or none when the client offers none of them (as ActiveMQ does).
+        websocket_path: the request path accepted; any other is answered ``404``.
+        websocket_subprotocols: the subprotocols accepted, preferred first; ``None``: those
+            of ``versions``, highest first; ``()`` accepts the upgrade without one.
+        websocket_text: send text WebSocket messages (binary by default).
+        websocket_ignore_binary: ignore binary WebSocket messages from clients, as ActiveMQ
+            Classic does (a client sending binary then never gets CONNECTED).
 
     Every public method may be called from any thread, including a test's main thread and
     a handler running on a client's thread.
@@ -121,6 +134,11 @@ class Broker:
         dead_letter: str = "/queue/DLQ",
         slow_consumer_timeout: float = 10.0,
         heart_beat_grace: float = 2.0,
+        websocket: bool = False,
+        websocket_path: str = "/ws",
+        websocket_subprotocols: Sequence[str] | None = None,
+        websocket_text: bool = False,
+        websocket_ignore_binary: bool = False,
     ) -> None:
         if not versions or any(v not in VERSIONS for v in versions):
             raise ValueError(f"versions must be a non-empty subset of {sorted(VERSIONS)}")
@@ -140,6 +158,16 @@ class Broker:
         self.name = name
         self.slow_consumer_timeout = slow_consumer_timeout
         self.heart_beat_grace = heart_beat_grace
+        self.websocket = websocket
+        self.websocket_path = websocket_path
+        if websocket_subprotocols is None:
+            websocket_subprotocols = [
+                f"v{version.replace('.', '')}.stomp" for version in sorted(versions, reverse=True)
+            ]
+        self.websocket_subprotocols = tuple(websocket_subprotocols)
+        self.websocket_text = websocket_text
+        self.websocket_ignore_binary = websocket_ignore_binary
+        self._ws_reject: int | None = None
         self._router = Router(
             max_redeliveries=max_redeliveries,
             dead_letter=dead_letter,
@@ -164,9 +192,13 @@ class Broker:
 
     @property
     def url(self) -> str:
-        """``tcp://host:port`` (``ssl://`` with TLS), with the actual port once started."""
-        scheme = "ssl" if self.ssl_context is not None else "tcp"
-        return f"{scheme}://{self.host}:{self.port}"
+        """``tcp://host:port`` (``ssl://`` with TLS; ``ws://host:port/ws`` or ``wss://...``
+        with ``websocket``), with the actual port once started."""
+        tls = self.ssl_context is not None
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.websocket:
+            return f"{'wss' if tls else 'ws'}://{host}:{self.port}{self.websocket_path}"
+        return f"{'ssl' if tls else 'tcp'}://{host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -474,6 +506,50 @@ class Broker:
         for conn in connections:
             self._send_error(conn, message, body=body, close=close)
 
+    def reject_websocket(self, status: int | None = 401) -> None:
+        """Answer new WebSocket upgrade requests with HTTP ``status`` instead of 101 (a
+        proxy's 502, a 401 without the right ``Authorization``); ``None`` turns it off.
+        Any thread."""
+        with self._lock:
+            self._ws_reject = status
+
+    def ping_websocket(self, data: bytes = b"ping") -> None:
+        """Send a WebSocket ping to every WebSocket connection (the client must answer with
+        a pong: see :meth:`websocket_pongs`). Any thread."""
+        for conn, codec in self._websocket_connections():
+            conn.send_websocket_control(codec.ping_frame(data))
+
+    def websocket_pongs(self) -> int:
+        """Pongs received so far on the current WebSocket connections. Any thread."""
+        return sum(codec.pongs_received for _, codec in self._websocket_connections())
+
+    def websocket_requests(self) -> list[dict[str, str]]:
+        """The upgrade request headers (lower-case names) of the current WebSocket
+        connections, oldest first. Any thread."""
+        return [
+            {name.lower(): value for name, value in codec.request.headers.raw_items()}
+            for _, codec in self._websocket_connections()
+            if codec.request is not None
+        ]
+
+    def websocket_messages(self) -> tuple[int, int]:
+        """``(text, binary)``: data messages received so far on the current WebSocket
+        connections. Any thread."""
+        codecs = [codec for _, codec in self._websocket_connections()]
+        return sum(c.text_messages for c in codecs), sum(c.binary_messages for c in codecs)
+
+    def close_websocket(self, code: int = 1001, reason: str = "going away") -> None:
+        """Send a WebSocket close frame with ``code`` and ``reason`` to every WebSocket
+        connection, then close them. Any thread."""
+        for conn, codec in self._websocket_connections():
+            conn.send_websocket_control(codec.close_frame(code, reason))
+            conn.close_after_flush()
+
+    def _websocket_connections(self) -> list[tuple[BrokerConnection, WebSocketServer]]:
+        with self._lock:
+            connections = list(self._connections.values())
+        return [(c, c.websocket) for c in connections if c.websocket is not None]
+
     # ------------------------------------------------------------ acceptor thread
 
     def _accept_loop(self) -> None:
@@ -503,6 +579,16 @@ class Broker:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 number = next(self._numbers)
+                codec = None
+                if self.websocket:
+                    from stomp_enterprise.transport.websocket import WebSocketServer
+
+                    codec = WebSocketServer(
+                        self.websocket_subprotocols,
+                        text=self.websocket_text,
+                        reject=self._ws_reject,
+                        ignore_binary=self.websocket_ignore_binary,
+                    )
                 conn = BrokerConnection(
                     number,
                     sock,
@@ -513,6 +599,8 @@ class Broker:
                     ssl_context=self.ssl_context,
                     slow_consumer_timeout=self.slow_consumer_timeout,
                     heart_beat_grace=self.heart_beat_grace,
+                    websocket=codec,
+                    websocket_path=self.websocket_path,
                 )
                 self._connections[number] = conn
             logger.info("conn-%d: accepted from %s:%d", number, *address[:2])

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from stomp_enterprise.transport.socket import SocketTransport, map_socket_errors, open_transport
 from stomp_enterprise.transport.tls import TlsOptions, make_ssl_context
+from stomp_enterprise.transport.wsconfig import WebSocketOptions
 
 __all__ = [
     "SocketTransport",
     "TlsOptions",
+    "WebSocketOptions",
     "make_ssl_context",
     "map_socket_errors",
     "open_transport",

@@ -12,9 +12,10 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from threading import get_ident
+from typing import TYPE_CHECKING
 
 from stomp_enterprise.core.outbox import SendTracker
 from stomp_enterprise.errors import (
@@ -23,9 +24,20 @@ from stomp_enterprise.errors import (
     ConnectTimeout,
     StompConnectionError,
 )
+from stomp_enterprise.protocol.constants import VERSIONS
 from stomp_enterprise.protocol.failover import BrokerAddress
+from stomp_enterprise.transport.wsconfig import WebSocketOptions
 
-__all__ = ["GateClosed", "SocketTransport", "map_socket_errors", "open_transport"]
+if TYPE_CHECKING:
+    from stomp_enterprise.transport.websocket import WebSocketClient, WebSocketInput
+
+__all__ = [
+    "GateClosed",
+    "SocketTransport",
+    "map_socket_errors",
+    "open_transport",
+    "websocket_client",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +86,21 @@ def open_transport(
     write_timeout: float,
     ssl_context: ssl.SSLContext | None = None,
     server_hostname: str | None = None,
+    websocket: WebSocketOptions | None = None,
+    versions: Sequence[str] = VERSIONS,
 ) -> SocketTransport:
-    """Connect to ``address`` (TCP, then TLS when the scheme asks for it).
+    """Connect to ``address`` (TCP, then TLS when the scheme asks for it, then the
+    WebSocket upgrade for ``ws``/``wss``, offering the subprotocols of ``versions``).
 
-    ``connect_timeout`` bounds the TCP connect and the TLS handshake *together*: a server
-    that accepts the TCP connection and never completes the handshake (or trickles it) is
-    given up at the deadline. Call from the connecting thread.
+    ``connect_timeout`` bounds the TCP connect, the TLS handshake and the WebSocket
+    upgrade *together*: a server that accepts the TCP connection and never completes a
+    handshake (or trickles it) is given up at the deadline. Call from the connecting
+    thread.
 
     Raises:
-        ConnectTimeout: TCP connect plus the TLS handshake took longer than
-            ``connect_timeout``.
-        ConnectFailed: refused, unreachable, or the TLS handshake/verification failed.
+        ConnectTimeout: the connect and handshakes took longer than ``connect_timeout``.
+        ConnectFailed: refused, unreachable, the TLS handshake/verification failed, or the
+            WebSocket upgrade was refused (the message names the HTTP status).
     """
     deadline = time.monotonic() + connect_timeout
     with map_socket_errors(f"connect to {address.url}", connecting=True):
@@ -103,11 +119,54 @@ def open_transport(
                 sock = ssl_context.wrap_socket(
                     sock, server_hostname=server_hostname or address.host
                 )
+            codec = None
+            if address.use_websocket:
+                codec = _upgrade(sock, address, websocket, versions, deadline)
             sock.settimeout(write_timeout)
         except BaseException:
             sock.close()
             raise
-    return SocketTransport(sock, address, write_timeout=write_timeout)
+    return SocketTransport(sock, address, write_timeout=write_timeout, websocket=codec)
+
+
+def websocket_client(
+    address: BrokerAddress, options: WebSocketOptions | None, versions: Sequence[str]
+) -> WebSocketClient:
+    """The client codec for a ``ws``/``wss`` broker (both clients' transports use it)."""
+    from stomp_enterprise.transport.websocket import WebSocketClient
+
+    options = options or WebSocketOptions()
+    return WebSocketClient(
+        address.host,
+        address.port,
+        secure=address.use_ssl,
+        resource=address.resource,
+        versions=versions,
+        extra_headers=options.plain_headers(),
+        text=options.text,
+        pack=options.pack,
+        url=address.url,
+    )
+
+
+def _upgrade(
+    sock: socket.socket,
+    address: BrokerAddress,
+    options: WebSocketOptions | None,
+    versions: Sequence[str],
+    deadline: float,
+) -> WebSocketClient:
+    """The WebSocket handshake on the connected (blocking) socket, bounded by ``deadline``."""
+    codec = websocket_client(address, options, versions)
+    sock.sendall(codec.handshake_request())
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no WebSocket handshake answer in time")
+        sock.settimeout(remaining)
+        if codec.receive_handshake(sock.recv(RECV_SIZE)):
+            log.debug("%s: WebSocket subprotocol %s", address.url, codec.subprotocol)
+            return codec
 
 
 class GateClosed(Exception):
@@ -134,9 +193,16 @@ class SocketTransport:
         *,
         max_buffer: int = MAX_BUFFER,
         write_timeout: float = 30.0,
+        websocket: WebSocketClient | None = None,
     ) -> None:
         self._sock = sock
         self.address = address
+        #: STOMP over WebSocket: the codec (after its handshake) that frames every write and
+        #: unwraps every read; None for plain STOMP over TCP/TLS.
+        self.websocket = websocket
+        self._control: list[bytes] = []  # WebSocket control frames (pongs) for the next write
+        self._ws_payload = b""  # STOMP bytes decoded before a close, for the next read()
+        self._ws_closed: ConnectionLost | None = None  # the peer's close, raised after them
         self.last_read = self.last_write = time.monotonic()
         self._closed = False
         self._tls = isinstance(sock, ssl.SSLSocket)
@@ -189,6 +255,16 @@ class SocketTransport:
         # the room left in the cache (queued frames are on their way into it)
         self._limit = max_buffer
         self._progress = 0  # bytes of the piece being written that got out (see _write)
+        if websocket is not None:  # frames that came with the handshake response
+            self._ws_input(websocket.take_early())
+
+    def stomp_versions(self, versions: Sequence[str]) -> tuple[str, ...]:
+        """The STOMP versions to offer in CONNECT on this connection: over WebSocket the
+        one of the subprotocol the server accepted (all of ``versions`` when it accepted
+        none); otherwise ``versions``. Any thread."""
+        if self.websocket is None:
+            return tuple(versions)
+        return self.websocket.stomp_versions()
 
     @property
     def closed(self) -> bool:
@@ -251,7 +327,7 @@ class SocketTransport:
                 if remaining <= 0:
                     break
                 self._idle.wait(remaining)
-            frames = self._unsent + self._out
+            frames = [frame for frame in (*self._unsent, *self._out) if frame]
             self._unsent = []
             self._out = []
             self._out_size = 0
@@ -316,7 +392,8 @@ class SocketTransport:
             raise ConnectionLost(f"connection to {self.address.url} is closed")
         try:
             with map_socket_errors(f"write to {self.address.url}"):
-                self._write(data)  # TLS: bounded by the write timeout (see _send_tls)
+                # TLS: bounded by the write timeout (see _send_tls)
+                self._write(data if self.websocket is None else b"".join(self._framed([data])))
         except ConnectionLost:
             self.close()  # a partial write leaves a cut frame: the stream is unusable
             raise
@@ -528,30 +605,34 @@ class SocketTransport:
             with self._queue_lock:  # the reader confirms (under this lock) at any time
                 mark = tracker.prepare(batch, size, time.monotonic())
         start = 0  # the first frame of the piece being written
+        wire = batch
+        if self.websocket is not None:  # whole frames per message: a cut one delivers none
+            wire = self._framed(batch)
+            size = sum(map(len, wire))
         try:
             with map_socket_errors(f"write to {self.address.url}"):
-                if len(batch) == 1:
-                    self._write(batch[0])
+                if len(wire) == 1:
+                    self._write(wire[0])
                 elif size <= WRITE_CHUNK:
-                    self._write(b"".join(batch))
+                    self._write(b"".join(wire))
                 else:
                     # Joined in bounded pieces: a multi-megabyte join is freshly mapped
                     # memory (a page fault per 4 KiB) and holds the GIL for the whole copy;
                     # a reused 256 KiB piece is neither.
                     total = 0
-                    for index, frame in enumerate(batch, 1):
+                    for index, frame in enumerate(wire, 1):
                         total += len(frame)
                         if total >= WRITE_CHUNK:
-                            self._write(b"".join(batch[start:index]))
+                            self._write(b"".join(wire[start:index]))
                             start, total = index, 0
-                    if start < len(batch):
-                        self._write(b"".join(batch[start:]))
+                    if start < len(wire):
+                        self._write(b"".join(wire[start:]))
         except ConnectionLost as exc:
             # frames written completely: the pieces before, and those of the failed piece
             # that fit in the bytes it got out (a frame cut in the middle is not)
             done, written = start, self._progress
-            while done < len(batch) and len(batch[done]) <= written:
-                written -= len(batch[done])
+            while done < len(wire) and len(wire[done]) <= written:
+                written -= len(wire[done])
                 done += 1
             with self._cond:
                 first = self._error is None
@@ -575,7 +656,9 @@ class SocketTransport:
 
     def _write(self, data: bytes) -> None:
         """Write all of ``data``; ``_progress`` counts the bytes that got out (so that after
-        a failure the frames written completely are known)."""
+        a failure the frames written completely are known).
+
+        Over WebSocket ``data`` is already framed (see :meth:`_framed`)."""
         self._progress = 0
         nb = self._nb
         if nb is not None:  # a kernel socket may be read and written at once
@@ -635,6 +718,8 @@ class SocketTransport:
         Raises:
             ConnectionLost: the socket failed.
         """
+        if self._ws_payload or self._ws_closed is not None:
+            return self._ws_pending()
         sock = self._sock
         lock = self._io_lock
         with map_socket_errors(f"read from {self.address.url}"):
@@ -659,8 +744,64 @@ class SocketTransport:
                     return b""
                 raise
         if data:
-            self.last_read = time.monotonic()
-        return data
+            self.last_read = time.monotonic()  # liveness: every byte, control frames too
+        if self.websocket is None or not data:
+            return data  # EOF: a close frame before it was reported by an earlier read
+        self._ws_input(self.websocket.receive(data))
+        if self._ws_payload or self._ws_closed is not None:
+            return self._ws_pending()
+        return None
+
+    # ------------------------------------------------------------ WebSocket
+
+    def _framed(self, frames: list[bytes]) -> list[bytes]:
+        """WebSocket: the frames as messages (see :meth:`WebSocketClient.wire`), pending
+        control frames (pongs) ahead of the first."""
+        assert self.websocket is not None
+        wire = self.websocket.wire(frames)
+        if self._control:
+            with self._queue_lock:
+                control, self._control = self._control, []
+            wire[0] = b"".join((*control, wire[0]))
+        return wire
+
+    def _ws_input(self, received: WebSocketInput) -> None:
+        """Keep what the codec decoded (reader thread); queue its control frames."""
+        if received.payload:
+            self._ws_payload += received.payload
+        if received.to_send:
+            self.send_control(received.to_send)
+        closed = received.closed
+        if closed is not None and self._ws_closed is None:
+            self._ws_closed = ConnectionLost(
+                f"{self.address.url} closed the WebSocket: {closed.describe()}"
+            )
+
+    def _ws_pending(self) -> bytes:
+        """The STOMP bytes decoded so far; once they are handed out, the peer's close."""
+        payload = self._ws_payload
+        if payload:
+            self._ws_payload = b""
+            return payload
+        assert self._ws_closed is not None
+        raise self._ws_closed
+
+    def send_control(self, wire: bytes) -> None:
+        """Write WebSocket control frame bytes (a pong, a close) ahead of the next data
+        (any thread; never blocks the caller on the socket): before :meth:`start_writer`
+        at once, afterwards by whichever thread writes next, which an empty entry in the
+        queue guarantees."""
+        with self._cond:
+            if self._closed or self._error is not None:
+                return
+            self._control.append(wire)
+            if self._writer is not None:
+                self._out.append(b"")
+                if not self._writing and not self._woken:
+                    self._woken = True
+                    self._cond.notify()
+                return
+        self._send_now(b"")
 
     def close(self, join_timeout: float = 5.0) -> None:
         """Shut the socket down, close it and join the writer (idempotent, never raises;
@@ -674,10 +815,22 @@ class SocketTransport:
             self._stalled = False
             self._cond.notify_all()
             self._idle.notify_all()
+            goodbye = self.websocket is not None and self._error is None and not self._writing
+        if goodbye:
+            self._say_goodbye()
         self._close_socket()
         writer = self._writer
         if writer is not None and writer is not threading.current_thread():
             writer.join(join_timeout)
+
+    def _say_goodbye(self) -> None:
+        """WebSocket: write a close frame (code 1000) if the socket takes it at once."""
+        assert self.websocket is not None
+        wire = self.websocket.close_frame(1000, "")
+        handle = self._nb or self._sock  # both non-blocking here (see __init__)
+        guard: AbstractContextManager[object] = self._io_lock or nullcontext()
+        with suppress(OSError, ssl.SSLError), guard:
+            handle.send(wire)
 
     def _close_socket(self) -> None:
         with suppress(OSError):

@@ -12,13 +12,18 @@ URI forms accepted by :func:`parse_uri` (surrounding whitespace is ignored):
 * ``failover:tcp://h1:61613,tcp://h2:61613?randomize=false`` (ActiveMQ, no parentheses). In
   this form the first ``?`` starts the *failover* options, so brokers cannot carry their own
   options; use the parenthesized form for that.
+* ``ws://host[:port][/path][?query]`` and ``wss://...`` members (STOMP over WebSocket) may
+  stand alone or mix with the others, e.g. ``failover:(tcp://h1:61613,wss://h2/ws)``; their
+  path and query are the HTTP request target (:attr:`BrokerAddress.resource`), not options.
 * Failover options separated by ``&`` (ActiveMQ) or ``,`` (stompest), or a mix of both. The
   value of ``priorityURIs`` is itself a comma-separated list of broker URIs.
-* A single ``tcp://``, ``ssl://``, ``stomp://`` or ``stomp+ssl://`` URI. It gets the default
+* A single ``tcp://``, ``ssl://``, ``stomp://``, ``stomp+ssl://``, ``ws://`` or ``wss://``
+  URI. It gets the default
   policy except ``maxReconnectAttempts=0`` and ``startupMaxReconnectAttempts=0``: one
   connection try and no reconnect (wrap it in ``failover:(...)`` to get retries).
 
-Broker ports are optional: 61613 for ``tcp``/``stomp`` and 61614 for ``ssl``/``stomp+ssl``.
+Broker ports are optional: 61613 for ``tcp``/``stomp``, 61614 for ``ssl``/``stomp+ssl``, 80
+for ``ws`` and 443 for ``wss``.
 
 Attempt counting (:meth:`ReconnectSchedule.attempts`) follows ActiveMQ's ``FailoverTransport``
 code, which counts *passes* over the whole broker list, not single broker tries:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final, Literal, NoReturn
 from urllib.parse import quote, unquote
 
@@ -20,10 +20,10 @@ from pydantic import (
 
 from stomp_enterprise.errors import ConfigError
 
-Scheme = Literal["tcp", "ssl", "stomp", "stomp+ssl"]
+Scheme = Literal["tcp", "ssl", "stomp", "stomp+ssl", "ws", "wss"]
 
 #: The broker URI schemes understood, in the order listed in error messages.
-SCHEMES: Final[tuple[Scheme, ...]] = ("tcp", "ssl", "stomp", "stomp+ssl")
+SCHEMES: Final[tuple[Scheme, ...]] = ("tcp", "ssl", "stomp", "stomp+ssl", "ws", "wss")
 
 #: The port used when a broker URI does not give one.
 DEFAULT_PORTS: Final[Mapping[str, int]] = {
@@ -31,9 +31,12 @@ DEFAULT_PORTS: Final[Mapping[str, int]] = {
     "stomp": 61613,
     "ssl": 61614,
     "stomp+ssl": 61614,
+    "ws": 80,
+    "wss": 443,
 }
 
-_SSL_SCHEMES: Final = frozenset({"ssl", "stomp+ssl"})
+_SSL_SCHEMES: Final = frozenset({"ssl", "stomp+ssl", "wss"})
+_WEBSOCKET_SCHEMES: Final = frozenset({"ws", "wss"})
 _HOSTNAME_RE: Final = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 _DIGITS_RE: Final = re.compile(r"[0-9]+")
 
@@ -140,13 +143,18 @@ class BrokerAddress(BaseModel):
     Construct it directly or with :meth:`parse`. Every invalid input raises
     :class:`~stomp_enterprise.errors.ConfigError`. When ``port`` is omitted it defaults to
     :data:`DEFAULT_PORTS` for the scheme (61613 for ``tcp``/``stomp``, 61614 for
-    ``ssl``/``stomp+ssl``). Do not mutate :attr:`options`.
+    ``ssl``/``stomp+ssl``, 80 for ``ws`` and 443 for ``wss``). Do not mutate :attr:`options`.
 
     Attributes:
-        scheme: ``"tcp"``, ``"ssl"``, ``"stomp"`` or ``"stomp+ssl"`` (case-insensitive input).
+        scheme: ``"tcp"``, ``"ssl"``, ``"stomp"``, ``"stomp+ssl"``, ``"ws"`` or ``"wss"``
+            (STOMP over WebSocket, ``wss`` over TLS); case-insensitive input.
         host: hostname (lower-cased) or IPv6 address (compressed, without brackets).
         port: TCP port, 1..65535.
-        options: per-broker query options (``?transport.x=y``), kept but not interpreted.
+        options: per-broker query options (``?transport.x=y``), kept but not interpreted
+            (``tcp``/``ssl``/``stomp``/``stomp+ssl`` only).
+        resource: ``ws``/``wss`` only: the HTTP request target, path and query as given
+            (``"/ws"``, ``"/stomp?token=..."``); ``"/"`` when the URI has none. Its query is
+            never shown in :attr:`url` (it may carry a token).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -155,6 +163,7 @@ class BrokerAddress(BaseModel):
     host: str
     port: int
     options: dict[str, str] = Field(default_factory=dict)
+    resource: str = ""
 
     def __init__(self, **data: Any) -> None:
         """Validate the fields.
@@ -169,7 +178,8 @@ class BrokerAddress(BaseModel):
 
     def __hash__(self) -> int:
         """Hash on every field (``options`` as a sorted tuple)."""
-        return hash((self.scheme, self.host, self.port, tuple(sorted(self.options.items()))))
+        options = tuple(sorted(self.options.items()))
+        return hash((self.scheme, self.host, self.port, options, self.resource))
 
     @model_validator(mode="before")
     @classmethod
@@ -190,6 +200,35 @@ class BrokerAddress(BaseModel):
             part="scheme",
             value=value,
         )
+
+    @model_validator(mode="after")
+    def _check_resource(self) -> BrokerAddress:
+        if self.scheme in _WEBSOCKET_SCHEMES:
+            if not self.resource:
+                object.__setattr__(self, "resource", "/")
+            elif not self.resource.startswith("/") or any(
+                c.isspace() or not c.isprintable() for c in self.resource
+            ):
+                raise ConfigError(
+                    "invalid WebSocket resource: must start with '/' and hold no spaces or "
+                    "control characters",
+                    part="path",
+                    value=self.resource,
+                )
+            if self.options:
+                raise ConfigError(
+                    "ws:// and wss:// brokers take no per-broker options (their query is "
+                    "sent to the server as part of the request)",
+                    part="options",
+                    value=self.options,
+                )
+        elif self.resource:
+            raise ConfigError(
+                f"a path is only allowed for ws:// and wss:// brokers, not {self.scheme}://",
+                part="path",
+                value=self.resource,
+            )
+        return self
 
     @field_validator("host", mode="before")
     @classmethod
@@ -245,17 +284,35 @@ class BrokerAddress(BaseModel):
         """Whether the connection is TLS (``ssl`` and ``stomp+ssl``)."""
         return self.scheme in _SSL_SCHEMES
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The fields, with a WebSocket query (it may hold a token) shown as ``?***``."""
+        for name, value in super().__repr_args__():
+            if name == "resource" and "?" in value:
+                value = value.partition("?")[0] + "?***"
+            yield name, value
+
+    @property
+    def use_websocket(self) -> bool:
+        """Whether STOMP goes over WebSocket (``ws`` and ``wss``)."""
+        return self.scheme in _WEBSOCKET_SCHEMES
+
     @property
     def url(self) -> str:
-        """The normalized address, without options, e.g. ``tcp://[::1]:61613``."""
+        """The normalized address, without options (nor a WebSocket query), e.g.
+        ``tcp://[::1]:61613`` or ``ws://h:15674/ws``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
+        path = self.resource.partition("?")[0]
+        return f"{self.scheme}://{host}:{self.port}{path if path != '/' else ''}"
 
     def to_uri(self) -> str:
-        """Return :attr:`url` plus the percent-encoded options; :meth:`parse` reverses it.
+        """Return :attr:`url` plus the percent-encoded options (a WebSocket URI's query as
+        given); :meth:`parse` reverses it.
 
         Any thread (addresses are immutable).
         """
+        if self.resource:
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            return f"{self.scheme}://{host}:{self.port}{self.resource}"
         if not self.options:
             return self.url
         query = "&".join(
@@ -265,7 +322,8 @@ class BrokerAddress(BaseModel):
 
     @classmethod
     def parse(cls, uri: str) -> BrokerAddress:
-        """Parse ``scheme://host[:port][/][?name=value&...]``.
+        """Parse ``scheme://host[:port][/][?name=value&...]``, or for ``ws``/``wss``
+        ``scheme://host[:port][/path][?query]`` (path and query kept in :attr:`resource`).
 
         Any thread (a pure function).
 
@@ -304,7 +362,12 @@ class BrokerAddress(BaseModel):
                 part="fragment",
                 value=uri,
             )
-        authority, has_query, query = rest.partition("?")
+        websocket = scheme.lower() in _WEBSOCKET_SCHEMES
+        if websocket:  # path and query are the request target, not options
+            cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+            authority, resource = rest[:cut], rest[cut:]
+        else:
+            authority, has_query, query = rest.partition("?")
         if "@" in authority:  # before the path check: a password may hold a '/'
             raise ConfigError(
                 f"invalid broker URI {uri!r}: user information ('user@host') is not supported; "
@@ -312,15 +375,22 @@ class BrokerAddress(BaseModel):
                 part="host",
                 value=uri,
             )
-        authority, _, path = authority.partition("/")
-        if path:
-            raise ConfigError(
-                f"invalid broker URI {uri!r}: unexpected path '/{path}'", part="path", value=uri
-            )
+        if not websocket:
+            authority, _, path = authority.partition("/")
+            if path:
+                raise ConfigError(
+                    f"invalid broker URI {uri!r}: unexpected path '/{path}' (a path is only "
+                    "allowed for ws:// and wss:// brokers)",
+                    part="path",
+                    value=uri,
+                )
         try:
             host, port = _split_authority(authority)
-            options = _parse_broker_query(query) if has_query else {}
-            data: dict[str, object] = {"scheme": scheme, "host": host, "options": options}
+            data: dict[str, object] = {"scheme": scheme, "host": host}
+            if websocket:
+                data["resource"] = "/" + resource if resource.startswith("?") else resource
+            else:
+                data["options"] = _parse_broker_query(query) if has_query else {}
             if port is not None:
                 data["port"] = port
             return cls(**data)
