@@ -228,11 +228,12 @@ def render(json_path: Path) -> list[Path]:
     return written
 
 
-def markdown(json_path: Path, docs_dir: Path) -> list[str]:
-    """Markdown lines showing the charts of ``json_path`` (paths relative to ``docs_dir``)."""
+def markdown(json_path: Path, docs_dir: Path, level: int = 2) -> list[str]:
+    """Markdown lines showing the charts of ``json_path`` (paths relative to ``docs_dir``),
+    under a heading of ``level`` (its brokers one level below)."""
     data = json.loads(json_path.read_text(encoding="utf-8"))
     lines = [
-        "## Charts",
+        "#" * level + " Charts",
         "",
         f"Drawn by `python -m benchmarks.charts` from [`{json_path.name}`]"
         f"({json_path.relative_to(docs_dir).as_posix()}), the JSON of the run whose exact "
@@ -240,7 +241,7 @@ def markdown(json_path: Path, docs_dir: Path) -> list[str]:
         "",
     ]
     for broker, info in data["brokers"].items():
-        lines += [f"### {broker} {info.get('version', '')}".rstrip(), ""]
+        lines += [f"{'#' * (level + 1)} {broker} {info.get('version', '')}".rstrip(), ""]
         for kind in KINDS:
             path = chart_path(json_path, broker, kind)
             if path.exists():

@@ -1095,7 +1095,12 @@ def write_report_docs(
 ) -> None:
     """``--write-docs``: the whole page (threaded run) or its asyncio section."""
     if cfg.asyncio:
-        write_aio_docs(path, aio_doc_block(env, specs, summaries, cfg, command, skipped))
+        block = aio_doc_block(env, specs, summaries, cfg, command, skipped)
+        chart_data = path.parent / "bench" / f"{chart_name(cfg)}.json"
+        if chart_data.exists():  # the asyncio run's charts, above its tables
+            shown = "\n".join(charts.markdown(chart_data, path.parent, level=3))
+            block = block.replace("### Environment", f"{shown}\n### Environment", 1)
+        write_aio_docs(path, block)
     else:
         write_docs(path, env, specs, summaries, cfg, command, skipped)
 
