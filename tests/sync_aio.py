@@ -384,9 +384,6 @@ def _is_async(fn: Any) -> bool:
 AIO_KNOWN_BUGS: dict[str, str] = {
     "test_a_broker_that_stops_reading_fails_the_writer_within_the_write_timeout": "a write "
     "stuck for timeouts.write does not end the connection (no 'disconnected' event)",
-    "test_frames_pending_at_close_are_delivered_or_reported": "disconnect() with sends queued "
-    "behind a silent broker: some send()s that returned are neither stored by the broker nor "
-    "counted as undelivered (lost without a word)",
 }
 
 

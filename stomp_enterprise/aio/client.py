@@ -569,7 +569,9 @@ class Client(ShellBase):
             unsent = await connection.close(left())
             if unsent:
                 self._report_undelivered(
-                    unsent, ConnectionLost(f"connection to {connection.url} closed")
+                    unsent,
+                    ConnectionLost(f"connection to {connection.url} closed"),
+                    receipted=connection.ended,
                 )
         for task in (self._reconnect_task, self._priority_task):
             if task is not None and task is not current and not task.done():

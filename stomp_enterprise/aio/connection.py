@@ -91,6 +91,8 @@ class Connection:
         # receipt id -> the future its RECEIPT resolves; the bytes of receipted SENDs,
         # carried to the next connection with their future when this one is lost first
         self.receipts: Receipts[asyncio.Future[Frame]] = Receipts()
+        #: the receipts failed by the close (their senders were told: not undelivered)
+        self.ended: Receipts[asyncio.Future[Frame]] = Receipts()
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._flush_handle: asyncio.Handle | None = None
@@ -245,7 +247,7 @@ class Connection:
                     return
             mark = tracker.prepare(batch, size, time.monotonic())
         try:
-            stream.write(b"".join(batch))
+            stream.write(b"".join(batch), batch)
         except ConnectionLost as exc:
             self._out[:0] = batch
             self.lost(exc)
@@ -498,7 +500,9 @@ class Connection:
         log.warning("connection to %s lost: %s", self.url, error)
         self._stop_heartbeats()
         self.stream.abort()
-        unsent, self._out = self._out, []
+        # the SENDs the transport still buffered (with tracking: in the cache already)
+        unwritten = self.stream.take_unwritten() if self.tracker is None else []
+        unsent, self._out = [*unwritten, *self._out], []
         self._out_bytes = 0
         self._room.set()
         cached = self.tracker.take() if self.tracker is not None else []
@@ -509,11 +513,13 @@ class Connection:
         self._client._connection_lost(self, error)
 
     def _end(self, error: ConnectionLost) -> None:
-        """Closing: fail every pending receipt with ``error`` at once (nothing more comes)."""
+        """Closing: fail every pending receipt with ``error`` at once (nothing more comes);
+        they are kept in :attr:`ended` (their senders were told)."""
         self.alive = False
         self.session.reset()
         self._stop_heartbeats()
         receipts = self.receipts.take()
+        self.ended.update(receipts)
         self._room.set()
         for future in receipts.waiters():
             if not future.done():
@@ -526,7 +532,9 @@ class Connection:
 
     async def close(self, timeout: float) -> list[bytes]:
         """Write what is queued, close the stream and wait (bounded) until it is gone.
-        Returns the SENDs that could not be written (the caller reports them)."""
+        Returns the SENDs that could not be written, those the event loop's transport
+        still buffered when it was aborted included (the caller reports them, but for
+        the receipted ones in :attr:`ended`)."""
         self.closing = True
         if self._flush_handle is not None:
             self._flush_handle.cancel()
@@ -538,6 +546,7 @@ class Connection:
         task = self._heartbeat_task
         if task is not None and task is not asyncio.current_task():
             await asyncio.gather(task, return_exceptions=True)
+        unsent[:0] = self.stream.take_unwritten()
         return [frame for frame in unsent if carries_over(frame)]
 
     def __repr__(self) -> str:

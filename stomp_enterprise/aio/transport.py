@@ -13,6 +13,14 @@ buffer above/below its high/low water marks) clear/set :attr:`Stream.writable`; 
 connection stops handing bytes over while it is clear. Read flow control:
 :meth:`Stream.pause_reading` stops ``data_received`` (TCP pushes back on the broker).
 
+Unwritten frames: the event loop's transport buffers what the socket did not take yet and
+drops that buffer on :meth:`Stream.abort` (or a socket error). :meth:`Stream.write` keeps
+the frames of each write while they may still sit in that buffer (the buffer is FIFO:
+its size says how many of the last bytes handed over are not written), and
+:meth:`Stream.take_unwritten` gives back, after the end, the frames not completely
+written (a frame cut in the middle counts whole), as the threaded transport's
+``take_unsent``: nothing handed over is lost without a word.
+
 Everything here runs on the event loop's thread.
 """
 
@@ -22,7 +30,8 @@ import asyncio
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from stomp_enterprise.errors import ConnectionLost, ConnectTimeout
@@ -68,8 +77,12 @@ class Stream(asyncio.Protocol):
         self.writable = asyncio.Event()
         self.writable.set()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.written = 0  #: bytes handed to the transport (diagnostics)
+        self.written = 0  #: bytes handed to the transport
         self.reading_paused = False
+        # (offset in ``written`` where the write ends, its frames) of the writes that may
+        # still be in the transport's buffer, oldest first
+        self._buffered: deque[tuple[int, Sequence[bytes]]] = deque()
+        self._unwritten: list[bytes] | None = None  # set once, at the end
 
     # ------------------------------------------------------------ asyncio.Protocol
 
@@ -92,6 +105,9 @@ class Stream(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The loop: the connection is gone (``exc`` None: closed by EOF or by us)."""
+        if exc is None and self._unwritten is None:
+            self._unwritten = []  # a graceful close wrote the whole buffer first
+        self._end_buffer(None)  # a socket error: what was not seen written is unwritten
         self._transport = None
         self.writable.set()  # wake writers: they then see the loss
         if not self.closed.done():
@@ -109,6 +125,7 @@ class Stream(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         """The loop: its write buffer drained below the low-water mark."""
+        self._trim()
         self.writable.set()
         self._on_writable()
 
@@ -129,8 +146,14 @@ class Stream(asyncio.Protocol):
         self._on_close = on_close
         self._on_writable = on_writable
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, frames: Sequence[bytes] = ()) -> None:
         """Hand ``data`` to the event loop's transport (never blocks).
+
+        Args:
+            data: the bytes.
+            frames: the frames ``data`` joins, in order (kept while they may be in the
+                transport's buffer, for :meth:`take_unwritten`); empty for bytes nobody
+                must hear about (a heart-beat, CONNECT).
 
         Raises:
             ConnectionLost: the connection is closed.
@@ -141,6 +164,44 @@ class Stream(asyncio.Protocol):
         transport.write(data)
         self.written += len(data)
         self.last_write = time.monotonic()
+        if transport.get_write_buffer_size():
+            if frames:
+                self._buffered.append((self.written, frames))
+            self._trim()
+        elif self._buffered:
+            self._buffered.clear()  # the socket took everything
+
+    def _trim(self) -> None:
+        """Forget the writes the socket took completely."""
+        transport = self._transport
+        buffered = self._buffered
+        if transport is None or not buffered:
+            return
+        done = self.written - transport.get_write_buffer_size()
+        while buffered and buffered[0][0] <= done:
+            buffered.popleft()
+
+    def _end_buffer(self, pending: int | None) -> None:
+        """Record, once, the frames that did not reach the socket: the last ``pending``
+        bytes handed over (None: every write not yet seen taken by the socket)."""
+        if self._unwritten is not None:
+            return
+        buffered, self._buffered = self._buffered, deque()
+        done = self.written - pending if pending is not None else -1
+        unwritten: list[bytes] = []
+        for end, frames in buffered:
+            start = end - sum(map(len, frames))
+            for frame in frames:
+                start += len(frame)
+                if start > done:  # not completely written
+                    unwritten.append(frame)
+        self._unwritten = unwritten
+
+    def take_unwritten(self) -> list[bytes]:
+        """Once the stream ended: the frames handed to :meth:`write` that were not
+        completely written, in order (afterwards: none)."""
+        unwritten, self._unwritten = self._unwritten or [], []
+        return unwritten
 
     def pause_reading(self) -> None:
         """Stop reading the socket (the consume backlog is full). Idempotent."""
@@ -163,9 +224,11 @@ class Stream(asyncio.Protocol):
             transport.close()
 
     def abort(self) -> None:
-        """Close at once, dropping what the transport still buffers."""
+        """Close at once, dropping what the transport still buffers (see
+        :meth:`take_unwritten`)."""
         transport = self._transport
         if transport is not None:
+            self._end_buffer(transport.get_write_buffer_size())
             transport.abort()
 
     async def wait_closed(self, timeout: float) -> None:
