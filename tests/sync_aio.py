@@ -382,8 +382,6 @@ def _is_async(fn: Any) -> bool:
 #: delete the entry). Each one is reported to the owner of ``stomp_enterprise/aio``. Names are
 #: test function names of ``tests/parity`` and ``integration``.
 AIO_KNOWN_BUGS: dict[str, str] = {
-    "test_a_broker_that_stops_reading_fails_the_writer_within_the_write_timeout": "a write "
-    "stuck for timeouts.write does not end the connection (no 'disconnected' event)",
 }
 
 

@@ -206,7 +206,10 @@ class Client(ShellBase):
         bounded = plan.bounded if plan is not None else float
         log.info("connecting to %s", broker.url)
         stream = await open_stream(
-            broker, timeout=bounded(timeouts.connect), **self._transport_options(broker)
+            broker,
+            timeout=bounded(timeouts.connect),
+            write_timeout=timeouts.write,
+            **self._transport_options(broker),
         )
         connection = Connection(self, stream, self._new_session(), self._new_tracker())
         try:

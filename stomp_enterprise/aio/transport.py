@@ -10,8 +10,11 @@ receiver. Socket and TLS errors become :mod:`stomp_enterprise.errors` exceptions
 
 Write flow control: ``pause_writing``/``resume_writing`` of the event loop's transport (its
 buffer above/below its high/low water marks) clear/set :attr:`Stream.writable`; the
-connection stops handing bytes over while it is clear. Read flow control:
-:meth:`Stream.pause_reading` stops ``data_received`` (TCP pushes back on the broker).
+connection stops handing bytes over while it is clear. A write that stays paused without
+the socket taking a byte for ``write_timeout`` seconds (a broker that stopped reading)
+ends the connection with ConnectionLost, as a stuck write of the threaded transport does.
+Read flow control: :meth:`Stream.pause_reading` stops ``data_received`` (TCP pushes back
+on the broker).
 
 Unwritten frames: the event loop's transport buffers what the socket did not take yet and
 drops that buffer on :meth:`Stream.abort` (or a socket error). :meth:`Stream.write` keeps
@@ -67,8 +70,12 @@ class Stream(asyncio.Protocol):
         closed: a future resolved when the connection is gone (with None: it was closed).
     """
 
-    def __init__(self, address: BrokerAddress) -> None:
+    def __init__(self, address: BrokerAddress, write_timeout: float | None = None) -> None:
         self.address = address
+        self.write_timeout = write_timeout
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watched = 0  # bytes the socket had taken when the watchdog was armed
+        self._stuck: ConnectionLost | None = None  # why the watchdog aborted
         self._transport: asyncio.Transport | None = None
         self._receiver: Receiver = _ignore_data
         self._on_close: Closed = _ignore_close
@@ -109,10 +116,13 @@ class Stream(asyncio.Protocol):
             self._unwritten = []  # a graceful close wrote the whole buffer first
         self._end_buffer(None)  # a socket error: what was not seen written is unwritten
         self._transport = None
+        self._disarm()
         self.writable.set()  # wake writers: they then see the loss
         if not self.closed.done():
             self.closed.set_result(None)
-        if exc is None:
+        if self._stuck is not None:
+            error = self._stuck
+        elif exc is None:
             error = ConnectionLost(f"{self.address.url} closed the connection")
         else:
             error = ConnectionLost(f"connection to {self.address.url} lost: {exc}")
@@ -120,14 +130,51 @@ class Stream(asyncio.Protocol):
         self._on_close(error)
 
     def pause_writing(self) -> None:
-        """The loop: its write buffer is above the high-water mark."""
+        """The loop: its write buffer is above the high-water mark (the watchdog starts)."""
         self.writable.clear()
+        if self.write_timeout is not None and self._watchdog is None:
+            self._arm()
 
     def resume_writing(self) -> None:
         """The loop: its write buffer drained below the low-water mark."""
         self._trim()
+        self._disarm()
         self.writable.set()
         self._on_writable()
+
+    # ------------------------------------------------------------ the write watchdog
+
+    def _taken(self) -> int:
+        """Bytes the socket took so far (handed over minus what the transport buffers)."""
+        transport = self._transport
+        return self.written - (transport.get_write_buffer_size() if transport else 0)
+
+    def _arm(self) -> None:
+        assert self.write_timeout is not None
+        self._watched = self._taken()
+        self._watchdog = asyncio.get_running_loop().call_later(
+            self.write_timeout, self._check_writes
+        )
+
+    def _disarm(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def _check_writes(self) -> None:
+        """``write_timeout`` after the pause (or the last progress): end the connection
+        when the socket took nothing meanwhile; watch on otherwise."""
+        self._watchdog = None
+        if self._transport is None or self.writable.is_set():
+            return
+        if self._taken() > self._watched:  # slow, not stuck
+            self._arm()
+            return
+        self._stuck = ConnectionLost(
+            f"write to {self.address.url} timed out: no room to write for "
+            f"{self.write_timeout:g}s (the broker stopped reading)"
+        )
+        self.abort()
 
     # ------------------------------------------------------------ the connection's side
 
@@ -245,9 +292,11 @@ async def open_stream(
     timeout: float,
     ssl_context: ssl.SSLContext | None = None,
     server_hostname: str | None = None,
+    write_timeout: float | None = None,
 ) -> Stream:
     """Connect to ``address`` (TCP, then TLS when the scheme asks for it), within ``timeout``
-    seconds for both together. Call on the event loop.
+    seconds for both together; ``write_timeout``: see :class:`Stream`. Call on the event
+    loop.
 
     Raises:
         ConnectTimeout: the TCP connect plus the TLS handshake took longer than ``timeout``.
@@ -262,7 +311,7 @@ async def open_stream(
         try:
             _, stream = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: Stream(address),
+                    lambda: Stream(address, write_timeout),
                     address.host,
                     address.port,
                     ssl=context,
