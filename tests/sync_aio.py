@@ -381,8 +381,7 @@ def _is_async(fn: Any) -> bool:
 #: marked ``xfail(strict=True)``, so it fails the suite the day the behaviour is fixed (then
 #: delete the entry). Each one is reported to the owner of ``stomp_enterprise/aio``. Names are
 #: test function names of ``tests/parity`` and ``integration``.
-AIO_KNOWN_BUGS: dict[str, str] = {
-}
+AIO_KNOWN_BUGS: dict[str, str] = {}
 
 
 #: The same for behaviour that differs only sometimes (a race in the asyncio client): a
@@ -391,9 +390,6 @@ AIO_KNOWN_RACES: dict[str, str] = {
     "test_not_a_stomp_peer_fails_clearly": "race: aio sometimes reports 'closed the "
     "connection during CONNECT' instead of the parser's 'not a STOMP peer' error (the peer "
     "never closed)",
-    "test_tracking_cache_stays_bounded_and_a_full_cache_makes_the_sender_wait": "race: with "
-    "trackMessages and no confirmation, a full cache (maxCacheSize) does not always make the "
-    "sender wait (all 40 sends of 4 KiB returned with a 32 KiB cache)",
 }
 
 

@@ -11,7 +11,8 @@ Writing: frames are queued and handed to the stream once per event-loop iteratio
 of sends costs one ``transport.write``), and only while the stream is writable
 (``pause_writing``): what was not handed over is still ours at a loss, so it can be carried
 to the next connection (:mod:`stomp_enterprise.core.outbox`). Senders wait while more than
-``MAX_QUEUED`` bytes are queued.
+``MAX_QUEUED`` bytes are queued; with ``trackMessages``, while more is queued than the
+tracking cache has room for, or while it is full (as the threaded transport's senders).
 
 Everything here runs on the event loop's thread; there are no locks.
 """
@@ -98,6 +99,10 @@ class Connection:
         self._flush_handle: asyncio.Handle | None = None
         self._room = asyncio.Event()
         self._room.set()
+        # queued bytes above which senders wait: MAX_QUEUED, or with tracking the room left
+        # in the cache (queued frames are on their way into it)
+        self._limit = MAX_QUEUED if tracker is None else min(MAX_QUEUED, tracker.max_bytes)
+        self._stalled = False  # the tracking cache is full: frames wait for a confirmation
         config = client.config
         self.backlog = Backlog(
             config.max_backlog_messages, config.max_backlog_bytes, config.backlog_low_water
@@ -198,7 +203,7 @@ class Connection:
             raise self.gone()
         self._out.append(data)
         self._out_bytes += len(data)
-        if self._out_bytes > MAX_QUEUED:
+        if self._out_bytes > self._limit:
             self._room.clear()
         if self._flush_handle is None:
             self._flush_handle = self._loop.call_soon(self._flush)
@@ -210,19 +215,38 @@ class Connection:
             self.write(frame)
 
     async def wait_room(self, timeout: float) -> None:
-        """Wait (bounded) while more than ``MAX_QUEUED`` bytes are queued.
+        """Wait (bounded) while more than ``MAX_QUEUED`` bytes are queued (with tracking:
+        more than the cache has room for, or the cache is full).
 
         Raises:
-            ConnectionLost: still full after ``timeout`` (a broker that stopped reading).
+            ConnectionLost: still full after ``timeout`` (a broker that stopped reading, or
+                that confirmed nothing).
         """
         if self._room.is_set():
             return
         try:
             await asyncio.wait_for(self._room.wait(), timeout)
         except asyncio.TimeoutError:
+            tracker = self.tracker
+            if tracker is None:
+                raise ConnectionLost(
+                    f"{self.url}: the outbound queue stayed full for {timeout:g}s"
+                ) from None
             raise ConnectionLost(
-                f"{self.url}: the outbound queue stayed full for {timeout:g}s"
+                f"{self.url}: no room in the tracking cache (maxCacheSize; {tracker.bytes} "
+                f"bytes unconfirmed, {self._out_bytes} queued) and the broker confirmed "
+                f"none of it within {timeout:g}s"
             ) from None
+
+    def _update_room(self) -> None:
+        """The tracking cache changed: recompute the senders' limit and wake them."""
+        tracker = self.tracker
+        if tracker is not None:
+            self._limit = min(MAX_QUEUED, max(0, tracker.max_bytes - tracker.bytes))
+        if self._out_bytes <= self._limit and not self._stalled:
+            self._room.set()
+        else:
+            self._room.clear()
 
     def _flush(self) -> None:
         """Hand everything queued to the stream (one write), while it is writable."""
@@ -239,11 +263,13 @@ class Connection:
         if tracker is not None:
             admitted = tracker.admit(batch, size)
             if admitted < len(batch):  # the cache is full: the rest waits for a confirmation
+                self._stalled = True
                 self._out = batch[admitted:]
                 self._out_bytes = sum(map(len, self._out))
                 batch = batch[:admitted]
                 size -= self._out_bytes
                 if not batch:
+                    self._update_room()
                     return
             mark = tracker.prepare(batch, size, time.monotonic())
         try:
@@ -254,8 +280,7 @@ class Connection:
             return
         if tracker is not None:
             tracker.written(batch, mark)
-        if self._out_bytes <= MAX_QUEUED:
-            self._room.set()
+        self._update_room()
 
     def _writable(self) -> None:
         """The stream drained below its low-water mark: hand over what waited."""
@@ -402,8 +427,12 @@ class Connection:
         if future is not None and not future.done():
             future.set_result(frame)
         tracker = self.tracker
-        if tracker is not None and tracker.confirm(receipt_id) and self._out:
-            self._flush()  # the cache has room again
+        if tracker is not None and tracker.confirm(receipt_id):
+            self._stalled = False
+            if self._out:
+                self._flush()  # the cache has room again
+            else:
+                self._update_room()
         if receipt_id.startswith(MARKER_PREFIX):
             return  # a marker receipt: internal, not the application's
         client = self._client
