@@ -387,9 +387,6 @@ AIO_KNOWN_BUGS: dict[str, str] = {}
 #: The same for behaviour that differs only sometimes (a race in the asyncio client): a
 #: non-strict xfail, since a strict one would fail whenever the race goes the right way.
 AIO_KNOWN_RACES: dict[str, str] = {
-    "test_not_a_stomp_peer_fails_clearly": "race: aio sometimes reports 'closed the "
-    "connection during CONNECT' instead of the parser's 'not a STOMP peer' error (the peer "
-    "never closed)",
 }
 
 

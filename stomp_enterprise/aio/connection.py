@@ -88,6 +88,7 @@ class Connection:
         self.last_broker_error: BrokerError | None = None
         self._loop = asyncio.get_running_loop()
         self._handshake: asyncio.Future[Connected] | None = None
+        self._not_stomp: ConnectFailed | None = None  # the peer's bytes were not STOMP
         self._early: list[Event] = []
         # receipt id -> the future its RECEIPT resolves; the bytes of receipted SENDs,
         # carried to the next connection with their future when this one is lost first
@@ -136,6 +137,8 @@ class Connection:
     ) -> Connected:
         """Write CONNECT and wait (bounded) for CONNECTED; raises as the threaded
         connection's ``handshake`` (BrokerError, ConnectTimeout, ConnectFailed)."""
+        if self._not_stomp is not None:  # it spoke first
+            raise self._not_stomp
         self._handshake = self._loop.create_future()
         self.stream.write(
             self.session.connect(host, login=login, passcode=passcode, headers=headers)
@@ -366,10 +369,11 @@ class Connection:
         try:
             events = self.session.receive_data(data)
         except ProtocolError as exc:
-            if self._handshake is not None and not self._handshake.done():
-                self._handshake.set_exception(
-                    ConnectFailed(f"{self.url} is not a STOMP broker ({exc})")
-                )
+            waiter = self._handshake
+            if waiter is None or not waiter.done():  # before or during CONNECT
+                self._not_stomp = ConnectFailed(f"{self.url} is not a STOMP broker ({exc})")
+                if waiter is not None:
+                    waiter.set_exception(self._not_stomp)
                 self.stream.abort()
                 return
             self.lost(exc)
@@ -511,7 +515,7 @@ class Connection:
         """The stream ended."""
         if self._handshake is not None and not self._handshake.done():
             self._handshake.set_exception(
-                ConnectFailed(f"{self.url} closed the connection during CONNECT")
+                self._not_stomp or ConnectFailed(f"{self.url} closed the connection during CONNECT")
             )
         if self.closing:
             self._end(ConnectionLost(f"{self.url} closed the connection while disconnecting"))

@@ -47,14 +47,6 @@ Receiver = Callable[[bytes], None]
 Closed = Callable[[BaseException], None]
 
 
-def _ignore_data(data: bytes) -> None:
-    """The receiver before one is set (nothing can arrive before CONNECT is written)."""
-
-
-def _ignore_close(exc: BaseException) -> None:
-    """The close callback before one is set."""
-
-
 def _ignore_writable() -> None:
     """The writable callback before one is set."""
 
@@ -77,8 +69,12 @@ class Stream(asyncio.Protocol):
         self._watched = 0  # bytes the socket had taken when the watchdog was armed
         self._stuck: ConnectionLost | None = None  # why the watchdog aborted
         self._transport: asyncio.Transport | None = None
-        self._receiver: Receiver = _ignore_data
-        self._on_close: Closed = _ignore_close
+        # before a receiver is set, what arrives (a peer may greet first: not STOMP) and
+        # the end are kept for it
+        self._early: list[bytes] = []
+        self._receiver: Receiver = self._early.append
+        self._lost: BaseException | None = None
+        self._on_close: Closed = self._keep_close
         self._on_writable: Callable[[], None] = _ignore_writable
         self.last_read = self.last_write = time.monotonic()
         self.writable = asyncio.Event()
@@ -128,6 +124,10 @@ class Stream(asyncio.Protocol):
             error = ConnectionLost(f"connection to {self.address.url} lost: {exc}")
             error.__cause__ = exc
         self._on_close(error)
+
+    def _keep_close(self, error: BaseException) -> None:
+        """The close callback before one is set: :meth:`receive` passes it on."""
+        self._lost = error
 
     def pause_writing(self) -> None:
         """The loop: its write buffer is above the high-water mark (the watchdog starts)."""
@@ -188,10 +188,17 @@ class Stream(asyncio.Protocol):
         self, receiver: Receiver, on_close: Closed, on_writable: Callable[[], None]
     ) -> None:
         """Send every received chunk to ``receiver``; ``on_close(error)`` when it ends;
-        ``on_writable()`` when writing may go on after a pause."""
+        ``on_writable()`` when writing may go on after a pause. What arrived before (and
+        the end, if it came) is passed on at once, in order."""
         self._receiver = receiver
         self._on_close = on_close
         self._on_writable = on_writable
+        early, self._early = self._early, []
+        for chunk in early:
+            receiver(chunk)
+        lost, self._lost = self._lost, None
+        if lost is not None:
+            on_close(lost)
 
     def write(self, data: bytes, frames: Sequence[bytes] = ()) -> None:
         """Hand ``data`` to the event loop's transport (never blocks).
