@@ -910,6 +910,7 @@ class Client(ShellBase):
         timeout: float,
         headers: Mapping[str, str] | None = None,
         content_type: str | None = None,
+        **options: Unpack[SendOptionArgs],
     ) -> Message:
         """Send a request to ``destination`` and await its reply: the asyncio twin of
         :meth:`stomp_enterprise.Client.request` (same reply destination per broker, same
@@ -919,7 +920,8 @@ class Client(ShellBase):
         Raises:
             RequestTimeout: no reply within ``timeout``.
             ConnectionLost: the connection was lost before the reply (not re-sent).
-            ConfigError: a bad timeout, or ``correlation-id``/``reply-to`` in ``headers``.
+            ConfigError: a bad timeout, or ``correlation-id``/``reply-to`` in ``headers``,
+                or the options ``correlation_id=``/``reply_to=`` (the request's own).
 
         On the event loop, from any task including handlers.
         """
@@ -927,7 +929,12 @@ class Client(ShellBase):
         if requester is None:
             requester = self._requester = Requester(self)
         return await requester.request(
-            destination, body, timeout=timeout, headers=headers, content_type=content_type
+            destination,
+            body,
+            timeout=timeout,
+            headers=headers,
+            content_type=content_type,
+            **options,
         )
 
     async def serve(
