@@ -701,7 +701,7 @@ class Client(ShellBase):
         other keyword of :meth:`send` is passed on unchanged."""
         observer = self._observer
         assert observer is not None
-        payload, content_type, size = observed_body(body, content_type)
+        payload, content_type, size, options = observed_body(body, content_type, options)
         await observer.send_awaited(
             destination,
             headers,
