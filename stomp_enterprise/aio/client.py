@@ -751,8 +751,12 @@ class Client(ShellBase):
                 the order of messages).
             receipt: wait for the broker to confirm the subscription.
             timeout: the receipt wait, and how long to wait for a reconnect.
-            durable / selector / prefetch / model / codec: as for the threaded
-                :meth:`stomp_enterprise.Client.subscribe` (see docs/patterns.md).
+            durable: as for the threaded :meth:`stomp_enterprise.Client.subscribe`
+                (see docs/patterns.md), as are the four below.
+            selector: a JMS/SQL-92 selector (ActiveMQ, Artemis, Apollo).
+            prefetch: messages the broker may send ahead of acks.
+            model: what ``message.model`` validates the body as.
+            codec: decodes ``message.model`` (default: the codec of its content type).
         """
         connection = await self._current_connection(timeout)
         options = SubscribeOptions(durable, selector, prefetch)

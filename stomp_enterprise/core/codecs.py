@@ -210,7 +210,7 @@ def encode_payload(obj: Any, codec: Codec | None) -> tuple[bytes, str]:
     Any thread (a pure function).
 
     Raises:
-        ConfigError: no ``codec`` and ``obj`` is not :func:`structured <is_structured>`.
+        ConfigError: no ``codec`` and ``obj`` is not structured (see :func:`is_structured`).
         PayloadError: the codec cannot encode ``obj`` (names its type, never its value).
     """
     if codec is None and not is_structured(obj):
