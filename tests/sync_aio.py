@@ -381,24 +381,12 @@ def _is_async(fn: Any) -> bool:
 #: marked ``xfail(strict=True)``, so it fails the suite the day the behaviour is fixed (then
 #: delete the entry). Each one is reported to the owner of ``stomp_enterprise/aio``. Names are
 #: test function names of ``tests/parity`` and ``integration``.
-AIO_KNOWN_BUGS: dict[str, str] = {
-    "test_a_broker_that_stops_reading_fails_the_writer_within_the_write_timeout": "a write "
-    "stuck for timeouts.write does not end the connection (no 'disconnected' event)",
-    "test_frames_pending_at_close_are_delivered_or_reported": "disconnect() with sends queued "
-    "behind a silent broker: some send()s that returned are neither stored by the broker nor "
-    "counted as undelivered (lost without a word)",
-}
+AIO_KNOWN_BUGS: dict[str, str] = {}
 
 
 #: The same for behaviour that differs only sometimes (a race in the asyncio client): a
 #: non-strict xfail, since a strict one would fail whenever the race goes the right way.
 AIO_KNOWN_RACES: dict[str, str] = {
-    "test_not_a_stomp_peer_fails_clearly": "race: aio sometimes reports 'closed the "
-    "connection during CONNECT' instead of the parser's 'not a STOMP peer' error (the peer "
-    "never closed)",
-    "test_tracking_cache_stays_bounded_and_a_full_cache_makes_the_sender_wait": "race: with "
-    "trackMessages and no confirmation, a full cache (maxCacheSize) does not always make the "
-    "sender wait (all 40 sends of 4 KiB returned with a 32 KiB cache)",
 }
 
 

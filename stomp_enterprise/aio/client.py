@@ -206,7 +206,10 @@ class Client(ShellBase):
         bounded = plan.bounded if plan is not None else float
         log.info("connecting to %s", broker.url)
         stream = await open_stream(
-            broker, timeout=bounded(timeouts.connect), **self._transport_options(broker)
+            broker,
+            timeout=bounded(timeouts.connect),
+            write_timeout=timeouts.write,
+            **self._transport_options(broker),
         )
         session = self._new_session(stream.stomp_versions(self.config.versions))
         connection = Connection(self, stream, session, self._new_tracker())
@@ -570,7 +573,9 @@ class Client(ShellBase):
             unsent = await connection.close(left())
             if unsent:
                 self._report_undelivered(
-                    unsent, ConnectionLost(f"connection to {connection.url} closed")
+                    unsent,
+                    ConnectionLost(f"connection to {connection.url} closed"),
+                    receipted=connection.ended,
                 )
         for task in (self._reconnect_task, self._priority_task):
             if task is not None and task is not current and not task.done():
@@ -697,7 +702,7 @@ class Client(ShellBase):
         other keyword of :meth:`send` is passed on unchanged."""
         observer = self._observer
         assert observer is not None
-        payload, content_type, size = observed_body(body, content_type)
+        payload, content_type, size, options = observed_body(body, content_type, options)
         await observer.send_awaited(
             destination,
             headers,
@@ -747,12 +752,12 @@ class Client(ShellBase):
                 the order of messages).
             receipt: wait for the broker to confirm the subscription.
             timeout: the receipt wait, and how long to wait for a reconnect.
-            durable: a durable subscription's name, as for the threaded
-                :meth:`stomp_enterprise.Client.subscribe` (see docs/patterns.md).
-            selector: a message selector (ActiveMQ, Artemis, Apollo), as there.
-            prefetch: the broker's prefetch, as there.
-            model: validate ``message.model`` as this type, as there.
-            codec: the payload codec, as there.
+            durable: as for the threaded :meth:`stomp_enterprise.Client.subscribe`
+                (see docs/patterns.md), as are the four below.
+            selector: a JMS/SQL-92 selector (ActiveMQ, Artemis, Apollo).
+            prefetch: messages the broker may send ahead of acks.
+            model: what ``message.model`` validates the body as.
+            codec: decodes ``message.model`` (default: the codec of its content type).
         """
         connection = await self._current_connection(timeout)
         options = SubscribeOptions(durable, selector, prefetch)
@@ -910,6 +915,7 @@ class Client(ShellBase):
         timeout: float,
         headers: Mapping[str, str] | None = None,
         content_type: str | None = None,
+        **options: Unpack[SendOptionArgs],
     ) -> Message:
         """Send a request to ``destination`` and await its reply: the asyncio twin of
         :meth:`stomp_enterprise.Client.request` (same reply destination per broker, same
@@ -919,7 +925,8 @@ class Client(ShellBase):
         Raises:
             RequestTimeout: no reply within ``timeout``.
             ConnectionLost: the connection was lost before the reply (not re-sent).
-            ConfigError: a bad timeout, or ``correlation-id``/``reply-to`` in ``headers``.
+            ConfigError: a bad timeout, or ``correlation-id``/``reply-to`` in ``headers``,
+                or the options ``correlation_id=``/``reply_to=`` (the request's own).
 
         On the event loop, from any task including handlers.
         """
@@ -927,7 +934,12 @@ class Client(ShellBase):
         if requester is None:
             requester = self._requester = Requester(self)
         return await requester.request(
-            destination, body, timeout=timeout, headers=headers, content_type=content_type
+            destination,
+            body,
+            timeout=timeout,
+            headers=headers,
+            content_type=content_type,
+            **options,
         )
 
     async def serve(

@@ -11,7 +11,8 @@ Writing: frames are queued and handed to the stream once per event-loop iteratio
 of sends costs one ``transport.write``), and only while the stream is writable
 (``pause_writing``): what was not handed over is still ours at a loss, so it can be carried
 to the next connection (:mod:`stomp_enterprise.core.outbox`). Senders wait while more than
-``MAX_QUEUED`` bytes are queued.
+``MAX_QUEUED`` bytes are queued; with ``trackMessages``, while more is queued than the
+tracking cache has room for, or while it is full (as the threaded transport's senders).
 
 Everything here runs on the event loop's thread; there are no locks.
 """
@@ -104,15 +105,22 @@ class Connection:
         self.last_broker_error: BrokerError | None = None
         self._loop = asyncio.get_running_loop()
         self._handshake: asyncio.Future[Connected] | None = None
+        self._not_stomp: ConnectFailed | None = None  # the peer's bytes were not STOMP
         self._early: list[Event] = []
         # receipt id -> the future its RECEIPT resolves; the bytes of receipted SENDs,
         # carried to the next connection with their future when this one is lost first
         self.receipts: Receipts[asyncio.Future[Frame]] = Receipts()
+        #: the receipts failed by the close (their senders were told: not undelivered)
+        self.ended: Receipts[asyncio.Future[Frame]] = Receipts()
         self._out: list[bytes] = []
         self._out_bytes = 0
         self._flush_handle: asyncio.Handle | None = None
         self._room = asyncio.Event()
         self._room.set()
+        # queued bytes above which senders wait: MAX_QUEUED, or with tracking the room left
+        # in the cache (queued frames are on their way into it)
+        self._limit = MAX_QUEUED if tracker is None else min(MAX_QUEUED, tracker.max_bytes)
+        self._stalled = False  # the tracking cache is full: frames wait for a confirmation
         config = client.config
         self.backlog = Backlog(
             config.max_backlog_messages, config.max_backlog_bytes, config.backlog_low_water
@@ -146,6 +154,8 @@ class Connection:
     ) -> Connected:
         """Write CONNECT and wait (bounded) for CONNECTED; raises as the threaded
         connection's ``handshake`` (BrokerError, ConnectTimeout, ConnectFailed)."""
+        if self._not_stomp is not None:  # it spoke first
+            raise self._not_stomp
         self._handshake = self._loop.create_future()
         self.stream.write(
             self.session.connect(host, login=login, passcode=passcode, headers=headers)
@@ -217,7 +227,7 @@ class Connection:
             raise self.gone()
         self._out.append(data)
         self._out_bytes += len(data)
-        if self._out_bytes > MAX_QUEUED:
+        if self._out_bytes > self._limit:
             self._room.clear()
         if self._flush_handle is None:
             self._flush_handle = self._loop.call_soon(self._flush)
@@ -229,19 +239,38 @@ class Connection:
             self.write(frame)
 
     async def wait_room(self, timeout: float) -> None:
-        """Wait (bounded) while more than ``MAX_QUEUED`` bytes are queued.
+        """Wait (bounded) while more than ``MAX_QUEUED`` bytes are queued (with tracking:
+        more than the cache has room for, or the cache is full).
 
         Raises:
-            ConnectionLost: still full after ``timeout`` (a broker that stopped reading).
+            ConnectionLost: still full after ``timeout`` (a broker that stopped reading, or
+                that confirmed nothing).
         """
         if self._room.is_set():
             return
         try:
             await asyncio.wait_for(self._room.wait(), timeout)
         except asyncio.TimeoutError:
+            tracker = self.tracker
+            if tracker is None:
+                raise ConnectionLost(
+                    f"{self.url}: the outbound queue stayed full for {timeout:g}s"
+                ) from None
             raise ConnectionLost(
-                f"{self.url}: the outbound queue stayed full for {timeout:g}s"
+                f"{self.url}: no room in the tracking cache (maxCacheSize; {tracker.bytes} "
+                f"bytes unconfirmed, {self._out_bytes} queued) and the broker confirmed "
+                f"none of it within {timeout:g}s"
             ) from None
+
+    def _update_room(self) -> None:
+        """The tracking cache changed: recompute the senders' limit and wake them."""
+        tracker = self.tracker
+        if tracker is not None:
+            self._limit = min(MAX_QUEUED, max(0, tracker.max_bytes - tracker.bytes))
+        if self._out_bytes <= self._limit and not self._stalled:
+            self._room.set()
+        else:
+            self._room.clear()
 
     def _flush(self) -> None:
         """Hand what is queued to the stream while it is writable, in pieces of about
@@ -260,6 +289,7 @@ class Connection:
             if tracker is not None:
                 admitted = tracker.admit(batch, size)
                 if admitted < count:  # the cache is full: the rest waits for a confirmation
+                    self._stalled = True
                     held = batch[admitted:]
                     held_size = sum(map(len, held))
                     out[:0] = held
@@ -280,8 +310,7 @@ class Connection:
                 tracker.written(batch, mark)
                 if len(batch) < count:
                     break  # the rest waits for a confirmation (see _receipt)
-        if self._out_bytes <= MAX_QUEUED:
-            self._room.set()
+        self._update_room()
 
     def _writable(self) -> None:
         """The stream drained below its low-water mark: hand over what waited."""
@@ -367,10 +396,11 @@ class Connection:
         try:
             events = self.session.receive_data(data)
         except ProtocolError as exc:
-            if self._handshake is not None and not self._handshake.done():
-                self._handshake.set_exception(
-                    ConnectFailed(f"{self.url} is not a STOMP broker ({exc})")
-                )
+            waiter = self._handshake
+            if waiter is None or not waiter.done():  # before or during CONNECT
+                self._not_stomp = ConnectFailed(f"{self.url} is not a STOMP broker ({exc})")
+                if waiter is not None:
+                    waiter.set_exception(self._not_stomp)
                 self.stream.abort()
                 return
             self.lost(exc)
@@ -428,8 +458,12 @@ class Connection:
         if future is not None and not future.done():
             future.set_result(frame)
         tracker = self.tracker
-        if tracker is not None and tracker.confirm(receipt_id) and self._out:
-            self._flush()  # the cache has room again
+        if tracker is not None and tracker.confirm(receipt_id):
+            self._stalled = False
+            if self._out:
+                self._flush()  # the cache has room again
+            else:
+                self._update_room()
         if receipt_id.startswith(MARKER_PREFIX):
             return  # a marker receipt: internal, not the application's
         client = self._client
@@ -508,7 +542,7 @@ class Connection:
         """The stream ended."""
         if self._handshake is not None and not self._handshake.done():
             self._handshake.set_exception(
-                ConnectFailed(f"{self.url} closed the connection during CONNECT")
+                self._not_stomp or ConnectFailed(f"{self.url} closed the connection during CONNECT")
             )
         if self.closing:
             self._end(ConnectionLost(f"{self.url} closed the connection while disconnecting"))
@@ -526,7 +560,9 @@ class Connection:
         log.warning("connection to %s lost: %s", self.url, error)
         self._stop_heartbeats()
         self.stream.abort()
-        unsent, self._out = self._out, []
+        # the SENDs the transport still buffered (with tracking: in the cache already)
+        unwritten = self.stream.take_unwritten() if self.tracker is None else []
+        unsent, self._out = [*unwritten, *self._out], []
         self._out_bytes = 0
         self._room.set()
         cached = self.tracker.take() if self.tracker is not None else []
@@ -537,11 +573,13 @@ class Connection:
         self._client._connection_lost(self, error)
 
     def _end(self, error: ConnectionLost) -> None:
-        """Closing: fail every pending receipt with ``error`` at once (nothing more comes)."""
+        """Closing: fail every pending receipt with ``error`` at once (nothing more comes);
+        they are kept in :attr:`ended` (their senders were told)."""
         self.alive = False
         self.session.reset()
         self._stop_heartbeats()
         receipts = self.receipts.take()
+        self.ended.update(receipts)
         self._room.set()
         for future in receipts.waiters():
             if not future.done():
@@ -554,7 +592,9 @@ class Connection:
 
     async def close(self, timeout: float) -> list[bytes]:
         """Write what is queued, close the stream and wait (bounded) until it is gone.
-        Returns the SENDs that could not be written (the caller reports them)."""
+        Returns the SENDs that could not be written, those the event loop's transport
+        still buffered when it was aborted included (the caller reports them, but for
+        the receipted ones in :attr:`ended`)."""
         self.closing = True
         if self._flush_handle is not None:
             self._flush_handle.cancel()
@@ -566,6 +606,7 @@ class Connection:
         task = self._heartbeat_task
         if task is not None and task is not asyncio.current_task():
             await asyncio.gather(task, return_exceptions=True)
+        unsent[:0] = self.stream.take_unwritten()
         return [frame for frame in unsent if carries_over(frame)]
 
     def __repr__(self) -> str:

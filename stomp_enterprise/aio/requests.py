@@ -20,10 +20,13 @@ from stomp_enterprise.core.requests import ReplyEndpoint, RequestBook
 from stomp_enterprise.errors import RequestTimeout
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from stomp_enterprise.aio.client import Client
     from stomp_enterprise.aio.connection import Connection
     from stomp_enterprise.aio.message import Message
     from stomp_enterprise.core.message import Body
+    from stomp_enterprise.core.options import SendOptionArgs
 
 __all__ = ["Requester"]
 
@@ -56,11 +59,12 @@ class Requester(RequestBook["asyncio.Future[Message]"]):
         timeout: float,
         headers: Mapping[str, str] | None,
         content_type: str | None,
+        **options: Unpack[SendOptionArgs],
     ) -> Message:
         """See :meth:`Client.request`."""
-        with self.observed(destination, timeout, headers) as outcome:
+        with self.observed(destination, timeout, headers, options) as outcome:
             outcome.reply = reply = await self._request(
-                destination, body, timeout, headers, content_type
+                destination, body, timeout, headers, content_type, options
             )
             return reply
 
@@ -71,6 +75,7 @@ class Requester(RequestBook["asyncio.Future[Message]"]):
         timeout: float,
         headers: Mapping[str, str] | None,
         content_type: str | None,
+        options: SendOptionArgs,
     ) -> Message:
         client = self._client
         connection = await client._current_connection(timeout)
@@ -84,6 +89,7 @@ class Requester(RequestBook["asyncio.Future[Message]"]):
                 self.headers(headers, correlation_id),
                 content_type,
                 timeout=timeout,
+                **options,
             )
         except BaseException:
             self.unsent(correlation_id)

@@ -10,8 +10,19 @@ receiver. Socket and TLS errors become :mod:`stomp_enterprise.errors` exceptions
 
 Write flow control: ``pause_writing``/``resume_writing`` of the event loop's transport (its
 buffer above/below its high/low water marks) clear/set :attr:`Stream.writable`; the
-connection stops handing bytes over while it is clear. Read flow control:
-:meth:`Stream.pause_reading` stops ``data_received`` (TCP pushes back on the broker).
+connection stops handing bytes over while it is clear. A write that stays paused without
+the socket taking a byte for ``write_timeout`` seconds (a broker that stopped reading)
+ends the connection with ConnectionLost, as a stuck write of the threaded transport does.
+Read flow control: :meth:`Stream.pause_reading` stops ``data_received`` (TCP pushes back
+on the broker).
+
+Unwritten frames: the event loop's transport buffers what the socket did not take yet and
+drops that buffer on :meth:`Stream.abort` (or a socket error). :meth:`Stream.write` keeps
+the frames of each write while they may still sit in that buffer (the buffer is FIFO:
+its size says how many of the last bytes handed over are not written), and
+:meth:`Stream.take_unwritten` gives back, after the end, the frames not completely
+written (a frame cut in the middle counts whole), as the threaded transport's
+``take_unsent``: nothing handed over is lost without a word.
 
 Everything here runs on the event loop's thread.
 """
@@ -22,6 +33,7 @@ import asyncio
 import socket
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
@@ -40,14 +52,6 @@ Receiver = Callable[[bytes], None]
 Closed = Callable[[BaseException], None]
 
 
-def _ignore_data(data: bytes) -> None:
-    """The receiver before one is set (nothing can arrive before CONNECT is written)."""
-
-
-def _ignore_close(exc: BaseException) -> None:
-    """The close callback before one is set."""
-
-
 def _ignore_writable() -> None:
     """The writable callback before one is set."""
 
@@ -63,22 +67,34 @@ class Stream(asyncio.Protocol):
         closed: a future resolved when the connection is gone (with None: it was closed).
     """
 
-    def __init__(self, address: BrokerAddress) -> None:
+    def __init__(self, address: BrokerAddress, write_timeout: float | None = None) -> None:
         self.address = address
+        self.write_timeout = write_timeout
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._watched = 0  # bytes the socket had taken when the watchdog was armed
+        self._stuck: ConnectionLost | None = None  # why the watchdog aborted
         self._transport: asyncio.Transport | None = None
-        self._receiver: Receiver = _ignore_data
-        self._on_close: Closed = _ignore_close
+        # before a receiver is set, what arrives (a peer may greet first: not STOMP) and
+        # the end are kept for it
+        self._early: list[bytes] = []
+        self._receiver: Receiver = self._early.append
+        self._lost: BaseException | None = None
+        self._on_close: Closed = self._keep_close
         self._on_writable: Callable[[], None] = _ignore_writable
         self.last_read = self.last_write = time.monotonic()
         self.writable = asyncio.Event()
         self.writable.set()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.written = 0  #: bytes handed to the transport (diagnostics)
+        self.written = 0  #: bytes handed to the transport
         self.reading_paused = False
         #: STOMP over WebSocket: the codec (after its handshake) that frames every write and
         #: unwraps every chunk received; None for plain STOMP over TCP/TLS.
         self.websocket: WebSocketClient | None = None
         self._ws_closed: ConnectionLost | None = None  # the broker's close frame
+        # (offset in ``written`` where the write ends, its frames, each frame's wire bytes) of
+        # the writes that may still be in the transport's buffer, oldest first
+        self._buffered: deque[tuple[int, Sequence[bytes], list[int]]] = deque()
+        self._unwritten: list[bytes] | None = None  # set once, at the end
 
     # ------------------------------------------------------------ asyncio.Protocol
 
@@ -117,12 +133,18 @@ class Stream(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         """The loop: the connection is gone (``exc`` None: closed by EOF or by us)."""
+        if exc is None and self._unwritten is None:
+            self._unwritten = []  # a graceful close wrote the whole buffer first
+        self._end_buffer(None)  # a socket error: what was not seen written is unwritten
         self._transport = None
+        self._disarm()
         self.writable.set()  # wake writers: they then see the loss
         if not self.closed.done():
             self.closed.set_result(None)
         if self._ws_closed is not None:
             error = self._ws_closed
+        elif self._stuck is not None:
+            error = self._stuck
         elif exc is None:
             error = ConnectionLost(f"{self.address.url} closed the connection")
         else:
@@ -130,14 +152,56 @@ class Stream(asyncio.Protocol):
             error.__cause__ = exc
         self._on_close(error)
 
+    def _keep_close(self, error: BaseException) -> None:
+        """The close callback before one is set: :meth:`receive` passes it on."""
+        self._lost = error
+
     def pause_writing(self) -> None:
-        """The loop: its write buffer is above the high-water mark."""
+        """The loop: its write buffer is above the high-water mark (the watchdog starts)."""
         self.writable.clear()
+        if self.write_timeout is not None and self._watchdog is None:
+            self._arm()
 
     def resume_writing(self) -> None:
         """The loop: its write buffer drained below the low-water mark."""
+        self._trim()
+        self._disarm()
         self.writable.set()
         self._on_writable()
+
+    # ------------------------------------------------------------ the write watchdog
+
+    def _taken(self) -> int:
+        """Bytes the socket took so far (handed over minus what the transport buffers)."""
+        transport = self._transport
+        return self.written - (transport.get_write_buffer_size() if transport else 0)
+
+    def _arm(self) -> None:
+        assert self.write_timeout is not None
+        self._watched = self._taken()
+        self._watchdog = asyncio.get_running_loop().call_later(
+            self.write_timeout, self._check_writes
+        )
+
+    def _disarm(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def _check_writes(self) -> None:
+        """``write_timeout`` after the pause (or the last progress): end the connection
+        when the socket took nothing meanwhile; watch on otherwise."""
+        self._watchdog = None
+        if self._transport is None or self.writable.is_set():
+            return
+        if self._taken() > self._watched:  # slow, not stuck
+            self._arm()
+            return
+        self._stuck = ConnectionLost(
+            f"write to {self.address.url} timed out: no room to write for "
+            f"{self.write_timeout:g}s (the broker stopped reading)"
+        )
+        self.abort()
 
     # ------------------------------------------------------------ the connection's side
 
@@ -151,44 +215,102 @@ class Stream(asyncio.Protocol):
         self, receiver: Receiver, on_close: Closed, on_writable: Callable[[], None]
     ) -> None:
         """Send every received chunk to ``receiver``; ``on_close(error)`` when it ends;
-        ``on_writable()`` when writing may go on after a pause."""
+        ``on_writable()`` when writing may go on after a pause. What arrived before (and
+        the end, if it came) is passed on at once, in order."""
         self._receiver = receiver
         self._on_close = on_close
         self._on_writable = on_writable
+        early, self._early = self._early, []
+        for chunk in early:
+            receiver(chunk)
+        lost, self._lost = self._lost, None
+        if lost is not None:
+            on_close(lost)
 
-    def write(self, data: bytes) -> None:
-        """Hand ``data`` to the event loop's transport (never blocks).
+    def write(self, data: bytes, frames: Sequence[bytes] = ()) -> None:
+        """Hand ``data`` to the event loop's transport (never blocks); over WebSocket as one
+        message.
+
+        Args:
+            data: the bytes.
+            frames: the frames ``data`` joins, in order (kept while they may be in the
+                transport's buffer, for :meth:`take_unwritten`); empty for bytes nobody
+                must hear about (a heart-beat, CONNECT).
 
         Raises:
             ConnectionLost: the connection is closed.
         """
-        transport = self._transport
-        if transport is None or transport.is_closing():
-            raise ConnectionLost(f"connection to {self.address.url} is closed")
-        if self.websocket is not None:
-            data = b"".join(self.websocket.encode_many([data]))
-        transport.write(data)
-        self.written += len(data)
-        self.last_write = time.monotonic()
+        if self.websocket is None:
+            self._hand(data, frames, None)
+            return
+        wire = b"".join(self.websocket.encode_many([data]))
+        # one message: none of its frames is written before all of it is
+        self._hand(wire, frames, [len(wire)] + [0] * (len(frames) - 1) if frames else None)
 
     def write_frames(self, frames: list[bytes]) -> None:
-        """Hand whole STOMP ``frames`` over at once: joined over TCP; over WebSocket one
-        message each (or packed, see ``WebSocketOptions.pack``).
+        """Hand whole STOMP ``frames`` over at once (kept for :meth:`take_unwritten` while
+        they may be in the transport's buffer): joined over TCP; over WebSocket one message
+        each (or packed, see ``WebSocketOptions.pack``).
 
         Raises:
             ConnectionLost: the connection is closed.
         """
         websocket = self.websocket
         if websocket is None:
-            self.write(b"".join(frames))
+            self._hand(b"".join(frames), frames, None)
             return
+        wire = websocket.wire(frames)  # parallel to frames; a packed message at its first
+        self._hand(b"".join(wire), frames, [len(message) for message in wire])
+
+    def _hand(self, data: bytes, frames: Sequence[bytes], sizes: Sequence[int] | None) -> None:
+        """Write ``data`` (the wire bytes of ``frames``; ``sizes``: each frame's share of
+        them, None when ``data`` is the frames joined) and keep the frames while the
+        transport may still buffer them."""
         transport = self._transport
         if transport is None or transport.is_closing():
             raise ConnectionLost(f"connection to {self.address.url} is closed")
-        data = b"".join(websocket.wire(frames))
         transport.write(data)
         self.written += len(data)
         self.last_write = time.monotonic()
+        if transport.get_write_buffer_size():
+            if frames:
+                wire_sizes = [len(f) for f in frames] if sizes is None else list(sizes)
+                self._buffered.append((self.written, frames, wire_sizes))
+            self._trim()
+        elif self._buffered:
+            self._buffered.clear()  # the socket took everything
+
+    def _trim(self) -> None:
+        """Forget the writes the socket took completely."""
+        transport = self._transport
+        buffered = self._buffered
+        if transport is None or not buffered:
+            return
+        done = self.written - transport.get_write_buffer_size()
+        while buffered and buffered[0][0] <= done:
+            buffered.popleft()
+
+    def _end_buffer(self, pending: int | None) -> None:
+        """Record, once, the frames that did not reach the socket: the last ``pending``
+        bytes handed over (None: every write not yet seen taken by the socket)."""
+        if self._unwritten is not None:
+            return
+        buffered, self._buffered = self._buffered, deque()
+        done = self.written - pending if pending is not None else -1
+        unwritten: list[bytes] = []
+        for end, frames, sizes in buffered:
+            start = end - sum(sizes)
+            for frame, size in zip(frames, sizes, strict=True):
+                start += size
+                if start > done:  # not completely written
+                    unwritten.append(frame)
+        self._unwritten = unwritten
+
+    def take_unwritten(self) -> list[bytes]:
+        """Once the stream ended: the frames handed to :meth:`write` that were not
+        completely written, in order (afterwards: none)."""
+        unwritten, self._unwritten = self._unwritten or [], []
+        return unwritten
 
     def stomp_versions(self, versions: Sequence[str]) -> tuple[str, ...]:
         """The STOMP versions to offer in CONNECT (over WebSocket: those of the accepted
@@ -223,9 +345,11 @@ class Stream(asyncio.Protocol):
             transport.close()
 
     def abort(self) -> None:
-        """Close at once, dropping what the transport still buffers."""
+        """Close at once, dropping what the transport still buffers (see
+        :meth:`take_unwritten`)."""
         transport = self._transport
         if transport is not None:
+            self._end_buffer(transport.get_write_buffer_size())
             transport.abort()
 
     async def wait_closed(self, timeout: float) -> None:
@@ -244,10 +368,12 @@ async def open_stream(
     server_hostname: str | None = None,
     websocket: WebSocketOptions | None = None,
     versions: Sequence[str] = VERSIONS,
+    write_timeout: float | None = None,
 ) -> Stream:
     """Connect to ``address`` (TCP, then TLS when the scheme asks for it, then the WebSocket
     upgrade for ``ws``/``wss`` offering the subprotocols of ``versions``), within
-    ``timeout`` seconds for all together. Call on the event loop.
+    ``timeout`` seconds for all together; ``write_timeout``: see :class:`Stream`. Call on the
+    event loop.
 
     Raises:
         ConnectTimeout: the connect and handshakes took longer than ``timeout``.
@@ -264,7 +390,7 @@ async def open_stream(
         try:
             _, stream = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: Stream(address),
+                    lambda: Stream(address, write_timeout),
                     address.host,
                     address.port,
                     ssl=context,

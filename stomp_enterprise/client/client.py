@@ -705,7 +705,7 @@ class Client(ShellBase):
         keyword of :meth:`send` is passed on unchanged."""
         observer = self._observer
         assert observer is not None
-        payload, content_type, size = observed_body(body, content_type)
+        payload, content_type, size, options = observed_body(body, content_type, options)
         if observer.otel is None:  # counters only: no span, no headers to add
             self._send_unobserved(
                 destination, payload, headers, content_type=content_type, **options
@@ -1033,6 +1033,7 @@ class Client(ShellBase):
         timeout: float,
         headers: Mapping[str, str] | None = None,
         content_type: str | None = None,
+        **options: Unpack[SendOptionArgs],
     ) -> Message:
         """Send a request to ``destination`` and wait for its reply.
 
@@ -1048,6 +1049,9 @@ class Client(ShellBase):
                 reconnect before sending).
             headers: extra SEND headers (not ``correlation-id`` or ``reply-to``: set here).
             content_type: as for :meth:`send`.
+            **options: the typed message options of :meth:`send` (``persistent``,
+                ``priority``, ``ttl``, ``codec``...), but ``correlation_id`` and ``reply_to``
+                (the request's own).
 
         Returns:
             The reply :class:`Message` (``message.headers["correlation-id"]`` is the
@@ -1058,7 +1062,8 @@ class Client(ShellBase):
                 correlation id; the request may still be processed).
             ConnectionLost: the connection was lost before the reply; the request is not
                 sent again (it may or may not have been processed).
-            ConfigError: a bad timeout, or ``correlation-id``/``reply-to`` in ``headers``.
+            ConfigError: a bad timeout, or ``correlation-id``/``reply-to`` in ``headers``,
+                or the options ``correlation_id=``/``reply_to=`` (the request's own).
 
         Any thread, including handlers (replies are matched on the reader thread, so a
         handler waiting for a reply blocks no other delivery of the reply).
@@ -1070,7 +1075,12 @@ class Client(ShellBase):
                     self._requester = Requester(self)
                 requester = self._requester
         return requester.request(
-            destination, body, timeout=timeout, headers=headers, content_type=content_type
+            destination,
+            body,
+            timeout=timeout,
+            headers=headers,
+            content_type=content_type,
+            **options,
         )
 
     def serve(

@@ -23,10 +23,13 @@ from stomp_enterprise.core.requests import ReplyEndpoint, RequestBook
 from stomp_enterprise.errors import RequestTimeout
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from stomp_enterprise.client.client import Client
     from stomp_enterprise.client.connection import Connection
     from stomp_enterprise.client.message import Message
     from stomp_enterprise.core.message import Body
+    from stomp_enterprise.core.options import SendOptionArgs
 
 __all__ = ["Requester"]
 
@@ -59,10 +62,13 @@ class Requester(RequestBook["Future[Message]"]):
         timeout: float,
         headers: Mapping[str, str] | None,
         content_type: str | None,
+        **options: Unpack[SendOptionArgs],
     ) -> Message:
         """See :meth:`Client.request`."""
-        with self.observed(destination, timeout, headers) as outcome:
-            outcome.reply = reply = self._request(destination, body, timeout, headers, content_type)
+        with self.observed(destination, timeout, headers, options) as outcome:
+            outcome.reply = reply = self._request(
+                destination, body, timeout, headers, content_type, options
+            )
             return reply
 
     def _request(
@@ -72,6 +78,7 @@ class Requester(RequestBook["Future[Message]"]):
         timeout: float,
         headers: Mapping[str, str] | None,
         content_type: str | None,
+        options: SendOptionArgs,
     ) -> Message:
         client = self._client
         connection = client._current_connection(timeout)
@@ -85,6 +92,7 @@ class Requester(RequestBook["Future[Message]"]):
                 self.headers(headers, correlation_id),
                 content_type=content_type,
                 timeout=timeout,
+                **options,
             )
         except BaseException:
             self.unsent(correlation_id)

@@ -268,18 +268,27 @@ def reply_for(
     return target[0], body, target[1], content_type
 
 
-def check_request(timeout: object, headers: Mapping[str, str] | None) -> None:
+def check_request(
+    timeout: object, headers: Mapping[str, str] | None, options: Mapping[str, object] = {}
+) -> None:
     """Validate the arguments of ``request()``.
 
     Raises:
         ConfigError: ``timeout`` is not a positive number, or ``headers`` set
-            ``correlation-id`` or ``reply-to`` (the client's own).
+            ``correlation-id`` or ``reply-to``, or the typed ``options`` set
+            ``correlation_id`` or ``reply_to`` (the client's own).
     """
     if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout <= 0:
         raise ConfigError(f"request timeout must be a positive number, got {timeout!r}")
     if headers and (CORRELATION_HEADER in headers or REPLY_TO_HEADER in headers):
         raise ConfigError(
             "request() sets correlation-id and reply-to itself; do not pass them in headers"
+        )
+    refused = sorted(name for name in ("correlation_id", "reply_to") if name in options)
+    if refused:
+        raise ConfigError(
+            f"request() sets correlation-id and reply-to itself; do not pass "
+            f"{' or '.join(name + '=' for name in refused)}"
         )
 
 
@@ -373,7 +382,11 @@ class RequestBook(Generic[WaiterT]):
 
     @contextlib.contextmanager
     def observed(
-        self, destination: str, timeout: object, headers: Mapping[str, str] | None
+        self,
+        destination: str,
+        timeout: object,
+        headers: Mapping[str, str] | None,
+        options: Mapping[str, object] = {},
     ) -> Iterator[_Outcome]:
         """Bracket one ``request()``: its arguments checked, its ``request`` span (with
         OpenTelemetry) current, its outcome counted. The caller sets ``.reply`` on what
@@ -382,7 +395,7 @@ class RequestBook(Generic[WaiterT]):
         Raises:
             ConfigError: see :func:`check_request`.
         """
-        check_request(timeout, headers)
+        check_request(timeout, headers, options)
         observer = self._observer()
         span = observer.requesting(destination) if observer is not None else None
         outcome = _Outcome()

@@ -47,7 +47,7 @@ from typing import Any, Final
 
 from stomp_enterprise.core.message import encode_body
 from stomp_enterprise.core.stats import COUNTERS, ClientStats, Counters
-from stomp_enterprise.errors import ConfigError
+from stomp_enterprise.errors import ConfigError, StompError
 
 __all__ = [
     "INSTRUMENTS",
@@ -116,15 +116,22 @@ def guarded(hook: MetricHook) -> MetricHook:
     return call
 
 
-def observed_body(body: Any, content_type: str | None) -> tuple[Any, str | None, int]:
-    """A ``send()`` body for the observed path: ``(body, content_type, size)``. Bytes and
-    ``str`` are encoded here (so the size is exact and the send does not encode again);
-    any other body (one a codec encodes later) passes through unchanged, its size counted
-    as 0."""
-    if isinstance(body, bytes | bytearray | memoryview | str):
-        payload, content_type = encode_body(body, content_type)
-        return payload, content_type, len(payload)
-    return body, content_type, 0
+def observed_body(
+    body: Any, content_type: str | None, options: Mapping[str, Any] | None = None
+) -> tuple[Any, str | None, int, dict[str, Any]]:
+    """A ``send()`` body for the observed path: ``(body, content_type, size, options)``.
+    The body is encoded here, with the ``codec`` of the send's ``options`` for a typed
+    payload (a pydantic model, a dict...), so the size counted is the encoded one and the
+    send does not encode again: the options returned are the others. A body that cannot be
+    encoded passes through unchanged (size 0) with every option: the send itself then
+    raises its error, inside the observed call. Any thread."""
+    rest = dict(options or {})
+    try:
+        payload, encoded_type = encode_body(body, content_type, rest.get("codec"))
+    except StompError:
+        return body, content_type, 0, rest
+    rest.pop("codec", None)
+    return payload, encoded_type, len(payload), rest
 
 
 def messaging_system(server: str | None) -> str | None:

@@ -282,3 +282,33 @@ def test_sends_queued_at_a_loss_on_a_plain_uri_are_reported_undelivered(
         await client.disconnect()
 
     run(body())
+
+
+def test_a_full_tracking_cache_makes_the_sender_wait(run, stomp_broker: Broker) -> None:
+    """trackMessages: with no confirmation, a sender waits once the queue holds more than
+    the cache (maxCacheSize) has room for; a confirmation lets it go on. The sends of one
+    task never yield while there is room, so without the bound all of them return at once."""
+    cache, size, count = 16 * 1024, 4096, 20
+
+    async def body() -> None:
+        url = failover(stomp_broker, f"&trackMessages=true&maxCacheSize={cache}")
+        async with Client(url, heart_beats=(0, 0)) as client:
+            stomp_broker.delay_frames(60)  # the broker reads, its RECEIPTs are held back
+            returned = 0
+
+            async def flood() -> None:
+                nonlocal returned
+                for number in range(count):
+                    await client.send("/queue/aiofix-bounded", str(number).encode() * size)
+                    returned += 1
+
+            task = asyncio.create_task(flood())
+            await eventually(lambda: stomp_broker.received_frames("SEND"))
+            assert not task.done()
+            assert returned <= cache // size + 1
+            assert 0 < client.unconfirmed_bytes <= cache
+            stomp_broker.delay_frames(0)
+            await task
+            assert returned == count
+
+    run(body())

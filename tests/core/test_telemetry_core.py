@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
+from typing import Any
 
 import pytest
 
@@ -131,8 +133,37 @@ def test_importing_the_core_does_not_import_opentelemetry() -> None:
 
 
 def test_the_observed_body_is_encoded_once_and_measured() -> None:
-    assert observed_body(b"abc", None) == (b"abc", None, 3)
-    assert observed_body("é", None) == ("é".encode(), "text/plain;charset=utf-8", 2)
-    assert observed_body(bytearray(b"xy"), "a/b") == (b"xy", "a/b", 2)
-    model = object()  # a body a codec encodes later: passed through, size unknown (0)
-    assert observed_body(model, "application/json") == (model, "application/json", 0)
+    assert observed_body(b"abc", None) == (b"abc", None, 3, {})
+    assert observed_body("é", None) == ("é".encode(), "text/plain;charset=utf-8", 2, {})
+    assert observed_body(bytearray(b"xy"), "a/b", {"priority": 1}) == (
+        b"xy",
+        "a/b",
+        2,
+        {"priority": 1},
+    )
+
+
+def test_an_observed_typed_payload_is_encoded_with_its_codec_and_measured() -> None:
+    payload, content_type, size, options = observed_body({"a": 1}, None, {"ttl": 5})
+    assert str(content_type).startswith("application/json")
+    assert (size, options) == (len(payload), {"ttl": 5})
+    assert json.loads(payload) == {"a": 1}
+
+    class Upper:
+        content_type = "text/x-upper"
+
+        def encode(self, value: Any) -> bytes:
+            return str(value).upper().encode()
+
+        def decode(self, data: bytes, target: Any) -> Any:
+            return data.decode()
+
+    codec = Upper()
+    assert observed_body("abc", None, {"codec": codec}) == (b"ABC", "text/x-upper", 3, {})
+    unencodable = object()  # the send itself raises (inside the observed call)
+    assert observed_body(unencodable, None, {"codec": None}) == (
+        unencodable,
+        None,
+        0,
+        {"codec": None},
+    )

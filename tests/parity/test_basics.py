@@ -322,3 +322,19 @@ def test_error_frame_for_a_receipted_frame_raises_broker_error(
             message.ack(receipt=True)  # the second ack of the same id is unknown to the broker
         assert info.value.frame is not None
         assert info.value.message
+
+
+def test_an_observed_send_of_a_typed_payload_counts_its_encoded_size(
+    make_client, stomp_broker
+) -> None:
+    """observe(): a dict body (encoded by the JSON codec) counts the bytes written, as a
+    bytes body does (issue 17 seam)."""
+    with make_client() as client:
+        client.observe()
+        client.send("/queue/aiofix-observed", {"answer": 42, "text": "forty-two"}, receipt=True)
+        client.send("/queue/aiofix-observed", b"plain", receipt=True, priority=3)
+        stats = client.stats()
+        bodies = [m.body for m in stomp_broker.sent_messages("/queue/aiofix-observed")]
+        assert bodies[1] == b"plain"
+        assert (stats.sent, stats.sent_bytes) == (2, len(bodies[0]) + len(bodies[1]))
+        assert stomp_broker.received_frames("SEND")[1].headers["priority"] == "3"

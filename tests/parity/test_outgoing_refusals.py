@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stomp_enterprise.errors import FrameTooLarge, LocalProtocolError
+from stomp_enterprise.errors import ConfigError, FrameTooLarge, LocalProtocolError, RequestTimeout
 
 LIMIT = 64 * 1024
 
@@ -55,3 +55,24 @@ def test_a_nul_in_a_header_is_refused_on_every_client_path(
         assert client.is_connected
         assert len(stomp_broker.received_frames("CONNECT")) == 1
         assert [f.body for f in stomp_broker.received_frames("SEND")] == [b"ok", b"last"]
+
+
+@pytest.mark.parametrize("option", ["correlation_id", "reply_to"])
+def test_request_refuses_the_options_it_sets_itself(make_client, stomp_broker, option) -> None:
+    """request() owns correlation-id and reply-to: the typed options are refused as the
+    headers are (ConfigError), before anything is written."""
+    with make_client() as client:
+        with pytest.raises(ConfigError, match=f"do not pass {option}="):
+            client.request("/queue/aiofix-svc", b"", timeout=1, **{option: "x"})
+        assert stomp_broker.received_frames("SEND") == []
+        assert client.is_connected
+
+
+def test_request_passes_the_other_typed_options_on(make_client, stomp_broker) -> None:
+    with make_client() as client:
+        with pytest.raises(RequestTimeout):  # nobody serves: only the request's SEND counts
+            client.request("/queue/aiofix-svc", b"q", timeout=0.2, priority=7, persistent=True)
+        [send] = stomp_broker.received_frames("SEND")
+        assert send.headers["priority"] == "7"
+        assert send.headers["persistent"] == "true"
+        assert "correlation-id" in send.headers
