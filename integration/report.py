@@ -15,6 +15,7 @@ import json
 import platform
 import re
 import socket
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,24 @@ class MatrixReporter:
         self.results: dict[str, _Outcome] = {}
         self.started = _dt.datetime.now(_dt.timezone.utc)
 
+    @classmethod
+    def from_results(cls, data: dict[str, Any]) -> MatrixReporter:
+        """A reporter holding the outcomes of a run's ``results.json`` (to render its matrix
+        later, e.g. from a CI run's clone)."""
+        reporter = cls(list(data["brokers"]), dict(data["brokers"]), data["provision"])
+        for test in data["tests"]:
+            reporter.results[test["nodeid"]] = _Outcome(
+                test["nodeid"].split("::", 1)[0],
+                test["scenario"],
+                test["broker"],
+                test["client"],
+                test["transport"],
+                test["outcome"],
+                test["duration"],
+                test["reason"],
+            )
+        return reporter
+
     @pytest.hookimpl
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         match = _NODE.match(report.nodeid)
@@ -117,15 +136,23 @@ class MatrixReporter:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.results:
             return
+        data = self.data(int(exitstatus))
+        RESULTS_JSON.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        if self.write_docs:  # the published table: only from a run meant to publish it
+            MATRIX_MD.parent.mkdir(parents=True, exist_ok=True)
+            MATRIX_MD.write_text(self.markdown(data), encoding="utf-8")
+
+    def data(self, exitstatus: int) -> dict[str, Any]:
+        """What ``results.json`` holds: the run and every test's outcome."""
         finished = _dt.datetime.now(_dt.timezone.utc)
         runtime = (finished - self.started).total_seconds()
-        data = {
+        return {
             "generated": finished.isoformat(timespec="seconds"),
             "machine": _machine(),
             "provision": self.provision,
             "brokers": {b: self.versions.get(b, "unknown") for b in self.brokers},
             "runtime_seconds": round(runtime, 1),
-            "exit_status": int(exitstatus),
+            "exit_status": exitstatus,
             "tests": [
                 {
                     "nodeid": nodeid,
@@ -140,10 +167,6 @@ class MatrixReporter:
                 for nodeid, r in self.results.items()
             ],
         }
-        RESULTS_JSON.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        if self.write_docs:  # the published table: only from a run meant to publish it
-            MATRIX_MD.parent.mkdir(parents=True, exist_ok=True)
-            MATRIX_MD.write_text(self.markdown(data), encoding="utf-8")
 
     def markdown(self, data: dict[str, Any]) -> str:
         brokers = [b for b in self.brokers if any(r.broker == b for r in self.results.values())]
@@ -175,8 +198,8 @@ class MatrixReporter:
         for (scenario, transport, client), per_broker in rows:
             cells = []
             for b in brokers:
-                r = per_broker.get(b)
-                cells.append("n/a" if r is None else _SYMBOL.get(r.outcome, r.outcome))
+                found = per_broker.get(b)
+                cells.append("n/a" if found is None else _SYMBOL.get(found.outcome, found.outcome))
             lines.append(f"| {scenario} | {transport} | {client} | " + " | ".join(cells) + " |")
         notes = [r for r in self.results.values() if r.outcome in ("failed", "skipped")]
         if notes:
@@ -185,7 +208,12 @@ class MatrixReporter:
                 f"- `{r.scenario}[{r.broker}-{r.transport}-{r.client}]` {r.outcome}: {r.reason}"
                 for r in notes
             ]
-        lines += ["", "Regenerate: `python -m pytest integration -p no:cacheprovider`.", ""]
+        lines += [
+            "",
+            "Regenerate: `python -m pytest integration --write-matrix`, or from a run's results"
+            " (a CI clone's): `python -m integration.report path/to/integration/results.json`.",
+            "",
+        ]
         return "\n".join(lines)
 
 
@@ -202,3 +230,18 @@ def _machine() -> str:
         f"{socket.gethostname()} ({platform.system()} {platform.release()}, "
         f"{platform.machine()}, Python {platform.python_version()})"
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m integration.report [RESULTS_JSON]``: write docs/broker-matrix.md from a
+    run's results (default: this checkout's integration/results.json)."""
+    args = sys.argv[1:] if argv is None else argv
+    source = Path(args[0]) if args else RESULTS_JSON
+    data = json.loads(source.read_text(encoding="utf-8"))
+    MATRIX_MD.write_text(MatrixReporter.from_results(data).markdown(data), encoding="utf-8")
+    print(f"wrote {MATRIX_MD} from {source}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -38,3 +38,17 @@ def test_the_matrix_has_transport_and_client_columns() -> None:
     assert "| receipts | tcp | threaded | pass | n/a |" in table
     assert table.index("| text_queue | tcp |") < table.index("| text_queue | ws |")
     assert "`text_queue[rabbitmq-tcp-asyncio]` failed: boom" in table
+
+
+def test_the_matrix_can_be_rendered_again_from_results_json() -> None:
+    """python -m integration.report renders a CI run's results.json as the run itself did."""
+    reporter = MatrixReporter(["activemq", "rabbitmq"], {"activemq": "5.17.2"}, "ci")
+    for nodeid, outcome in [
+        ("integration/test_messaging.py::test_text_queue[activemq-threaded]", "passed"),
+        ("integration/test_messaging.py::test_text_queue[rabbitmq-ws-asyncio]", "failed"),
+    ]:
+        reporter.pytest_runtest_logreport(_report(nodeid, outcome))
+    data = reporter.data(1)
+    again = MatrixReporter.from_results(data)
+    assert again.markdown(data) == reporter.markdown(data)
+    assert "| text_queue | ws | asyncio | n/a | **FAIL** |" in again.markdown(data)
