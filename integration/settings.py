@@ -50,7 +50,8 @@ class Broker:
         login / passcode / vhost: CONNECT credentials and ``host`` header.
         version: the broker's version (``versions.json`` or the container image tag).
         max_frame: the broker's configured frame/body limit in bytes; 0 = none.
-        oversize_error: text the broker's ERROR carries when ``max_frame`` is exceeded.
+        oversize_error: text the broker's ERROR carries when ``max_frame`` is exceeded
+            (alternatives separated by ``|``).
         login_error: text of the broker's ERROR for a wrong passcode.
         disconnect_receipt: the broker answers DISCONNECT's receipt (RabbitMQ documents
             that it does not since 3.8.8; the client copes either way).
@@ -120,11 +121,11 @@ class Broker:
     def over(self, transport: Transport) -> Broker:
         """A copy whose :attr:`url` uses ``transport`` (with the frame limit and error text
         of that transport, where they differ)."""
-        if transport == "ws" and self.ws_max_frame is not None:
+        if transport == "ws":
             return replace(
                 self,
                 transport=transport,
-                max_frame=self.ws_max_frame,
+                max_frame=self.max_frame if self.ws_max_frame is None else self.ws_max_frame,
                 oversize_error=self.ws_oversize_error or self.oversize_error,
             )
         return replace(self, transport=transport)
@@ -239,6 +240,9 @@ def load_brokers(environ: dict[str, str] | None = None) -> dict[str, Broker]:
             heart_beat_floor=1000,
             ws_port=num("RABBITMQ_WS_PORT", 61725) or None,
             ws_path="/ws",
+            # Web STOMP: the STOMP process dies on the oversize frame and the WebSocket is
+            # closed (1000, "STOMP died"), its ERROR forwarded or not (seen both ways)
+            ws_oversize_error="larger than configured max size|stomp died",
             **common,
         ),
         "artemis": Broker(

@@ -261,7 +261,8 @@ def test_oversize_frame_broker_limit(broker: Broker, make_client: ClientFactory,
         exc = exc.__cause__ or exc.__context__
     wait_until(lambda: bool(errors), 2)
     said = " | ".join(str(e) for e in chain + errors)
-    assert broker.oversize_error.lower() in said.lower(), said
+    # (alternatives separated by "|": what the broker says depends on the transport's race)
+    assert any(text in said.lower() for text in broker.oversize_error.lower().split("|")), said
     # the client is not wedged: a new connection works
     other = make_client()
     other.send(queue_name, b"small", receipt=True)
