@@ -53,17 +53,28 @@ def test_client_is_unusable_in_a_forked_child_with_a_clear_error(make_client) ->
 
 @pytest.mark.parametrize("coalescing", [0.0, 0.0003])
 def test_read_coalescing_pauses_when_frames_were_waiting(
-    make_client, monkeypatch, coalescing
+    make_client, stomp_broker: Broker, monkeypatch, coalescing
 ) -> None:
-    """A reader slower than the stream (its parse takes 2 ms here) finds several frames
-    waiting at each read: it pauses after them (when asked to), and loses nothing."""
+    """A reader that finds several frames already waiting when it comes back for more (here:
+    held at its first parse until the broker has written all 1,000 MESSAGEs to the socket)
+    pauses after them (when asked to), and loses nothing."""
     from stomp_enterprise.client import connection
     from stomp_enterprise.protocol.parser import FrameParser
 
     pauses: list[float] = []
     monkeypatch.setattr(connection, "_pause", lambda s: (pauses.append(s), time.sleep(s)))
+    hold = threading.Event()  # set: the next parse waits for `release`
+    release = threading.Event()
     feed = FrameParser.feed
-    monkeypatch.setattr(FrameParser, "feed", lambda p, d: (time.sleep(0.002), feed(p, d))[1])
+
+    def held_feed(parser: FrameParser, data: bytes):  # type: ignore[no-untyped-def]
+        # the client's reader only (the in-process broker parses with the same class)
+        if hold.is_set() and threading.current_thread().name.startswith("stomp-reader-"):
+            hold.clear()
+            release.wait(10)
+        return feed(parser, data)
+
+    monkeypatch.setattr(FrameParser, "feed", held_feed)
     with make_client(read_coalescing=coalescing) as client:
         for i in range(1000):
             client.send("/queue/stream", str(i))
@@ -75,7 +86,16 @@ def test_read_coalescing_pauses_when_frames_were_waiting(
             if len(got) == 1000:
                 done.set()
 
+        hold.set()
         client.subscribe("/queue/stream", handler)
+        stomp_broker.wait_for(
+            lambda: (
+                len(stomp_broker.deliveries("/queue/stream")) == 1000
+                and stomp_broker.unsent_bytes() == 0
+            ),
+            timeout=10,
+        )
+        release.set()
         assert done.wait(20)
     assert got == list(range(1000))
     assert set(pauses) == ({coalescing} if coalescing else set())
