@@ -187,6 +187,7 @@ class Settings:
     asyncio: bool = False  # the asyncio section (``--asyncio``)
     loop: str = "asyncio"  # the event loop of the asyncio clients (``--loop``)
     ws_pack: int | None = None  # ours over ws://: WebSocketOptions(pack=...) (None: automatic)
+    ws_text: bool = False  # ours over ws://: WebSocketOptions(text=True) (ActiveMQ Classic)
 
 
 def run_peer(
@@ -232,6 +233,8 @@ def run_peer(
         cmd += ["--loop", cfg.loop]
     if cfg.ws_pack is not None:
         cmd += ["--ws-pack", str(cfg.ws_pack)]
+    if cfg.ws_text:
+        cmd.append("--ws-text")
     timeout = 120.0 + count / 200.0 + (cfg.rss_max_seconds if case == "rss" else 0.0)
     env = dict(os.environ, PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     try:

@@ -699,6 +699,7 @@ class Ours:
     name = "ours"
     #: ``WebSocketOptions(pack=...)`` over ws:// (``--ws-pack``; None: automatic, by broker)
     ws_pack: int | None = None
+    ws_text = False  #: ``WebSocketOptions(text=True)`` (``--ws-text``)
 
     def __init__(self, url: str, vhost: str | None) -> None:
         from stomp_enterprise import Client, WebSocketOptions
@@ -709,7 +710,7 @@ class Ours:
             passcode=PASSCODE,
             vhost=vhost,
             heart_beats=(0, 0),
-            websocket=WebSocketOptions(pack=self.ws_pack),  # None: the default
+            websocket=WebSocketOptions(pack=self.ws_pack, text=self.ws_text),
         )
         self.client.connect()
 
@@ -1356,7 +1357,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             return result
         case, template = FAILOVER_CASES[case]
         url = template.format(url=url)
-    Ours.ws_pack = args.ws_pack
+    Ours.ws_pack, Ours.ws_text = args.ws_pack, args.ws_text
     profiler = Profiler(cpu=args.client in AIO_CLIENTS) if args.profile else None
     if profiler is not None:
         profiler.install()
@@ -1453,6 +1454,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         help="ours over ws://: WebSocketOptions(pack=N) (default: automatic, by broker)",
+    )
+    parser.add_argument(
+        "--ws-text",
+        action="store_true",
+        help="ours over ws://: text messages (ActiveMQ Classic ignores binary ones)",
     )
     return parser.parse_args(argv)
 

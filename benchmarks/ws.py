@@ -4,14 +4,22 @@ WebSocket transport, produce and consume, same run.
 Run::
 
     python -m benchmarks.ws --broker rabbitmq [--count 20000] [--size 1024] [--runs 3]
-                            [--json PATH]
-    python -m benchmarks.ws --tcp tcp://127.0.0.1:61730 --ws ws://127.0.0.1:61730/
+                            [--warmup 1] [--pack N] [--json PATH] [--write-docs]
+    python -m benchmarks.ws --tcp tcp://127.0.0.1:61730 --ws ws://127.0.0.1:61730/ \
+                            --name artemis --broker-pid PID
 
 ``--broker rabbitmq`` starts a private RabbitMQ with Web STOMP
-(:mod:`integration.websocket_brokers`) and stops it at the end; ``--broker artemis`` uses
-the shared Artemis (its STOMP port speaks both); ``--broker embedded`` starts
-:class:`stomp_enterprise.testing.Broker` twice in this process (TCP and WebSocket): a smoke
-run, its broker is the bottleneck. ``--tcp``/``--ws`` name any pair of URLs of one broker.
+(:mod:`integration.websocket_brokers`) and stops it at the end; ``--broker activemq`` the
+same with an Apache ActiveMQ 5.18 distribution (``--activemq-home``; ours then sends text
+messages); ``--broker artemis`` uses the shared Artemis (its STOMP port speaks both);
+``--broker embedded`` starts :class:`stomp_enterprise.testing.Broker` twice in this process
+(TCP and WebSocket): a smoke run, its broker is the bottleneck. ``--tcp``/``--ws`` name any
+pair of URLs of one broker (``--name`` it for the docs). The broker's CPU per message is
+measured too when its PID is known (private brokers, the shared Artemis' PID file,
+``--broker-pid``). ``--warmup N`` runs N unrecorded rounds first (a fresh JVM compiles).
+``--write-docs`` keeps the run's broker in ``docs/bench/ws.json`` (other brokers' entries,
+from their own runs, stay), redraws its charts (:mod:`benchmarks.charts`) and regenerates
+the WebSocket section of ``docs/benchmarks.md``, keeping its hand-written notes.
 
 Like :mod:`benchmarks.e2e` (whose per-client runner, :mod:`benchmarks.e2e_peers`, does every
 measurement in a fresh process), each case uses a fresh destination, pre-loaded (consume) and
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import queue
@@ -43,6 +52,7 @@ from benchmarks import charts
 from benchmarks.e2e import WS_BEGIN, WS_END, BrokerSpec, Settings, _block, run_peer
 from benchmarks.e2e_peers import LOGIN, PASSCODE, raw_drain, raw_produce
 from benchmarks.marker_cost import process_cpu
+from stomp_enterprise.core.flavour import Flavour, flavour_of
 
 #: (label, client of benchmarks.e2e_peers, which URL)
 PEERS = (("ours tcp", "ours", "tcp"), ("ours ws", "ours", "ws"), ("stomp.py ws", "stomp.py", "ws"))
@@ -68,6 +78,7 @@ class Pair:
     ws: str
     vhost: str = "/"
     pid: int | None = None  # the broker's process, for its CPU per message
+    text: bool = False  # ours sends text messages (ActiveMQ Classic ignores binary ones)
 
 
 def _shared_pid(name: str) -> int | None:
@@ -101,8 +112,24 @@ def broker_pair(args: argparse.Namespace) -> Iterator[Pair]:
             private_web_rabbitmq(Path(root)) as broker,
         ):
             yield Pair("rabbitmq", broker.url, broker.ws_url, pid=broker.pid)
+    elif args.broker == "activemq":
+        from integration.websocket_brokers import PrivateWebActiveMQ
+
+        home = Path(args.activemq_home or os.environ.get("ACTIVEMQ_WS_HOME", ""))
+        with tempfile.TemporaryDirectory(prefix="stomp-ws-bench-") as root:
+            amq = PrivateWebActiveMQ(Path(root), home)
+            if not amq.installed():
+                raise SystemExit(
+                    f"--broker activemq needs an Apache ActiveMQ 5.18 home (--activemq-home or "
+                    f"ACTIVEMQ_WS_HOME; Debian's package has no ws transport): {home}"
+                )
+            amq.start(clean=True)
+            try:
+                yield Pair("activemq", amq.url, amq.ws_url, pid=amq.pid, text=True)
+            finally:
+                amq.stop()
     else:
-        raise SystemExit("give --broker rabbitmq|artemis|embedded, or --tcp and --ws")
+        raise SystemExit("give --broker rabbitmq|artemis|activemq|embedded, or --tcp and --ws")
 
 
 def measure(
@@ -193,6 +220,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load_start = list(os.getloadavg())
     with broker_pair(args) as pair:
+        cfg = dataclasses.replace(cfg, ws_text=pair.text)
         server = broker_server(pair)
         for round_index in range(args.warmup):  # not recorded: a fresh JVM compiles first
             for case in CASES:
@@ -216,6 +244,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "size": args.size,
         "runs": args.runs,
         "pack": "automatic" if args.pack is None else args.pack,
+        "text": pair.text,
         "date": started,
         "loadavg": [load_start, list(os.getloadavg())],
         "summary": summarize(results),
@@ -338,6 +367,7 @@ def chart_broker(report: dict[str, Any], command: str) -> dict[str, Any]:
         "library": _revision(),
         "command": command,
         "pack": report.get("pack"),
+        "text": bool(report.get("text")),
         "count": report["count"],
         "size": report["size"],
         "runs": report["runs"],
@@ -386,13 +416,17 @@ def broker_lines(name: str, info: dict[str, Any]) -> list[str]:
     load = info.get("loadavg") or [[], []]
     shown_load = " → ".join(", ".join(f"{v:.1f}" for v in each) for each in load)
     pack = info.get("pack")
+    packed = flavour_of(info.get("server")) in (Flavour.ARTEMIS, Flavour.RABBITMQ)
+    automatic = f"automatic (the client's default: {'up to 16 KiB' if packed else 'none here'})"
     packing = (
-        "automatic (the client's default)"
+        automatic
         if pack in (None, "automatic")
         else "one STOMP frame per message"
         if pack == 0
         else f"{pack} bytes"
     )
+    if info.get("text"):
+        packing += "; text messages (ActiveMQ Classic ignores binary ones)"
     lines = [
         f"### {name} {info['version']} (`{info['url']}`, `{info['ws_url']}`)",
         "",
@@ -460,7 +494,11 @@ def write_docs(data: dict[str, Any], path: Path = DOCS, data_path: Path = CHART_
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--broker", choices=("rabbitmq", "artemis", "embedded"))
+    parser.add_argument("--broker", choices=("rabbitmq", "artemis", "activemq", "embedded"))
+    parser.add_argument(
+        "--activemq-home",
+        help="--broker activemq: an Apache ActiveMQ 5.18 distribution (env ACTIVEMQ_WS_HOME)",
+    )
     parser.add_argument("--tcp", help="the broker's tcp:// URL (with --ws)")
     parser.add_argument("--ws", help="the same broker's ws:// URL (with --tcp)")
     parser.add_argument("--count", type=int, default=20_000)
