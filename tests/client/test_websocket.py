@@ -279,3 +279,24 @@ def test_automatic_packing_follows_the_connected_broker(
                 message.ack()
                 got.append(message.body)
         assert got == [*bodies, b"last"]
+
+
+def test_automatic_packing_is_decided_per_connection_on_failover() -> None:
+    classic = Broker(websocket=True, name="ActiveMQ/5.18.3")
+    artemis = Broker(websocket=True, name="ActiveMQ-Artemis/2.40.0")
+    with classic, artemis:
+        url = f"failover:({classic.url},{artemis.url})?randomize=false&initialReconnectDelay=10"
+        with _client(url) as client:
+            sub = client.subscribe("/queue/mixed-pack")
+            first = transport_of(client)
+            assert first is not None
+            assert first.websocket is not None
+            assert first.websocket.pack == 0  # ActiveMQ Classic: one frame per message
+            classic.stop()  # the client moves to Artemis
+            artemis.wait_for(lambda: artemis.subscriber_count("/queue/mixed-pack") == 1, 10)
+            client.send("/queue/mixed-pack", b"packed now", receipt=True)
+            assert sub.get(timeout=5).body == b"packed now"
+            second = transport_of(client)
+            assert second is not None
+            assert second.websocket is not None
+            assert second.websocket.pack == AUTO_PACK
