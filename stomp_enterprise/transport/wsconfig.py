@@ -30,10 +30,10 @@ class WebSocketOptions(BaseModel):
         pack: None (default) is automatic: once CONNECTED names the broker, consecutive
             whole STOMP frames are packed into messages of up to 16 KiB for Artemis and
             RabbitMQ (they read every frame of a message; a burst of ACKs or SENDs becomes
-            one message, which halves Artemis' CPU per message over WebSocket), and every
-            frame is its own message for any other broker (ActiveMQ Classic reads only the
-            first frame of a message). 0 always sends one frame per message; a size in
-            bytes always packs up to that size.
+            one message, which saves the broker 10-20 % of its CPU per produced message),
+            and every frame is its own message for any other broker (ActiveMQ Classic
+            reads only the first frame of a message). 0 always sends one frame per
+            message; a size in bytes always packs up to that size.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
