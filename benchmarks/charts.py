@@ -12,7 +12,9 @@ and committed next to the numbers they come from.
 For every JSON file and every broker in it, three charts (file names
 ``<json stem>-<broker>-<kind>.svg``):
 
-* ``produce``: msg/s and client CPU µs/msg of the cases that send;
+* ``produce``: msg/s and client CPU µs/msg of the cases that send (and the broker's CPU
+  µs/msg when the run measured it, as ``benchmarks.ws`` does: ``ws.json``, ours over
+  ``tcp://`` and ``ws://`` and stomp.py's WebSocket transport per broker);
 * ``consume``: the same for the cases that consume (``consume*``, ``ack*``);
 * ``latency``: p50 and p99 send->receive latency per client (log scale).
 
@@ -41,9 +43,11 @@ KNOWN = {
     "ours": "#1f5fbf",
     "ours-aio": "#4fa3e0",
     "ours-asyncio": "#4fa3e0",
+    "ours-tcp": "#1f5fbf",
     "ours-ws": "#7cc4c4",
     "ours-websocket": "#7cc4c4",
     "stomp.py": "#e8862a",
+    "stomp.py-ws": "#f4b97a",
     "stompest": "#4c9a3f",
     "stompman": "#8e5bb5",
 }
@@ -120,22 +124,39 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+#: the panels of a throughput chart: (entry key, x-axis label); the broker's CPU only when
+#: the run measured it (``benchmarks.ws`` with the broker's PID)
+PANELS = (
+    ("msgs_per_s", "messages per second (wall clock, higher is better)"),
+    ("cpu_us_per_msg", "client CPU µs per message (lower is better)"),
+    ("broker_cpu_us_per_msg", "broker CPU µs per message (lower is better)"),
+)
+
+
 def throughput_chart(
     summary: dict[str, dict[str, Any]], kind: str, title: str, path: Path
 ) -> Path | None:
-    """msg/s (top) and client CPU µs/msg (bottom) of the ``kind`` cases; None: no data."""
+    """msg/s (top), client CPU µs/msg and, when measured, broker CPU µs/msg (below) of the
+    ``kind`` cases; None: no data."""
     cases = [c for c in summary if kind_of(c) == kind]
     clients = clients_of({c: summary[c] for c in cases})
     if not cases or not clients:
         return None
+    panels = [
+        (key, label)
+        for key, label in PANELS
+        if any(_value(summary[c].get(client), key) is not None for c in cases for client in clients)
+        or key != "broker_cpu_us_per_msg"
+    ]
     plt = _plt()
     palette = colours(clients)
     height = 1.0 + 0.32 * len(cases) * max(2, len(clients)) / 2
-    fig, (rate_ax, cpu_ax) = plt.subplots(2, 1, figsize=(7.2, 2 * height), sharey=True)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7.2, len(panels) * height), sharey=True)
+    rate_ax = axes[0]
     bar = 0.8 / len(clients)
     for index, client in enumerate(clients):
         ys = [row + index * bar for row in range(len(cases))]  # top to bottom: legend order
-        for ax, key in ((rate_ax, "msgs_per_s"), (cpu_ax, "cpu_us_per_msg")):
+        for ax, (key, _) in zip(axes, panels, strict=True):
             values = [_value(summary[c].get(client), key) for c in cases]
             drawn = [(y, v) for y, v in zip(ys, values, strict=True) if v is not None]
             if drawn:
@@ -149,8 +170,8 @@ def throughput_chart(
     centre = [row + 0.4 - bar / 2 for row in range(len(cases))]
     rate_ax.set_yticks(centre, [SHORT.get(c, c) for c in cases])
     rate_ax.invert_yaxis()
-    rate_ax.set_xlabel("messages per second (wall clock, higher is better)")
-    cpu_ax.set_xlabel("client CPU µs per message (lower is better)")
+    for ax, (_, label) in zip(axes, panels, strict=True):
+        ax.set_xlabel(label)
     rate_ax.xaxis.set_major_formatter(_thousands())
     handles, labels = rate_ax.get_legend_handles_labels()
     fig.suptitle(title, x=0.02, y=0.995, ha="left", fontsize=10)
@@ -162,7 +183,7 @@ def throughput_chart(
         frameon=False,
         ncols=min(5, len(clients)),
     )
-    for ax in (rate_ax, cpu_ax):
+    for ax in axes:
         ax.grid(axis="x", alpha=0.3)
         ax.set_axisbelow(True)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
@@ -213,6 +234,7 @@ def render(json_path: Path) -> list[Path]:
     """Every chart of one benchmark JSON file, written beside it; the paths written."""
     data = json.loads(json_path.read_text(encoding="utf-8"))
     count = data.get("settings", {}).get("count")
+    label = f" {data['label']}" if data.get("label") else ""  # e.g. "over WebSocket"
     written: list[Path] = []
     for broker, info in data["brokers"].items():
         summary: dict[str, dict[str, Any]] = info["summary"]
@@ -220,7 +242,7 @@ def render(json_path: Path) -> list[Path]:
         n = f", N = {count:,}" if count else ""
         for kind in ("produce", "consume"):
             out = throughput_chart(
-                summary, kind, f"{kind}: {name}{n}", chart_path(json_path, broker, kind)
+                summary, kind, f"{kind}{label}: {name}{n}", chart_path(json_path, broker, kind)
             )
             written += [out] if out else []
         out = latency_chart(summary, f"latency: {name}", chart_path(json_path, broker, "latency"))

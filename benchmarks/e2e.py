@@ -71,6 +71,8 @@ AIO_SECTION_CASES: tuple[str, ...] = ("produce", "produce-headers", "consume", "
 AIO_BEGIN, AIO_END = "<!-- asyncio-section:begin -->", "<!-- asyncio-section:end -->"
 #: hand-written reading inside that block, kept by the asyncio ``--write-docs``
 NOTES_BEGIN, NOTES_END = "<!-- asyncio-notes:begin -->", "<!-- asyncio-notes:end -->"
+#: the WebSocket section's block (``benchmarks.ws --write-docs``; the threaded run keeps it)
+WS_BEGIN, WS_END = "<!-- websocket-section:begin -->", "<!-- websocket-section:end -->"
 ALL_CASES = CASES  # one list: the case names the per-client runner knows
 #: ours only (the others have no ``trackMessages``: n/a, asked once): ``produce`` / ``consume``
 #: through ``failover:(URL)`` without and with ``?trackMessages=true``, each pair measured run
@@ -184,6 +186,8 @@ class Settings:
     warmup_rounds: int
     asyncio: bool = False  # the asyncio section (``--asyncio``)
     loop: str = "asyncio"  # the event loop of the asyncio clients (``--loop``)
+    ws_pack: int | None = None  # ours over ws://: WebSocketOptions(pack=...) (None: automatic)
+    ws_text: bool = False  # ours over ws://: WebSocketOptions(text=True) (ActiveMQ Classic)
 
 
 def run_peer(
@@ -227,6 +231,10 @@ def run_peer(
         cmd += ["--profile", profile]
     if client in AIO_CLIENTS:
         cmd += ["--loop", cfg.loop]
+    if cfg.ws_pack is not None:
+        cmd += ["--ws-pack", str(cfg.ws_pack)]
+    if cfg.ws_text:
+        cmd.append("--ws-text")
     timeout = 120.0 + count / 200.0 + (cfg.rss_max_seconds if case == "rss" else 0.0)
     env = dict(os.environ, PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     try:
@@ -1060,10 +1068,12 @@ def write_docs(
     lines.append("## Results")
     for spec in specs:
         lines += ["", *broker_section(spec, summaries[spec.name], cfg)]
-    if path.exists():  # the asyncio section is another run's: keep it
-        _, aio, _ = _block(path.read_text(encoding="utf-8"), AIO_BEGIN, AIO_END)
-        if aio:
-            lines += ["", aio]
+    if path.exists():  # the asyncio and WebSocket sections are other runs': keep them
+        text = path.read_text(encoding="utf-8")
+        for begin, end in ((AIO_BEGIN, AIO_END), (WS_BEGIN, WS_END)):
+            _, block, _ = _block(text, begin, end)
+            if block:
+                lines += ["", block]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 

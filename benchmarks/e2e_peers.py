@@ -697,11 +697,21 @@ def rss_case(
 
 class Ours:
     name = "ours"
+    #: ``WebSocketOptions(pack=...)`` over ws:// (``--ws-pack``; None: automatic, by broker)
+    ws_pack: int | None = None
+    ws_text = False  #: ``WebSocketOptions(text=True)`` (``--ws-text``)
 
     def __init__(self, url: str, vhost: str | None) -> None:
-        from stomp_enterprise import Client
+        from stomp_enterprise import Client, WebSocketOptions
 
-        self.client = Client(url, login=LOGIN, passcode=PASSCODE, vhost=vhost, heart_beats=(0, 0))
+        self.client = Client(
+            url,
+            login=LOGIN,
+            passcode=PASSCODE,
+            vhost=vhost,
+            heart_beats=(0, 0),
+            websocket=WebSocketOptions(pack=self.ws_pack, text=self.ws_text),
+        )
         self.client.connect()
 
     def close(self) -> None:
@@ -1347,6 +1357,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             return result
         case, template = FAILOVER_CASES[case]
         url = template.format(url=url)
+    Ours.ws_pack, Ours.ws_text = args.ws_pack, args.ws_text
     profiler = Profiler(cpu=args.client in AIO_CLIENTS) if args.profile else None
     if profiler is not None:
         profiler.install()
@@ -1438,6 +1449,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=300.0)
     parser.add_argument("--profile", default=None, help="write cProfile stats here")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument(
+        "--ws-pack",
+        type=int,
+        default=None,
+        help="ours over ws://: WebSocketOptions(pack=N) (default: automatic, by broker)",
+    )
+    parser.add_argument(
+        "--ws-text",
+        action="store_true",
+        help="ours over ws://: text messages (ActiveMQ Classic ignores binary ones)",
+    )
     return parser.parse_args(argv)
 
 

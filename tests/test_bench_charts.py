@@ -112,3 +112,35 @@ def test_the_committed_charts_come_with_their_json_and_are_shown(data: Path) -> 
             assert f"(bench/{svg.name})" in page
     shown = set(re.findall(r"\(bench/([^)]+\.svg)\)", page))
     assert {p.name for p in (DOCS / "bench").glob("*.svg")} == shown
+
+
+def test_websocket_run_draws_the_broker_cpu_panel_and_its_label(tmp_path: Path) -> None:
+    summary = {
+        "produce": {
+            "ours-tcp": entry(40_000, broker_cpu_us_per_msg=14.0),
+            "ours-ws": entry(38_000, broker_cpu_us_per_msg=15.0),
+            "stomp.py-ws": entry(15_000, cpu=25.0, broker_cpu_us_per_msg=26.0),
+        },
+        "consume": {"ours-tcp": entry(30_000), "ours-ws": entry(29_000)},  # no broker PID
+    }
+    data = tmp_path / "ws.json"
+    data.write_text(
+        json.dumps(
+            {
+                "label": "over WebSocket",
+                "settings": {"count": 20_000},
+                "brokers": {"artemis": {"version": "2.40.0", "summary": summary}},
+            }
+        )
+    )
+    assert [p.name for p in charts.render(data)] == [
+        "ws-artemis-produce.svg",
+        "ws-artemis-consume.svg",
+    ]
+    produce = svg_texts(tmp_path / "ws-artemis-produce.svg")
+    assert "produce over WebSocket: artemis 2.40.0, N = 20,000" in produce
+    assert {"ours-tcp", "ours-ws", "stomp.py-ws"} <= set(produce)  # the legend
+    assert "broker CPU µs per message (lower is better)" in produce
+    consume = svg_texts(tmp_path / "ws-artemis-consume.svg")
+    assert "client CPU µs per message (lower is better)" in consume
+    assert "broker CPU µs per message (lower is better)" not in consume

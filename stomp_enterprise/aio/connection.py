@@ -182,6 +182,8 @@ class Connection:
         if connected is not None:
             self.info = connected
             self.artemis = is_artemis(connected.server)
+            if self.stream.websocket is not None:  # automatic packing follows the broker
+                self.stream.websocket.adopt_server(connected.server)
             self._early = early
             self.alive = True
             waiter.set_result(connected)

@@ -202,6 +202,8 @@ class Connection:
             if connected is not None:
                 self.info = connected
                 self.artemis = is_artemis(connected.server)
+                if self.transport.websocket is not None:  # automatic packing follows the broker
+                    self.transport.websocket.adopt_server(connected.server)
                 self._early = early
                 self.alive = True
                 return connected

@@ -27,17 +27,20 @@ class WebSocketOptions(BaseModel):
             server or proxy that only passes text, and ActiveMQ Classic, which ignores binary
             messages; bodies must then be UTF-8). Received messages may be text or binary
             either way.
-        pack: 0 (default) sends every STOMP frame as its own WebSocket message, which every
-            broker reads (ActiveMQ Classic reads only the first frame of a message). A size
-            in bytes packs consecutive whole frames into messages of up to that size (a
-            burst of ACKs becomes one message): RabbitMQ and Artemis read them all.
+        pack: None (default) is automatic: once CONNECTED names the broker, consecutive
+            whole STOMP frames are packed into messages of up to 16 KiB for Artemis and
+            RabbitMQ (they read every frame of a message; a burst of ACKs or SENDs becomes
+            one message, which saves the broker 10-20 % of its CPU per produced message),
+            and every frame is its own message for any other broker (ActiveMQ Classic
+            reads only the first frame of a message). 0 always sends one frame per
+            message; a size in bytes always packs up to that size.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     headers: dict[str, SecretStr] = Field(default_factory=dict)
     text: bool = False
-    pack: int = Field(default=0, ge=0)
+    pack: int | None = Field(default=None, ge=0)
 
     @field_validator("headers", mode="before")
     @classmethod

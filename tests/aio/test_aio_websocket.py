@@ -12,6 +12,7 @@ import trustme
 from stomp_enterprise import ConnectFailed, ConnectionLost, TlsOptions
 from stomp_enterprise.aio import Client
 from stomp_enterprise.testing import Broker
+from stomp_enterprise.transport.websocket import AUTO_PACK
 from tests.aio.conftest import Recorder, eventually
 
 
@@ -112,5 +113,39 @@ def test_wss_verifies_certificates(run, tmp_path: Path) -> None:
                 await _client(broker.url).connect()
             async with _client(broker.url, ssl=TlsOptions(ca_file=ca_file)) as client:
                 await client.send("/queue/wss", b"secure", receipt=True)
+
+    run(body())
+
+
+@pytest.mark.parametrize(
+    ("server", "option", "expected"),
+    [
+        ("ActiveMQ-Artemis/2.40.0", None, AUTO_PACK),
+        ("RabbitMQ/3.10.8", None, AUTO_PACK),
+        ("ActiveMQ/5.18.3", None, 0),  # reads only the first frame of a message
+        ("ActiveMQ-Artemis/2.40.0", 0, 0),  # explicit: kept
+    ],
+)
+def test_automatic_packing_follows_the_connected_broker(
+    run, server: str, option: int | None, expected: int
+) -> None:
+    options = {} if option is None else {"pack": option}
+    bodies = [b"%d" % i * (i % 50) for i in range(200)]
+
+    async def body() -> None:
+        with Broker(websocket=True, name=server) as broker:
+            async with _client(broker.url, websocket=options) as client:
+                connection = client._connection  # the codec of the current connection
+                assert connection is not None
+                assert connection.stream.websocket is not None
+                assert connection.stream.websocket.pack == expected
+                sub = await client.subscribe("/queue/aio-auto-pack", ack="client-individual")
+                for item in bodies:
+                    await client.send("/queue/aio-auto-pack", item)
+                await client.send("/queue/aio-auto-pack", b"last", receipt=True)
+                for wanted in [*bodies, b"last"]:
+                    message = await sub.get(timeout=5)
+                    assert message.body == wanted
+                    await message.ack()
 
     run(body())

@@ -14,6 +14,7 @@ import trustme
 from stomp_enterprise import Client, ConnectFailed, ConnectionLost, TlsOptions
 from stomp_enterprise.errors import ConfigError
 from stomp_enterprise.testing import Broker, transport_of
+from stomp_enterprise.transport.websocket import AUTO_PACK
 from stomp_enterprise.transport.wsconfig import WebSocketOptions
 
 
@@ -244,3 +245,58 @@ def test_ws_url_with_a_path_is_refused_for_tcp() -> None:
         ConfigError, match=r"unexpected path '/ws' \(a path is only allowed for ws:// and wss://"
     ):
         Client("tcp://127.0.0.1:61613/ws")
+
+
+@pytest.mark.parametrize(
+    ("server", "option", "expected"),
+    [
+        ("ActiveMQ-Artemis/2.40.0", None, AUTO_PACK),
+        ("RabbitMQ/3.10.8", None, AUTO_PACK),
+        ("ActiveMQ/5.18.3", None, 0),  # reads only the first frame of a message
+        ("some-broker/1.0", None, 0),  # unknown: not assumed to read them all
+        ("ActiveMQ-Artemis/2.40.0", 0, 0),  # explicit: kept
+        ("ActiveMQ/5.18.3", 4096, 4096),
+    ],
+)
+def test_automatic_packing_follows_the_connected_broker(
+    server: str, option: int | None, expected: int
+) -> None:
+    options = {} if option is None else {"pack": option}
+    bodies = [b"%d" % i * (i % 50) for i in range(300)]
+    with Broker(websocket=True, name=server) as broker:
+        with _client(broker.url, websocket=options) as client:
+            transport = transport_of(client)
+            assert transport is not None
+            assert transport.websocket is not None
+            assert transport.websocket.pack == expected
+            sub = client.subscribe("/queue/auto-pack", ack="client-individual")
+            for body in bodies:
+                client.send("/queue/auto-pack", body)
+            client.send("/queue/auto-pack", b"last", receipt=True)
+            got = []
+            for _ in range(len(bodies) + 1):
+                message = sub.get(timeout=5)
+                message.ack()
+                got.append(message.body)
+        assert got == [*bodies, b"last"]
+
+
+def test_automatic_packing_is_decided_per_connection_on_failover() -> None:
+    classic = Broker(websocket=True, name="ActiveMQ/5.18.3")
+    artemis = Broker(websocket=True, name="ActiveMQ-Artemis/2.40.0")
+    with classic, artemis:
+        url = f"failover:({classic.url},{artemis.url})?randomize=false&initialReconnectDelay=10"
+        with _client(url) as client:
+            sub = client.subscribe("/queue/mixed-pack")
+            first = transport_of(client)
+            assert first is not None
+            assert first.websocket is not None
+            assert first.websocket.pack == 0  # ActiveMQ Classic: one frame per message
+            classic.stop()  # the client moves to Artemis
+            artemis.wait_for(lambda: artemis.subscriber_count("/queue/mixed-pack") == 1, 10)
+            client.send("/queue/mixed-pack", b"packed now", receipt=True)
+            assert sub.get(timeout=5).body == b"packed now"
+            second = transport_of(client)
+            assert second is not None
+            assert second.websocket is not None
+            assert second.websocket.pack == AUTO_PACK
