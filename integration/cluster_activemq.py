@@ -184,8 +184,9 @@ class ActiveMQCluster(Cluster):
     name: ClassVar[str] = "activemq"
     vhost: ClassVar[str | None] = None  # ActiveMQ ignores the CONNECT host header
     description: ClassVar[str] = """\
-**Topology.** ActiveMQ Classic 5.17.2 (Debian `activemq`, Java 17), two broker processes on
-loopback, each with its own STOMP port (free ports, chosen per run), sharing ONE KahaDB
+**Topology.** ActiveMQ Classic 5.18.3 (the Apache distribution `install.sh` unpacks; the
+figures below were measured on Debian's 5.17.2, same configuration; Java 17), two broker
+processes on loopback, each with its own STOMP port (free ports, chosen per run), sharing ONE KahaDB
 directory. KahaDB's shared-file locker holds a POSIX lock on `<store>/lock`: the broker that
 holds it is the master and opens its STOMP connector; the other (the slave) retries the lock
 every 500 ms (`<shared-file-locker lockAcquireSleepInterval="500"/>`; the default is 10 s) and

@@ -188,6 +188,12 @@ class MatrixReporter:
             f" in {data['runtime_seconds']} s: "
             + ", ".join(f"{n} {k}" for k, n in counts.items() if n),
             "",
+            *(
+                f"- {', '.join(src['brokers'])}: from the run of {src['generated']}"
+                f" ({src['runtime_seconds']} s)"
+                for src in data.get("sources", ())
+            ),
+            *([""] if data.get("sources") else []),
             "| broker | version |",
             "| --- | --- |",
             *(f"| {b} | {self.versions.get(b, 'unknown')} |" for b in brokers),
@@ -232,14 +238,43 @@ def _machine() -> str:
     )
 
 
+def merge_results(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs' ``results.json`` as one: a later run replaces every outcome (each
+    transport and client) of the brokers it covers, and their versions; the others stay as
+    the earlier runs had them. ``sources`` lists each run (when, which brokers, how long),
+    shown under the matrix's header."""
+    if not runs:
+        raise ValueError("no results to merge")
+    merged = {**runs[0], "brokers": dict(runs[0]["brokers"]), "tests": list(runs[0]["tests"])}
+    for run in runs[1:]:
+        covered = {test["broker"] for test in run["tests"]}
+        merged["tests"] = [t for t in merged["tests"] if t["broker"] not in covered]
+        merged["tests"] += run["tests"]
+        merged["brokers"].update({b: v for b, v in run["brokers"].items() if b in covered})
+    merged["generated"] = max(run["generated"] for run in runs)
+    merged["runtime_seconds"] = round(sum(run["runtime_seconds"] for run in runs), 1)
+    merged["exit_status"] = max(run["exit_status"] for run in runs)
+    merged["sources"] = [
+        {
+            "generated": run["generated"],
+            "brokers": sorted({test["broker"] for test in run["tests"]}),
+            "runtime_seconds": run["runtime_seconds"],
+        }
+        for run in runs
+    ]
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m integration.report [RESULTS_JSON]``: write docs/broker-matrix.md from a
-    run's results (default: this checkout's integration/results.json)."""
+    """``python -m integration.report [RESULTS_JSON...]``: write docs/broker-matrix.md from a
+    run's results (default: this checkout's integration/results.json); given several, a
+    later run's brokers replace the earlier runs' (:func:`merge_results`)."""
     args = sys.argv[1:] if argv is None else argv
-    source = Path(args[0]) if args else RESULTS_JSON
-    data = json.loads(source.read_text(encoding="utf-8"))
+    sources = [Path(arg) for arg in args] or [RESULTS_JSON]
+    runs = [json.loads(source.read_text(encoding="utf-8")) for source in sources]
+    data = runs[0] if len(runs) == 1 else merge_results(runs)
     MATRIX_MD.write_text(MatrixReporter.from_results(data).markdown(data), encoding="utf-8")
-    print(f"wrote {MATRIX_MD} from {source}")
+    print(f"wrote {MATRIX_MD} from {', '.join(map(str, sources))}")
     return 0
 
 
