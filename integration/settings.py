@@ -115,6 +115,12 @@ class Broker:
         return self.transport == "ws" and self.ws_text
 
     @property
+    def transport_options(self) -> dict[str, dict[str, bool]]:
+        """Client keyword options this transport needs: ``websocket={"text": True}`` where
+        :attr:`text_only`, else none."""
+        return {"websocket": {"text": True}} if self.text_only else {}
+
+    @property
     def ws_url(self) -> str | None:
         """``ws://host:ws_port/path`` when the broker serves STOMP over WebSocket."""
         return f"ws://{self.host}:{self.ws_port}{self.ws_path}" if self.ws_port else None

@@ -91,3 +91,10 @@ def test_private_web_activemq_has_a_ws_connector(tmp_path: Path) -> None:
     )
     assert broker.home == tmp_path / "home"
     assert PrivateWebActiveMQ(tmp_path).home == chaos.ACTIVEMQ_HOME
+
+
+def test_activemq_clients_over_ws_are_made_in_text_mode(tmp_path: Path) -> None:
+    activemq = settings.load_brokers(isolated(tmp_path))["activemq"]
+    assert activemq.over("ws").transport_options == {"websocket": {"text": True}}
+    assert activemq.transport_options == {}
+    assert settings.load_brokers(isolated(tmp_path))["rabbitmq"].over("ws").transport_options == {}
