@@ -217,7 +217,8 @@ class MatrixReporter:
         lines += [
             "",
             "Regenerate: `python -m pytest integration --write-matrix`, or from a run's results"
-            " (a CI clone's): `python -m integration.report path/to/integration/results.json`.",
+            " (a CI clone's): `python -m integration.report path/to/integration/results.json"
+            " [LATER.json...]` (a later run's brokers replace the first run's).",
             "",
         ]
         return "\n".join(lines)
@@ -239,18 +240,22 @@ def _machine() -> str:
 
 
 def merge_results(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Several runs' ``results.json`` as one: a later run replaces every outcome (each
-    transport and client) of the brokers it covers, and their versions; the others stay as
-    the earlier runs had them. ``sources`` lists each run (when, which brokers, how long),
-    shown under the matrix's header."""
+    """Several runs' ``results.json`` as one: the first run, with every outcome (each
+    transport and client) of the brokers the later runs cover replaced by theirs (e.g. the
+    scenario suite and the chaos suite run again on a new version of one broker: both
+    later runs together replace that broker's column; the same test in two later runs: the
+    last wins); the versions follow. ``sources`` lists each run (when, which brokers, how
+    long), shown under the matrix's header."""
     if not runs:
         raise ValueError("no results to merge")
-    merged = {**runs[0], "brokers": dict(runs[0]["brokers"]), "tests": list(runs[0]["tests"])}
-    for run in runs[1:]:
-        covered = {test["broker"] for test in run["tests"]}
-        merged["tests"] = [t for t in merged["tests"] if t["broker"] not in covered]
-        merged["tests"] += run["tests"]
-        merged["brokers"].update({b: v for b, v in run["brokers"].items() if b in covered})
+    base, later = runs[0], runs[1:]
+    covered = {test["broker"] for run in later for test in run["tests"]}
+    tests = {t["nodeid"]: t for t in base["tests"] if t["broker"] not in covered}
+    brokers = dict(base["brokers"])
+    for run in later:
+        tests.update({test["nodeid"]: test for test in run["tests"]})
+        brokers.update({b: v for b, v in run["brokers"].items() if b in covered})
+    merged = {**base, "brokers": brokers, "tests": list(tests.values())}
     merged["generated"] = max(run["generated"] for run in runs)
     merged["runtime_seconds"] = round(sum(run["runtime_seconds"] for run in runs), 1)
     merged["exit_status"] = max(run["exit_status"] for run in runs)

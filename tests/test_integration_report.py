@@ -69,12 +69,21 @@ def test_a_later_run_replaces_the_brokers_it_covers() -> None:
         "integration/test_messaging.py::test_text_queue[activemq-ws-asyncio]",
     ):
         later.pytest_runtest_logreport(_report(nodeid))
-    a, b = first.data(1), later.data(0)
-    merged = merge_results([a, b])
+    chaos = MatrixReporter(["activemq"], {"activemq": "5.18.3"}, "local")
+    chaos.pytest_runtest_logreport(
+        _report("integration/test_chaos.py::test_tracked_sends_survive_sigkill[activemq]")
+    )
+    a, b, c = first.data(1), later.data(0), chaos.data(0)
+    merged = merge_results([a, b, c])
     assert merged["brokers"] == {"activemq": "5.18.3", "rabbitmq": "unknown"}
     assert merged["exit_status"] == 1
-    assert [s["brokers"] for s in merged["sources"]] == [["activemq", "rabbitmq"], ["activemq"]]
+    assert [s["brokers"] for s in merged["sources"]] == [
+        ["activemq", "rabbitmq"],
+        ["activemq"],
+        ["activemq"],
+    ]
     table = MatrixReporter.from_results(merged).markdown(merged)
+    assert "| tracked_sends_survive_sigkill | tcp | threaded | pass |" in table
     assert "| text_queue | tcp | threaded | pass | n/a |" in table
     assert "| text_queue | ws | asyncio | pass | pass |" in table
     assert "| activemq | 5.18.3 |" in table
