@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from integration import settings
 from stomp_enterprise import Client, ConfigError, Message, StompError
 from stomp_enterprise.client.listeners import EVENTS
 
@@ -61,7 +62,8 @@ WAIT_STOMP = HERE / "brokers" / "wait_stomp.py"
 RESULTS = Path(os.environ.get("STOMP_CHAOS_RESULTS", HERE / "chaos-results.json"))
 BEFORE = HERE / "chaos-before.json"
 DOC = ROOT / "docs" / "reliability.md"
-ACTIVEMQ_HOME = Path("/usr/share/activemq")
+#: ActiveMQ Classic: the Apache distribution ``integration/brokers/install.sh`` unpacks
+ACTIVEMQ_HOME = Path(settings.activemq_home())
 RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
 LOGIN = PASSCODE = "guest"
 START_TIMEOUT = float(os.environ.get("STOMP_CHAOS_START_TIMEOUT", "120"))
@@ -289,16 +291,39 @@ class PrivateBroker(abc.ABC):
         self.process = None
 
 
+#: ActiveMQ 5.18 logs through log4j2: the file ``-Dlog4j2.configurationFile`` names
+LOG4J2 = "log4j2.properties"
+
+
+def activemq_log4j2(*info: str) -> str:
+    """ActiveMQ's log4j2 configuration: WARN to the console (the broker's log file), INFO for
+    the broker service and the ``info`` loggers."""
+    lines = [
+        "rootLogger.level=WARN",
+        "rootLogger.appenderRef.console.ref=Console",
+        "appender.console.type=Console",
+        "appender.console.name=Console",
+        "appender.console.layout.type=PatternLayout",
+        "appender.console.layout.pattern=%d %-5p [%t] %c{1} - %m%n",
+    ]
+    for index, name in enumerate(("org.apache.activemq.broker.BrokerService", *info)):
+        lines += [f"logger.l{index}.name={name}", f"logger.l{index}.level=INFO"]
+    return "\n".join(lines) + "\n"
+
+
 class PrivateActiveMQ(PrivateBroker):
-    """ActiveMQ Classic (Debian ``activemq``) with a KahaDB store, STOMP only, no JMX. The store
-    survives restarts (no ``deleteAllMessagesOnStartup``); ``start(clean=True)`` wipes it."""
+    """ActiveMQ Classic (the Apache distribution at :data:`ACTIVEMQ_HOME`) with a KahaDB store,
+    STOMP only, no JMX. The store survives restarts (no ``deleteAllMessagesOnStartup``);
+    ``start(clean=True)`` wipes it."""
 
     name = "activemq"
 
+    def __init__(self, root: Path, home: Path | None = None) -> None:
+        super().__init__(root)
+        self.home = home or ACTIVEMQ_HOME
+
     def installed(self) -> bool:
-        return (ACTIVEMQ_HOME / "bin" / "activemq.jar").is_file() and shutil.which(
-            "java"
-        ) is not None
+        return (self.home / "bin" / "activemq.jar").is_file() and shutil.which("java") is not None
 
     def data_dirs(self) -> list[Path]:
         return [self.root / "data"]
@@ -310,14 +335,7 @@ class PrivateActiveMQ(PrivateBroker):
         conf = self.root / "conf"
         conf.mkdir(parents=True, exist_ok=True)
         (self.root / "data").mkdir(exist_ok=True)
-        (conf / "log4j.properties").write_text(
-            "log4j.rootLogger=WARN, out\n"
-            "log4j.logger.org.apache.activemq.broker.BrokerService=INFO\n"
-            "log4j.logger.org.apache.activemq.store.kahadb=INFO\n"
-            "log4j.appender.out=org.apache.log4j.ConsoleAppender\n"
-            "log4j.appender.out.layout=org.apache.log4j.PatternLayout\n"
-            "log4j.appender.out.layout.ConversionPattern=%d %-5p [%t] %c{1} - %m%n\n"
-        )
+        (conf / LOG4J2).write_text(activemq_log4j2("org.apache.activemq.store.kahadb"))
         data = self.root / "data"
         (conf / "activemq.xml").write_text(f"""\
 <beans xmlns="http://www.springframework.org/schema/beans"
@@ -360,14 +378,14 @@ class PrivateActiveMQ(PrivateBroker):
             "-Xms64m",
             "-Xmx512m",
             "-Djava.awt.headless=true",
-            f"-Dactivemq.home={ACTIVEMQ_HOME}",
+            f"-Dactivemq.home={self.home}",
             f"-Dactivemq.base={self.root}",
             f"-Dactivemq.conf={conf}",
             f"-Dactivemq.data={data}",
             f"-Djava.io.tmpdir={data}",
-            f"-Dlog4j.configuration=file:{conf}/log4j.properties",
+            f"-Dlog4j2.configurationFile={(conf / LOG4J2).as_uri()}",
             "-jar",
-            str(ACTIVEMQ_HOME / "bin" / "activemq.jar"),
+            str(self.home / "bin" / "activemq.jar"),
             "start",
             f"xbean:file:{conf}/activemq.xml",
         ]

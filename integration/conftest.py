@@ -359,8 +359,8 @@ def _build(
     options.setdefault("passcode", broker.passcode)
     options.setdefault("vhost", broker.vhost)
     options.setdefault("timeouts", {"receipt": 20.0, "connect": 10.0, "connected": 10.0})
-    if broker.text_only:  # ActiveMQ over WebSocket reads text messages only
-        options.setdefault("websocket", {"text": True})
+    for key, value in broker.transport_options.items():  # ActiveMQ over ws: text only
+        options.setdefault(key, value)
     client: Any = (
         Client(url or broker.url, **options)
         if kind == "threaded"

@@ -188,6 +188,12 @@ class MatrixReporter:
             f" in {data['runtime_seconds']} s: "
             + ", ".join(f"{n} {k}" for k, n in counts.items() if n),
             "",
+            *(
+                f"- {', '.join(src['brokers'])}: from the run of {src['generated']}"
+                f" ({src['runtime_seconds']} s)"
+                for src in data.get("sources", ())
+            ),
+            *([""] if data.get("sources") else []),
             "| broker | version |",
             "| --- | --- |",
             *(f"| {b} | {self.versions.get(b, 'unknown')} |" for b in brokers),
@@ -211,7 +217,8 @@ class MatrixReporter:
         lines += [
             "",
             "Regenerate: `python -m pytest integration --write-matrix`, or from a run's results"
-            " (a CI clone's): `python -m integration.report path/to/integration/results.json`.",
+            " (a CI clone's): `python -m integration.report path/to/integration/results.json"
+            " [LATER.json...]` (a later run's brokers replace the first run's).",
             "",
         ]
         return "\n".join(lines)
@@ -232,14 +239,47 @@ def _machine() -> str:
     )
 
 
+def merge_results(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs' ``results.json`` as one: the first run, with every outcome (each
+    transport and client) of the brokers the later runs cover replaced by theirs (e.g. the
+    scenario suite and the chaos suite run again on a new version of one broker: both
+    later runs together replace that broker's column; the same test in two later runs: the
+    last wins); the versions follow. ``sources`` lists each run (when, which brokers, how
+    long), shown under the matrix's header."""
+    if not runs:
+        raise ValueError("no results to merge")
+    base, later = runs[0], runs[1:]
+    covered = {test["broker"] for run in later for test in run["tests"]}
+    tests = {t["nodeid"]: t for t in base["tests"] if t["broker"] not in covered}
+    brokers = dict(base["brokers"])
+    for run in later:
+        tests.update({test["nodeid"]: test for test in run["tests"]})
+        brokers.update({b: v for b, v in run["brokers"].items() if b in covered})
+    merged = {**base, "brokers": brokers, "tests": list(tests.values())}
+    merged["generated"] = max(run["generated"] for run in runs)
+    merged["runtime_seconds"] = round(sum(run["runtime_seconds"] for run in runs), 1)
+    merged["exit_status"] = max(run["exit_status"] for run in runs)
+    merged["sources"] = [
+        {
+            "generated": run["generated"],
+            "brokers": sorted({test["broker"] for test in run["tests"]}),
+            "runtime_seconds": run["runtime_seconds"],
+        }
+        for run in runs
+    ]
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m integration.report [RESULTS_JSON]``: write docs/broker-matrix.md from a
-    run's results (default: this checkout's integration/results.json)."""
+    """``python -m integration.report [RESULTS_JSON...]``: write docs/broker-matrix.md from a
+    run's results (default: this checkout's integration/results.json); given several, a
+    later run's brokers replace the earlier runs' (:func:`merge_results`)."""
     args = sys.argv[1:] if argv is None else argv
-    source = Path(args[0]) if args else RESULTS_JSON
-    data = json.loads(source.read_text(encoding="utf-8"))
+    sources = [Path(arg) for arg in args] or [RESULTS_JSON]
+    runs = [json.loads(source.read_text(encoding="utf-8")) for source in sources]
+    data = runs[0] if len(runs) == 1 else merge_results(runs)
     MATRIX_MD.write_text(MatrixReporter.from_results(data).markdown(data), encoding="utf-8")
-    print(f"wrote {MATRIX_MD} from {source}")
+    print(f"wrote {MATRIX_MD} from {', '.join(map(str, sources))}")
     return 0
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "ALL_TRANSPORTS",
     "BROKERS_DIR",
     "Broker",
+    "activemq_home",
     "env_values",
     "load_brokers",
     "port_open",
@@ -114,6 +115,12 @@ class Broker:
         return self.transport == "ws" and self.ws_text
 
     @property
+    def transport_options(self) -> dict[str, dict[str, bool]]:
+        """Client keyword options this transport needs: ``websocket={"text": True}`` where
+        :attr:`text_only`, else none."""
+        return {"websocket": {"text": True}} if self.text_only else {}
+
+    @property
     def ws_url(self) -> str | None:
         """``ws://host:ws_port/path`` when the broker serves STOMP over WebSocket."""
         return f"ws://{self.host}:{self.ws_port}{self.ws_path}" if self.ws_port else None
@@ -193,6 +200,19 @@ def read_versions(values: dict[str, str]) -> dict[str, str]:
     return {name: str(info.get("version", "unknown")) for name, info in data.items()}
 
 
+#: What a client still writing a frame sees when the broker closes the connection on it
+#: (after an ERROR or a close frame it has not read yet): the write fails first
+_WRITER_SEES_CLOSE = "broken pipe|connection reset"
+
+
+def activemq_home(environ: dict[str, str] | None = None) -> str:
+    """Where ``integration/brokers/install.sh`` unpacks ActiveMQ Classic:
+    ``$STOMP_BROKERS_INSTALL_DIR/apache-activemq-$ACTIVEMQ_VERSION``."""
+    v = env_values(environ)
+    base = v.get("STOMP_BROKERS_INSTALL_DIR") or "/opt/stomp-enterprise-brokers"
+    return f"{base}/apache-activemq-{v.get('ACTIVEMQ_VERSION') or '5.18.3'}"
+
+
 def load_brokers(environ: dict[str, str] | None = None) -> dict[str, Broker]:
     """Every known broker, described from the env files."""
     v = env_values(environ)
@@ -214,15 +234,19 @@ def load_brokers(environ: dict[str, str] | None = None) -> dict[str, Broker]:
             port=num("ACTIVEMQ_STOMP_PORT", 61710),
             tls_port=num("ACTIVEMQ_STOMP_SSL_PORT", 61711),
             ca_file=v.get("ACTIVEMQ_CA_FILE"),
-            version=versions.get("activemq", "5.17"),
+            version=versions.get("activemq", v.get("ACTIVEMQ_VERSION", "5.18")),
             max_frame=num("BROKER_MAX_FRAME_ACTIVEMQ", 8 * 1024 * 1024),
-            oversize_error="maximum frame size was exceeded",
+            # ERROR, then the socket is closed; a client still writing the body may see the
+            # close (EPIPE / reset) before it reads the ERROR
+            oversize_error=f"maximum frame size was exceeded|{_WRITER_SEES_CLOSE}",
             login_error="password is invalid",
             nack="dead-letter",
             dlq="/queue/ActiveMQ.DLQ",
-            ws_port=num("ACTIVEMQ_WS_PORT", 0) or None,
+            ws_port=num("ACTIVEMQ_WS_PORT", 61715) or None,
             ws_max_frame=num("BROKER_MAX_FRAME_ACTIVEMQ", 8 * 1024 * 1024),
-            ws_oversize_error="message too big",
+            # Jetty closes the WebSocket (1009) at websocket.maxTextMessageSize, set to the
+            # frame limit; the same race against a writer still sending the message
+            ws_oversize_error=f"message too big|{_WRITER_SEES_CLOSE}",
             ws_text=True,
             **common,
         ),

@@ -133,6 +133,7 @@ def test_asyncio_request_reply(broker, names, broker_name) -> None:
             "passcode": broker.passcode,
             "vhost": broker.vhost,
             "heart_beats": (0, 0),
+            **broker.transport_options,
         }
         async with (
             AsyncClient(broker.url, **options) as server,

@@ -3,19 +3,19 @@ developing against them without touching the shared brokers (``integration/broke
 
 * RabbitMQ with ``rabbitmq_web_stomp``: :class:`PrivateWebRabbitMQ` (``ws://127.0.0.1:PORT/ws``
   next to its plain STOMP listener).
-* ActiveMQ Classic from an Apache distribution with a ``ws`` connector:
-  :class:`PrivateWebActiveMQ`.
+* ActiveMQ Classic (the Apache distribution ``install.sh`` unpacks) with a ``ws`` connector:
+  :class:`PrivateWebActiveMQ`. The shared ActiveMQ of ``start.sh`` has one too
+  (``ACTIVEMQ_WS_PORT``).
 * Artemis needs no private instance: its STOMP acceptor answers a WebSocket upgrade on the
   same port (``ws://127.0.0.1:61730/``).
 
-Run ``python -m integration.websocket_brokers rabbitmq`` to start one and print its URLs
-(Ctrl-C stops it).
+Run ``python -m integration.websocket_brokers rabbitmq`` (or ``activemq``) to start one and
+print its URLs (Ctrl-C stops it).
 """
 
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -57,25 +57,20 @@ WS_MAX_TEXT = 8 * 1024 * 1024
 
 
 class PrivateWebActiveMQ(PrivateActiveMQ):
-    """:class:`~integration.chaos.PrivateActiveMQ` from an Apache distribution (``home``:
-    Debian's package lacks the ``activemq-http`` module and Jetty) with a ``ws`` connector on
-    :attr:`ws_port` next to its STOMP one. Get one with ``mvn dependency:copy
-    -Dartifact=org.apache.activemq:apache-activemq:5.18.3:tar.gz:bin``."""
+    """:class:`~integration.chaos.PrivateActiveMQ` (the Apache distribution that
+    ``integration/brokers/install.sh activemq`` unpacks, or ``home``) with a ``ws`` connector
+    on :attr:`ws_port` next to its STOMP one."""
 
     name = "activemq-ws"
 
-    def __init__(self, root: Path, home: Path) -> None:
-        super().__init__(root)
-        self.home = home
+    def __init__(self, root: Path, home: Path | None = None) -> None:
+        super().__init__(root, home)
         self.ws_port = free_port()
 
     @property
     def ws_url(self) -> str:
         """``ws://127.0.0.1:PORT/``."""
         return f"ws://127.0.0.1:{self.ws_port}/"
-
-    def installed(self) -> bool:
-        return (self.home / "bin" / "activemq.jar").is_file()
 
     def _configure(self) -> None:
         super()._configure()
@@ -87,27 +82,6 @@ class PrivateWebActiveMQ(PrivateActiveMQ):
                 f'<transportConnector name="ws" uri="ws://127.0.0.1:{self.ws_port}'
                 f'?websocket.maxTextMessageSize={WS_MAX_TEXT}"/>\n      ' + stomp,
             )
-        )
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        conf = self.root / "conf"
-        data = self.root / "data"
-        return self._launch(
-            [
-                "java",
-                "-Xms64m",
-                "-Xmx512m",
-                "-Djava.awt.headless=true",
-                f"-Dactivemq.home={self.home}",
-                f"-Dactivemq.base={self.root}",
-                f"-Dactivemq.conf={conf}",
-                f"-Dactivemq.data={data}",
-                f"-Djava.io.tmpdir={data}",
-                "-jar",
-                str(self.home / "bin" / "activemq.jar"),
-                "start",
-                f"xbean:file:{conf}/activemq.xml",
-            ]
         )
 
 
@@ -134,13 +108,12 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["rabbitmq"]:
         root = Path(argv[1]) if len(argv) > 1 else Path(tempfile.mkdtemp(prefix="stomp-ws-"))
         broker: PrivateWebRabbitMQ | PrivateWebActiveMQ = PrivateWebRabbitMQ(root)
-    elif argv[:1] == ["activemq"] and len(argv) > 1:
-        root = Path(argv[2]) if len(argv) > 2 else Path(tempfile.mkdtemp(prefix="stomp-ws-"))
-        broker = PrivateWebActiveMQ(root, Path(argv[1]))
+    elif argv[:1] == ["activemq"]:
+        root = Path(argv[1]) if len(argv) > 1 else Path(tempfile.mkdtemp(prefix="stomp-ws-"))
+        broker = PrivateWebActiveMQ(root)
     else:
         print(
-            "usage: python -m integration.websocket_brokers rabbitmq [DIR]\n"
-            "       python -m integration.websocket_brokers activemq ACTIVEMQ_HOME [DIR]",
+            "usage: python -m integration.websocket_brokers rabbitmq|activemq [DIR]",
             file=sys.stderr,
         )
         return 2

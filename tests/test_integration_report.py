@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from integration.report import MatrixReporter
+from integration.report import MatrixReporter, merge_results
 
 
 def _report(nodeid: str, outcome: str = "passed") -> Any:
@@ -52,3 +52,40 @@ def test_the_matrix_can_be_rendered_again_from_results_json() -> None:
     again = MatrixReporter.from_results(data)
     assert again.markdown(data) == reporter.markdown(data)
     assert "| text_queue | ws | asyncio | n/a | **FAIL** |" in again.markdown(data)
+
+
+def test_a_later_run_replaces_the_brokers_it_covers() -> None:
+    """python -m integration.report A.json B.json: B's brokers (every transport and client)
+    replace A's; the others keep A's outcomes; each run is named under the header."""
+    first = MatrixReporter(["activemq", "rabbitmq"], {"activemq": "5.17.2"}, "ci")
+    for nodeid, outcome in [
+        ("integration/test_messaging.py::test_text_queue[activemq-threaded]", "failed"),
+        ("integration/test_messaging.py::test_text_queue[rabbitmq-ws-asyncio]", "passed"),
+    ]:
+        first.pytest_runtest_logreport(_report(nodeid, outcome))
+    later = MatrixReporter(["activemq"], {"activemq": "5.18.3"}, "local")
+    for nodeid in (
+        "integration/test_messaging.py::test_text_queue[activemq-threaded]",
+        "integration/test_messaging.py::test_text_queue[activemq-ws-asyncio]",
+    ):
+        later.pytest_runtest_logreport(_report(nodeid))
+    chaos = MatrixReporter(["activemq"], {"activemq": "5.18.3"}, "local")
+    chaos.pytest_runtest_logreport(
+        _report("integration/test_chaos.py::test_tracked_sends_survive_sigkill[activemq]")
+    )
+    a, b, c = first.data(1), later.data(0), chaos.data(0)
+    merged = merge_results([a, b, c])
+    assert merged["brokers"] == {"activemq": "5.18.3", "rabbitmq": "unknown"}
+    assert merged["exit_status"] == 1
+    assert [s["brokers"] for s in merged["sources"]] == [
+        ["activemq", "rabbitmq"],
+        ["activemq"],
+        ["activemq"],
+    ]
+    table = MatrixReporter.from_results(merged).markdown(merged)
+    assert "| tracked_sends_survive_sigkill | tcp | threaded | pass |" in table
+    assert "| text_queue | tcp | threaded | pass | n/a |" in table
+    assert "| text_queue | ws | asyncio | pass | pass |" in table
+    assert "| activemq | 5.18.3 |" in table
+    assert f"- activemq: from the run of {b['generated']}" in table
+    assert "**FAIL**" not in table

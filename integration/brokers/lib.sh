@@ -6,7 +6,7 @@ BROKERS_HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$BROKERS_HERE/ports.env"
 
 ALL_BROKERS=(activemq rabbitmq artemis apollo)
-ACTIVEMQ_HOME=/usr/share/activemq
+ACTIVEMQ_HOME="$STOMP_BROKERS_INSTALL_DIR/apache-activemq-$ACTIVEMQ_VERSION"
 ARTEMIS_HOME="$STOMP_BROKERS_INSTALL_DIR/apache-artemis-$ARTEMIS_VERSION"
 APOLLO_HOME="$STOMP_BROKERS_INSTALL_DIR/apache-apollo-$APOLLO_VERSION"
 RABBITMQ_BIN=/usr/lib/rabbitmq/bin
@@ -37,7 +37,7 @@ running_pid() {
 
 broker_version() {
   case "$1" in
-    activemq) dpkg-query -W -f='${Version}' activemq 2>/dev/null | sed 's/+.*//' ;;
+    activemq) [ -f "$ACTIVEMQ_HOME/bin/activemq.jar" ] && printf '%s' "$ACTIVEMQ_VERSION" ;;
     rabbitmq) dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null | sed 's/-.*//' ;;
     artemis) [ -x "$ARTEMIS_HOME/bin/artemis" ] && printf '%s' "$ARTEMIS_VERSION" ;;
     apollo) [ -f "$APOLLO_HOME/.installed" ] && printf '%s' "$APOLLO_VERSION" ;;
@@ -47,7 +47,7 @@ broker_version() {
 
 broker_ports() {
   case "$1" in
-    activemq) printf 'stomp=%s stomp+ssl=%s openwire=%s' "$ACTIVEMQ_STOMP_PORT" "$ACTIVEMQ_STOMP_SSL_PORT" "$ACTIVEMQ_OPENWIRE_PORT" ;;
+    activemq) printf 'stomp=%s stomp+ssl=%s ws=%s openwire=%s' "$ACTIVEMQ_STOMP_PORT" "$ACTIVEMQ_STOMP_SSL_PORT" "$ACTIVEMQ_WS_PORT" "$ACTIVEMQ_OPENWIRE_PORT" ;;
     rabbitmq) printf 'stomp=%s ws=%s amqp=%s dist=%s' "$RABBITMQ_STOMP_PORT" "$RABBITMQ_WS_PORT" "$RABBITMQ_AMQP_PORT" "$RABBITMQ_DIST_PORT" ;;
     artemis) printf 'stomp=%s core=%s' "$ARTEMIS_STOMP_PORT" "$ARTEMIS_CORE_PORT" ;;
     apollo) printf 'stomp=%s' "$APOLLO_STOMP_PORT" ;;

@@ -29,6 +29,15 @@ wait_ready() {  # name port [extra wait_stomp args]
   die "$name: STOMP port $port gave no CONNECTED within ${START_TIMEOUT}s (log: $(log_file "$name"); still running as PID $pid)"
 }
 
+wait_listening() {  # name port: a WebSocket listener opens (bounded wait)
+  local end=$((SECONDS + 30))
+  until python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close()' \
+      "$STOMP_BROKERS_HOST" "$2" 2>/dev/null; do
+    [ $SECONDS -lt $end ] || die "$1: WebSocket port $2 did not open"
+    sleep 0.5
+  done
+}
+
 port_free_or_die() {  # name port...
   local name="$1" p; shift
   for p in "$@"; do
@@ -60,13 +69,18 @@ activemq_config() {
     "${kt[@]}" -importcert -keystore "$ks" -alias broker -file "$conf/broker.pem" >/dev/null 2>&1
     [ -s "$ACTIVEMQ_CA_FILE" ] || die "activemq: could not create $ACTIVEMQ_CA_FILE"
   fi
-  cat >"$conf/log4j.properties" <<EOT
-log4j.rootLogger=WARN, out
-log4j.logger.org.apache.activemq.broker.BrokerService=INFO
-log4j.logger.org.apache.activemq.broker.TransportConnector=INFO
-log4j.appender.out=org.apache.log4j.ConsoleAppender
-log4j.appender.out.layout=org.apache.log4j.PatternLayout
-log4j.appender.out.layout.ConversionPattern=%d %-5p [%t] %c{1} - %m%n
+  # 5.18 logs through log4j2 (-Dlog4j2.configurationFile): WARN to the console (our log file)
+  cat >"$conf/log4j2.properties" <<EOT
+rootLogger.level=WARN
+rootLogger.appenderRef.console.ref=Console
+logger.broker.name=org.apache.activemq.broker.BrokerService
+logger.broker.level=INFO
+logger.connector.name=org.apache.activemq.broker.TransportConnector
+logger.connector.level=INFO
+appender.console.type=Console
+appender.console.name=Console
+appender.console.layout.type=PatternLayout
+appender.console.layout.pattern=%d %-5p [%t] %c{1} - %m%n
 EOT
   local opts="transport.maxFrameSize=$BROKER_MAX_FRAME_ACTIVEMQ"
   cat >"$conf/activemq.xml" <<EOT
@@ -97,22 +111,31 @@ EOT
       <transportConnector name="openwire" uri="tcp://127.0.0.1:$ACTIVEMQ_OPENWIRE_PORT"/>
       <transportConnector name="stomp" uri="stomp://127.0.0.1:$ACTIVEMQ_STOMP_PORT?$opts"/>
       <transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:$ACTIVEMQ_STOMP_SSL_PORT?$opts"/>
-      ${ACTIVEMQ_WS_PORT:+<transportConnector name="ws" uri="ws://127.0.0.1:$ACTIVEMQ_WS_PORT?$opts&amp;websocket.maxTextMessageSize=$BROKER_MAX_FRAME_ACTIVEMQ"/>}
+$(activemq_ws_connector "$opts")
     </transportConnectors>
   </broker>
 </beans>
 EOT
 }
 
+# the ws connector (none when ACTIVEMQ_WS_PORT is 0): Jetty takes text messages up to 64 KiB
+# by default (a bigger one is closed with 1009), raised to the STOMP frame limit
+activemq_ws_connector() {  # connector options
+  [ "${ACTIVEMQ_WS_PORT:-0}" = 0 ] && return 0
+  printf '      <transportConnector name="ws" uri="ws://127.0.0.1:%s?%s&amp;websocket.maxTextMessageSize=%s"/>' \
+    "$ACTIVEMQ_WS_PORT" "$1" "$BROKER_MAX_FRAME_ACTIVEMQ"
+}
+
 start_activemq() {
   [ -f "$ACTIVEMQ_HOME/bin/activemq.jar" ] || die "activemq is not installed: run install.sh activemq"
   local d; d="$(broker_dir activemq)"
-  port_free_or_die activemq "$ACTIVEMQ_STOMP_PORT" "$ACTIVEMQ_STOMP_SSL_PORT" "$ACTIVEMQ_OPENWIRE_PORT"
+  local ws=(); [ "${ACTIVEMQ_WS_PORT:-0}" = 0 ] || ws=("$ACTIVEMQ_WS_PORT")
+  port_free_or_die activemq "$ACTIVEMQ_STOMP_PORT" "$ACTIVEMQ_STOMP_SSL_PORT" "$ACTIVEMQ_OPENWIRE_PORT" "${ws[@]}"
   activemq_config
   (cd "$d" && exec setsid "$JAVA" -Xms64m -Xmx512m -Djava.awt.headless=true \
       -Dactivemq.home="$ACTIVEMQ_HOME" -Dactivemq.base="$d" -Dactivemq.conf="$d/conf" \
       -Dactivemq.data="$d/data" -Djava.io.tmpdir="$d/data" \
-      -Dlog4j.configuration="file:$d/conf/log4j.properties" \
+      -Dlog4j2.configurationFile="file:$d/conf/log4j2.properties" \
       -jar "$ACTIVEMQ_HOME/bin/activemq.jar" start "xbean:file:$d/conf/activemq.xml" \
       </dev/null >"$(log_file activemq)" 2>&1) &
   echo $! >"$(pid_file activemq)"
@@ -120,6 +143,7 @@ start_activemq() {
   python3 "$BROKERS_HERE/wait_stomp.py" "$STOMP_BROKERS_HOST" "$ACTIVEMQ_STOMP_SSL_PORT" --ssl "$ACTIVEMQ_CA_FILE" \
     --login "$STOMP_BROKERS_LOGIN" --passcode "$STOMP_BROKERS_PASSCODE" --timeout 15 \
     || die "activemq: stomp+ssl port $ACTIVEMQ_STOMP_SSL_PORT did not answer CONNECTED"
+  [ "${#ws[@]}" -eq 0 ] || wait_listening activemq "$ACTIVEMQ_WS_PORT"
 }
 
 # ---------------------------------------------------------------- RabbitMQ
@@ -156,13 +180,8 @@ EOT
   ) &
   echo $! >"$(pid_file rabbitmq)"
   wait_ready rabbitmq "$RABBITMQ_STOMP_PORT" --host "$RABBITMQ_VHOST"
-  # Web STOMP (STOMP over WebSocket) starts with the node; wait (bounded) for its listener
-  local end=$((SECONDS + 30))
-  until python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close()' \
-      "$STOMP_BROKERS_HOST" "$RABBITMQ_WS_PORT" 2>/dev/null; do
-    [ $SECONDS -lt $end ] || die "rabbitmq: Web STOMP port $RABBITMQ_WS_PORT did not open"
-    sleep 0.5
-  done
+  # Web STOMP (STOMP over WebSocket) starts with the node
+  wait_listening rabbitmq "$RABBITMQ_WS_PORT"
   # record the Erlang VM itself (RABBITMQ_PID_FILE), not the shell wrapper
   local beam
   beam="$(cat "$d/rabbitmq-erlang.pid" 2>/dev/null || true)"
