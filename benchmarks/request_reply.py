@@ -17,10 +17,20 @@ all alike:
   subscription per the broker's temporary-queue rules, a dict of futures by
   ``correlation-id``, a listener that answers on the responder connection).
 * ``rr-observed``: ``rr-ours`` with ``observe()`` on both clients (counters, no OpenTelemetry).
-* ``rr-otel``: ``rr-ours`` with ``observe(otel=True)`` on both clients: the OpenTelemetry SDK
-  with a ``BatchSpanProcessor`` (to an exporter that drops the spans) and a ``MeterProvider``.
-* ``rr-otel-10%``: the same with the sampler most deployments use,
-  ``ParentBased(TraceIdRatioBased(0.1))``: one trace in ten is recorded.
+* ``rr-otel-metrics``: ``observe(otel=True)`` with the OpenTelemetry SDK's ``MeterProvider``
+  and a no-op tracer provider: OpenTelemetry metrics, **tracing off**.
+* ``rr-otel``: ``rr-otel-metrics`` with the SDK's ``TracerProvider`` as production uses it
+  (a ``BatchSpanProcessor`` to an exporter that drops the spans), every trace recorded, the
+  default ``spans="essential"`` (two spans per round trip: ``request`` and ``process``).
+* ``rr-otel-full``: the same with ``spans="full"`` (four spans: ``request``, ``send``,
+  ``process``, the reply's ``send``).
+* ``rr-otel-10%``, ``rr-otel-1%``: ``rr-otel`` with the sampler most deployments use,
+  ``ParentBased(TraceIdRatioBased(r))``: one trace in ten (a hundred) is recorded.
+* ``sdk-floor-2``, ``sdk-floor-4``, ``sdk-floor-2-10%``, ``sdk-floor-2-1%``: no client, no
+  broker: what the SDK alone charges, in a bare loop with the same tracer provider, for the
+  spans of one round trip (a root span and 1 or 3 children with the same attributes), at
+  the same sampling. The difference between ``rr-otel*`` and ``rr-otel-metrics`` minus this
+  floor is the client's own part of the tracing cost.
 * ``produce``, ``produce-observed``, ``produce-otel``: ``--count`` fire-and-forget SENDs of
   1 KiB (+1 final receipt) from one thread: unobserved, ``observe()`` (counters only), and
   ``observe(otel=True)`` (a span and traceparent per SEND).
@@ -47,9 +57,27 @@ from pathlib import Path
 from typing import Any
 
 _ROOT = Path(__file__).resolve().parents[1]
-RR_CASES = ("rr-ours", "rr-stomp.py", "rr-observed", "rr-otel", "rr-otel-10%")
+#: rr case -> (observe: None | "counters" | "otel", sampled ratio, spans mode); ratio 0:
+#: OpenTelemetry metrics with tracing off (a no-op tracer provider)
+RR_OURS: dict[str, tuple[str | None, float, str]] = {
+    "rr-ours": (None, 0.0, ""),
+    "rr-observed": ("counters", 0.0, ""),
+    "rr-otel-metrics": ("otel", 0.0, "essential"),
+    "rr-otel": ("otel", 1.0, "essential"),
+    "rr-otel-full": ("otel", 1.0, "full"),
+    "rr-otel-10%": ("otel", 0.1, "essential"),
+    "rr-otel-1%": ("otel", 0.01, "essential"),
+}
+RR_CASES = ("rr-ours", "rr-stomp.py", *list(RR_OURS)[1:])
+#: floor case -> (spans per round trip, sampled ratio)
+FLOOR_CASES = {
+    "sdk-floor-2": (2, 1.0),
+    "sdk-floor-4": (4, 1.0),
+    "sdk-floor-2-10%": (2, 0.1),
+    "sdk-floor-2-1%": (2, 0.01),
+}
 PRODUCE_CASES = ("produce", "produce-observed", "produce-otel")
-CASES = RR_CASES + PRODUCE_CASES
+CASES = RR_CASES + tuple(FLOOR_CASES) + PRODUCE_CASES
 LOGIN = PASSCODE = "guest"
 SIZE = 1024
 
@@ -60,6 +88,9 @@ SIZE = 1024
 
 
 def _otel_providers(ratio: float = 1.0) -> tuple[Any, Any]:
+    """The SDK's providers as production sets them up: ``ratio`` 1 every trace, 0 a no-op
+    tracer provider (tracing off), else ``ParentBased(TraceIdRatioBased(ratio))``; spans
+    to a ``BatchSpanProcessor`` whose exporter drops them."""
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
@@ -68,27 +99,87 @@ def _otel_providers(ratio: float = 1.0) -> tuple[Any, Any]:
         SpanExporter,
         SpanExportResult,
     )
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
+    from opentelemetry.trace import NoOpTracerProvider
 
     class Dropped(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
-    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
-
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    if ratio <= 0:
+        return _Unshut(NoOpTracerProvider()), meter_provider
     sampler = ALWAYS_ON if ratio >= 1.0 else ParentBased(TraceIdRatioBased(ratio))
     tracer_provider = TracerProvider(sampler=sampler)
     tracer_provider.add_span_processor(BatchSpanProcessor(Dropped()))
-    return tracer_provider, MeterProvider(metric_readers=[InMemoryMetricReader()])
+    return tracer_provider, meter_provider
 
 
-def _ours(url: str, vhost: str, observe: str | None, providers: tuple[Any, Any] | None) -> Any:
+class _Unshut:
+    """A provider without ``shutdown()`` (the API's no-op one), given one."""
+
+    def __init__(self, provider: Any) -> None:
+        self.provider = provider
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+        return self.provider.get_tracer(*args, **kwargs)
+
+    def shutdown(self) -> None:
+        return None
+
+
+def sdk_floor(count: int, spans: int, ratio: float) -> list[float]:
+    """``count`` times the spans of one round trip, in a bare loop: a root span and
+    ``spans - 1`` children, the attributes ours carry, with the benchmark's providers."""
+    from opentelemetry import trace
+
+    tracer_provider, meter_provider = _otel_providers(ratio)
+    tracer = tracer_provider.get_tracer("sdk-floor")
+    attributes = {
+        "server.address": "127.0.0.1",
+        "server.port": 61613,
+        "messaging.system": "rabbitmq",
+        "messaging.destination.name": "/queue/bench",
+        "messaging.operation.name": "request",
+        "messaging.operation.type": "send",
+        "messaging.message.body.size": SIZE,
+    }
+    producer, consumer = trace.SpanKind.PRODUCER, trace.SpanKind.CONSUMER
+
+    def run() -> list[float]:
+        for _ in range(count):
+            root = tracer.start_span("request /queue/bench", kind=producer, attributes=attributes)
+            context = trace.set_span_in_context(root)
+            for _ in range(spans - 1):
+                tracer.start_span(
+                    "process /queue/bench", context, kind=consumer, attributes=attributes
+                ).end()
+            root.end()
+        return []
+
+    try:
+        return _timed(run)
+    finally:
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+
+
+def _ours(
+    url: str,
+    vhost: str,
+    observe: str | None,
+    providers: tuple[Any, Any] | None,
+    spans: str = "essential",
+) -> Any:
     from stomp_enterprise import Client
 
     client = Client(url, login=LOGIN, passcode=PASSCODE, vhost=vhost, heart_beats=(0, 0))
     client.connect()
     if observe == "otel":
         assert providers is not None
-        client.observe(otel=True, tracer_provider=providers[0], meter_provider=providers[1])
+        client.observe(
+            otel=True, tracer_provider=providers[0], meter_provider=providers[1], spans=spans
+        )
     elif observe == "counters":
         client.observe()
     return client
@@ -122,19 +213,17 @@ def _threads(count: int, threads: int, one: Callable[[int], None]) -> list[float
     return latencies
 
 
-def rr_ours(
-    url: str, vhost: str, dest: str, count: int, threads: int, otel: float | None
-) -> list[float]:
-    """``otel``: the sampled ratio of traces (None: no OpenTelemetry; 0: counters only)."""
-    providers = _otel_providers(otel) if otel else None
-    observe = "otel" if otel else ("counters" if otel == 0 else None)
+def rr_ours(url: str, vhost: str, dest: str, count: int, threads: int, case: str) -> list[float]:
+    """One of :data:`RR_OURS`."""
+    observe, ratio, spans = RR_OURS[case]
+    providers = _otel_providers(ratio) if observe == "otel" else None
     with contextlib.ExitStack() as stack:
         if providers is not None:
             stack.callback(providers[1].shutdown)
             stack.callback(providers[0].shutdown)
-        server = _ours(url, vhost, observe, providers)
+        server = _ours(url, vhost, observe, providers, spans)
         stack.callback(server.disconnect)
-        client = _ours(url, vhost, observe, providers)
+        client = _ours(url, vhost, observe, providers, spans)
         stack.callback(client.disconnect)
         server.serve(dest, lambda message: message.body, receipt=True)
         client.request(dest, b"warm-up", timeout=30)
@@ -266,9 +355,10 @@ def peer(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     dest = f"/queue/bench-rr-{uuid.uuid4().hex[:12]}"
     case = args.case
-    if case in ("rr-ours", "rr-observed", "rr-otel", "rr-otel-10%"):
-        ratio = {"rr-ours": None, "rr-observed": 0.0, "rr-otel": 1.0, "rr-otel-10%": 0.1}[case]
-        latencies = rr_ours(args.url, args.vhost, dest, args.count, args.threads, otel=ratio)
+    if case in RR_OURS:
+        latencies = rr_ours(args.url, args.vhost, dest, args.count, args.threads, case)
+    elif case in FLOOR_CASES:
+        latencies = sdk_floor(args.count, *FLOOR_CASES[case])
     elif case == "rr-stomp.py":
         latencies = rr_stomppy(args.url, args.vhost, dest, args.count, args.threads)
     else:
@@ -339,7 +429,7 @@ def measure(
     for run in range(runs):
         order = cases[run % len(cases) :] + cases[: run % len(cases)]
         for case in order:
-            n = requests if case in RR_CASES else count
+            n = count if case in PRODUCE_CASES else requests
             result = run_one(url, vhost, case, n, threads)
             print(f"  run {run + 1} {case}: {result}", file=sys.stderr)
             results[case].append(result)
@@ -351,14 +441,24 @@ def median(results: list[dict[str, Any]], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+#: tracing case -> (the same with tracing off, the SDK's floor for its spans)
+TRACING: dict[str, tuple[str, str]] = {
+    "rr-otel": ("rr-otel-metrics", "sdk-floor-2"),
+    "rr-otel-full": ("rr-otel-metrics", "sdk-floor-4"),
+    "rr-otel-10%": ("rr-otel-metrics", "sdk-floor-2-10%"),
+    "rr-otel-1%": ("rr-otel-metrics", "sdk-floor-2-1%"),
+}
+
+
 def table(name: str, results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The Markdown tables of one broker: every case, then the tracing cost split."""
     lines = [
         f"#### {name}",
         "",
         "| case | per s | p50 ms | p99 ms | CPU µs each | CPU vs baseline |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    baselines = dict.fromkeys(RR_CASES[1:], "rr-ours")
+    baselines = dict.fromkeys(RR_CASES[1:] + tuple(FLOOR_CASES), "rr-ours")
     baselines |= {"produce-observed": "produce", "produce-otel": "produce"}
     for case, runs in results.items():
         errors = [r["error"] for r in runs if "error" in r]
@@ -377,7 +477,32 @@ def table(name: str, results: dict[str, list[dict[str, Any]]]) -> list[str]:
             for i, v in enumerate(cells)
         ]
         lines.append(f"| {case} | {' | '.join(shown)} | {ratio} |")
-    return [*lines, ""]
+    return [*lines, "", *tracing_split(results)]
+
+
+def tracing_split(results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Tracing on vs off per round trip (CPU µs): the whole, the SDK's floor for the same
+    spans, and the rest (the client's own tracing work)."""
+    cpu = {case: median(runs, "cpu_us") for case, runs in results.items()}
+    base = cpu.get("rr-ours")
+    lines = []
+    for case, (off, floor) in TRACING.items():
+        on, tracing_off, sdk = cpu.get(case), cpu.get(off), cpu.get(floor)
+        if on is None or tracing_off is None or sdk is None or not base:
+            continue
+        tracing = on - tracing_off
+        lines.append(
+            f"| {case} | {on / tracing_off:.2f}x | {on / base:.2f}x | {tracing:.1f} "
+            f"| {sdk:.1f} | {tracing - sdk:.1f} |"
+        )
+    if not lines:
+        return []
+    return [
+        "| tracing | on/off (CPU) | on/unobserved | tracing µs | SDK floor µs | ours µs |",
+        "|---|---:|---:|---:|---:|---:|",
+        *lines,
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
