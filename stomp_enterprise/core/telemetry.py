@@ -215,6 +215,8 @@ class Observer:
         self.otel: _Otel | None = (
             _Otel(self, tracer_provider, meter_provider, full=spans == "full") if otel else None
         )
+        #: the OpenTelemetry side when it traces (not with a no-op tracer provider)
+        self._traced = self.otel if self.otel is not None and self.otel.tracing else None
 
     # ------------------------------------------------------------ counting
 
@@ -411,7 +413,7 @@ class Observer:
         injected into a copy of ``headers`` (returned). With ``spans="essential"``, the
         SEND of a ``request()`` carries the request's span and a ``serve()`` reply its
         ``process`` span instead (no span of its own)."""
-        otel = self.otel
+        otel = self._traced
         if otel is None:
             return headers, None
         carrier = dict(headers or {})
@@ -449,7 +451,7 @@ class Observer:
         """``serve()`` is about to send its reply from inside the handler's ``process``
         span: with ``spans="essential"`` that SEND carries the ``process`` span's context
         (no ``send`` span of its own). Any thread (the handler's)."""
-        otel = self.otel
+        otel = self._traced
         if otel is not None and not otel.full:
             _CARRIER.set((otel.current(), False))
 
@@ -480,7 +482,7 @@ class Observer:
         CONSUMER ``process`` span (current while the handler runs), child of the context
         the message carries."""
         self._received(headers, destination, size, "process")
-        otel = self.otel
+        otel = self._traced
         if otel is None:
             return None
         return otel.start(
@@ -496,7 +498,8 @@ class Observer:
     ) -> None:
         """After the handler (``error``: what it raised)."""
         if span is not None:
-            _CARRIER.set(None)  # a reply announced by replying() and never sent
+            if _CARRIER.get() is not None:  # a reply announced by replying(), never sent
+                _CARRIER.set(None)
             self._end(span, error)
         if error is None:
             self.counts(destination, "process", handler_calls=1, handler_seconds=seconds)
@@ -511,7 +514,7 @@ class Observer:
         """``get()`` returns a message: counted; with tracing, a ``receive`` span linked to
         the message's context."""
         self._received(headers, destination, size, "receive")
-        otel = self.otel
+        otel = self._traced
         if otel is not None:
             span = otel.start(
                 "receive",
@@ -529,7 +532,7 @@ class Observer:
         """Before an ACK (``operation="ack"``) or NACK: with tracing, a CLIENT span
         (``spans="full"``) or an event on the current span when it records (the handler's
         ``process`` span, ``spans="essential"``)."""
-        otel = self.otel
+        otel = self._traced
         if otel is None:
             return None
         if not otel.full:
@@ -560,7 +563,7 @@ class Observer:
         """Before ``request()`` sends: with tracing, a ``request`` span. ``spans="full"``:
         a CLIENT span, current, so the SEND's span is its child. ``"essential"``: the
         request's SEND is this span (PRODUCER, its context injected)."""
-        otel = self.otel
+        otel = self._traced
         if otel is None:
             return None
         if otel.full:
@@ -590,10 +593,10 @@ class Observer:
         """After ``request()`` (``error``: what it raised; ``reply``: the reply's headers,
         whose trace context becomes a link of the request's span)."""
         if span is not None:
-            otel = self.otel
+            otel = self._traced
             assert otel is not None
-            if not otel.full:
-                _CARRIER.set(None)  # the request's SEND may not have happened
+            if _CARRIER.get() is not None:  # the request's SEND did not happen
+                _CARRIER.set(None)
             if reply is not None and span[0].is_recording():
                 otel.link(span[0], reply)
             self._end(span, error)
@@ -627,7 +630,7 @@ class Observer:
         return attributes
 
     def _end(self, span: tuple[Any, object], error: BaseException | None) -> None:
-        otel = self.otel
+        otel = self._traced
         assert otel is not None
         otel.end(span[0], span[1], error)
 
@@ -685,6 +688,10 @@ class _Otel:
         self._direct: int = _GENERIC  # how the global propagator self._textmap is served
         self._observer = observer
         self.tracer = trace.get_tracer(_SCOPE, tracer_provider=tracer_provider)
+        #: False with a no-op tracer provider: metrics only, no span work at all
+        self.tracing = not isinstance(self.tracer, trace.NoOpTracer)
+        # where the current context keeps its baggage (None: ask the API)
+        self._baggage_key = getattr(baggage, "_BAGGAGE_KEY", None)
         self._child_of_unsampled = _unsampled_child_maker(self.tracer, trace)
         meter = metrics.get_meter(_SCOPE, meter_provider=meter_provider)
         self._recorded: dict[str, Any] = {}
@@ -777,7 +784,7 @@ class _Otel:
         """Write ``span_context`` (``traceparent``/``tracestate``) into ``headers``, with the
         global propagator (directly for the default W3C one)."""
         direct = self._direct_mode()
-        if direct == _GENERIC or (direct == _W3C_BAGGAGE and self._baggage.get_all()):
+        if direct == _GENERIC or (direct == _W3C_BAGGAGE and self._has_baggage()):
             trace = self._trace
             context = trace.set_span_in_context(trace.NonRecordingSpan(span_context))
             self._propagate.inject(headers, context=context)
@@ -820,6 +827,12 @@ class _Otel:
                     )
         extracted = self._propagate.extract(headers)
         return trace.get_current_span(extracted).get_span_context()
+
+    def _has_baggage(self) -> bool:
+        key = self._baggage_key
+        if key is None:
+            return bool(self._baggage.get_all())
+        return bool(self._context.get_current().get(key))
 
     def _direct_mode(self) -> int:
         textmap = self._propagate.get_global_textmap()

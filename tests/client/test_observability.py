@@ -393,6 +393,25 @@ def test_metrics_reach_the_meter_provider(stomp_broker, make_client, metering) -
     assert values["stomp.client.backlog.messages"] == 0
 
 
+def test_a_no_op_tracer_provider_means_metrics_only(stomp_broker, make_client, metering) -> None:
+    from opentelemetry.trace import NoOpTracerProvider
+
+    provider, reader = metering
+    client = make_client().connect()
+    client.observe(otel=True, tracer_provider=NoOpTracerProvider(), meter_provider=provider)
+    assert client._observer is not None
+    assert client._observer.otel is not None
+    assert client._observer._traced is None  # no span work at all
+    client.serve("/queue/echo", lambda m: m.body, receipt=True)
+    assert client.request("/queue/echo", b"abcd", timeout=5).body == b"abcd"
+    sent = stomp_broker.sent_messages("/queue/echo")[0]
+    assert sent.header("traceparent") is None
+    client._dispatcher.drain(5)
+    values = metric_values(reader)
+    assert values["messaging.client.sent.messages"] == 2  # the request and its reply
+    assert values["messaging.process.duration"] == 1
+
+
 def test_observe_refuses_a_hook_that_is_not_callable(stomp_broker) -> None:
     client = Client(stomp_broker.url)
     with pytest.raises(ConfigError, match="callable"):
