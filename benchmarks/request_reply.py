@@ -28,9 +28,9 @@ all alike:
   ``ParentBased(TraceIdRatioBased(r))``: one trace in ten (a hundred) is recorded.
 * ``sdk-floor-2``, ``sdk-floor-4``, ``sdk-floor-2-10%``, ``sdk-floor-2-1%``: no client, no
   broker: what the SDK alone charges, in a bare loop with the same tracer provider, for the
-  spans of one round trip (a root span and 1 or 3 children with the same attributes), at
-  the same sampling. The difference between ``rr-otel*`` and ``rr-otel-metrics`` minus this
-  floor is the client's own part of the tracing cost.
+  spans of one round trip (a root span and 1 or 3 children with the attributes and link
+  ours carry), at the same sampling. The difference between ``rr-otel*`` and
+  ``rr-otel-metrics`` minus this floor is the client's own part of the tracing cost.
 * ``produce``, ``produce-observed``, ``produce-otel``: ``--count`` fire-and-forget SENDs of
   1 KiB (+1 final receipt) from one thread: unobserved, ``observe()`` (counters only), and
   ``observe(otel=True)`` (a span and traceparent per SEND).
@@ -129,13 +129,15 @@ class _Unshut:
 
 
 def sdk_floor(count: int, spans: int, ratio: float) -> list[float]:
-    """``count`` times the spans of one round trip, in a bare loop: a root span and
-    ``spans - 1`` children, the attributes ours carry, with the benchmark's providers."""
+    """``count`` times the spans of one round trip, in a bare loop, with the benchmark's
+    providers: a root span with the 8 attributes of a ``request`` span and ``spans - 1``
+    children with the 10 attributes of a ``process`` span and a link to the root (what a
+    ``process`` span carries). No propagation, no context, no client: the SDK's own part."""
     from opentelemetry import trace
 
     tracer_provider, meter_provider = _otel_providers(ratio)
     tracer = tracer_provider.get_tracer("sdk-floor")
-    attributes = {
+    base = {
         "server.address": "127.0.0.1",
         "server.port": 61613,
         "messaging.system": "rabbitmq",
@@ -143,18 +145,27 @@ def sdk_floor(count: int, spans: int, ratio: float) -> list[float]:
         "messaging.operation.name": "request",
         "messaging.operation.type": "send",
         "messaging.message.body.size": SIZE,
+        "messaging.message.conversation_id": "c-1",
+    }
+    child = base | {
+        "messaging.operation.name": "process",
+        "messaging.operation.type": "process",
+        "messaging.message.id": "m-1",
+        "messaging.destination.subscription.name": "1",
     }
     producer, consumer = trace.SpanKind.PRODUCER, trace.SpanKind.CONSUMER
 
     def run() -> list[float]:
         for _ in range(count):
-            root = tracer.start_span("request /queue/bench", kind=producer, attributes=attributes)
+            root = tracer.start_span("request /queue/bench", kind=producer, attributes=base)
             context = trace.set_span_in_context(root)
+            links = [trace.Link(root.get_span_context())]
             for _ in range(spans - 1):
                 tracer.start_span(
-                    "process /queue/bench", context, kind=consumer, attributes=attributes
+                    "process /queue/bench", context, kind=consumer, attributes=child, links=links
                 ).end()
             root.end()
+        tracer_provider.shutdown()  # the batch processor's export of the last spans
         return []
 
     try:
