@@ -9,27 +9,33 @@ always agree.
 
 OpenTelemetry is optional (the ``otel`` extra, ``opentelemetry-api``): it is imported only
 when :class:`Observer` is built with ``otel=True``, never by importing this module. Spans
-follow the OpenTelemetry messaging semantic conventions:
+follow the OpenTelemetry messaging semantic conventions, in one of two modes
+(:data:`SPAN_MODES`; ``essential`` by default):
 
 =================== ========= ================================= ============================
 span name           kind      when                              parent
 =================== ========= ================================= ============================
-``send D``          PRODUCER  ``send()`` (replies too)          the current span; its context
-                                                                is injected in ``traceparent``
-                                                                / ``tracestate``
+``send D``          PRODUCER  ``send()``; with ``full`` also a  the current span; its context
+                              request's SEND and a ``serve()``  is injected in ``traceparent``
+                              reply                             / ``tracestate``
 ``process D``       CONSUMER  a handler runs on a message       the context extracted from
                                                                 the message (a link too)
 ``receive D``       CONSUMER  ``get()`` returns a message       none (a link to the message's)
-``ack D``/``nack D`` CLIENT   ``message.ack()`` / ``nack()``    the current span
-``request D``       CLIENT    ``request()``: its SEND and wait  the current span; a link to
-                                                                the reply's context
+``ack D``/``nack D`` CLIENT   ``full``: ``ack()`` / ``nack()``  the current span
+                              (``essential``: an event on the
+                              current span)
+``request D``       PRODUCER  ``request()``: its SEND and wait  the current span; a link to
+                    (CLIENT   (``essential``: its context is    the reply's context
+                    in full)  the one the request carries)
 =================== ========= ================================= ============================
 
 Cost: the counters are kept by the client (a lock and a dict per measurement) and handed
 to OpenTelemetry as *observable* counters read at collection time, so a message costs no
-instrument call; only the handler duration is a histogram recorded per call. A span costs
-what the OpenTelemetry SDK charges for one (15-25 µs on the benchmark machine, about 5 µs
-when the sampler drops it): see ``docs/observability.md`` for the measured overhead.
+instrument call; only the handler duration is a histogram recorded per call. A recorded
+span costs what the OpenTelemetry SDK charges for it; a span of a trace that is not
+sampled costs the SDK nothing below the root when the sampler is ``ParentBased`` (see
+:class:`_Otel`), and the W3C headers are written and read directly: see
+``docs/observability.md`` for the measured overhead.
 
 ``messaging.system`` is ``activemq`` (ActiveMQ Classic and Artemis) or ``rabbitmq`` as the
 CONNECTED ``server`` header says, and omitted otherwise: the conventions have no ``stomp``
@@ -57,6 +63,7 @@ __all__ = [
     "observed_body",
     "MetricHook",
     "Observer",
+    "SPAN_MODES",
     "messaging_system",
 ]
 
