@@ -706,7 +706,7 @@ class Client(ShellBase):
         observer = self._observer
         assert observer is not None
         payload, content_type, size, options = observed_body(body, content_type, options)
-        if observer.otel is None:  # counters only: no span, no headers to add
+        if not observer.tracing:  # counters only: no span, no headers to add
             self._send_unobserved(
                 destination, payload, headers, content_type=content_type, **options
             )

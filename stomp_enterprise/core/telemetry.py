@@ -225,6 +225,11 @@ class Observer:
         #: the OpenTelemetry side when it traces (not with a no-op tracer provider)
         self._traced = self.otel if self.otel is not None and self.otel.tracing else None
 
+    @property
+    def tracing(self) -> bool:
+        """Whether spans are made (OpenTelemetry with a tracer that is not a no-op one)."""
+        return self._traced is not None
+
     # ------------------------------------------------------------ counting
 
     def connected(self, server: str | None, host: str, port: int) -> None:
