@@ -768,20 +768,19 @@ class _Otel:
         context extracted from a received message: the parent (and a link) when valid;
         ``link``: a span context to link to. Returns ``(span, token)`` for :meth:`end`."""
         trace = self._trace
-        context = None
-        links = []
-        if remote is not None and remote.is_valid:
-            parent = remote
-            links.append(trace.Link(remote))
-            context = trace.set_span_in_context(trace.NonRecordingSpan(remote), _EMPTY[0])
-        else:
-            parent = trace.get_current_span().get_span_context()
-        if link is not None and link.is_valid:
-            links.append(trace.Link(link))
+        remote_parent = remote is not None and remote.is_valid
+        parent = remote if remote_parent else trace.get_current_span().get_span_context()
         maker = self._child_of_unsampled
         if maker is not None and parent.is_valid and not parent.trace_flags.sampled:
             span = maker(parent)  # what the SDK would make, without it
         else:
+            context = None
+            links = []
+            if remote_parent:
+                links.append(trace.Link(remote))
+                context = trace.set_span_in_context(trace.NonRecordingSpan(remote), _EMPTY[0])
+            if link is not None and link.is_valid:
+                links.append(trace.Link(link))
             span = self.tracer.start_span(
                 f"{operation} {_span_destination(destination)}",
                 context=context,
