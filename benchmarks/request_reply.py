@@ -31,6 +31,13 @@ all alike:
   spans of one round trip (a root span and 1 or 3 children with the attributes and link
   ours carry), at the same sampling. The difference between ``rr-otel*`` and
   ``rr-otel-metrics`` minus this floor is the client's own part of the tracing cost.
+* ``obs-counters``, ``obs-metrics``, ``obs-otel``, ``obs-otel-full``, ``obs-otel-10%``,
+  ``obs-otel-1%``: no broker, no socket, one thread: the calls both clients' observers
+  (``core.telemetry.Observer``, set up as in the ``rr-*`` case of the same name) make for
+  one round trip, in the order the threaded clients make them (request span, SEND, process
+  span, the reply's SEND, the reply's link, every counter). The observation's own CPU
+  without the broker, the sockets and 16 threads sharing the GIL, so the most stable of
+  these figures on a loaded machine; the ``rr-*`` cases show the same costs end to end.
 * ``produce``, ``produce-observed``, ``produce-otel``: ``--count`` fire-and-forget SENDs of
   1 KiB (+1 final receipt) from one thread: unobserved, ``observe()`` (counters only), and
   ``observe(otel=True)`` (a span and traceparent per SEND).
@@ -76,8 +83,17 @@ FLOOR_CASES = {
     "sdk-floor-2-10%": (2, 0.1),
     "sdk-floor-2-1%": (2, 0.01),
 }
+#: observer case -> the observe() setup of rr case: the observers' work of one round trip
+OBSERVER_CASES = {
+    "obs-counters": "rr-observed",
+    "obs-metrics": "rr-otel-metrics",
+    "obs-otel": "rr-otel",
+    "obs-otel-full": "rr-otel-full",
+    "obs-otel-10%": "rr-otel-10%",
+    "obs-otel-1%": "rr-otel-1%",
+}
 PRODUCE_CASES = ("produce", "produce-observed", "produce-otel")
-CASES = RR_CASES + tuple(FLOOR_CASES) + PRODUCE_CASES
+CASES = RR_CASES + tuple(FLOOR_CASES) + tuple(OBSERVER_CASES) + PRODUCE_CASES
 LOGIN = PASSCODE = "guest"
 SIZE = 1024
 
@@ -344,6 +360,75 @@ def produce(url: str, vhost: str, dest: str, count: int, observe: str | None) ->
             providers[1].shutdown()
 
 
+def observer_round_trips(count: int, case: str) -> list[float]:
+    """``count`` round trips' worth of both observers' calls (see ``obs-*``)."""
+    import threading as _threading
+    from types import SimpleNamespace
+
+    from stomp_enterprise.core.telemetry import Observer, observed_body
+
+    observe, ratio, spans = RR_OURS[OBSERVER_CASES[case]]
+    providers = _otel_providers(ratio) if observe == "otel" else None
+    options: dict[str, Any] = {}
+    if providers is not None:
+        options = {
+            "otel": True,
+            "tracer_provider": providers[0],
+            "meter_provider": providers[1],
+            "spans": spans,
+        }
+    requester = Observer(_threading.Lock(), **options)
+    responder = Observer(_threading.Lock(), **options)
+    for observer in (requester, responder):
+        observer.connected("RabbitMQ/3.10.8", "127.0.0.1", 61720)
+    service, reply_to = "/queue/bench", "/temp-queue/bench"
+    subscription = SimpleNamespace(destination=service, id="1")
+    body = b"x" * SIZE
+
+    class Frame:
+        def __init__(self, headers: dict[str, str]) -> None:
+            self.headers, self.body = headers, body
+
+        def get(self, name: str) -> str | None:
+            return self.headers.get(name)
+
+    def one(i: int) -> None:
+        span = requester.requesting(service)
+        _, _, size, _ = observed_body(body, None)
+        request: dict[str, str] = {}
+        requester.send(
+            service, {"correlation-id": f"c-{i}", "reply-to": reply_to}, size, request.update
+        )
+        requester.count("requests", 1, service, "request")
+        headers = {**request, "destination": service, "message-id": f"m-{i}"}
+        message = SimpleNamespace(frame=Frame(headers), subscription=subscription)
+        process, destination = responder.handling(message)
+        started = time.perf_counter()
+        _, _, size, _ = observed_body(body, None)
+        reply: dict[str, str] = {}
+        responder.replying()
+        responder.send(reply_to, {"correlation-id": f"c-{i}"}, size, reply.update)
+        responder.processed(process, destination, time.perf_counter() - started, None)
+        requester.count("replies", 1, service, "request")
+        requester.requested(span, service, None, reply)
+
+    def run() -> list[float]:
+        for i in range(count):
+            one(i)
+        if providers is not None:
+            providers[0].shutdown()  # the batch processor's export of the last spans
+        return []
+
+    for i in range(min(count, 200)):  # warm-up: attribute caches, first spans
+        one(i)
+    try:
+        return _timed(run)
+    finally:
+        if providers is not None:
+            providers[0].shutdown()
+            providers[1].shutdown()
+
+
 _CLOCK: dict[str, float] = {}
 
 
@@ -370,6 +455,8 @@ def peer(argv: list[str]) -> int:
         latencies = rr_ours(args.url, args.vhost, dest, args.count, args.threads, case)
     elif case in FLOOR_CASES:
         latencies = sdk_floor(args.count, *FLOOR_CASES[case])
+    elif case in OBSERVER_CASES:
+        latencies = observer_round_trips(args.count, case)
     elif case == "rr-stomp.py":
         latencies = rr_stomppy(args.url, args.vhost, dest, args.count, args.threads)
     else:
@@ -469,7 +556,7 @@ def table(name: str, results: dict[str, list[dict[str, Any]]]) -> list[str]:
         "| case | per s | p50 ms | p99 ms | CPU µs each | CPU vs baseline |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    baselines = dict.fromkeys(RR_CASES[1:] + tuple(FLOOR_CASES), "rr-ours")
+    baselines = dict.fromkeys(RR_CASES[1:] + tuple(FLOOR_CASES) + tuple(OBSERVER_CASES), "rr-ours")
     baselines |= {"produce-observed": "produce", "produce-otel": "produce"}
     for case, runs in results.items():
         errors = [r["error"] for r in runs if "error" in r]
@@ -492,25 +579,43 @@ def table(name: str, results: dict[str, list[dict[str, Any]]]) -> list[str]:
 
 
 def tracing_split(results: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """Tracing on vs off per round trip (CPU µs): the whole, the SDK's floor for the same
-    spans, and the rest (the client's own tracing work)."""
+    """Tracing on vs off per round trip (CPU µs): the whole (end to end, and the observers'
+    own calls when the ``obs-*`` cases ran), the SDK's floor for the same spans, and the
+    rest (the client's own tracing work)."""
     cpu = {case: median(runs, "cpu_us") for case, runs in results.items()}
     base = cpu.get("rr-ours")
+    observed = {rr: obs for obs, rr in OBSERVER_CASES.items()}
     lines = []
     for case, (off, floor) in TRACING.items():
         on, tracing_off, sdk = cpu.get(case), cpu.get(off), cpu.get(floor)
         if on is None or tracing_off is None or sdk is None or not base:
             continue
         tracing = on - tracing_off
-        lines.append(
-            f"| {case} | {on / tracing_off:.2f}x | {on / base:.2f}x | {tracing:.1f} "
-            f"| {sdk:.1f} | {tracing - sdk:.1f} |"
-        )
+        row = [
+            case,
+            f"{on / tracing_off:.2f}x",
+            f"{on / base:.2f}x",
+            f"{tracing:.1f}",
+            f"{sdk:.1f}",
+            f"{tracing - sdk:.1f}",
+        ]
+        obs_on, obs_off = cpu.get(observed[case]), cpu.get(observed[off])
+        if obs_on is not None and obs_off is not None:
+            obs_tracing = obs_on - obs_off
+            row += [
+                f"{obs_tracing:.1f}",
+                f"{obs_tracing - sdk:.1f}",
+                f"{(tracing_off + obs_tracing) / tracing_off:.2f}x",
+            ]
+        else:
+            row += ["", "", ""]
+        lines.append(f"| {' | '.join(row)} |")
     if not lines:
         return []
     return [
-        "| tracing | on/off (CPU) | on/unobserved | tracing µs | SDK floor µs | ours µs |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| tracing | on/off (CPU) | on/unobserved | tracing µs | SDK floor µs | ours µs "
+        "| tracing µs (obs) | ours µs (obs) | on/off with obs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         *lines,
         "",
     ]

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.request_reply import CASES, FLOOR_CASES, PRODUCE_CASES, RR_CASES, tracing_split
+from benchmarks.request_reply import (
+    CASES,
+    FLOOR_CASES,
+    OBSERVER_CASES,
+    PRODUCE_CASES,
+    RR_CASES,
+    tracing_split,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = (sys.executable, "-m", "benchmarks.request_reply", "--brokers", "embedded", "--quick")
@@ -30,7 +37,8 @@ def test_the_cases_compare_what_the_brief_asks() -> None:
     }
     assert set(FLOOR_CASES) == {"sdk-floor-2", "sdk-floor-4", "sdk-floor-2-10%", "sdk-floor-2-1%"}
     assert set(PRODUCE_CASES) == {"produce", "produce-observed", "produce-otel"}
-    assert RR_CASES + tuple(FLOOR_CASES) + PRODUCE_CASES == CASES
+    assert set(OBSERVER_CASES.values()) == set(RR_CASES) - {"rr-ours", "rr-stomp.py"}
+    assert RR_CASES + tuple(FLOOR_CASES) + tuple(OBSERVER_CASES) + PRODUCE_CASES == CASES
 
 
 def test_the_tracing_split_is_on_vs_off_minus_the_sdk_floor() -> None:
@@ -43,7 +51,13 @@ def test_the_tracing_split_is_on_vs_off_minus_the_sdk_floor() -> None:
         "rr-otel-10%": runs(121.0),
         "sdk-floor-2-10%": runs(4.0),
     }
-    assert tracing_split(results)[2] == "| rr-otel-10% | 1.10x | 1.21x | 11.0 | 4.0 | 7.0 |"
+    assert (
+        tracing_split(results)[2] == "| rr-otel-10% | 1.10x | 1.21x | 11.0 | 4.0 | 7.0 |  |  |  |"
+    )
+    results |= {"obs-metrics": runs(20.0), "obs-otel-10%": runs(28.0)}  # the observers alone
+    assert tracing_split(results)[2] == (
+        "| rr-otel-10% | 1.10x | 1.21x | 11.0 | 4.0 | 7.0 | 8.0 | 4.0 | 1.07x |"
+    )
     assert tracing_split({"rr-ours": runs(100.0)}) == []
 
 
