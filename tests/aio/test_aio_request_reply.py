@@ -217,6 +217,40 @@ def test_one_trace_across_an_asyncio_and_a_threaded_client(
     assert [link.context.span_id for link in request.links] == [replied.context.span_id]
 
 
+def test_essential_acks_are_events_of_the_handler_process_span(run, make_client) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    async def body() -> None:
+        async with make_client() as client:
+            client.observe(otel=True, tracer_provider=provider)
+            done = asyncio.Event()
+
+            async def handler(message) -> None:
+                await message.ack()
+                done.set()
+
+            await client.subscribe("/queue/e", handler, ack="client-individual", receipt=True)
+            await client.send("/queue/e", b"x")
+            await asyncio.wait_for(done.wait(), 5)
+            await eventually(lambda: len(exporter.get_finished_spans()) == 2)
+            assert client.stats().acked == 1
+
+    try:
+        run(body())
+    finally:
+        provider.shutdown()
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert set(spans) == {"send /queue/e", "process /queue/e"}
+    process = spans["process /queue/e"]
+    assert [event.name for event in process.events] == ["ack"]
+    assert (
+        process.events[0].attributes["messaging.message.id"]
+        == (process.attributes["messaging.message.id"])
+    )
+
+
 def test_cancelling_a_request_forgets_it_and_its_reply_is_late(run, make_client) -> None:
     async def body() -> None:
         async with make_client() as server, make_client() as client:
