@@ -17,10 +17,27 @@ all alike:
   subscription per the broker's temporary-queue rules, a dict of futures by
   ``correlation-id``, a listener that answers on the responder connection).
 * ``rr-observed``: ``rr-ours`` with ``observe()`` on both clients (counters, no OpenTelemetry).
-* ``rr-otel``: ``rr-ours`` with ``observe(otel=True)`` on both clients: the OpenTelemetry SDK
-  with a ``BatchSpanProcessor`` (to an exporter that drops the spans) and a ``MeterProvider``.
-* ``rr-otel-10%``: the same with the sampler most deployments use,
-  ``ParentBased(TraceIdRatioBased(0.1))``: one trace in ten is recorded.
+* ``rr-otel-metrics``: ``observe(otel=True)`` with the OpenTelemetry SDK's ``MeterProvider``
+  and a no-op tracer provider: OpenTelemetry metrics, **tracing off**.
+* ``rr-otel``: ``rr-otel-metrics`` with the SDK's ``TracerProvider`` as production uses it
+  (a ``BatchSpanProcessor`` to an exporter that drops the spans), every trace recorded, the
+  default ``spans="essential"`` (two spans per round trip: ``request`` and ``process``).
+* ``rr-otel-full``: the same with ``spans="full"`` (four spans: ``request``, ``send``,
+  ``process``, the reply's ``send``).
+* ``rr-otel-10%``, ``rr-otel-1%``: ``rr-otel`` with the sampler most deployments use,
+  ``ParentBased(TraceIdRatioBased(r))``: one trace in ten (a hundred) is recorded.
+* ``sdk-floor-2``, ``sdk-floor-4``, ``sdk-floor-2-10%``, ``sdk-floor-2-1%``: no client, no
+  broker: what the SDK alone charges, in a bare loop with the same tracer provider, for the
+  spans of one round trip (a root span and 1 or 3 children with the attributes and link
+  ours carry), at the same sampling. The difference between ``rr-otel*`` and
+  ``rr-otel-metrics`` minus this floor is the client's own part of the tracing cost.
+* ``obs-counters``, ``obs-metrics``, ``obs-otel``, ``obs-otel-full``, ``obs-otel-10%``,
+  ``obs-otel-1%``: no broker, no socket, one thread: the calls both clients' observers
+  (``core.telemetry.Observer``, set up as in the ``rr-*`` case of the same name) make for
+  one round trip, in the order the threaded clients make them (request span, SEND, process
+  span, the reply's SEND, the reply's link, every counter). The observation's own CPU
+  without the broker, the sockets and 16 threads sharing the GIL, so the most stable of
+  these figures on a loaded machine; the ``rr-*`` cases show the same costs end to end.
 * ``produce``, ``produce-observed``, ``produce-otel``: ``--count`` fire-and-forget SENDs of
   1 KiB (+1 final receipt) from one thread: unobserved, ``observe()`` (counters only), and
   ``observe(otel=True)`` (a span and traceparent per SEND).
@@ -47,9 +64,36 @@ from pathlib import Path
 from typing import Any
 
 _ROOT = Path(__file__).resolve().parents[1]
-RR_CASES = ("rr-ours", "rr-stomp.py", "rr-observed", "rr-otel", "rr-otel-10%")
+#: rr case -> (observe: None | "counters" | "otel", sampled ratio, spans mode); ratio 0:
+#: OpenTelemetry metrics with tracing off (a no-op tracer provider)
+RR_OURS: dict[str, tuple[str | None, float, str]] = {
+    "rr-ours": (None, 0.0, ""),
+    "rr-observed": ("counters", 0.0, ""),
+    "rr-otel-metrics": ("otel", 0.0, "essential"),
+    "rr-otel": ("otel", 1.0, "essential"),
+    "rr-otel-full": ("otel", 1.0, "full"),
+    "rr-otel-10%": ("otel", 0.1, "essential"),
+    "rr-otel-1%": ("otel", 0.01, "essential"),
+}
+RR_CASES = ("rr-ours", "rr-stomp.py", *list(RR_OURS)[1:])
+#: floor case -> (spans per round trip, sampled ratio)
+FLOOR_CASES = {
+    "sdk-floor-2": (2, 1.0),
+    "sdk-floor-4": (4, 1.0),
+    "sdk-floor-2-10%": (2, 0.1),
+    "sdk-floor-2-1%": (2, 0.01),
+}
+#: observer case -> the observe() setup of rr case: the observers' work of one round trip
+OBSERVER_CASES = {
+    "obs-counters": "rr-observed",
+    "obs-metrics": "rr-otel-metrics",
+    "obs-otel": "rr-otel",
+    "obs-otel-full": "rr-otel-full",
+    "obs-otel-10%": "rr-otel-10%",
+    "obs-otel-1%": "rr-otel-1%",
+}
 PRODUCE_CASES = ("produce", "produce-observed", "produce-otel")
-CASES = RR_CASES + PRODUCE_CASES
+CASES = RR_CASES + tuple(FLOOR_CASES) + tuple(OBSERVER_CASES) + PRODUCE_CASES
 LOGIN = PASSCODE = "guest"
 SIZE = 1024
 
@@ -60,6 +104,9 @@ SIZE = 1024
 
 
 def _otel_providers(ratio: float = 1.0) -> tuple[Any, Any]:
+    """The SDK's providers as production sets them up: ``ratio`` 1 every trace, 0 a no-op
+    tracer provider (tracing off), else ``ParentBased(TraceIdRatioBased(ratio))``; spans
+    to a ``BatchSpanProcessor`` whose exporter drops them."""
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
@@ -68,27 +115,98 @@ def _otel_providers(ratio: float = 1.0) -> tuple[Any, Any]:
         SpanExporter,
         SpanExportResult,
     )
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
+    from opentelemetry.trace import NoOpTracerProvider
 
     class Dropped(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
-    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, TraceIdRatioBased
-
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    if ratio <= 0:
+        return _Unshut(NoOpTracerProvider()), meter_provider
     sampler = ALWAYS_ON if ratio >= 1.0 else ParentBased(TraceIdRatioBased(ratio))
     tracer_provider = TracerProvider(sampler=sampler)
     tracer_provider.add_span_processor(BatchSpanProcessor(Dropped()))
-    return tracer_provider, MeterProvider(metric_readers=[InMemoryMetricReader()])
+    return tracer_provider, meter_provider
 
 
-def _ours(url: str, vhost: str, observe: str | None, providers: tuple[Any, Any] | None) -> Any:
+class _Unshut:
+    """A provider without ``shutdown()`` (the API's no-op one), given one."""
+
+    def __init__(self, provider: Any) -> None:
+        self.provider = provider
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+        return self.provider.get_tracer(*args, **kwargs)
+
+    def shutdown(self) -> None:
+        return None
+
+
+def sdk_floor(count: int, spans: int, ratio: float) -> list[float]:
+    """``count`` times the spans of one round trip, in a bare loop, with the benchmark's
+    providers: a root span with the 8 attributes of a ``request`` span and ``spans - 1``
+    children with the 10 attributes of a ``process`` span and a link to the root (what a
+    ``process`` span carries). No propagation, no context, no client: the SDK's own part."""
+    from opentelemetry import trace
+
+    tracer_provider, meter_provider = _otel_providers(ratio)
+    tracer = tracer_provider.get_tracer("sdk-floor")
+    base = {
+        "server.address": "127.0.0.1",
+        "server.port": 61613,
+        "messaging.system": "rabbitmq",
+        "messaging.destination.name": "/queue/bench",
+        "messaging.operation.name": "request",
+        "messaging.operation.type": "send",
+        "messaging.message.body.size": SIZE,
+        "messaging.message.conversation_id": "c-1",
+    }
+    child = base | {
+        "messaging.operation.name": "process",
+        "messaging.operation.type": "process",
+        "messaging.message.id": "m-1",
+        "messaging.destination.subscription.name": "1",
+    }
+    producer, consumer = trace.SpanKind.PRODUCER, trace.SpanKind.CONSUMER
+
+    def run() -> list[float]:
+        for _ in range(count):
+            root = tracer.start_span("request /queue/bench", kind=producer, attributes=base)
+            context = trace.set_span_in_context(root)
+            links = [trace.Link(root.get_span_context())]
+            for _ in range(spans - 1):
+                tracer.start_span(
+                    "process /queue/bench", context, kind=consumer, attributes=child, links=links
+                ).end()
+            root.end()
+        tracer_provider.shutdown()  # the batch processor's export of the last spans
+        return []
+
+    try:
+        return _timed(run)
+    finally:
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+
+
+def _ours(
+    url: str,
+    vhost: str,
+    observe: str | None,
+    providers: tuple[Any, Any] | None,
+    spans: str = "essential",
+) -> Any:
     from stomp_enterprise import Client
 
     client = Client(url, login=LOGIN, passcode=PASSCODE, vhost=vhost, heart_beats=(0, 0))
     client.connect()
     if observe == "otel":
         assert providers is not None
-        client.observe(otel=True, tracer_provider=providers[0], meter_provider=providers[1])
+        client.observe(
+            otel=True, tracer_provider=providers[0], meter_provider=providers[1], spans=spans
+        )
     elif observe == "counters":
         client.observe()
     return client
@@ -122,19 +240,17 @@ def _threads(count: int, threads: int, one: Callable[[int], None]) -> list[float
     return latencies
 
 
-def rr_ours(
-    url: str, vhost: str, dest: str, count: int, threads: int, otel: float | None
-) -> list[float]:
-    """``otel``: the sampled ratio of traces (None: no OpenTelemetry; 0: counters only)."""
-    providers = _otel_providers(otel) if otel else None
-    observe = "otel" if otel else ("counters" if otel == 0 else None)
+def rr_ours(url: str, vhost: str, dest: str, count: int, threads: int, case: str) -> list[float]:
+    """One of :data:`RR_OURS`."""
+    observe, ratio, spans = RR_OURS[case]
+    providers = _otel_providers(ratio) if observe == "otel" else None
     with contextlib.ExitStack() as stack:
         if providers is not None:
             stack.callback(providers[1].shutdown)
             stack.callback(providers[0].shutdown)
-        server = _ours(url, vhost, observe, providers)
+        server = _ours(url, vhost, observe, providers, spans)
         stack.callback(server.disconnect)
-        client = _ours(url, vhost, observe, providers)
+        client = _ours(url, vhost, observe, providers, spans)
         stack.callback(client.disconnect)
         server.serve(dest, lambda message: message.body, receipt=True)
         client.request(dest, b"warm-up", timeout=30)
@@ -244,6 +360,75 @@ def produce(url: str, vhost: str, dest: str, count: int, observe: str | None) ->
             providers[1].shutdown()
 
 
+def observer_round_trips(count: int, case: str) -> list[float]:
+    """``count`` round trips' worth of both observers' calls (see ``obs-*``)."""
+    import threading as _threading
+    from types import SimpleNamespace
+
+    from stomp_enterprise.core.telemetry import Observer, observed_body
+
+    observe, ratio, spans = RR_OURS[OBSERVER_CASES[case]]
+    providers = _otel_providers(ratio) if observe == "otel" else None
+    options: dict[str, Any] = {}
+    if providers is not None:
+        options = {
+            "otel": True,
+            "tracer_provider": providers[0],
+            "meter_provider": providers[1],
+            "spans": spans,
+        }
+    requester = Observer(_threading.Lock(), **options)
+    responder = Observer(_threading.Lock(), **options)
+    for observer in (requester, responder):
+        observer.connected("RabbitMQ/3.10.8", "127.0.0.1", 61720)
+    service, reply_to = "/queue/bench", "/temp-queue/bench"
+    subscription = SimpleNamespace(destination=service, id="1")
+    body = b"x" * SIZE
+
+    class Frame:
+        def __init__(self, headers: dict[str, str]) -> None:
+            self.headers, self.body = headers, body
+
+        def get(self, name: str) -> str | None:
+            return self.headers.get(name)
+
+    def one(i: int) -> None:
+        span = requester.requesting(service)
+        _, _, size, _ = observed_body(body, None)
+        request: dict[str, str] = {}
+        requester.send(
+            service, {"correlation-id": f"c-{i}", "reply-to": reply_to}, size, request.update
+        )
+        requester.count("requests", 1, service, "request")
+        headers = {**request, "destination": service, "message-id": f"m-{i}"}
+        message = SimpleNamespace(frame=Frame(headers), subscription=subscription)
+        process, destination = responder.handling(message)
+        started = time.perf_counter()
+        _, _, size, _ = observed_body(body, None)
+        reply: dict[str, str] = {}
+        responder.replying()
+        responder.send(reply_to, {"correlation-id": f"c-{i}"}, size, reply.update)
+        responder.processed(process, destination, time.perf_counter() - started, None)
+        requester.count("replies", 1, service, "request")
+        requester.requested(span, service, None, reply)
+
+    def run() -> list[float]:
+        for i in range(count):
+            one(i)
+        if providers is not None:
+            providers[0].shutdown()  # the batch processor's export of the last spans
+        return []
+
+    for i in range(min(count, 200)):  # warm-up: attribute caches, first spans
+        one(i)
+    try:
+        return _timed(run)
+    finally:
+        if providers is not None:
+            providers[0].shutdown()
+            providers[1].shutdown()
+
+
 _CLOCK: dict[str, float] = {}
 
 
@@ -266,9 +451,12 @@ def peer(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     dest = f"/queue/bench-rr-{uuid.uuid4().hex[:12]}"
     case = args.case
-    if case in ("rr-ours", "rr-observed", "rr-otel", "rr-otel-10%"):
-        ratio = {"rr-ours": None, "rr-observed": 0.0, "rr-otel": 1.0, "rr-otel-10%": 0.1}[case]
-        latencies = rr_ours(args.url, args.vhost, dest, args.count, args.threads, otel=ratio)
+    if case in RR_OURS:
+        latencies = rr_ours(args.url, args.vhost, dest, args.count, args.threads, case)
+    elif case in FLOOR_CASES:
+        latencies = sdk_floor(args.count, *FLOOR_CASES[case])
+    elif case in OBSERVER_CASES:
+        latencies = observer_round_trips(args.count, case)
     elif case == "rr-stomp.py":
         latencies = rr_stomppy(args.url, args.vhost, dest, args.count, args.threads)
     else:
@@ -339,7 +527,7 @@ def measure(
     for run in range(runs):
         order = cases[run % len(cases) :] + cases[: run % len(cases)]
         for case in order:
-            n = requests if case in RR_CASES else count
+            n = count if case in PRODUCE_CASES else requests
             result = run_one(url, vhost, case, n, threads)
             print(f"  run {run + 1} {case}: {result}", file=sys.stderr)
             results[case].append(result)
@@ -351,14 +539,24 @@ def median(results: list[dict[str, Any]], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+#: tracing case -> (the same with tracing off, the SDK's floor for its spans)
+TRACING: dict[str, tuple[str, str]] = {
+    "rr-otel": ("rr-otel-metrics", "sdk-floor-2"),
+    "rr-otel-full": ("rr-otel-metrics", "sdk-floor-4"),
+    "rr-otel-10%": ("rr-otel-metrics", "sdk-floor-2-10%"),
+    "rr-otel-1%": ("rr-otel-metrics", "sdk-floor-2-1%"),
+}
+
+
 def table(name: str, results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The Markdown tables of one broker: every case, then the tracing cost split."""
     lines = [
         f"#### {name}",
         "",
         "| case | per s | p50 ms | p99 ms | CPU µs each | CPU vs baseline |",
         "|---|---:|---:|---:|---:|---:|",
     ]
-    baselines = dict.fromkeys(RR_CASES[1:], "rr-ours")
+    baselines = dict.fromkeys(RR_CASES[1:] + tuple(FLOOR_CASES) + tuple(OBSERVER_CASES), "rr-ours")
     baselines |= {"produce-observed": "produce", "produce-otel": "produce"}
     for case, runs in results.items():
         errors = [r["error"] for r in runs if "error" in r]
@@ -377,7 +575,50 @@ def table(name: str, results: dict[str, list[dict[str, Any]]]) -> list[str]:
             for i, v in enumerate(cells)
         ]
         lines.append(f"| {case} | {' | '.join(shown)} | {ratio} |")
-    return [*lines, ""]
+    return [*lines, "", *tracing_split(results)]
+
+
+def tracing_split(results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Tracing on vs off per round trip (CPU µs): the whole (end to end, and the observers'
+    own calls when the ``obs-*`` cases ran), the SDK's floor for the same spans, and the
+    rest (the client's own tracing work)."""
+    cpu = {case: median(runs, "cpu_us") for case, runs in results.items()}
+    base = cpu.get("rr-ours")
+    observed = {rr: obs for obs, rr in OBSERVER_CASES.items()}
+    lines = []
+    for case, (off, floor) in TRACING.items():
+        on, tracing_off, sdk = cpu.get(case), cpu.get(off), cpu.get(floor)
+        if on is None or tracing_off is None or sdk is None or not base:
+            continue
+        tracing = on - tracing_off
+        row = [
+            case,
+            f"{on / tracing_off:.2f}x",
+            f"{on / base:.2f}x",
+            f"{tracing:.1f}",
+            f"{sdk:.1f}",
+            f"{tracing - sdk:.1f}",
+        ]
+        obs_on, obs_off = cpu.get(observed[case]), cpu.get(observed[off])
+        if obs_on is not None and obs_off is not None:
+            obs_tracing = obs_on - obs_off
+            row += [
+                f"{obs_tracing:.1f}",
+                f"{obs_tracing - sdk:.1f}",
+                f"{(tracing_off + obs_tracing) / tracing_off:.2f}x",
+            ]
+        else:
+            row += ["", "", ""]
+        lines.append(f"| {' | '.join(row)} |")
+    if not lines:
+        return []
+    return [
+        "| tracing | on/off (CPU) | on/unobserved | tracing µs | SDK floor µs | ours µs "
+        "| tracing µs (obs) | ours µs (obs) | on/off with obs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *lines,
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -365,6 +365,7 @@ class ShellBase(ClientView, abc.ABC):
         otel: bool = False,
         tracer_provider: Any = None,
         meter_provider: Any = None,
+        spans: str = "essential",
     ) -> None:
         """Start measuring: counters for :meth:`stats`, a callback per measurement, and
         OpenTelemetry spans and metrics (see ``docs/observability.md``).
@@ -383,10 +384,16 @@ class ShellBase(ClientView, abc.ABC):
                 is injected on every SEND and extracted from every MESSAGE.
             tracer_provider: OpenTelemetry tracer provider (default: the global one).
             meter_provider: OpenTelemetry meter provider (default: the global one).
+            spans: ``"essential"`` (the default): a span per operation the application
+                sees: ``send``, ``request`` (which is its SEND: no ``send`` span under
+                it), ``process`` (a ``serve()`` reply's SEND is part of it), ``receive``;
+                an ack/nack is an event on the current span. ``"full"``: also a ``send``
+                span under each ``request`` and for each reply, and an ``ack``/``nack``
+                span for each settlement.
 
         Raises:
-            ConfigError: ``otel=True`` without ``opentelemetry-api`` installed, or a hook
-                that is not callable.
+            ConfigError: ``otel=True`` without ``opentelemetry-api`` installed, a hook
+                that is not callable, or an unknown ``spans`` mode.
 
         Any thread (the asyncio client: its loop's).
         """
@@ -398,6 +405,7 @@ class ShellBase(ClientView, abc.ABC):
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
             backlog=self._backlog_now,
+            spans=spans,
         )
         connection = self._connection
         if connection is not None:

@@ -11,16 +11,54 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.request_reply import CASES, PRODUCE_CASES, RR_CASES
+from benchmarks.request_reply import (
+    CASES,
+    FLOOR_CASES,
+    OBSERVER_CASES,
+    PRODUCE_CASES,
+    RR_CASES,
+    tracing_split,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = (sys.executable, "-m", "benchmarks.request_reply", "--brokers", "embedded", "--quick")
 
 
 def test_the_cases_compare_what_the_brief_asks() -> None:
-    assert set(RR_CASES) == {"rr-ours", "rr-stomp.py", "rr-observed", "rr-otel", "rr-otel-10%"}
+    assert set(RR_CASES) == {
+        "rr-ours",
+        "rr-stomp.py",
+        "rr-observed",
+        "rr-otel-metrics",
+        "rr-otel",
+        "rr-otel-full",
+        "rr-otel-10%",
+        "rr-otel-1%",
+    }
+    assert set(FLOOR_CASES) == {"sdk-floor-2", "sdk-floor-4", "sdk-floor-2-10%", "sdk-floor-2-1%"}
     assert set(PRODUCE_CASES) == {"produce", "produce-observed", "produce-otel"}
-    assert CASES == RR_CASES + PRODUCE_CASES
+    assert set(OBSERVER_CASES.values()) == set(RR_CASES) - {"rr-ours", "rr-stomp.py"}
+    assert RR_CASES + tuple(FLOOR_CASES) + tuple(OBSERVER_CASES) + PRODUCE_CASES == CASES
+
+
+def test_the_tracing_split_is_on_vs_off_minus_the_sdk_floor() -> None:
+    def runs(cpu_us: float) -> list[dict[str, float]]:
+        return [{"cpu_us": cpu_us}]
+
+    results = {
+        "rr-ours": runs(100.0),
+        "rr-otel-metrics": runs(110.0),
+        "rr-otel-10%": runs(121.0),
+        "sdk-floor-2-10%": runs(4.0),
+    }
+    assert (
+        tracing_split(results)[2] == "| rr-otel-10% | 1.10x | 1.21x | 11.0 | 4.0 | 7.0 |  |  |  |"
+    )
+    results |= {"obs-metrics": runs(20.0), "obs-otel-10%": runs(28.0)}  # the observers alone
+    assert tracing_split(results)[2] == (
+        "| rr-otel-10% | 1.10x | 1.21x | 11.0 | 4.0 | 7.0 | 8.0 | 4.0 | 1.07x |"
+    )
+    assert tracing_split({"rr-ours": runs(100.0)}) == []
 
 
 @pytest.mark.slow
@@ -41,9 +79,10 @@ def test_every_case_runs_on_the_embedded_broker(tmp_path: Path) -> None:
         assert len(runs) == 1
         (result,) = runs
         assert "error" not in result, result
-        assert result["count"] == (64 if case in RR_CASES else 200)
+        assert result["count"] == (200 if case in PRODUCE_CASES else 64)
         assert result["cpu_us"] > 0
         if case in RR_CASES:
             assert result["p50_ms"] <= result["p99_ms"]
     assert "| rr-stomp.py |" in proc.stdout
     assert "| produce-otel |" in proc.stdout
+    assert "| rr-otel-1% |" in proc.stdout.split("| tracing |")[1]  # the split table

@@ -977,6 +977,8 @@ class Client(ShellBase):
             if reply is None:
                 log.warning("request %r has no reply-to header: no reply sent", message)
             else:
+                if self._observer is not None:
+                    self._observer.replying()
                 await self.send(reply[0], reply[1], reply[2], reply[3])
             if ack != "auto":
                 await message.ack()

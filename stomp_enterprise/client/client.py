@@ -706,7 +706,7 @@ class Client(ShellBase):
         observer = self._observer
         assert observer is not None
         payload, content_type, size, options = observed_body(body, content_type, options)
-        if observer.otel is None:  # counters only: no span, no headers to add
+        if not observer.tracing:  # counters only: no span, no headers to add
             self._send_unobserved(
                 destination, payload, headers, content_type=content_type, **options
             )
@@ -1119,6 +1119,8 @@ class Client(ShellBase):
             if reply is None:
                 log.warning("request %r has no reply-to header: no reply sent", message)
             else:
+                if self._observer is not None:
+                    self._observer.replying()
                 self.send(reply[0], reply[1], reply[2], content_type=reply[3])
             if ack != "auto":
                 message.ack()

@@ -9,27 +9,33 @@ always agree.
 
 OpenTelemetry is optional (the ``otel`` extra, ``opentelemetry-api``): it is imported only
 when :class:`Observer` is built with ``otel=True``, never by importing this module. Spans
-follow the OpenTelemetry messaging semantic conventions:
+follow the OpenTelemetry messaging semantic conventions, in one of two modes
+(:data:`SPAN_MODES`; ``essential`` by default):
 
 =================== ========= ================================= ============================
 span name           kind      when                              parent
 =================== ========= ================================= ============================
-``send D``          PRODUCER  ``send()`` (replies too)          the current span; its context
-                                                                is injected in ``traceparent``
-                                                                / ``tracestate``
+``send D``          PRODUCER  ``send()``; with ``full`` also a  the current span; its context
+                              request's SEND and a ``serve()``  is injected in ``traceparent``
+                              reply                             / ``tracestate``
 ``process D``       CONSUMER  a handler runs on a message       the context extracted from
                                                                 the message (a link too)
 ``receive D``       CONSUMER  ``get()`` returns a message       none (a link to the message's)
-``ack D``/``nack D`` CLIENT   ``message.ack()`` / ``nack()``    the current span
-``request D``       CLIENT    ``request()``: its SEND and wait  the current span; a link to
-                                                                the reply's context
+``ack D``/``nack D`` CLIENT   ``full``: ``ack()`` / ``nack()``  the current span
+                              (``essential``: an event on the
+                              current span)
+``request D``       PRODUCER  ``request()``: its SEND and wait  the current span; a link to
+                    (CLIENT   (``essential``: its context is    the reply's context
+                    in full)  the one the request carries)
 =================== ========= ================================= ============================
 
 Cost: the counters are kept by the client (a lock and a dict per measurement) and handed
 to OpenTelemetry as *observable* counters read at collection time, so a message costs no
-instrument call; only the handler duration is a histogram recorded per call. A span costs
-what the OpenTelemetry SDK charges for one (15-25 µs on the benchmark machine, about 5 µs
-when the sampler drops it): see ``docs/observability.md`` for the measured overhead.
+instrument call; only the handler duration is a histogram recorded per call. A recorded
+span costs what the OpenTelemetry SDK charges for it; a span of a trace that is not
+sampled costs the SDK nothing below the root when the sampler is ``ParentBased`` (see
+:class:`_Otel`), and the W3C headers are written and read directly: see
+``docs/observability.md`` for the measured overhead.
 
 ``messaging.system`` is ``activemq`` (ActiveMQ Classic and Artemis) or ``rabbitmq`` as the
 CONNECTED ``server`` header says, and omitted otherwise: the conventions have no ``stomp``
@@ -40,8 +46,10 @@ durations in.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
+from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -55,6 +63,7 @@ __all__ = [
     "observed_body",
     "MetricHook",
     "Observer",
+    "SPAN_MODES",
     "messaging_system",
 ]
 
@@ -91,8 +100,26 @@ _SCOPE: Final = "stomp_enterprise"
 Span = tuple[Any, object] | None
 _Key = tuple[str | None, str | None]  # (destination, operation): one attribute set
 _KEPT: Final = 1024  # attribute sets remembered (destinations come from the application)
-#: the counters recorded per measurement; the others are observable (read at collection)
-_RECORDED: Final = frozenset(n for n, (_, kind, _) in INSTRUMENTS.items() if kind == "histogram")
+#: the counter recorded per measurement; the others are observable (read at collection)
+(_RECORDED_NAME,) = (n for n, (_, kind, _) in INSTRUMENTS.items() if kind == "histogram")
+#: ``observe(spans=...)``: which spans a traced client makes (see :class:`Observer`)
+SPAN_MODES: Final = ("essential", "full")
+#: the span whose context the next SEND of this thread/task carries instead of a span of its
+#: own, and whether that SEND's message attributes go on it (``spans="essential"``)
+_CARRIER: ContextVar[tuple[Any, bool] | None] = ContextVar("stomp_carrier_span", default=None)
+_TRACEPARENT: Final = re.compile("00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
+class _Attributes:
+    """One attribute set, cached: a read-only view (hooks), the plain dict (OpenTelemetry)
+    and the span attributes derived from it, by operation type."""
+
+    __slots__ = ("plain", "spans", "view")
+
+    def __init__(self, plain: dict[str, Any]) -> None:
+        self.plain = plain
+        self.view: Mapping[str, Any] = MappingProxyType(plain)
+        self.spans: dict[str, dict[str, Any]] = {}
 
 
 log = logging.getLogger("stomp_enterprise.telemetry")
@@ -158,9 +185,13 @@ class Observer:
         tracer_provider: OpenTelemetry tracer provider (default: the global one).
         meter_provider: OpenTelemetry meter provider (default: the global one).
         backlog: returns ``(messages, bytes)`` of the current consume backlog.
+        spans: ``"essential"`` (a request's SEND is its ``request`` span, a ``serve()``
+            reply's SEND is its ``process`` span, an ack/nack is an event on the current
+            span) or ``"full"`` (a span for each; see :data:`SPAN_MODES`).
 
     Raises:
-        ConfigError: ``otel=True`` and ``opentelemetry-api`` is not installed.
+        ConfigError: ``otel=True`` and ``opentelemetry-api`` is not installed, or an
+            unknown ``spans`` mode.
     """
 
     def __init__(
@@ -172,18 +203,32 @@ class Observer:
         tracer_provider: Any = None,
         meter_provider: Any = None,
         backlog: Callable[[], tuple[int, int]] = lambda: (0, 0),
+        spans: str = "essential",
     ) -> None:
         if hook is not None and not callable(hook):
             raise ConfigError(f"the metrics hook must be callable, got {hook!r}")
         self._lock = lock
         self._hook = hook
         self._backlog = backlog
+        if spans not in SPAN_MODES:
+            raise ConfigError(f"spans must be one of {', '.join(SPAN_MODES)}, got {spans!r}")
         self._counters = Counters()
-        # (counter, attribute key) -> sum: what the observable instruments report
-        self._series: dict[tuple[str, _Key], float] = {}
+        # attribute key -> {counter: sum}: what the observable instruments report
+        self._series: dict[_Key, dict[str, float]] = {}
         self._base: dict[str, Any] = {}
-        self._attributes: dict[_Key, Mapping[str, Any]] = {}
-        self.otel: _Otel | None = _Otel(self, tracer_provider, meter_provider) if otel else None
+        # attribute key -> (read-only view for hooks, the plain dict OpenTelemetry hashes
+        # faster, the span attributes by operation type)
+        self._attributes: dict[_Key, _Attributes] = {}
+        self.otel: _Otel | None = (
+            _Otel(self, tracer_provider, meter_provider, full=spans == "full") if otel else None
+        )
+        #: the OpenTelemetry side when it traces (not with a no-op tracer provider)
+        self._traced = self.otel if self.otel is not None and self.otel.tracing else None
+
+    @property
+    def tracing(self) -> bool:
+        """Whether spans are made (OpenTelemetry with a tracer that is not a no-op one)."""
+        return self._traced is not None
 
     # ------------------------------------------------------------ counting
 
@@ -203,24 +248,46 @@ class Observer:
     ) -> Mapping[str, Any]:
         """The semantic-convention attributes (read-only) of a measurement on
         ``destination`` by ``operation`` (``messaging.operation.name``)."""
-        key = (destination, operation)
-        attributes = self._attributes.get(key)
-        if attributes is None:
-            made = dict(self._base)
-            if destination is not None:
-                if destination.startswith(_TEMPORARY):
-                    made["messaging.destination.temporary"] = True
-                    made["messaging.destination.name"] = "(temporary)"
-                else:
-                    made["messaging.destination.name"] = destination
-            if operation is not None:
-                made["messaging.operation.name"] = operation
-            attributes = MappingProxyType(made)
-            with self._lock:
-                if len(self._attributes) >= _KEPT:  # bounded: destinations come from users
-                    self._attributes = {}
-                self._attributes[key] = attributes
-        return attributes
+        cached = self._attributes.get((destination, operation))
+        if cached is None:
+            cached = self._cache(destination, operation)
+        return cached.view
+
+    def _cache(self, destination: str | None, operation: str | None) -> _Attributes:
+        made = dict(self._base)
+        if destination is not None:
+            if destination.startswith(_TEMPORARY):
+                made["messaging.destination.temporary"] = True
+                made["messaging.destination.name"] = "(temporary)"
+            else:
+                made["messaging.destination.name"] = destination
+        if operation is not None:
+            made["messaging.operation.name"] = operation
+        cached = _Attributes(made)
+        with self._lock:
+            if len(self._attributes) >= _KEPT:  # bounded: destinations come from users
+                self._attributes = {}
+            self._attributes[(destination, operation)] = cached
+        return cached
+
+    def _plain(self, destination: str | None, operation: str | None) -> dict[str, Any]:
+        """:meth:`attributes` as the plain dict handed to OpenTelemetry (never mutated)."""
+        cached = self._attributes.get((destination, operation))
+        if cached is None:
+            cached = self._cache(destination, operation)
+        return cached.plain
+
+    def span_attributes(self, destination: str, name: str, kind: str) -> dict[str, Any]:
+        """The attributes a span starts with: :meth:`attributes` of ``destination`` and
+        operation ``name`` plus ``messaging.operation.type`` ``kind`` (cached: copy it
+        before adding to it)."""
+        cached = self._attributes.get((destination, name))
+        if cached is None:
+            cached = self._cache(destination, name)
+        typed = cached.spans.get(kind)
+        if typed is None:
+            typed = cached.spans[kind] = {**cached.plain, "messaging.operation.type": kind}
+        return typed
 
     def count(
         self,
@@ -250,28 +317,31 @@ class Observer:
                 counted[name] += value
             if otel is not None:  # the observable instruments' series
                 key = (destination, operation)
-                series = self._series
+                series = self._series.get(key)
+                if series is None:
+                    series = self._series[key] = {}
                 for name, value in values.items():
-                    series[(name, key)] = series.get((name, key), 0) + value
+                    series[name] = series.get(name, 0) + value
         hook = self._hook
-        if hook is None and otel is None:
+        if hook is None:
+            if otel is not None and _RECORDED_NAME in values:
+                otel.record(
+                    _RECORDED_NAME, values[_RECORDED_NAME], self._plain(destination, operation)
+                )
             return
         attributes = self.attributes(destination, operation)
         for name, value in values.items():
-            if otel is not None and name in _RECORDED:
-                otel.record(name, value, attributes)
-            if hook is not None:
-                hook(name, value, attributes)
+            if otel is not None and name == _RECORDED_NAME:
+                otel.record(name, value, self._plain(destination, operation))
+            hook(name, value, attributes)
 
     def series(self, name: str) -> Iterator[tuple[float, Mapping[str, Any]]]:
         """``(sum, attributes)`` of counter ``name`` per attribute set (what the observable
         OpenTelemetry counters report)."""
         with self._lock:
-            items = [
-                (key, value) for (counter, key), value in self._series.items() if counter == name
-            ]
+            items = [(key, sums[name]) for key, sums in self._series.items() if name in sums]
         for key, value in items:
-            yield value, self.attributes(*key)
+            yield value, self._plain(*key)
 
     def stats(self) -> ClientStats:
         """A snapshot of the counters and the current backlog."""
@@ -352,19 +422,33 @@ class Observer:
         self, destination: str, headers: Mapping[str, str] | None, size: int = 0
     ) -> tuple[Mapping[str, str] | None, Span]:
         """Before a SEND: with tracing, a PRODUCER span is started and its context
-        injected into a copy of ``headers`` (returned)."""
-        otel = self.otel
+        injected into a copy of ``headers`` (returned). With ``spans="essential"``, the
+        SEND of a ``request()`` carries the request's span and a ``serve()`` reply its
+        ``process`` span instead (no span of its own)."""
+        otel = self._traced
         if otel is None:
             return headers, None
-        attributes = self._span_attributes(destination, "send", "send")
-        attributes["messaging.message.body.size"] = size
-        correlation_id = headers.get("correlation-id") if headers else None
-        if correlation_id is not None:
-            attributes["messaging.message.conversation_id"] = correlation_id
-        span = otel.start("send", "PRODUCER", destination, attributes, current=False)
         carrier = dict(headers or {})
-        otel.inject(carrier, span[0])
-        return carrier, span
+        folded = _CARRIER.get()
+        if folded is not None:  # this SEND is the operation of a span already started
+            _CARRIER.set(None)
+            span, annotate = folded
+            if annotate and span.is_recording():
+                span.set_attributes(_sent_attributes(size, carrier))
+            otel.inject(carrier, span.get_span_context())
+            return carrier, None
+        started = otel.start(
+            "send",
+            "PRODUCER",
+            destination,
+            lambda: {
+                **self.span_attributes(destination, "send", "send"),
+                **_sent_attributes(size, carrier),
+            },
+            current=False,
+        )
+        otel.inject(carrier, started[0].get_span_context())
+        return carrier, started
 
     def sent(
         self, span: Span, destination: str, size: int, error: BaseException | None = None
@@ -374,6 +458,14 @@ class Observer:
             self._end(span, error)
         if error is None:
             self.counts(destination, "send", sent=1, sent_bytes=size)
+
+    def replying(self) -> None:
+        """``serve()`` is about to send its reply from inside the handler's ``process``
+        span: with ``spans="essential"`` that SEND carries the ``process`` span's context
+        (no ``send`` span of its own). Any thread (the handler's)."""
+        otel = self._traced
+        if otel is not None and not otel.full:
+            _CARRIER.set((otel.current(), False))
 
     def handling(self, message: Any) -> tuple[Span, str]:
         """Before a handler runs on ``message`` (either shell's ``Message``): see
@@ -402,15 +494,15 @@ class Observer:
         CONSUMER ``process`` span (current while the handler runs), child of the context
         the message carries."""
         self._received(headers, destination, size, "process")
-        otel = self.otel
+        otel = self._traced
         if otel is None:
             return None
         return otel.start(
             "process",
             "CONSUMER",
             destination,
-            self._message(headers, destination, subscription, size, "process", "process"),
-            parent=headers,
+            lambda: self._message(headers, destination, subscription, size, "process", "process"),
+            remote=otel.extract(headers),
         )
 
     def processed(
@@ -418,6 +510,8 @@ class Observer:
     ) -> None:
         """After the handler (``error``: what it raised)."""
         if span is not None:
+            if _CARRIER.get() is not None:  # a reply announced by replying(), never sent
+                _CARRIER.set(None)
             self._end(span, error)
         if error is None:
             self.counts(destination, "process", handler_calls=1, handler_seconds=seconds)
@@ -432,26 +526,40 @@ class Observer:
         """``get()`` returns a message: counted; with tracing, a ``receive`` span linked to
         the message's context."""
         self._received(headers, destination, size, "receive")
-        otel = self.otel
+        otel = self._traced
         if otel is not None:
             span = otel.start(
                 "receive",
                 "CONSUMER",
                 destination,
-                self._message(headers, destination, subscription, size, "receive", "receive"),
-                link_from=headers,
+                lambda: self._message(
+                    headers, destination, subscription, size, "receive", "receive"
+                ),
+                link=otel.extract(headers),
                 current=False,
             )
             self._end(span, None)
 
     def settling(self, operation: str, destination: str, message_id: str | None) -> Span:
-        """Before an ACK (``operation="ack"``) or NACK: with tracing, a CLIENT span."""
-        otel = self.otel
+        """Before an ACK (``operation="ack"``) or NACK: with tracing, a CLIENT span
+        (``spans="full"``) or an event on the current span when it records (the handler's
+        ``process`` span, ``spans="essential"``)."""
+        otel = self._traced
         if otel is None:
             return None
-        attributes = self._span_attributes(destination, operation, "settle")
-        if message_id is not None:
-            attributes["messaging.message.id"] = message_id
+        if not otel.full:
+            current = otel.current()
+            if current.is_recording():
+                event = {"messaging.destination.name": _span_destination(destination)}
+                if message_id is not None:
+                    event["messaging.message.id"] = message_id
+                current.add_event(operation, event)
+            return None
+
+        def attributes() -> dict[str, Any]:
+            made = self.span_attributes(destination, operation, "settle")
+            return made if message_id is None else {**made, "messaging.message.id": message_id}
+
         return otel.start(operation, "CLIENT", destination, attributes, current=False)
 
     def settled(
@@ -464,14 +572,28 @@ class Observer:
             self.count("acked" if operation == "ack" else "nacked", 1, destination, operation)
 
     def requesting(self, destination: str) -> Span:
-        """Before ``request()`` sends: with tracing, a CLIENT ``request`` span (current, so
-        the SEND's span is its child)."""
-        otel = self.otel
+        """Before ``request()`` sends: with tracing, a ``request`` span. ``spans="full"``:
+        a CLIENT span, current, so the SEND's span is its child. ``"essential"``: the
+        request's SEND is this span (PRODUCER, its context injected)."""
+        otel = self._traced
         if otel is None:
             return None
-        return otel.start(
-            "request", "CLIENT", destination, self._span_attributes(destination, "request", "send")
+        if otel.full:
+            return otel.start(
+                "request",
+                "CLIENT",
+                destination,
+                lambda: self.span_attributes(destination, "request", "send"),
+            )
+        started = otel.start(
+            "request",
+            "PRODUCER",
+            destination,
+            lambda: self.span_attributes(destination, "request", "send"),
+            current=False,
         )
+        _CARRIER.set((started[0], True))
+        return started
 
     def requested(
         self,
@@ -483,9 +605,11 @@ class Observer:
         """After ``request()`` (``error``: what it raised; ``reply``: the reply's headers,
         whose trace context becomes a link of the request's span)."""
         if span is not None:
-            otel = self.otel
+            otel = self._traced
             assert otel is not None
-            if reply is not None:
+            if _CARRIER.get() is not None:  # the request's SEND did not happen
+                _CARRIER.set(None)
+            if reply is not None and span[0].is_recording():
                 otel.link(span[0], reply)
             self._end(span, error)
 
@@ -494,11 +618,6 @@ class Observer:
             self.counts(destination, op, received=1, received_bytes=size, redelivered=1)
         else:
             self.counts(destination, op, received=1, received_bytes=size)
-
-    def _span_attributes(self, destination: str, name: str, kind: str) -> dict[str, Any]:
-        attributes = dict(self.attributes(destination, name))
-        attributes["messaging.operation.type"] = kind
-        return attributes
 
     def _message(
         self,
@@ -509,9 +628,11 @@ class Observer:
         name: str,
         kind: str,
     ) -> dict[str, Any]:
-        attributes = self._span_attributes(destination, name, kind)
-        attributes["messaging.message.body.size"] = size
-        attributes["messaging.destination.subscription.name"] = subscription
+        attributes = {
+            **self.span_attributes(destination, name, kind),
+            "messaging.message.body.size": size,
+            "messaging.destination.subscription.name": subscription,
+        }
         message_id = headers.get("message-id")
         if message_id is not None:
             attributes["messaging.message.id"] = message_id
@@ -521,26 +642,69 @@ class Observer:
         return attributes
 
     def _end(self, span: tuple[Any, object], error: BaseException | None) -> None:
-        otel = self.otel
+        otel = self._traced
         assert otel is not None
         otel.end(span[0], span[1], error)
 
 
-class _Otel:
-    """The OpenTelemetry side of an :class:`Observer` (built only when asked for)."""
+def _sent_attributes(size: int, headers: Mapping[str, str]) -> dict[str, Any]:
+    """A SEND's own span attributes: body size and ``correlation-id``."""
+    correlation_id = headers.get("correlation-id")
+    if correlation_id is None:
+        return {"messaging.message.body.size": size}
+    return {
+        "messaging.message.body.size": size,
+        "messaging.message.conversation_id": correlation_id,
+    }
 
-    def __init__(self, observer: Observer, tracer_provider: Any, meter_provider: Any) -> None:
+
+class _Otel:
+    """The OpenTelemetry side of an :class:`Observer` (built only when asked for).
+
+    Its cost is what the SDK charges per span; the rest is kept off the paths where no span
+    records:
+
+    * a child of a context that is not sampled is not handed to the SDK when its sampler is
+      the SDK's ``ParentBased`` dropping such children (it says so in its description): the
+      child is the non-recording span the SDK would have made (a new span id, the parent's
+      trace id, flags and trace state), without the sampler and span machinery;
+    * ``traceparent``/``tracestate`` are written and read directly while the global
+      propagator is the default (W3C trace context, with or without W3C baggage, and no
+      baggage to carry); any other propagator goes through OpenTelemetry's API;
+    * attributes are built only for a span handed to the SDK, from cached dicts; the
+      request's link to its reply is extracted only when the request's span records.
+    """
+
+    def __init__(
+        self, observer: Observer, tracer_provider: Any, meter_provider: Any, *, full: bool
+    ) -> None:
         try:
-            from opentelemetry import context, metrics, propagate, trace
+            from opentelemetry import baggage, context, metrics, propagate, trace
+            from opentelemetry.baggage.propagation import W3CBaggagePropagator
+            from opentelemetry.trace.propagation.tracecontext import (
+                TraceContextTextMapPropagator,
+            )
+            from opentelemetry.trace.span import TraceState
         except ImportError:
             raise ConfigError(
                 "OpenTelemetry is not installed: pip install 'stomp-enterprise[otel]'"
             ) from None
+        self.full = full
+        self._baggage = baggage
         self._context = context
         self._propagate = propagate
         self._trace = trace
+        self._trace_state = TraceState
+        self._w3c = (TraceContextTextMapPropagator, W3CBaggagePropagator)
+        self._textmap: object = None
+        self._direct: int = _GENERIC  # how the global propagator self._textmap is served
         self._observer = observer
         self.tracer = trace.get_tracer(_SCOPE, tracer_provider=tracer_provider)
+        #: False with a no-op tracer provider: metrics only, no span work at all
+        self.tracing = not isinstance(self.tracer, trace.NoOpTracer)
+        # where the current context keeps its baggage (None: ask the API)
+        self._baggage_key = getattr(baggage, "_BAGGAGE_KEY", None)
+        self._child_of_unsampled = _unsampled_child_maker(self.tracer, trace)
         meter = metrics.get_meter(_SCOPE, meter_provider=meter_provider)
         self._recorded: dict[str, Any] = {}
         for name, (instrument, kind, unit) in INSTRUMENTS.items():
@@ -584,62 +748,185 @@ class _Otel:
 
     # ------------------------------------------------------------ spans
 
+    def current(self) -> Any:
+        """The current span (a non-recording one when there is none)."""
+        return self._trace.get_current_span()
+
     def start(
         self,
         operation: str,
         kind: str,
         destination: str | None,
-        attributes: Mapping[str, Any],
+        attributes: Callable[[], Mapping[str, Any]],
         *,
-        parent: Mapping[str, str] | None = None,
-        link_from: Mapping[str, str] | None = None,
+        remote: Any = None,
+        link: Any = None,
         current: bool = True,
     ) -> tuple[Any, object]:
-        """Start the span ``"<operation> <destination>"``; with ``current``, make it the
-        current span until :meth:`end`. ``parent``: headers to extract the parent context
-        from (a received message; also a link); ``link_from``: headers whose context becomes
-        a link. Returns ``(span, token)`` for :meth:`end`."""
+        """Start the span ``"<operation> <destination>"`` with ``attributes()``; with
+        ``current``, make it the current span until :meth:`end`. ``remote``: the span
+        context extracted from a received message: the parent (and a link) when valid;
+        ``link``: a span context to link to. Returns ``(span, token)`` for :meth:`end`."""
         trace = self._trace
-        context = None
-        links = []
-        source = parent if parent is not None else link_from
-        if source is not None:
-            extracted = self._propagate.extract(source)
-            span_context = trace.get_current_span(extracted).get_span_context()
-            if span_context.is_valid:
-                links.append(trace.Link(span_context))
-                if parent is not None:
-                    context = extracted
-        span = self.tracer.start_span(
-            f"{operation} {_span_destination(destination)}",
-            context=context,
-            kind=getattr(trace.SpanKind, kind),
-            attributes=attributes,
-            links=links,
-        )
+        remote_parent = remote is not None and remote.is_valid
+        parent = remote if remote_parent else trace.get_current_span().get_span_context()
+        maker = self._child_of_unsampled
+        if maker is not None and parent.is_valid and not parent.trace_flags.sampled:
+            span = maker(parent)  # what the SDK would make, without it
+        else:
+            context = None
+            links = []
+            if remote_parent:
+                links.append(trace.Link(remote))
+                context = trace.set_span_in_context(trace.NonRecordingSpan(remote), _EMPTY[0])
+            if link is not None and link.is_valid:
+                links.append(trace.Link(link))
+            span = self.tracer.start_span(
+                f"{operation} {_span_destination(destination)}",
+                context=context,
+                kind=getattr(trace.SpanKind, kind),
+                attributes=attributes(),
+                links=links,
+            )
         token = self._context.attach(trace.set_span_in_context(span)) if current else None
         return span, token
 
-    def inject(self, headers: dict[str, str], span: Any) -> None:
-        """Write ``span``'s context (``traceparent``/``tracestate``) into ``headers``."""
-        self._propagate.inject(headers, context=self._trace.set_span_in_context(span))
+    def inject(self, headers: dict[str, str], span_context: Any) -> None:
+        """Write ``span_context`` (``traceparent``/``tracestate``) into ``headers``, with the
+        global propagator (directly for the default W3C one)."""
+        direct = self._direct_mode()
+        if direct == _GENERIC or (direct == _W3C_BAGGAGE and self._has_baggage()):
+            trace = self._trace
+            context = trace.set_span_in_context(trace.NonRecordingSpan(span_context))
+            self._propagate.inject(headers, context=context)
+            return
+        if not span_context.is_valid:
+            return
+        headers["traceparent"] = (
+            f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-"
+            f"{span_context.trace_flags:02x}"
+        )
+        state = span_context.trace_state
+        if state:
+            headers["tracestate"] = state.to_header()
+
+    def extract(self, headers: Mapping[str, str]) -> Any:
+        """The span context ``headers`` carry (an invalid one when none), read with the
+        global propagator (directly for the default W3C one and a well-formed version 00
+        ``traceparent``)."""
+        trace = self._trace
+        value = headers.get("traceparent")
+        direct = self._direct_mode()
+        if direct != _GENERIC and (direct == _W3C or "baggage" not in headers):
+            if value is None:
+                return trace.INVALID_SPAN_CONTEXT
+            matched = _TRACEPARENT.fullmatch(value)
+            if matched is not None:
+                trace_id, span_id = int(matched[1], 16), int(matched[2], 16)
+                if not (trace_id and span_id):
+                    return trace.INVALID_SPAN_CONTEXT
+                state = headers.get("tracestate")
+                if state is None or len(state) <= _MAX_TRACESTATE:
+                    return trace.SpanContext(
+                        trace_id,
+                        span_id,
+                        is_remote=True,
+                        trace_flags=trace.TraceFlags(int(matched[3], 16)),
+                        trace_state=None
+                        if state is None
+                        else self._trace_state.from_header([state]),
+                    )
+        extracted = self._propagate.extract(headers)
+        return trace.get_current_span(extracted).get_span_context()
+
+    def _has_baggage(self) -> bool:
+        key = self._baggage_key
+        if key is None:
+            return bool(self._baggage.get_all())
+        return bool(self._context.get_current().get(key))
+
+    def _direct_mode(self) -> int:
+        textmap = self._propagate.get_global_textmap()
+        if textmap is not self._textmap:
+            self._direct = _direct_mode(textmap, *self._w3c)
+            self._textmap = textmap
+        return self._direct
 
     def link(self, span: Any, headers: Mapping[str, str]) -> None:
         """Link ``span`` to the context ``headers`` carry (when they carry one)."""
-        extracted = self._propagate.extract(headers)
-        span_context = self._trace.get_current_span(extracted).get_span_context()
+        span_context = self.extract(headers)
         if span_context.is_valid:
             span.add_link(span_context)
 
     def end(self, span: Any, token: object, error: BaseException | None = None) -> None:
         """End a span of :meth:`start` (recording ``error``) and restore the context."""
-        if error is not None:
+        if error is not None and span.is_recording():
             span.record_exception(error)
             span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, type(error).__name__))
             span.set_attribute("error.type", type(error).__qualname__)
         span.end()
         if token is not None:
             self._context.detach(token)  # type: ignore[arg-type]
+
+
+_GENERIC, _W3C, _W3C_BAGGAGE = 0, 1, 2  # how a global propagator is served (_Otel.inject)
+_MAX_TRACESTATE: Final = 512  # longer: OpenTelemetry's own checks (and warnings) apply
+_EMPTY: list[Any] = []  # [opentelemetry.context.Context()], once OpenTelemetry is imported
+
+
+def _direct_mode(textmap: Any, trace_context: type, w3c_baggage: type) -> int:
+    """How ``textmap`` (the global propagator) can be served: directly when it is exactly
+    W3C trace context (``_W3C``) or the default composite of it and W3C baggage
+    (``_W3C_BAGGAGE``: direct while there is no baggage), else through the API."""
+    if type(textmap) is trace_context:
+        return _W3C
+    inner = getattr(textmap, "_propagators", None)
+    if type(textmap).__name__ == "CompositePropagator" and isinstance(inner, list):
+        kinds = [type(p) for p in inner]
+        if kinds == [trace_context]:
+            return _W3C
+        if kinds == [trace_context, w3c_baggage]:
+            return _W3C_BAGGAGE
+    return _GENERIC
+
+
+def _unsampled_child_maker(tracer: Any, trace: Any) -> Callable[[Any], Any] | None:
+    """For a tracer of the SDK whose sampler drops every child of a context that is not
+    sampled (``ParentBased`` with its default delegates, as its description says): a
+    function making that child as the SDK would (a non-recording span, a new span id from
+    the tracer's id generator, the parent's trace id, flags and trace state). ``None`` for
+    any other tracer: every span then goes through ``start_span``."""
+    from opentelemetry.context import Context
+
+    if not _EMPTY:
+        _EMPTY.append(Context())
+    sampler = getattr(tracer, "sampler", None)
+    new_id = getattr(getattr(tracer, "id_generator", None), "generate_span_id", None)
+    describe = getattr(sampler, "get_description", None)
+    if new_id is None or describe is None:
+        return None
+    description = describe()
+    if not (
+        isinstance(description, str)
+        and description.startswith("ParentBased{")
+        and "remoteParentNotSampled:AlwaysOffSampler" in description
+        and "localParentNotSampled:AlwaysOffSampler" in description
+    ):
+        return None
+    span_context, non_recording = trace.SpanContext, trace.NonRecordingSpan
+
+    def child(parent: Any) -> Any:
+        return non_recording(
+            span_context(
+                parent.trace_id,
+                new_id(),
+                is_remote=False,
+                trace_flags=parent.trace_flags,
+                trace_state=parent.trace_state,
+            )
+        )
+
+    return child
 
 
 def _span_destination(destination: str | None) -> str:

@@ -161,31 +161,94 @@ def test_stats_count_sends_receives_and_acks(run, make_client) -> None:
     run(body())
 
 
-def test_one_trace_across_an_asyncio_and_a_threaded_client(run, make_client, stomp_broker):
+@pytest.mark.parametrize("spans", ["full", "essential"])
+@pytest.mark.parametrize("asyncio_side", ["requester", "responder"])
+def test_one_trace_across_an_asyncio_and_a_threaded_client(
+    run, make_client, stomp_broker, spans, asyncio_side
+):
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    server = ThreadedClient(stomp_broker.url, heart_beats=(0, 0)).connect()
+    threaded = ThreadedClient(stomp_broker.url, heart_beats=(0, 0)).connect()
     try:
-        server.observe(otel=True, tracer_provider=provider)
-        server.serve("/queue/echo", lambda m: m.body, receipt=True)
+        threaded.observe(otel=True, tracer_provider=provider, spans=spans)
+        if asyncio_side == "requester":
+            threaded.serve("/queue/echo", lambda m: m.body, receipt=True)
 
         async def body() -> None:
             async with make_client() as client:
-                client.observe(otel=True, tracer_provider=provider)
-                assert (await client.request("/queue/echo", b"ping", timeout=5)).body == b"ping"
+                client.observe(otel=True, tracer_provider=provider, spans=spans)
+                if asyncio_side == "requester":
+                    reply = await client.request("/queue/echo", b"ping", timeout=5)
+                else:
+                    await client.serve("/queue/echo", lambda m: m.body, receipt=True)
+                    loop = asyncio.get_running_loop()
+                    reply = await loop.run_in_executor(
+                        None, lambda: threaded.request("/queue/echo", b"ping", timeout=5)
+                    )
+                    expected = 4 if spans == "full" else 2
+                    await eventually(lambda: len(exporter.get_finished_spans()) >= expected)
+                assert reply.body == b"ping"
 
         run(body())
-        server._dispatcher.drain(5)
+        threaded._dispatcher.drain(5)
     finally:
-        server.disconnect()
+        threaded.disconnect()
+        provider.shutdown()
+    spans_by_name = {span.name: span for span in exporter.get_finished_spans()}
+    assert len({span.context.trace_id for span in spans_by_name.values()}) == 1
+    request, process = spans_by_name["request /queue/echo"], spans_by_name["process /queue/echo"]
+    if spans == "full":
+        assert set(spans_by_name) == {
+            "request /queue/echo",
+            "send /queue/echo",
+            "process /queue/echo",
+            "send (temporary)",
+        }
+        send = spans_by_name["send /queue/echo"]
+        assert process.parent.span_id == send.context.span_id
+        assert send.parent.span_id == request.context.span_id
+        replied = spans_by_name["send (temporary)"]
+        assert replied.parent.span_id == process.context.span_id
+    else:
+        assert set(spans_by_name) == {"request /queue/echo", "process /queue/echo"}
+        assert process.parent.span_id == request.context.span_id
+        replied = process  # the reply carried the process span's context
+    assert [link.context.span_id for link in request.links] == [replied.context.span_id]
+
+
+def test_essential_acks_are_events_of_the_handler_process_span(run, make_client) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    async def body() -> None:
+        async with make_client() as client:
+            client.observe(otel=True, tracer_provider=provider)
+            done = asyncio.Event()
+
+            async def handler(message) -> None:
+                await message.ack()
+                done.set()
+
+            await client.subscribe("/queue/e", handler, ack="client-individual", receipt=True)
+            await client.send("/queue/e", b"x")
+            await asyncio.wait_for(done.wait(), 5)
+            await eventually(lambda: len(exporter.get_finished_spans()) == 2)
+            assert client.stats().acked == 1
+
+    try:
+        run(body())
+    finally:
         provider.shutdown()
     spans = {span.name: span for span in exporter.get_finished_spans()}
-    assert {"request /queue/echo", "send /queue/echo", "process /queue/echo"} <= set(spans)
-    assert len({span.context.trace_id for span in spans.values()}) == 1
-    send, process = spans["send /queue/echo"], spans["process /queue/echo"]
-    assert process.parent.span_id == send.context.span_id
-    assert send.parent.span_id == spans["request /queue/echo"].context.span_id
+    assert set(spans) == {"send /queue/e", "process /queue/e"}
+    process = spans["process /queue/e"]
+    assert [event.name for event in process.events] == ["ack"]
+    assert (
+        process.events[0].attributes["messaging.message.id"]
+        == (process.attributes["messaging.message.id"])
+    )
 
 
 def test_cancelling_a_request_forgets_it_and_its_reply_is_late(run, make_client) -> None:

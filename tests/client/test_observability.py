@@ -170,8 +170,8 @@ def test_one_trace_spans_a_request_and_its_reply_across_two_clients(
     provider, exporter = tracing
     server = make_client().connect()
     client = make_client().connect()
-    server.observe(otel=True, tracer_provider=provider)
-    client.observe(otel=True, tracer_provider=provider)
+    server.observe(otel=True, tracer_provider=provider, spans="full")
+    client.observe(otel=True, tracer_provider=provider, spans="full")
     server.serve("/queue/svc", lambda m: m.text.upper(), receipt=True)
     assert client.request("/queue/svc", "hi", timeout=5).text == "HI"
     server._dispatcher.drain(5)
@@ -212,6 +212,92 @@ def test_one_trace_spans_a_request_and_its_reply_across_two_clients(
     assert spans["send (temporary)"].attributes["messaging.destination.temporary"] is True
 
 
+def test_essential_spans_a_request_is_its_send_and_a_reply_is_its_process_span(
+    stomp_broker, make_client, tracing
+) -> None:
+    provider, exporter = tracing
+    server = make_client().connect()
+    client = make_client().connect()
+    server.observe(otel=True, tracer_provider=provider)  # spans="essential", the default
+    client.observe(otel=True, tracer_provider=provider)
+    server.serve("/queue/svc", lambda m: m.text.upper(), receipt=True)
+    assert client.request("/queue/svc", "hi", timeout=5).text == "HI"
+    server._dispatcher.drain(5)
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert set(spans) == {"request /queue/svc", "process /queue/svc"}
+    request, process = spans["request /queue/svc"], spans["process /queue/svc"]
+    assert (request.kind, process.kind) == (SpanKind.PRODUCER, SpanKind.CONSUMER)
+    assert request.attributes["messaging.operation.type"] == "send"
+    assert request.attributes["messaging.message.body.size"] == 2
+    # the request's SEND carries the request span; the reply carries the process span
+    sent = stomp_broker.sent_messages("/queue/svc")[0]
+    context = request.context
+    traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    assert sent.header("traceparent") == traceparent
+    assert request.attributes["messaging.message.conversation_id"] == sent.header("correlation-id")
+    assert process.parent.span_id == request.context.span_id  # across the broker
+    assert [link.context.span_id for link in request.links] == [process.context.span_id]
+    # a send() of the handler's own is still a send span, child of the process span
+    exporter.clear()
+
+    def forward(message) -> bytes:
+        server.send("/queue/audit", message.body)
+        return message.body
+
+    server.serve("/queue/svc2", forward, receipt=True)
+    client.request("/queue/svc2", "x", timeout=5)
+    server._dispatcher.drain(5)
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    assert set(spans) == {"request /queue/svc2", "process /queue/svc2", "send /queue/audit"}
+    audit = spans["send /queue/audit"]
+    assert audit.parent.span_id == spans["process /queue/svc2"].context.span_id
+    assert [link.context.span_id for link in spans["request /queue/svc2"].links] == [
+        spans["process /queue/svc2"].context.span_id
+    ]
+
+
+def test_an_unsampled_trace_reaches_the_sdk_once_and_still_crosses_the_broker(
+    stomp_broker, make_client
+) -> None:
+    """ParentBased(ratio) drops a trace at its root; its children are not handed to the
+    SDK's sampler again, yet the W3C context (flags 00) still travels with each message."""
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ParentBased(ALWAYS_OFF))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    sampled: list[str] = []
+    should_sample = provider.sampler.should_sample
+
+    def counting(*args, **kwargs):
+        sampled.append(args[2])  # the span name
+        return should_sample(*args, **kwargs)
+
+    provider.sampler.should_sample = counting  # type: ignore[method-assign]
+    try:
+        server = make_client().connect()
+        client = make_client().connect()
+        server.observe(otel=True, tracer_provider=provider)
+        client.observe(otel=True, tracer_provider=provider)
+        server.serve("/queue/svc", lambda m: m.body, receipt=True)
+        assert client.request("/queue/svc", b"hi", timeout=5).body == b"hi"
+        server._dispatcher.drain(5)
+    finally:
+        provider.shutdown()
+    assert exporter.get_finished_spans() == ()
+    assert sampled == ["request /queue/svc"]  # the root only
+    request = stomp_broker.sent_messages("/queue/svc")[0].header("traceparent")
+    version, trace_id, span_id, flags = request.split("-")
+    assert version == "00"
+    assert int(trace_id, 16)
+    assert int(span_id, 16)
+    assert not int(flags, 16) & 1  # not sampled
+    (reply,) = [m for m in stomp_broker.sent_messages() if m.destination != "/queue/svc"]
+    _, reply_trace, reply_span, reply_flags = reply.header("traceparent").split("-")
+    assert (reply_trace, reply_flags) == (trace_id, flags)  # the same trace, not sampled
+    assert reply_span != span_id  # the process span's own (new) id
+
+
 def test_messaging_system_follows_the_server_header(stomp_broker_factory, make_client, tracing):
     provider, exporter = tracing
     broker = stomp_broker_factory(name="RabbitMQ/3.10.8")
@@ -226,7 +312,7 @@ def test_messaging_system_follows_the_server_header(stomp_broker_factory, make_c
 def test_ack_nack_and_failures_are_spans(stomp_broker, make_client, tracing, recorder) -> None:
     provider, exporter = tracing
     client = make_client().connect()
-    client.observe(otel=True, tracer_provider=provider)
+    client.observe(otel=True, tracer_provider=provider, spans="full")
     done = recorder()
 
     def handler(message) -> None:
@@ -251,6 +337,47 @@ def test_ack_nack_and_failures_are_spans(stomp_broker, make_client, tracing, rec
     assert ack.parent is not None  # inside the process span
 
 
+def test_essential_acks_and_nacks_are_events_of_the_process_span(
+    stomp_broker, make_client, tracing, recorder
+) -> None:
+    provider, exporter = tracing
+    client = make_client().connect()
+    client.observe(otel=True, tracer_provider=provider)
+    done = recorder()
+
+    def handler(message) -> None:
+        if message.redelivered:  # the broker redelivers what was nacked
+            message.ack()
+        else:
+            message.nack()
+        done(message.redelivered)
+
+    client.subscribe("/queue/t", handler, ack="client-individual", receipt=True)
+    client.send("/queue/t", b"once")
+    done.wait(2)
+    client._dispatcher.drain(5)
+    spans = exporter.get_finished_spans()
+    assert sorted(span.name for span in spans) == [
+        "process /queue/t",
+        "process /queue/t",
+        "send /queue/t",
+    ]
+    events = [
+        [(event.name, event.attributes["messaging.message.id"]) for event in span.events]
+        for span in spans
+        if span.name == "process /queue/t"
+    ]
+    ids = [span.attributes["messaging.message.id"] for span in spans if span.name.startswith("p")]
+    assert events == [[("nack", ids[0])], [("ack", ids[1])]]
+    assert (client.stats().acked, client.stats().nacked) == (1, 1)
+
+
+def test_observe_refuses_an_unknown_span_mode(stomp_broker, make_client) -> None:
+    client = make_client().connect()
+    with pytest.raises(ConfigError, match="spans must be one of essential, full"):
+        client.observe(otel=True, spans="all")
+
+
 def test_metrics_reach_the_meter_provider(stomp_broker, make_client, metering) -> None:
     provider, reader = metering
     client = make_client().connect()
@@ -264,6 +391,25 @@ def test_metrics_reach_the_meter_provider(stomp_broker, make_client, metering) -
     assert values["messaging.client.consumed.messages"] == 1
     assert values["stomp.client.consumed.bytes"] == 4
     assert values["stomp.client.backlog.messages"] == 0
+
+
+def test_a_no_op_tracer_provider_means_metrics_only(stomp_broker, make_client, metering) -> None:
+    from opentelemetry.trace import NoOpTracerProvider
+
+    provider, reader = metering
+    client = make_client().connect()
+    client.observe(otel=True, tracer_provider=NoOpTracerProvider(), meter_provider=provider)
+    assert client._observer is not None
+    assert client._observer.otel is not None
+    assert client._observer._traced is None  # no span work at all
+    client.serve("/queue/echo", lambda m: m.body, receipt=True)
+    assert client.request("/queue/echo", b"abcd", timeout=5).body == b"abcd"
+    sent = stomp_broker.sent_messages("/queue/echo")[0]
+    assert sent.header("traceparent") is None
+    client._dispatcher.drain(5)
+    values = metric_values(reader)
+    assert values["messaging.client.sent.messages"] == 2  # the request and its reply
+    assert values["messaging.process.duration"] == 1
 
 
 def test_observe_refuses_a_hook_that_is_not_callable(stomp_broker) -> None:

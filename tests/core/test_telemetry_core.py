@@ -167,3 +167,156 @@ def test_an_observed_typed_payload_is_encoded_with_its_codec_and_measured() -> N
         0,
         {"codec": None},
     )
+
+
+# ------------------------------------------------------------ OpenTelemetry, without I/O
+
+
+@pytest.fixture
+def global_textmap():
+    """Restore OpenTelemetry's global propagator after a test that replaces it."""
+    from opentelemetry import propagate
+
+    saved = propagate.get_global_textmap()
+    yield propagate
+    propagate.set_global_textmap(saved)
+
+
+def traced(**options: Any) -> Observer:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    return Observer(
+        contextlib.nullcontext(), otel=True, tracer_provider=TracerProvider(), **options
+    )
+
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"traceparent": TRACEPARENT},
+        {"traceparent": TRACEPARENT, "tracestate": "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"},
+        {"traceparent": TRACEPARENT.replace("-01", "-00")},
+        {"traceparent": TRACEPARENT, "baggage": "user=alice"},  # through the API
+        {"traceparent": "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra"},
+        {"traceparent": " " + TRACEPARENT},  # the API tolerates leading blanks
+        {"traceparent": TRACEPARENT.upper()},
+        {"traceparent": "00-00000000000000000000000000000000-b7ad6b7169203331-01"},
+        {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"},
+        {"traceparent": "garbage"},
+        {},
+    ],
+)
+def test_the_direct_w3c_reading_equals_the_propagator_api(headers) -> None:
+    from opentelemetry import propagate, trace
+
+    otel = traced().otel
+    assert otel is not None
+    expected = trace.get_current_span(propagate.extract(headers)).get_span_context()
+    assert otel.extract(headers) == expected
+    assert otel.extract(headers).trace_state == expected.trace_state
+
+
+def test_the_direct_w3c_writing_equals_the_propagator_api() -> None:
+    from opentelemetry import baggage, context, propagate, trace
+    from opentelemetry.trace.span import TraceState
+
+    otel = traced().otel
+    assert otel is not None
+    for span_context in [
+        trace.SpanContext(1 << 100, 7, False, trace.TraceFlags(1)),
+        trace.SpanContext(5, 1 << 60, False, trace.TraceFlags(0), TraceState([("k", "v")])),
+        trace.INVALID_SPAN_CONTEXT,
+    ]:
+        ours: dict[str, str] = {}
+        otel.inject(ours, span_context)
+        theirs: dict[str, str] = {}
+        propagate.inject(theirs, trace.set_span_in_context(trace.NonRecordingSpan(span_context)))
+        assert ours == theirs
+    token = context.attach(baggage.set_baggage("user", "alice"))  # baggage: through the API
+    try:
+        ours = {}
+        otel.inject(ours, trace.SpanContext(3, 4, False, trace.TraceFlags(1)))
+    finally:
+        context.detach(token)
+    assert ours["baggage"] == "user=alice"
+    assert ours["traceparent"] == f"00-{3:032x}-{4:016x}-01"
+
+
+def test_another_global_propagator_is_used_through_the_api(global_textmap) -> None:
+    from opentelemetry import trace
+    from opentelemetry.propagators.textmap import TextMapPropagator
+
+    class Custom(TextMapPropagator):
+        def inject(self, carrier, context=None, setter=None) -> None:
+            span_context = trace.get_current_span(context).get_span_context()
+            carrier["x-trace"] = f"{span_context.trace_id}:{span_context.span_id}"
+
+        def extract(self, carrier, context=None, getter=None):
+            trace_id, span_id = map(int, carrier["x-trace"].split(":"))
+            remote = trace.SpanContext(trace_id, span_id, True, trace.TraceFlags(1))
+            return trace.set_span_in_context(trace.NonRecordingSpan(remote))
+
+        @property
+        def fields(self) -> set[str]:
+            return {"x-trace"}
+
+    otel = traced().otel
+    assert otel is not None
+    headers: dict[str, str] = {}
+    otel.inject(headers, trace.SpanContext(9, 10, False, trace.TraceFlags(1)))
+    assert "traceparent" in headers  # the default propagator, read when it was current
+    global_textmap.set_global_textmap(Custom())
+    headers = {}
+    otel.inject(headers, trace.SpanContext(9, 10, False, trace.TraceFlags(1)))
+    assert headers == {"x-trace": "9:10"}
+    assert (otel.extract(headers).trace_id, otel.extract(headers).span_id) == (9, 10)
+
+
+@pytest.mark.parametrize(
+    ("sampler", "shortcut"),
+    [
+        ("ParentBased(ALWAYS_ON)", True),
+        ("ParentBased(TraceIdRatioBased(0.1))", True),
+        ("ALWAYS_ON", False),
+        ("TraceIdRatioBased(0.1)", False),
+        ("ParentBased(ALWAYS_ON, remote_parent_not_sampled=ALWAYS_ON)", False),
+    ],
+)
+def test_children_of_an_unsampled_context_skip_the_sdk_only_when_its_sampler_drops_them(
+    sampler, shortcut
+) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import sampling as samplers
+
+    provider = TracerProvider(sampler=eval(sampler, vars(samplers)))
+    calls: list[str] = []
+    should_sample = provider.sampler.should_sample
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(kwargs["name"] if "name" in kwargs else args[2])
+        return should_sample(*args, **kwargs)
+
+    provider.sampler.should_sample = counting  # type: ignore[method-assign]
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    unsampled = f"00-{0xABC:032x}-{0xDEF:016x}-00"
+    span = observer.processing({"traceparent": unsampled}, "/queue/a", "s1", 1)
+    assert span is not None
+    made = span[0].get_span_context()
+    observer.processed(span, "/queue/a", 0.0, None)
+    assert calls == ([] if shortcut else ["process /queue/a"])
+    assert made.trace_id == 0xABC
+    assert made.span_id not in (0, 0xDEF)
+    if shortcut:  # what ParentBased makes of it: not sampled, not recording
+        assert not made.trace_flags.sampled
+        assert not span[0].is_recording()
+    assert trace.get_current_span() is trace.INVALID_SPAN  # the context was restored
+    provider.shutdown()
+
+
+def test_an_unknown_span_mode_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="spans must be one of essential, full, got 'some'"):
+        Observer(contextlib.nullcontext(), spans="some")
