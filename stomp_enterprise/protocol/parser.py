@@ -354,6 +354,9 @@ class FrameParser:
         pos = 0
         version = self._version
         scan = _scan
+        max_count = self.max_header_count
+        max_line = self.max_header_length
+        max_size = self.max_frame_size
         while pos < end:
             if scan is not None:
                 # C splits the common frames; this loop takes the first other one (an
@@ -365,9 +368,9 @@ class FrameParser:
                     version,
                     _CANONICAL_COMMANDS,
                     UNESCAPED_COMMANDS,
-                    self.max_header_count,
-                    self.max_header_length,
-                    self.max_frame_size,
+                    max_count,
+                    max_line,
+                    max_size,
                     _new_frame,
                 )
                 if beats:
@@ -395,7 +398,9 @@ class FrameParser:
             hend = find(b"\n\n", pos)
             if hend >= 0 and find(b"\r", pos, hend) < 0:  # no CR: no earlier CRLF blank line
                 bstart = hend + 2
+                crs = False
             else:
+                crs = True
                 crlf = find(b"\n\r\n", pos, hend + 2 if hend >= 0 else end)
                 if crlf >= 0 and (hend < 0 or crlf < hend):
                     hend, bstart = crlf, crlf + 3
@@ -411,7 +416,7 @@ class FrameParser:
                 raise RemoteProtocolError(
                     f"invalid UTF-8 in frame headers: {exc.reason}", offset=base + pos + exc.start
                 ) from None
-            if "\r" in head:
+            if crs and "\r" in head:
                 head = head.replace("\r\n", "\n")
                 if head[-1] == "\r":  # the CR of the CRLF ending the last line (LF at hend)
                     head = head[:-1]
@@ -434,18 +439,18 @@ class FrameParser:
                 # there is one EOL per header line (the command line's included)
                 marks = block.translate(None, _NOT_MARKS)
                 lines = marks.count(b"\n")
-                if lines > self.max_header_count:
+                if lines > max_count:
                     raise FrameTooLarge(
                         f"{lines} headers exceed max_header_count={self.max_header_count}",
                         offset=base + pos,
                     )
-                if hend - pos > self.max_header_length:  # bytes, as the limit is documented
+                if hend - pos > max_line:  # bytes, as the limit is documented
                     self._check_line_lengths(head.split("\n"), base + pos)
                 if b"\n\n" in marks or marks[-1] == 10 or b"\n:" in block:  # a colon-less
                     self._bad_header_line(command, head.split("\n"), base + pos)  # or nameless
                 if "\\" in rest and version != "1.0" and command not in UNESCAPED_COMMANDS:
                     # usually the only escape is \c (colons): then every backslash starts one
-                    if rest.count("\\") != rest.count("\\c"):
+                    if "\\" in rest.replace("\\c", ""):
                         leftover = rest.replace("\\\\", "").replace("\\c", "").replace("\\n", "")
                         if version == "1.2":
                             leftover = leftover.replace("\\r", "")
@@ -471,7 +476,7 @@ class FrameParser:
             # ---- body ----
             if length >= 0:
                 stop = bstart + length
-                if stop - pos > self.max_frame_size:
+                if stop - pos > max_size:
                     if not self.skip_oversize or command != "MESSAGE":
                         raise FrameTooLarge(
                             f"content-length {length} exceeds max_frame_size={self.max_frame_size}",
@@ -506,7 +511,7 @@ class FrameParser:
                     self._head_info = (command, rest, escaped, bstart - pos)
                     self._keep(buf, pos, 0, b"\0", base)
                     break
-                if stop - pos > self.max_frame_size:
+                if stop - pos > max_size:
                     if not self.skip_oversize or command != "MESSAGE":
                         raise FrameTooLarge(
                             f"frame exceeds max_frame_size={self.max_frame_size} bytes",
