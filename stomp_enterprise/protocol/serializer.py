@@ -4,27 +4,112 @@ version cannot express. Never lets a header value inject a header or end a frame
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
-from typing import Final
+from typing import Final, TypeAlias
 
 from stomp_enterprise.errors import LocalProtocolError
 from stomp_enterprise.protocol.constants import BODY_COMMANDS, COMMANDS, UNESCAPED_COMMANDS
 from stomp_enterprise.protocol.escaping import escape
 
-__all__ = ["serialize"]
+__all__ = ["SendFrame", "py_send_frame", "send_frame", "serialize", "send_pieces"]
 
 _SPECIAL_CHARS: Final = ("\\", "\n", ":", "\r")
 HEARTBEAT: Final = b"\n"
 #: the C serializer's escaping mode per version (CONNECT/STOMP/CONNECTED: 0 in every version)
 _MODES: Final = {"1.0": 0, "1.1": 1, "1.2": 2}
 
+#: ``send_frame(pieces, lead, headers, body, content_length)``: see :func:`py_send_frame`
+SendFrame: TypeAlias = Callable[
+    [tuple[bytes, ...], tuple[str, ...], Mapping[str, str] | None, bytes, bool], bytes | None
+]
+
 _fast: Callable[[str, Sequence[Sequence[str]], bytes, int, bool], bytes | None] | None = None
+_c_send_frame: SendFrame | None = None
 if not os.environ.get("STOMP_ENTERPRISE_PURE_PYTHON"):
     try:  # the optional C accelerator (see _speedups.c): encodes the common frames
+        from stomp_enterprise.protocol._speedups import send_frame as _c_send_frame
         from stomp_enterprise.protocol._speedups import serialize as _fast
     except ImportError:
-        _fast = None
+        _fast = _c_send_frame = None
+
+#: what stands for a value in a head cut by :func:`send_pieces`
+MARKER: Final = "\x02"
+
+
+def send_pieces(head: str, count: int) -> tuple[bytes, ...] | None:
+    """Cut the serialized head of a SEND (``SEND`` up to the last header line's LF, made by
+    :func:`serialize` with :data:`MARKER` for each of ``count`` values) where the values go:
+    what :func:`send_frame` joins them into. None when the markers are not exactly the
+    values (a name or fixed value holding the marker): such a head is not cached.
+    Any thread (a pure function)."""
+    pieces = head.split(MARKER)
+    if len(pieces) != count + 1:
+        return None
+    return tuple(piece.encode() for piece in pieces)
+
+
+def py_send_frame(
+    pieces: tuple[bytes, ...],
+    lead: tuple[str, ...],
+    headers: Mapping[str, str] | None,
+    body: bytes,
+    content_length: bool,
+) -> bytes | None:
+    """A whole SEND frame from a head cut by :func:`send_pieces`: the values of ``lead``
+    (the library's own headers: transaction, receipt) and then of ``headers``, in order,
+    joined into the pieces; then the ``content-length`` line when due (every non-empty body
+    with ``content_length``, else one holding a NUL), the blank line, ``body`` and the NUL.
+
+    None when the general path (:func:`serialize`, the definition) must decide: a value that
+    is not a ``str``, that needs escaping in some version or refusing (a NUL, a lone
+    surrogate), or a count of values that does not match the pieces. The C accelerator's
+    ``send_frame`` does the same in one call (differential tests hold them equal).
+    Any thread (a pure function)."""
+    values = (*lead, *headers.values()) if headers else lead
+    count = len(values)
+    if count != len(pieces) - 1:
+        return None
+    template = _py_templates.get(pieces)
+    if template is None:
+        template = _py_template(pieces)
+    if count:
+        try:
+            joined = "\0".join(values)
+        except TypeError:  # not a str: the general path converts or refuses it
+            return None
+        if (
+            "\\" in joined
+            or ":" in joined
+            or "\n" in joined
+            or "\r" in joined
+            or joined.count("\0") != count - 1
+        ):
+            return None
+    try:
+        head = (template % values).encode()
+    except UnicodeEncodeError:  # a lone surrogate: the general path refuses it
+        return None
+    size = len(body)
+    if size and (content_length or b"\0" in body):
+        return b"".join((head, b"content-length:%d\n\n" % size, body, b"\0"))
+    return b"".join((head, b"\n", body, b"\0"))
+
+
+_py_templates: dict[tuple[bytes, ...], str] = {}
+
+
+def _py_template(pieces: tuple[bytes, ...]) -> str:
+    """The ``%``-template of a cut head, for :func:`py_send_frame` (bounded cache)."""
+    template = "%s".join(piece.decode().replace("%", "%%") for piece in pieces)
+    if len(_py_templates) >= 256:
+        _py_templates.clear()
+    _py_templates[pieces] = template
+    return template
+
+
+#: the C accelerator's ``send_frame`` when built, else :func:`py_send_frame`
+send_frame: SendFrame = _c_send_frame if _c_send_frame is not None else py_send_frame
 
 
 def _first_value(text: str, name: str) -> str | None:
