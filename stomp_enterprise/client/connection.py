@@ -231,7 +231,12 @@ class Connection:
     # ------------------------------------------------------------ writing (any thread)
 
     def request(
-        self, build: Callable[[str | None], bytes], *, receipt: bool, direct: bool = False
+        self,
+        build: Callable[[str | None], bytes],
+        *,
+        receipt: bool,
+        direct: bool = False,
+        hold: bool = False,
     ) -> Future[Frame] | None:
         """Build a frame under the locks and write it; with ``receipt`` return a future that
         the RECEIPT resolves (or an ERROR / the connection's loss fails).
@@ -239,6 +244,7 @@ class Connection:
         ``build(receipt_id)`` runs with the session lock held and returns the bytes. With
         ``direct`` (the caller will wait for the receipt anyway) the calling thread writes the
         queue itself when no write is in progress, sparing a hand-off to the writer thread.
+        ``hold``: see :meth:`SocketTransport.hold` (a transaction's BEGIN in a handler).
 
         Raises:
             ConnectionLost: the connection is gone or the write failed.
@@ -258,7 +264,7 @@ class Connection:
                 future = ReceiptFuture()
                 self._receipts.add(receipt_id, future, data)
             try:
-                write_now = transport.enqueue(data, direct=direct)
+                write_now = transport.enqueue(data, direct=direct, hold=hold)
             except ConnectionLost as exc:
                 failed = exc
         try:
@@ -436,8 +442,10 @@ class Connection:
                     receipt=receipt,
                     direct=receipt,
                 )
-            elif transaction is not None:
-                self.post(_ack_in, session, frame, transaction, gate=gate)
+            elif transaction is not None:  # held as below: COMMIT/ABORT write it at the latest
+                self.post(
+                    _ack_in, session, frame, transaction, hold=message is self.delivering, gate=gate
+                )
             else:  # the ACK of the message a handler is running for waits for its return
                 self.post(session.ack, frame, hold=message is self.delivering)
         except ConnectionLost as exc:

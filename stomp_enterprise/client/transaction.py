@@ -64,8 +64,8 @@ class Transaction(TransactionBase):
             transaction_id = connection.session.new_id("tx")
             self._tx.id = transaction_id
             build, _ = self._tx.control(connection.session, "BEGIN")
-            try:
-                connection.request(build, receipt=False)
+            try:  # in a handler, it waits for the batch's write as the handler's ACKs do
+                connection.request(build, receipt=False, hold=True)
             except ConnectionLost as exc:
                 raise self._tx.failed("BEGIN", exc) from exc
             self._gate = connection.transaction_gate(transaction_id)
