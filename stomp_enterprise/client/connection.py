@@ -237,6 +237,7 @@ class Connection:
         receipt: bool,
         direct: bool = False,
         hold: bool = False,
+        lazy: bool = False,
     ) -> Future[Frame] | None:
         """Build a frame under the locks and write it; with ``receipt`` return a future that
         the RECEIPT resolves (or an ERROR / the connection's loss fails).
@@ -244,7 +245,7 @@ class Connection:
         ``build(receipt_id)`` runs with the session lock held and returns the bytes. With
         ``direct`` (the caller will wait for the receipt anyway) the calling thread writes the
         queue itself when no write is in progress, sparing a hand-off to the writer thread.
-        ``hold``: see :meth:`SocketTransport.hold` (a transaction's BEGIN in a handler).
+        ``hold``, ``lazy``: see :meth:`SocketTransport.enqueue` (a transaction's BEGIN).
 
         Raises:
             ConnectionLost: the connection is gone or the write failed.
@@ -264,7 +265,7 @@ class Connection:
                 future = ReceiptFuture()
                 self._receipts.add(receipt_id, future, data)
             try:
-                write_now = transport.enqueue(data, direct=direct, hold=hold)
+                write_now = transport.enqueue(data, direct=direct, hold=hold, lazy=lazy)
             except ConnectionLost as exc:
                 failed = exc
         try:

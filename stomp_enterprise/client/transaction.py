@@ -64,8 +64,8 @@ class Transaction(TransactionBase):
             transaction_id = connection.session.new_id("tx")
             self._tx.id = transaction_id
             build, _ = self._tx.control(connection.session, "BEGIN")
-            try:  # in a handler, it waits for the batch's write as the handler's ACKs do
-                connection.request(build, receipt=False, hold=True)
+            try:  # queued only: it goes with the transaction's first frame (one write)
+                connection.request(build, receipt=False, lazy=True)
             except ConnectionLost as exc:
                 raise self._tx.failed("BEGIN", exc) from exc
             self._gate = connection.transaction_gate(transaction_id)
