@@ -172,18 +172,29 @@ class Frame:
                     if built is not None:
                         self._headers = built
                         return built
-                # C-level passes from the text to the dict (the escaped values of all
-                # headers are decoded in one call)
+                # C-level passes from the text to the dict
                 count = head.count("\n") + 1
-                if head.count(":") == count:  # one colon a line: names and values alternate
+                if version is None or "\\" not in head:
                     parts = head.replace("\n", ":").split(":")
-                    names = parts[::2]
-                    values = parts[1::2]
                 else:
-                    lines = head.split("\n")
-                    first: dict[str, str] = dict(map(_split, lines, _COLONS, _ONES))
-                    names = list(first)
-                    values = list(first.values())
+                    # the separators become NULs first, so the colons \c decodes to stay in
+                    # their name or value; a backslash left means other escapes: see below
+                    text = head.replace(":", "\0").replace("\\c", ":")
+                    parts = [] if "\\" in text else text.replace("\n", "\0").split("\0")
+                # every line has a colon (the parser checked), so as many colons (and NULs)
+                # as lines means one colon a line: names and values alternate
+                if len(parts) == 2 * count:
+                    pairs_of = iter(parts)
+                    first: dict[str, str] = dict(zip(pairs_of, pairs_of, strict=True))
+                    if len(first) == count:  # else a repeated header: see below
+                        headers = self._headers = MappingProxyType(first)
+                        return headers
+                # colons in values, or escapes other than \c: one split a line, the values
+                # of all headers decoded in one call
+                lines = head.split("\n")
+                first = dict(map(_split, lines, _COLONS, _ONES))
+                names = list(first)
+                values = list(first.values())
                 if len(names) == count and (
                     version is None or "\\" not in head or "\\" not in "".join(names)
                 ):  # else a repeated header, or a name with an escape: see below

@@ -23,7 +23,6 @@ frames). Design points:
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable
 from typing import Final
@@ -54,8 +53,8 @@ DEFAULT_MAX_HEADER_LENGTH: Final = 64 * 1024
 _COMMAND_PREFIXES: Final = frozenset(c[:i].encode() for c in COMMANDS for i in range(len(c) + 1))
 _COMMAND_BYTES: Final = frozenset(c.encode() for c in COMMANDS)
 _new_frame = Frame._parsed
-_find = str.find
-_COLONS: Final = itertools.repeat(":")
+#: every byte but LF and ':' (``bytes.translate`` deletes them: what is left shows the lines)
+_NOT_MARKS: Final = bytes(b for b in range(256) if b not in b"\n:")
 _CANONICAL_COMMANDS: Final = {c: c for c in COMMANDS}
 
 _scan: Callable[..., tuple[int, int]] | None = None
@@ -355,6 +354,9 @@ class FrameParser:
         pos = 0
         version = self._version
         scan = _scan
+        max_count = self.max_header_count
+        max_line = self.max_header_length
+        max_size = self.max_frame_size
         while pos < end:
             if scan is not None:
                 # C splits the common frames; this loop takes the first other one (an
@@ -366,9 +368,9 @@ class FrameParser:
                     version,
                     _CANONICAL_COMMANDS,
                     UNESCAPED_COMMANDS,
-                    self.max_header_count,
-                    self.max_header_length,
-                    self.max_frame_size,
+                    max_count,
+                    max_line,
+                    max_size,
                     _new_frame,
                 )
                 if beats:
@@ -394,21 +396,27 @@ class FrameParser:
                 continue
             # ---- headers: find the blank line ----
             hend = find(b"\n\n", pos)
-            crlf = find(b"\n\r\n", pos, hend + 2 if hend >= 0 else end)
-            if crlf >= 0 and (hend < 0 or crlf < hend):
-                hend, bstart = crlf, crlf + 3
-            elif hend >= 0:
+            if hend >= 0 and find(b"\r", pos, hend) < 0:  # no CR: no earlier CRLF blank line
                 bstart = hend + 2
+                crs = False
             else:
-                self._keep(buf, pos, 0, b"\n", base)
-                break
+                crs = True
+                crlf = find(b"\n\r\n", pos, hend + 2 if hend >= 0 else end)
+                if crlf >= 0 and (hend < 0 or crlf < hend):
+                    hend, bstart = crlf, crlf + 3
+                elif hend >= 0:
+                    bstart = hend + 2
+                else:
+                    self._keep(buf, pos, 0, b"\n", base)
+                    break
+            block = buf[pos:hend]
             try:
-                head = buf[pos:hend].decode("utf-8")
+                head = block.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise RemoteProtocolError(
                     f"invalid UTF-8 in frame headers: {exc.reason}", offset=base + pos + exc.start
                 ) from None
-            if "\r" in head:
+            if crs and "\r" in head:
                 head = head.replace("\r\n", "\n")
                 if head[-1] == "\r":  # the CR of the CRLF ending the last line (LF at hend)
                     head = head[:-1]
@@ -426,26 +434,29 @@ class FrameParser:
             escaped: str | None = None
             length = -1
             if rest:
-                if rest.count("\n") >= self.max_header_count:
+                # the block's line breaks and colons alone, in one C pass: every EOL must be
+                # followed by a colon before the next one (each header line has a colon), and
+                # there is one EOL per header line (the command line's included)
+                marks = block.translate(None, _NOT_MARKS)
+                lines = marks.count(b"\n")
+                if lines > max_count:
                     raise FrameTooLarge(
-                        f"{rest.count(chr(10)) + 1} headers exceed "
-                        f"max_header_count={self.max_header_count}",
+                        f"{lines} headers exceed max_header_count={self.max_header_count}",
                         offset=base + pos,
                     )
-                if hend - pos > self.max_header_length:  # bytes, as the limit is documented
+                if hend - pos > max_line:  # bytes, as the limit is documented
                     self._check_line_lengths(head.split("\n"), base + pos)
-                # every line needs a colon after a non-empty name: min(find) is C-level
-                if min(map(_find, rest.split("\n"), _COLONS)) < 1:
-                    self._bad_header_line(command, head.split("\n"), base + pos)
+                if b"\n\n" in marks or marks[-1] == 10 or b"\n:" in block:  # a colon-less
+                    self._bad_header_line(command, head.split("\n"), base + pos)  # or nameless
                 if "\\" in rest and version != "1.0" and command not in UNESCAPED_COMMANDS:
-                    leftover = rest.replace("\\c", "")  # usually the only escape (colons)
-                    if "\\" in leftover:
+                    # usually the only escape is \c (colons): then every backslash starts one
+                    if "\\" in rest.replace("\\c", ""):
                         leftover = rest.replace("\\\\", "").replace("\\c", "").replace("\\n", "")
                         if version == "1.2":
                             leftover = leftover.replace("\\r", "")
-                    if "\\" in leftover:  # an undefined escape: let unescape name it
-                        for line in rest.split("\n"):
-                            unescape(line, version)
+                        if "\\" in leftover:  # an undefined escape: let unescape name it
+                            for line in rest.split("\n"):
+                                unescape(line, version)
                     escaped = version
                 # content-length: the first one wins
                 if rest.startswith("content-length:"):
@@ -465,7 +476,7 @@ class FrameParser:
             # ---- body ----
             if length >= 0:
                 stop = bstart + length
-                if stop - pos > self.max_frame_size:
+                if stop - pos > max_size:
                     if not self.skip_oversize or command != "MESSAGE":
                         raise FrameTooLarge(
                             f"content-length {length} exceeds max_frame_size={self.max_frame_size}",
@@ -500,7 +511,7 @@ class FrameParser:
                     self._head_info = (command, rest, escaped, bstart - pos)
                     self._keep(buf, pos, 0, b"\0", base)
                     break
-                if stop - pos > self.max_frame_size:
+                if stop - pos > max_size:
                     if not self.skip_oversize or command != "MESSAGE":
                         raise FrameTooLarge(
                             f"frame exceeds max_frame_size={self.max_frame_size} bytes",

@@ -80,6 +80,10 @@ def test_python_mapping_paths_for_every_header_shape() -> None:
         b"a:1:2\nb:3": {"a": "1:2", "b": "3"},  # a raw colon in a value
         b"a:1:2\nb:3\nb:4": {"a": "1:2", "b": "3"},
         b"x\\cy:1\nb:\\c": {"x:y": "1", "b": ":"},  # an escaped colon in a name
+        b"a:x\\cy\nb:1\x002": {"a": "x:y", "b": "1\x002"},  # \c escapes and a NUL
+        b"a:1\x002\nb:3": {"a": "1\x002", "b": "3"},  # a NUL, no escape
+        b"a:\\c\nb:2\na:3": {"a": ":", "b": "2"},  # \c escapes and a repeat
+        b"a:\\c:\\n\nb:2": {"a": "::\n", "b": "2"},  # a raw colon and other escapes
     }
     accelerator = frames_module._c_headers
     frames_module._c_headers = None

@@ -493,6 +493,11 @@ def test_command_prefixes_wait_for_more(prefix: bytes) -> None:
         (b"SEND\nnocolon\n\n\0", "has no ':'"),
         (b"SEND\n:value\n\n\0", "empty name"),
         (b"SEND\nok:1\n:value\n\n\0", "empty name"),
+        (b"SEND\nok:1\nnocolon\n\n\0", "line 2 'nocolon' of SEND has no ':'"),  # the last line
+        (b"SEND\na:1:2\nnocolon\nb:3\n\n\0", "line 2 'nocolon'"),  # colons add up, lines do not
+        (b"SEND\r\nok:1\r\nnocolon\r\n\r\n\0", "line 2 'nocolon'"),
+        (b"SEND\r\nok:1\r\n:v\r\n\r\n\0", "empty name"),
+        (b"SEND\nok:1\r\nnocolon\n\n\0", "line 2 'nocolon'"),  # a CR, the blank line LF
         (b"SEND\ncontent-length:-1\n\n\0", "bad content-length '-1'"),
         (b"SEND\ncontent-length:abc\n\n\0", "bad content-length 'abc'"),
         (b"SEND\ncontent-length:+5\n\n\0", "bad content-length '\\+5'"),

@@ -118,6 +118,8 @@ def test_every_cut_of_the_valid_stream(version: str) -> None:
         b"CONNECTED\nk:a\\b\n\n\0",  # CONNECTED is never escaped
         b"MESSAGE\n:v\n\n\0",  # empty header name
         b"MESSAGE\nnocolon\n\n\0",
+        b"MESSAGE\nk:1:2\nnocolon\n\n\0",  # as many colons as lines, one line without
+        b"MESSAGE\nk:v\r\nk:\\c\\\\c\r\n\r\n\0",  # CRLF, \c and an escaped backslash
         b"MESSAGE\nk:\xc3\xa9\n\n\0",  # UTF-8
         b"MESSAGE\nk:\xff\n\n\0",  # not UTF-8
         b"M\xc3\x89SSAGE\n\n\0",  # not a command
