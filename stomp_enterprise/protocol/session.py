@@ -36,7 +36,7 @@ from stomp_enterprise.protocol import commands
 from stomp_enterprise.protocol.constants import VERSIONS
 from stomp_enterprise.protocol.frames import Frame, HeaderInput
 from stomp_enterprise.protocol.parser import DEFAULT_MAX_FRAME_SIZE, FrameParser, OversizeFrame
-from stomp_enterprise.protocol.serializer import MARKER, send_frame, send_pieces
+from stomp_enterprise.protocol.serializer import MARKER, compile_send_head, send_frame
 
 __all__ = [
     "TRANSITIONS",
@@ -260,7 +260,7 @@ class Session:
         self._error: ProtocolError | None = None
         self._ids = ids if ids is not None else itertools.count(1)
         self._send_heads: dict[str | tuple[str, str], bytes] = {}
-        self._heads: dict[tuple[str | bool | None, ...], tuple[bytes, ...]] = {}
+        self._heads: dict[tuple[str | bool | None, ...], object] = {}
         self._tails: dict[int, bytes] = {}
         self._tx_ends: dict[str, bytes] = {}
 
@@ -419,11 +419,11 @@ class Session:
                         if headers
                         else (destination, content_type, transaction is None, receipt is None)
                     )
-                    pieces = self._heads.get(key)
-                    if pieces is None:
-                        pieces = self._send_pieces(key, len(lead))
-                    if pieces is not None:
-                        data = send_frame(pieces, lead, headers, body, self.content_length)
+                    head = self._heads.get(key)
+                    if head is None:
+                        head = self._send_head_of(key, len(lead))
+                    if head is not None:
+                        data = send_frame(head, lead, headers, body, self.content_length)
                         # None: a value to escape or refuse; too large: refused below
                         if data is not None and len(data) <= self.max_frame_size + 1:
                             if receipt is not None:
@@ -431,10 +431,9 @@ class Session:
                             return data
         return self._send_frame(destination, body, headers, content_type, transaction, receipt)
 
-    def _send_pieces(
-        self, key: tuple[str | bool | None, ...], leading: int
-    ) -> tuple[bytes, ...] | None:
-        """The head of a SEND for ``key`` (see :meth:`send`) cut where the values go:
+    def _send_head_of(self, key: tuple[str | bool | None, ...], leading: int) -> object | None:
+        """The head of a SEND for ``key`` (see :meth:`send`) cut where the values go
+        (:data:`~stomp_enterprise.protocol.serializer.compile_send_head`):
         serialized by the general path with a marker for every value, so that names are
         validated and escaped exactly as there (a refused name raises here as it would
         there). ``None``: not cacheable (``content-length``, which must match each body, or a
@@ -453,12 +452,12 @@ class Session:
             receipt=None if no_receipt else MARKER,
         )
         head = frame.to_bytes(self.version)[:-2].decode()  # without the blank line and NUL
-        pieces = send_pieces(head, leading + len(names))
-        if pieces is not None:
+        compiled: object | None = compile_send_head(head, leading + len(names))
+        if compiled is not None:
             if len(self._heads) >= 256:  # bounded: names come from the application
                 self._heads.clear()
-            self._heads[key] = pieces
-        return pieces
+            self._heads[key] = compiled
+        return compiled
 
     def _tail(self, body: bytes) -> bytes:
         """The ``content-length`` line and blank line that end the head of a SEND of

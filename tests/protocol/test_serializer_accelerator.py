@@ -86,10 +86,16 @@ values = st.one_of(
 )
 
 
-def send_frame_outcome(fast: bool, *args: object) -> object:
-    call = serializer_module._c_send_frame if fast else serializer_module.py_send_frame
+def send_frame_outcome(fast: bool, text: str, count: int, *args: object) -> object:
+    """C ``send_frame`` on the head cut by ``send_pieces``, or ``py_send_frame`` on its
+    ``send_template``."""
+    if fast:
+        call, head = serializer_module._c_send_frame, serializer_module.send_pieces(text, count)
+    else:
+        call, head = serializer_module.py_send_frame, serializer_module.send_template(text, count)
     assert call is not None
-    return call(*args)  # type: ignore[arg-type]
+    assert head is not None
+    return call(head, *args)  # type: ignore[arg-type]
 
 
 @settings(max_examples=1500, deadline=None)
@@ -104,30 +110,33 @@ def test_c_and_python_send_frames_agree(names, lead, headers, body, content_leng
     """``_speedups.send_frame`` and ``py_send_frame`` join the same bytes into a cut head,
     or both decline (a value to escape or refuse, not a str, a count that does not fit)."""
     text = "SEND\ndestination:/q%\n" + "".join(f"{name}:\x02\n" for name in names)
-    pieces = serializer_module.send_pieces(text, len(names))
-    assert pieces is not None
-    args = (pieces, tuple(lead), headers, body, content_length)
+    args = (text, len(names), tuple(lead), headers, body, content_length)
     assert send_frame_outcome(True, *args) == send_frame_outcome(False, *args)
 
 
 def test_send_frame_joins_values_and_declines_what_needs_the_general_path() -> None:
-    pieces = serializer_module.send_pieces(
-        "SEND\ndestination:/q\ntransaction:\x02\nx-a:\x02\nx-b:\x02\n", 3
-    )
-    assert pieces == (b"SEND\ndestination:/q\ntransaction:", b"\nx-a:", b"\nx-b:", b"\n")
-    for join in (serializer_module._c_send_frame, serializer_module.py_send_frame):
+    text = "SEND\ndestination:/q%\ntransaction:\x02\nx-a:\x02\nx-b:\x02\n"
+    pieces = serializer_module.send_pieces(text, 3)
+    assert pieces == (b"SEND\ndestination:/q%\ntransaction:", b"\nx-a:", b"\nx-b:", b"\n")
+    template = serializer_module.send_template(text, 3)
+    assert template == "SEND\ndestination:/q%%\ntransaction:%s\nx-a:%s\nx-b:%s\n"
+    for join, head in (
+        (serializer_module._c_send_frame, pieces),
+        (serializer_module.py_send_frame, template),
+    ):
         assert join is not None
         assert (
-            join(pieces, ("tx-1",), {"x-a": "1", "x-b": "é"}, b"a\0b", False)
+            join(head, ("tx-1",), {"x-a": "1", "x-b": "é"}, b"a\0b", False)
             == (
-                "SEND\ndestination:/q\ntransaction:tx-1\nx-a:1\nx-b:é\ncontent-length:3\n\na\0b\0"
+                "SEND\ndestination:/q%\ntransaction:tx-1\nx-a:1\nx-b:é\ncontent-length:3\n\na\0b\0"
             ).encode()
         )
-        assert join(pieces, ("tx-1",), {"x-a": "1", "x-b": "2"}, b"", True) == (
-            b"SEND\ndestination:/q\ntransaction:tx-1\nx-a:1\nx-b:2\n\n\0"
+        assert join(head, ("tx-1",), {"x-a": "1", "x-b": "%s"}, b"", True) == (
+            b"SEND\ndestination:/q%\ntransaction:tx-1\nx-a:1\nx-b:%s\n\n\0"
         )
         for bad in ("a:b", "a\nb", "a\\b", "a\rb", "a\0b", "\ud800"):
-            assert join(pieces, ("tx-1",), {"x-a": "1", "x-b": bad}, b"", True) is None
-        assert join(pieces, ("tx-1",), {"x-a": "1"}, b"", True) is None  # one value short
-        assert join(pieces, (), {"x-a": "1", "x-b": "2"}, b"", True) is None
-    assert serializer_module.send_pieces("SEND\ndestination:/q\x02\nx-a:\x02\n", 1) is None
+            assert join(head, ("tx-1",), {"x-a": "1", "x-b": bad}, b"", True) is None
+        assert join(head, ("tx-1",), {"x-a": "1"}, b"", True) is None  # one value short
+        assert join(head, (), {"x-a": "1", "x-b": "2"}, b"", True) is None
+    for cut in (serializer_module.send_pieces, serializer_module.send_template):
+        assert cut("SEND\ndestination:/q\x02\nx-a:\x02\n", 1) is None

@@ -170,12 +170,12 @@ def test_sends_with_headers_or_a_transaction_are_joined_into_cached_heads(monkey
     escaped (through the general path)."""
     from stomp_enterprise.protocol import session as session_module
 
-    calls: list[tuple[bytes, ...]] = []
+    calls: list[object] = []  # the cached head each SEND was joined into
     real = session_module.send_frame
 
-    def recording(pieces, *args):
-        calls.append(pieces)
-        return real(pieces, *args)
+    def recording(head, *args):
+        calls.append(head)
+        return real(head, *args)
 
     monkeypatch.setattr(session_module, "send_frame", recording)
     session = connected("1.2")
