@@ -136,8 +136,8 @@ class TransactionState:
 
 
 class TransactionBase:
-    """What both shells' ``Transaction`` share: its options and state, read-only views, the
-    send prologue (:meth:`_submit`) and the check of BEGIN's receipt.
+    """What both shells' ``Transaction`` share: its options and state, read-only views and
+    the send prologue (:meth:`_submit`).
 
     BEGIN is sent without a RECEIPT and not waited for: the frames of the transaction follow
     it at once, and COMMIT or ABORT (with ``receipt``, the default) wait for their RECEIPT,

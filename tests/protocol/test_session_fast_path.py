@@ -234,3 +234,11 @@ def test_header_values_a_version_refuses_still_raise_through_the_cache() -> None
     for bad in ("nul\0", "\ud800"):
         with pytest.raises(LocalProtocolError):
             new.send("/q", b"x", {"a": bad})
+    for destination, content_type, headers in (
+        (123, None, {"a": "1"}),
+        ("/q", 5, {"a": "1"}),
+        ("/q", None, {1: "1"}),
+        ("", None, {"a": "1"}),
+    ):  # refused by the general path's checks when the head is made, never an assert
+        with pytest.raises(LocalProtocolError):
+            new.send(destination, b"x", headers, content_type)
