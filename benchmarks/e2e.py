@@ -1034,7 +1034,7 @@ harness is described in `benchmarks/e2e.py` and `benchmarks/e2e_peers.py`; in sh
 - threads: 16 threads share one client (stompest's sync client is not thread-safe: n/a).
 - The paths applications take (issue 14): produce with `content-type: application/json` and 3
   application headers; produce in transactions of 100, BEGIN and COMMIT included (ours: `with
-  client.transaction()`, whose BEGIN/COMMIT wait for receipts by default; the others send them
+  client.transaction()`, whose COMMIT waits for a receipt by default; the others send them
   unreceipted, the last COMMIT receipted); consume of messages carrying
   `content-type: text/plain;charset=utf-8` and 5 application headers, the handler reading two
   of them (ours: `message.headers[...]`) and the text body, client-individual ACK; consume

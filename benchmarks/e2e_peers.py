@@ -40,7 +40,7 @@ Cases (every one counts what moved; the parent checks the queue afterwards):
 * ``produce-headers``: ``produce`` with ``content-type: application/json`` and 3 application
   headers on every SEND.
 * ``produce-tx``: N SENDs in transactions of ``TX_SIZE``, BEGIN and COMMIT included (ours:
-  ``with client.transaction()``, whose BEGIN and COMMIT wait for receipts by default; the
+  ``with client.transaction()``, whose COMMIT waits for a receipt by default; the
   others send them unreceipted); timed until the RECEIPT of the last COMMIT.
 * ``consume-headers``: the queue holds N messages with ``content-type:
   text/plain;charset=utf-8`` and 5 application headers; the handler reads two of them and

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from stomp_enterprise.core.message import Body, encode_body
+from stomp_enterprise.core.message import Body
 from stomp_enterprise.core.transaction import TransactionBase
 from stomp_enterprise.errors import ConnectionLost, TransactionError
 
@@ -31,8 +31,9 @@ class Transaction(TransactionBase):
     """An open STOMP transaction of the asyncio client.
 
     Args:
-        receipt: wait for the RECEIPTs of BEGIN, COMMIT and ABORT (default True), so that a
-            broker refusing them raises here instead of going unnoticed.
+        receipt: wait for the RECEIPTs of COMMIT and ABORT (default True), so that a broker
+            refusing them (or the BEGIN before them) raises here instead of going unnoticed.
+            BEGIN is never waited for.
         timeout: the receipt wait (default ``timeouts.receipt``).
 
     Unusable after COMMIT/ABORT or once its connection is lost
@@ -43,7 +44,9 @@ class Transaction(TransactionBase):
     _connection: Connection | None
 
     async def begin(self) -> Transaction:
-        """Send BEGIN (done by ``async with``).
+        """Send BEGIN (done by ``async with``), without a RECEIPT: COMMIT/ABORT wait for
+        theirs, which a broker that refused BEGIN refuses too (see
+        :class:`~stomp_enterprise.core.transaction.TransactionBase`).
 
         Await it from a task on the client's event loop.
         """
@@ -51,9 +54,9 @@ class Transaction(TransactionBase):
         connection = await self._client._current_connection()
         transaction_id = connection.session.new_id("tx")
         self._tx.id = transaction_id
-        build, what = self._tx.control(connection.session, "BEGIN")
+        build, _ = self._tx.control(connection.session, "BEGIN")
         try:
-            await connection.call(build, receipt=self._receipt, timeout=self._timeout, what=what)
+            connection.request(build, receipt=False)
         except ConnectionLost as exc:
             raise self._tx.failed("BEGIN", exc) from exc
         self._connection = connection
@@ -80,23 +83,7 @@ class Transaction(TransactionBase):
 
         Await it from a task on the client's event loop.
         """
-        connection = self._open()
-        if options:
-            payload, headers, content_type = self._client._send_parts(
-                body, headers, content_type, options, connection.info
-            )
-        else:
-            payload, content_type = encode_body(body, content_type)
-        observer = self._client._observer
-        if observer is None:
-            self._send(connection, destination, payload, headers, content_type)
-            return
-        observer.send(  # queued at once: nothing to await
-            destination,
-            headers,
-            len(payload),
-            lambda traced: self._send(connection, destination, payload, traced, content_type),
-        )
+        self._submit(self._open(), destination, body, headers, content_type, options)
 
     def _send(
         self,

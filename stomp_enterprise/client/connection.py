@@ -233,7 +233,13 @@ class Connection:
     # ------------------------------------------------------------ writing (any thread)
 
     def request(
-        self, build: Callable[[str | None], bytes], *, receipt: bool, direct: bool = False
+        self,
+        build: Callable[[str | None], bytes],
+        *,
+        receipt: bool,
+        direct: bool = False,
+        hold: bool = False,
+        lazy: bool = False,
     ) -> Future[Frame] | None:
         """Build a frame under the locks and write it; with ``receipt`` return a future that
         the RECEIPT resolves (or an ERROR / the connection's loss fails).
@@ -241,6 +247,7 @@ class Connection:
         ``build(receipt_id)`` runs with the session lock held and returns the bytes. With
         ``direct`` (the caller will wait for the receipt anyway) the calling thread writes the
         queue itself when no write is in progress, sparing a hand-off to the writer thread.
+        ``hold``, ``lazy``: see :meth:`SocketTransport.enqueue` (a transaction's BEGIN).
 
         Raises:
             ConnectionLost: the connection is gone or the write failed.
@@ -260,7 +267,7 @@ class Connection:
                 future = ReceiptFuture()
                 self._receipts.add(receipt_id, future, data)
             try:
-                write_now = transport.enqueue(data, direct=direct)
+                write_now = transport.enqueue(data, direct=direct, hold=hold, lazy=lazy)
             except ConnectionLost as exc:
                 failed = exc
         try:
@@ -438,8 +445,10 @@ class Connection:
                     receipt=receipt,
                     direct=receipt,
                 )
-            elif transaction is not None:
-                self.post(_ack_in, session, frame, transaction, gate=gate)
+            elif transaction is not None:  # held as below: COMMIT/ABORT write it at the latest
+                self.post(
+                    _ack_in, session, frame, transaction, hold=message is self.delivering, gate=gate
+                )
             else:  # the ACK of the message a handler is running for waits for its return
                 self.post(session.ack, frame, hold=message is self.delivering)
         except ConnectionLost as exc:

@@ -36,8 +36,9 @@ class Transaction(TransactionBase):
     """An open STOMP transaction.
 
     Args:
-        receipt: wait for RECEIPTs of BEGIN, COMMIT and ABORT (default True), so that a
-            broker refusing them raises here instead of going unnoticed.
+        receipt: wait for the RECEIPTs of COMMIT and ABORT (default True), so that a broker
+            refusing them (or the BEGIN before them) raises here instead of going unnoticed.
+            BEGIN is never waited for.
 
     Safe to use from several threads; unusable after COMMIT/ABORT or once its connection is
     lost (:class:`~stomp_enterprise.errors.TransactionError`).
@@ -54,15 +55,17 @@ class Transaction(TransactionBase):
         self._gate: Callable[[], bool] | None = None
 
     def begin(self) -> Transaction:
-        """Send BEGIN (done by ``__enter__``). Any thread."""
+        """Send BEGIN (done by ``__enter__``), without a RECEIPT: COMMIT/ABORT wait for theirs,
+        which a broker that refused BEGIN refuses too (see
+        :class:`~stomp_enterprise.core.transaction.TransactionBase`). Any thread."""
         with self._lock:
             self._tx.beginning()
             connection = self._client._current_connection()
             transaction_id = connection.session.new_id("tx")
             self._tx.id = transaction_id
-            build, what = self._tx.control(connection.session, "BEGIN")
-            try:
-                connection.call(build, receipt=self._receipt, timeout=self._timeout, what=what)
+            build, _ = self._tx.control(connection.session, "BEGIN")
+            try:  # queued only: it goes with the transaction's first frame (one write)
+                connection.request(build, receipt=False, lazy=True)
             except ConnectionLost as exc:
                 raise self._tx.failed("BEGIN", exc) from exc
             self._gate = connection.transaction_gate(transaction_id)
@@ -91,24 +94,18 @@ class Transaction(TransactionBase):
         connection (:meth:`Connection.transaction_gate`). ``options`` are
         :meth:`Client.send`'s typed message options and ``codec``. May be called from any
         thread."""
-        connection = self._open()
-        if options:
-            body, headers, content_type = self._client._send_parts(
-                body, headers, content_type, options, connection.info
-            )
-        elif type(body) is not bytes:
-            body, content_type = self._client._encode_body(body, content_type)
-        observer = self._client._observer
-        if observer is None:
-            self._send(connection, destination, body, headers, content_type)
-        else:
-            payload = body
-            observer.send(
-                destination,
-                headers,
-                len(payload),
-                lambda traced: self._send(connection, destination, payload, traced, content_type),
-            )
+        connection = self._connection
+        if (
+            options
+            or type(body) is not bytes
+            or connection is None
+            or not connection.alive
+            or self._tx.state != "open"
+            or self._client._observer is not None
+        ):
+            self._submit(self._open(), destination, body, headers, content_type, options)
+            return
+        self._send(connection, destination, body, headers, content_type)  # the hot path
 
     def _send(
         self,
@@ -128,7 +125,7 @@ class Transaction(TransactionBase):
                 body,
                 headers,
                 content_type,
-                self.id,
+                self._tx.id,
                 gate=self._gate,
             )
         except ConnectionLost as exc:

@@ -495,6 +495,147 @@ done:
     return result;
 }
 
+/* ------------------------------------------------------------------ cached SEND heads */
+
+#define SEND_VALUES_ON_STACK 16
+
+/* A header value that needs no escaping in any version: no backslash, colon, CR, LF or NUL. */
+static int
+plain_value(const char *p, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '\\' || c == ':' || c == '\n' || c == '\r' || c == '\0') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * send_frame(pieces, lead, headers, body, content_length) -> bytes | None
+ *
+ * A whole SEND frame from a cached head (session.py): `pieces` is the head cut where the
+ * values go (its names already validated and escaped by the Python serializer, the
+ * definition), `lead` the values of the library's own headers (transaction, receipt) and
+ * `headers` a dict whose values follow in order; then the content-length line when due, the
+ * blank line, `body` and the NUL. None when the general path must decide: anything but exact
+ * str values, a value that would need escaping (or refusing: a NUL) in some version, a lone
+ * surrogate, or a count that does not match the pieces. Never raises on input.
+ */
+static PyObject *
+send_frame(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyTuple_CheckExact(args[0]) || !PyTuple_CheckExact(args[1]) ||
+        !PyBytes_CheckExact(args[3])) {
+        Py_RETURN_NONE;
+    }
+    PyObject *pieces = args[0];
+    PyObject *lead = args[1];
+    PyObject *headers = args[2];
+    if (headers != Py_None && !PyDict_CheckExact(headers)) {
+        Py_RETURN_NONE;
+    }
+    int content_length = PyObject_IsTrue(args[4]);
+    if (content_length < 0) {
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t leading = PyTuple_GET_SIZE(lead);
+    Py_ssize_t count = leading + (headers == Py_None ? 0 : PyDict_GET_SIZE(headers));
+    if (PyTuple_GET_SIZE(pieces) != count + 1) {
+        Py_RETURN_NONE;
+    }
+    const char *small_text[SEND_VALUES_ON_STACK];
+    Py_ssize_t small_size[SEND_VALUES_ON_STACK];
+    const char **text = small_text;
+    Py_ssize_t *sizes = small_size;
+    if (count > SEND_VALUES_ON_STACK) {
+        text = PyMem_Malloc((size_t)count * sizeof(*text));
+        sizes = PyMem_Malloc((size_t)count * sizeof(*sizes));
+        if (text == NULL || sizes == NULL) {
+            PyMem_Free(text);
+            PyMem_Free(sizes);
+            return PyErr_NoMemory();
+        }
+    }
+    PyObject *result = NULL;
+    Py_ssize_t total = 0;
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (i < leading) {
+            value = PyTuple_GET_ITEM(lead, i);
+        }
+        else if (!PyDict_Next(headers, &pos, &key, &value)) {
+            goto unusual; /* cannot happen: the size was read above and nothing ran since */
+        }
+        if (!PyUnicode_CheckExact(value)) {
+            goto unusual;
+        }
+        if (PyUnicode_IS_ASCII(value)) {
+            text[i] = (const char *)PyUnicode_DATA(value);
+            sizes[i] = PyUnicode_GET_LENGTH(value);
+        }
+        else {
+            text[i] = PyUnicode_AsUTF8AndSize(value, &sizes[i]);
+            if (text[i] == NULL) {
+                PyErr_Clear();
+                goto unusual;
+            }
+        }
+        if (!plain_value(text[i], sizes[i])) {
+            goto unusual;
+        }
+        total += sizes[i];
+    }
+    for (Py_ssize_t i = 0; i <= count; i++) {
+        PyObject *piece = PyTuple_GET_ITEM(pieces, i);
+        if (!PyBytes_CheckExact(piece)) {
+            goto unusual;
+        }
+        total += PyBytes_GET_SIZE(piece);
+    }
+    const char *body = PyBytes_AS_STRING(args[3]);
+    Py_ssize_t body_size = PyBytes_GET_SIZE(args[3]);
+    char tail[48];
+    int tail_size = 1;
+    tail[0] = '\n';
+    if (body_size && (content_length || memchr(body, '\0', (size_t)body_size) != NULL)) {
+        tail_size = snprintf(tail, sizeof(tail), "content-length:%zd\n\n", body_size);
+    }
+    total += tail_size + body_size + 1;
+    result = PyBytes_FromStringAndSize(NULL, total);
+    if (result == NULL) {
+        goto done;
+    }
+    char *out = PyBytes_AS_STRING(result);
+    for (Py_ssize_t i = 0; i <= count; i++) {
+        PyObject *piece = PyTuple_GET_ITEM(pieces, i);
+        Py_ssize_t size = PyBytes_GET_SIZE(piece);
+        memcpy(out, PyBytes_AS_STRING(piece), (size_t)size);
+        out += size;
+        if (i < count) {
+            memcpy(out, text[i], (size_t)sizes[i]);
+            out += sizes[i];
+        }
+    }
+    memcpy(out, tail, (size_t)tail_size);
+    out += tail_size;
+    memcpy(out, body, (size_t)body_size);
+    out[body_size] = '\0';
+    goto done;
+unusual:
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    if (text != small_text) {
+        PyMem_Free(text);
+        PyMem_Free(sizes);
+    }
+    return result;
+}
+
 /* ------------------------------------------------------------------ header mapping */
 
 /*
@@ -718,6 +859,8 @@ static PyMethodDef speedups_methods[] = {
      "Split the common frames of a buffer; stop at anything else (see the module source)."},
     {"serialize", (PyCFunction)(void (*)(void))serialize, METH_FASTCALL,
      "Wire bytes of a frame with usual headers, or None (see the module source)."},
+    {"send_frame", (PyCFunction)(void (*)(void))send_frame, METH_FASTCALL,
+     "A whole SEND frame from a cached head and header values, or None (see the source)."},
     {"headers", (PyCFunction)(void (*)(void))headers, METH_FASTCALL,
      "The read-only header mapping of a parsed frame's header text, or None (see the source)."},
     {"sends", (PyCFunction)(void (*)(void))sends, METH_FASTCALL,

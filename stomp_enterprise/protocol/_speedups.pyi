@@ -26,5 +26,13 @@ def serialize(
     content_length: bool,
     /,
 ) -> bytes | None: ...
+def send_frame(
+    pieces: tuple[bytes, ...],
+    lead: tuple[str, ...],
+    headers: Mapping[str, str] | None,
+    body: bytes,
+    content_length: bool,
+    /,
+) -> bytes | None: ...
 def headers(head: str, mode: int, /) -> MappingProxyType[str, str] | None: ...
 def sends(frames: list[bytes], /) -> tuple[list[bytes], int] | None: ...

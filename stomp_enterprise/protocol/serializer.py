@@ -4,27 +4,130 @@ version cannot express. Never lets a header value inject a header or end a frame
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
-from typing import Final
+from typing import Any, Final, TypeAlias
 
 from stomp_enterprise.errors import LocalProtocolError
 from stomp_enterprise.protocol.constants import BODY_COMMANDS, COMMANDS, UNESCAPED_COMMANDS
 from stomp_enterprise.protocol.escaping import escape
 
-__all__ = ["serialize"]
+__all__ = [
+    "SendFrame",
+    "compile_send_head",
+    "py_send_frame",
+    "send_frame",
+    "send_pieces",
+    "send_template",
+    "serialize",
+]
 
 _SPECIAL_CHARS: Final = ("\\", "\n", ":", "\r")
 HEARTBEAT: Final = b"\n"
 #: the C serializer's escaping mode per version (CONNECT/STOMP/CONNECTED: 0 in every version)
 _MODES: Final = {"1.0": 0, "1.1": 1, "1.2": 2}
 
+#: ``send_frame(head, lead, headers, body, content_length)``: see :func:`py_send_frame`;
+#: ``head`` is what :data:`compile_send_head` made of the head (pieces for C, a template)
+SendFrame: TypeAlias = Callable[
+    [Any, tuple[str, ...], Mapping[str, str] | None, bytes, bool], bytes | None
+]
+
 _fast: Callable[[str, Sequence[Sequence[str]], bytes, int, bool], bytes | None] | None = None
+_c_send_frame: SendFrame | None = None
 if not os.environ.get("STOMP_ENTERPRISE_PURE_PYTHON"):
     try:  # the optional C accelerator (see _speedups.c): encodes the common frames
+        from stomp_enterprise.protocol._speedups import send_frame as _c_send_frame
         from stomp_enterprise.protocol._speedups import serialize as _fast
     except ImportError:
-        _fast = None
+        _fast = _c_send_frame = None
+
+#: what stands for a value in the serialized head given to :data:`compile_send_head`
+MARKER: Final = "\x02"
+
+
+def send_pieces(head: str, count: int) -> tuple[bytes, ...] | None:
+    """Cut the serialized head of a SEND (``SEND`` up to the last header line's LF, made by
+    :func:`serialize` with :data:`MARKER` for each of ``count`` values) where the values go:
+    what the C ``send_frame`` joins them into. None when the markers are not exactly the
+    values (a name or fixed value holding the marker): such a head is not cached.
+    Any thread (a pure function)."""
+    pieces = head.split(MARKER)
+    if len(pieces) != count + 1:
+        return None
+    return tuple(piece.encode() for piece in pieces)
+
+
+def send_template(head: str, count: int) -> str | None:
+    """:func:`send_pieces` for :func:`py_send_frame`: the head as a ``%``-template (one
+    ``%s`` per value). Any thread (a pure function)."""
+    pieces = head.split(MARKER)
+    if len(pieces) != count + 1:
+        return None
+    return "%s".join(piece.replace("%", "%%") for piece in pieces)
+
+
+def py_send_frame(
+    template: str,
+    lead: tuple[str, ...],
+    headers: Mapping[str, str] | None,
+    body: bytes,
+    content_length: bool,
+) -> bytes | None:
+    """A whole SEND frame from a head made by :func:`send_template`: the values of ``lead``
+    (the library's own headers: transaction, receipt) and then of ``headers``, in order,
+    put in the template; then the ``content-length`` line when due (every non-empty body
+    with ``content_length``, else one holding a NUL), the blank line, ``body`` and the NUL.
+
+    None when the general path (:func:`serialize`, the definition) must decide: a value that
+    is not a ``str``, that needs escaping in some version or refusing (a NUL, a lone
+    surrogate), or a count of values that does not match the head. The C accelerator's
+    ``send_frame`` does the same with :func:`send_pieces` in one call (differential tests
+    hold them equal). Any thread (a pure function)."""
+    if headers:
+        values = (*lead, *headers.values()) if lead else tuple(headers.values())
+    else:
+        values = lead
+    count = len(values)
+    if count:
+        try:
+            joined = "\0".join(values)
+        except TypeError:  # not a str: the general path converts or refuses it
+            return None
+        if (
+            "\\" in joined
+            or ":" in joined
+            or "\n" in joined
+            or "\r" in joined
+            or joined.count("\0") != count - 1
+        ):
+            return None
+    try:
+        head = (template % values).encode()
+    except UnicodeEncodeError:  # a lone surrogate: the general path refuses it
+        return None
+    except TypeError:  # not as many values as the head has places
+        return None
+    size = len(body)
+    if size and (content_length or b"\0" in body):
+        tail = _tails.get(size)
+        if tail is None:
+            tail = b"content-length:%d\n\n" % size
+            if len(_tails) < 4096:  # bounded: sizes come from the application
+                _tails[size] = tail
+        return b"".join((head, tail, body, b"\0"))
+    return b"".join((head, b"\n", body, b"\0"))
+
+
+_tails: dict[int, bytes] = {}  # py_send_frame's content-length lines by body size
+
+
+#: the C accelerator's ``send_frame`` when built, else :func:`py_send_frame`
+send_frame: SendFrame = _c_send_frame if _c_send_frame is not None else py_send_frame
+#: the head form :data:`send_frame` takes: :func:`send_pieces` or :func:`send_template`
+compile_send_head: Callable[[str, int], Any] = (
+    send_pieces if _c_send_frame is not None else send_template
+)
 
 
 def _first_value(text: str, name: str) -> str | None:

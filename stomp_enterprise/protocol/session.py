@@ -36,6 +36,7 @@ from stomp_enterprise.protocol import commands
 from stomp_enterprise.protocol.constants import VERSIONS
 from stomp_enterprise.protocol.frames import Frame, HeaderInput
 from stomp_enterprise.protocol.parser import DEFAULT_MAX_FRAME_SIZE, FrameParser, OversizeFrame
+from stomp_enterprise.protocol.serializer import MARKER, compile_send_head, send_frame
 
 __all__ = [
     "TRANSITIONS",
@@ -259,7 +260,7 @@ class Session:
         self._error: ProtocolError | None = None
         self._ids = ids if ids is not None else itertools.count(1)
         self._send_heads: dict[str | tuple[str, str], bytes] = {}
-        self._templates: dict[tuple[str, str | None, tuple[str, ...], bool, bool], str] = {}
+        self._heads: dict[tuple[str | bool | None, ...], object] = {}
         self._tails: dict[int, bytes] = {}
         self._tx_ends: dict[str, bytes] = {}
 
@@ -397,98 +398,64 @@ class Session:
                         (prefix, b"receipt:", receipt.encode(), b"\n", tail, body, b"\0")
                     )
                 return b"".join((prefix, tail, body, b"\0"))
-            if headers is None or type(headers) is dict:
-                data = self._send_templated(
-                    destination, body, headers, content_type, transaction, receipt
-                )
-                if data is not None:
-                    return data
+            elif (
+                (headers is None or type(headers) is dict)
+                and len(body) <= self.max_frame_size
+                and (transaction is None or transaction in self.transactions)
+            ):
+                # Headers and/or a transaction: the head, its names validated and escaped once
+                # by the one serializer, is cached per (destination, content type,
+                # transaction?, receipt?, names) cut where the values go; one call joins the
+                # values, the content-length line, the body and the NUL (C when built).
+                if receipt is None:
+                    lead: tuple[str, ...] | None = () if transaction is None else (transaction,)
+                elif type(receipt) is str and receipt:
+                    lead = (receipt,) if transaction is None else (transaction, receipt)
+                else:
+                    lead = None  # an empty or non-str receipt: the general path refuses it
+                if lead is not None:
+                    key = (
+                        (destination, content_type, transaction is None, receipt is None, *headers)
+                        if headers
+                        else (destination, content_type, transaction is None, receipt is None)
+                    )
+                    head = self._heads.get(key)
+                    if head is None:
+                        head = self._send_head_of(key, len(lead))
+                    if head is not None:
+                        data = send_frame(head, lead, headers, body, self.content_length)
+                        # None: a value to escape or refuse; too large: refused below
+                        if data is not None and len(data) <= self.max_frame_size + 1:
+                            if receipt is not None:
+                                self.pending_receipts[receipt] = "SEND"
+                            return data
         return self._send_frame(destination, body, headers, content_type, transaction, receipt)
 
-    def _send_templated(
-        self,
-        destination: str,
-        body: bytes,
-        headers: dict[str, str] | None,
-        content_type: str | None,
-        transaction: str | None,
-        receipt: str | None,
-    ) -> bytes | None:
-        """A SEND with application headers and/or a transaction from a cached template: the
-        head, with the header *names* escaped and checked once (by the one serializer), is
-        kept per (destination, content type, names, transaction?, receipt?); only the values
-        are joined in. ``None`` when the general path must decide (a value that needs
-        escaping or refusing, a frame near ``max_frame_size``, an unopened transaction...)."""
-        values: tuple[str, ...] = tuple(headers.values()) if headers else ()
-        if receipt is not None:
-            values = (receipt, *values)
-        if transaction is not None:
-            if transaction not in self.transactions:
-                return None
-            values = (transaction, *values)
-        try:
-            joined = "\0".join(values)
-        except TypeError:  # an int or bool value: the general path converts it
+    def _send_head_of(self, key: tuple[str | bool | None, ...], leading: int) -> object | None:
+        """The head of a SEND for ``key`` (see :meth:`send`) cut where the values go
+        (:data:`~stomp_enterprise.protocol.serializer.compile_send_head`):
+        serialized by the general path with a marker for every value, so that names are
+        validated and escaped exactly as there (a refused name raises here as it would
+        there). ``None``: not cacheable (``content-length``, which must match each body, or a
+        text holding the marker)."""
+        destination, content_type, no_transaction, no_receipt, *names = key
+        if "content-length" in names:
             return None
-        if (
-            "\\" in joined
-            or ":" in joined
-            or "\n" in joined
-            or "\r" in joined
-            or joined.count("\0") != len(values) - 1
-            or (receipt is not None and not receipt)
-        ):
-            return None  # escaping, or refusing (a NUL, an empty receipt): the general path
-        key = (
-            destination,
-            content_type,
-            tuple(headers) if headers else (),
-            transaction is not None,
-            receipt is not None,
-        )
-        template = self._templates.get(key)
-        if template is None:
-            template = self._template(key)
-            if template is None:
-                return None
-        try:
-            head = (template % values).encode()
-        except UnicodeEncodeError:  # a lone surrogate: the general path refuses it
-            return None
-        size = len(body)
-        if size + len(head) > self.max_frame_size - 40:
-            return None
-        tail = self._tails.get(size)
-        if tail is None:
-            tail = self._tail(body)
-        if receipt is not None:
-            self.pending_receipts[receipt] = "SEND"
-        return b"".join((head, tail, body, b"\0"))
-
-    def _template(self, key: tuple[str, str | None, tuple[str, ...], bool, bool]) -> str | None:
-        """The ``%``-template of a SEND head for ``key``: serialized by the general path with
-        a marker in place of every value, so names are validated and escaped exactly as
-        there (a refused name raises here as it would there). ``None``: not cacheable."""
-        destination, content_type, names, transaction, receipt = key
-        marker = "\x02"
-        if "content-length" in names or any(
-            marker in text for text in (destination, content_type or "", *names)
-        ):
-            return None  # content-length must match each body; a name holding the marker
-        frame = commands.send(
-            destination,
+        frame = commands.send(  # validates every text as the general path does
+            destination,  # type: ignore[arg-type]
             b"",
-            dict.fromkeys(names, marker),
-            content_type=content_type,
-            transaction=marker if transaction else None,
-            receipt=marker if receipt else None,
+            dict.fromkeys(names, MARKER),  # type: ignore[arg-type]
+            content_type=content_type,  # type: ignore[arg-type]
+            transaction=None if no_transaction else MARKER,
+            receipt=None if no_receipt else MARKER,
         )
-        text = frame.to_bytes(self.version)[:-2].decode()  # without the blank line and NUL
-        template = text.replace("%", "%%").replace(marker, "%s")
-        if len(self._templates) >= 256:  # bounded: names come from the application
-            self._templates.clear()
-        self._templates[key] = template
-        return template
+        head = frame.to_bytes(self.version)[:-2].decode()  # without the blank line and NUL
+        compiled: object | None = compile_send_head(head, leading + len(names))
+        if compiled is not None:
+            if len(self._heads) >= 256:  # bounded: names come from the application
+                self._heads.clear()
+            self._heads[key] = compiled
+        return compiled
 
     def _tail(self, body: bytes) -> bytes:
         """The ``content-length`` line and blank line that end the head of a SEND of
@@ -843,7 +810,7 @@ class Session:
         self.version = version
         self.parser.version = version
         self._send_heads.clear()  # cached heads were escaped for the offered version
-        self._templates.clear()
+        self._heads.clear()
         self._fast_room = self.max_frame_size - 40
         self.server_heart_beat = server_hb
         self.send_interval, self.receive_interval = commands.negotiate_heart_beat(

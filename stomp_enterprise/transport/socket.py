@@ -448,6 +448,7 @@ class SocketTransport:
         *,
         direct: bool = False,
         hold: bool = False,
+        lazy: bool = False,
         gate: Callable[[], bool] | None = None,
     ) -> bool:
         """Queue ``data`` (never blocks; call :meth:`wait_writable` first to bound the queue).
@@ -462,6 +463,10 @@ class SocketTransport:
                 releasing its own locks).
             hold: the frame may wait for :meth:`release` when the calling thread holds (see
                 :meth:`hold`).
+            lazy: queue it without writing it or waking the writer: the next frame queued
+                (or a flush, a heart-beat, the writer's next check) takes it along. For a
+                frame nothing at the broker depends on before the frames that follow it (a
+                transaction's BEGIN): no system call, and no broker wake-up, of its own.
             gate: called under the queue lock; the frame is queued only if it returns True
                 (a caller that does not hold the lock its state is guarded by checks it
                 here, where the order of frames is decided).
@@ -482,7 +487,7 @@ class SocketTransport:
             now = time.monotonic()
             lone = now - self._last_enqueue > DIRECT_WRITE_GAP
             self._last_enqueue = now
-            if self._writing:
+            if self._writing or lazy:
                 return False  # the thread writing now takes it with its next batch
             if hold and self._holder == get_ident() and self._out_size < HOLD_BYTES:
                 return False  # held: release() writes it with the rest of the batch

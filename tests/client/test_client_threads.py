@@ -128,6 +128,56 @@ def test_acks_of_a_burst_never_wake_the_writer(make_client, stomp_broker, monkey
     assert wakeups[0] == wakeups[1]  # not one wake-up of the writer for 200 ACKs
 
 
+def test_transactional_acks_of_a_burst_never_wake_the_writer(
+    make_client, stomp_broker, monkeypatch
+) -> None:
+    """Handlers that ACK inside transactions (BEGIN in the handler, COMMIT every 50): the
+    BEGINs and ACKs wait for the batch like plain ACKs, and each COMMIT (receipted) writes
+    what waits on the dispatcher thread itself: no writer wake-up at all."""
+    from stomp_enterprise.testing import transport_of
+    from stomp_enterprise.transport import socket as transport_module
+
+    count = 200
+    for n in range(count):
+        stomp_broker.publish("/queue/hold-tx-burst", b"%d" % n)
+    writers: list[str] = []
+
+    def observe(batch: list[bytes]) -> None:
+        if any(frame.startswith((b"ACK", b"BEGIN")) for frame in batch):
+            writers.append(threading.current_thread().name)
+
+    monkeypatch.setattr(transport_module, "DIRECT_WRITE_GAP", 3600.0)  # no lone direct write
+    done = threading.Event()
+    acked = [0]
+    wakeups: list[int] = []
+    current: list = [None]
+    with make_client() as client:
+        transport = transport_of(client)
+        assert transport is not None
+        transport.write_observer = observe
+
+        def handler(message) -> None:
+            if acked[0] == 0:
+                wakeups.append(transport.writer_wakeups)  # before the first BEGIN
+            if current[0] is None:
+                current[0] = client.transaction().begin()
+            current[0].ack(message)
+            acked[0] += 1
+            if acked[0] % 50 == 0:
+                current[0].commit()
+                current[0] = None
+            if acked[0] == count:
+                wakeups.append(transport.writer_wakeups)  # after the last COMMIT
+                done.set()
+
+        client.subscribe("/queue/hold-tx-burst", handler, ack="client-individual")
+        assert done.wait(10)
+        stomp_broker.wait_for(lambda: stomp_broker.unacked() == 0, timeout=5)
+    assert writers
+    assert all(name.startswith("stomp-dispatch") for name in writers), writers
+    assert wakeups[0] == wakeups[1]  # not one wake-up of the writer for 4 transactions
+
+
 def test_a_send_built_before_a_concurrent_disconnect_is_refused(make_client, stomp_broker) -> None:
     """A SEND is built before the session lock is taken; if another thread's DISCONNECT
     moved the session meanwhile, the SEND is refused, never queued behind the DISCONNECT.

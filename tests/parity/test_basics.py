@@ -224,6 +224,26 @@ def test_transaction_commit_and_abort_seen_at_broker(make_client, stomp_broker) 
             tx.send("/queue/tx", b"late")
 
 
+def test_begin_is_sent_without_receipt_and_not_waited_for(make_client, stomp_broker) -> None:
+    """BEGIN is pipelined: begin() returns although the broker answers nothing (it used to
+    wait for BEGIN's RECEIPT: ReceiptTimeout here); COMMIT's RECEIPT confirms it all."""
+    with make_client() as client:
+        stomp_broker.go_silent()
+        try:
+            tx = client.transaction(timeout=0.2).begin()
+            assert tx.state == "open"
+            tx.send("/queue/tx-pipelined", b"1")
+        finally:
+            stomp_broker.resume()
+        tx.commit()
+        assert tx.state == "committed"
+        begin = stomp_broker.received_frames("BEGIN")
+        assert [f.headers.get("transaction") for f in begin] == [tx.id]
+        assert "receipt" not in begin[0].headers
+        assert "receipt" in stomp_broker.received_frames("COMMIT")[0].headers
+        assert [m.body for m in stomp_broker.sent_messages("/queue/tx-pipelined")] == [b"1"]
+
+
 def test_transaction_acks_are_atomic(make_client, stomp_broker) -> None:
     with make_client() as client:
         sub = client.subscribe("/queue/txack", ack="client-individual")

@@ -346,6 +346,9 @@ def open_transaction(client: Client) -> tuple[Client, Message, Transaction]:
     message = sub.get(timeout=5)
     tx = client.transaction().begin()
     tx.send("/queue/tx-out", b"before")
+    # BEGIN's RECEIPT is checked only at COMMIT/ABORT: a receipted frame after it shows that
+    # BEGIN and "before" have reached the broker
+    client.send("/queue/tx-sync", b"x", receipt=True)
     return client, message, tx
 
 

@@ -161,3 +161,84 @@ def test_templated_send_near_max_frame_size_is_checked_exactly() -> None:
     assert len(session.send("/q", body, {"app": "1"})) - 1 == 200
     with pytest.raises(FrameTooLarge):
         session.send("/q", body + b"x", {"app": "1"})
+
+
+def test_sends_with_headers_or_a_transaction_are_joined_into_cached_heads(monkeypatch) -> None:
+    """Headers and transactions take the cached head (one send_frame call per SEND, the
+    head serialized once per destination, content type, names and transaction?/receipt?);
+    values are never stale, names keep their order, and a value to escape still comes out
+    escaped (through the general path)."""
+    from stomp_enterprise.protocol import session as session_module
+
+    calls: list[object] = []  # the cached head each SEND was joined into
+    real = session_module.send_frame
+
+    def recording(head, *args):
+        calls.append(head)
+        return real(head, *args)
+
+    monkeypatch.setattr(session_module, "send_frame", recording)
+    session = connected("1.2")
+    session.begin("tx-1")
+    first = session.send("/q", b"1", {"a": "1", "b": "2"}, "application/json")
+    second = session.send("/q", b"2", {"a": "3", "b": "4"}, "application/json")
+    swapped = session.send("/q", b"3", {"b": "5", "a": "6"}, "application/json")
+    in_tx = session.send("/q", b"4", {"a": "7", "b": "8"}, transaction="tx-1")
+    escaped = session.send("/q", b"5", {"a": "x:y\\z", "b": "9"}, "application/json")
+    assert len(calls) == 5
+    assert calls[0] is calls[1] is calls[4]  # one cached head for the same names
+    assert calls[2] is not calls[0]
+    assert calls[3] is not calls[0]
+    parse = FrameParser("1.2").feed
+    for data, pairs in (
+        (first, [("a", "1"), ("b", "2")]),
+        (second, [("a", "3"), ("b", "4")]),
+        (swapped, [("b", "5"), ("a", "6")]),
+        (in_tx, [("a", "7"), ("b", "8")]),
+        (escaped, [("a", "x:y\\z"), ("b", "9")]),
+    ):
+        frame = parse(data)[0]
+        assert [(k, v) for k, v in frame.raw_headers if k in ("a", "b")] == pairs
+    assert parse(in_tx)[0].headers["transaction"] == "tx-1"
+    assert b"a:x\\cy\\\\z\n" in escaped
+    assert parse(first)[0].headers["content-type"] == "application/json"
+
+
+def test_cached_heads_of_a_closed_transaction_are_refused() -> None:
+    import pytest
+
+    from stomp_enterprise.errors import LocalProtocolError
+
+    session = connected("1.2")
+    session.begin("tx-1")
+    session.send("/q", b"x", {"a": "1"}, transaction="tx-1")
+    session.commit("tx-1")
+    with pytest.raises(LocalProtocolError, match="not open"):
+        session.send("/q", b"x", {"a": "1"}, transaction="tx-1")
+    with pytest.raises(LocalProtocolError, match="not open"):
+        session.send("/q", b"x", transaction="tx-1")
+
+
+def test_header_values_a_version_refuses_still_raise_through_the_cache() -> None:
+    import pytest
+
+    from stomp_enterprise.errors import LocalProtocolError
+
+    old = connected("1.0")
+    assert old.send("/q", b"x", {"a": "1"})  # caches the 1.0 head
+    with pytest.raises(LocalProtocolError):
+        old.send("/q", b"x", {"a": "line\nfeed"})  # 1.0 cannot say it
+    assert FrameParser("1.0").feed(old.send("/q", b"x", {"a": "b:c"}))[0].headers["a"] == "b:c"
+    new = connected("1.2")
+    assert new.send("/q", b"x", {"a": "1"})
+    for bad in ("nul\0", "\ud800"):
+        with pytest.raises(LocalProtocolError):
+            new.send("/q", b"x", {"a": bad})
+    for destination, content_type, headers in (
+        (123, None, {"a": "1"}),
+        ("/q", 5, {"a": "1"}),
+        ("/q", None, {1: "1"}),
+        ("", None, {"a": "1"}),
+    ):  # refused by the general path's checks when the head is made, never an assert
+        with pytest.raises(LocalProtocolError):
+            new.send(destination, b"x", headers, content_type)

@@ -208,3 +208,29 @@ def test_a_batch_past_the_write_chunk_is_written_in_order_in_pieces(pair, monkey
     assert sum(writes) == size
     assert len(writes) > 4  # joined in pieces, not all at once
     assert max(writes) < WRITE_CHUNK + max(map(len, frames))
+
+
+def test_a_lazy_frame_waits_for_the_next_one_and_goes_in_its_write(pair, monkeypatch) -> None:
+    """``enqueue(lazy=True)`` (a transaction's BEGIN) neither writes nor wakes the writer:
+    the next frame takes it along in one write, and flush() writes it as well."""
+    from stomp_enterprise.transport import socket as transport_module
+
+    monkeypatch.setattr(transport_module, "IDLE_WAIT", 600.0)  # no idle wake-up meanwhile
+    monkeypatch.setattr(transport_module, "DIRECT_WRITE_GAP", 0.0)  # others: written at once
+    transport, peer = pair
+    writes: list[int] = []
+    real = transport._send_batch
+    monkeypatch.setattr(
+        transport, "_send_batch", lambda b, size: (writes.append(len(b)), real(b, size))[1]
+    )
+    wakeups = transport.writer_wakeups
+    assert transport.enqueue(b"BEGIN\0", lazy=True) is False
+    time.sleep(0.05)
+    assert peer.snapshot() == b""  # not written, the writer not woken
+    assert transport.writer_wakeups == wakeups
+    _queue(transport, b"SEND\0")
+    peer.wait_for(b"BEGIN\0SEND\0")
+    assert writes == [2]  # one system call for both
+    assert transport.enqueue(b"BEGIN2\0", lazy=True) is False
+    assert transport.flush(30)
+    peer.wait_for(b"BEGIN\0SEND\0BEGIN2\0")
