@@ -397,7 +397,10 @@ def observer_round_trips(count: int, case: str) -> list[float]:
         _, _, size, _ = observed_body(body, None)
         request: dict[str, str] = {}
         requester.send(
-            service, {"correlation-id": f"c-{i}", "reply-to": reply_to}, size, request.update
+            service,
+            {"correlation-id": f"c-{i}", "reply-to": reply_to},
+            size,
+            lambda sent: request.update(sent or {}),
         )
         requester.count("requests", 1, service, "request")
         headers = {**request, "destination": service, "message-id": f"m-{i}"}
@@ -407,7 +410,9 @@ def observer_round_trips(count: int, case: str) -> list[float]:
         _, _, size, _ = observed_body(body, None)
         reply: dict[str, str] = {}
         responder.replying()
-        responder.send(reply_to, {"correlation-id": f"c-{i}"}, size, reply.update)
+        responder.send(
+            reply_to, {"correlation-id": f"c-{i}"}, size, lambda sent: reply.update(sent or {})
+        )
         responder.processed(process, destination, time.perf_counter() - started, None)
         requester.count("replies", 1, service, "request")
         requester.requested(span, service, None, reply)

@@ -15,7 +15,7 @@ import re
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "ALL_BROKERS",
@@ -227,7 +227,7 @@ def load_brokers(environ: dict[str, str] | None = None) -> dict[str, Broker]:
         except ValueError:
             return default
 
-    common = {"host": host, "login": login, "passcode": passcode}
+    common: dict[str, Any] = {"host": host, "login": login, "passcode": passcode}
     return {
         "activemq": Broker(
             name="activemq",

@@ -386,8 +386,7 @@ AIO_KNOWN_BUGS: dict[str, str] = {}
 
 #: The same for behaviour that differs only sometimes (a race in the asyncio client): a
 #: non-strict xfail, since a strict one would fail whenever the race goes the right way.
-AIO_KNOWN_RACES: dict[str, str] = {
-}
+AIO_KNOWN_RACES: dict[str, str] = {}
 
 
 def mark_aio_known_bugs(items: list[pytest.Item]) -> None:
