@@ -10,6 +10,7 @@ client alone.
 
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import json
 import platform
@@ -274,9 +275,20 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m integration.report [RESULTS_JSON...]``: write docs/broker-matrix.md from a
     run's results (default: this checkout's integration/results.json); given several, a
     later run's brokers replace the earlier runs' (:func:`merge_results`)."""
-    args = sys.argv[1:] if argv is None else argv
-    sources = [Path(arg) for arg in args] or [RESULTS_JSON]
-    runs = [json.loads(source.read_text(encoding="utf-8")) for source in sources]
+    parser = argparse.ArgumentParser(
+        prog="python -m integration.report",
+        description="Write docs/broker-matrix.md from the integration suite's results.json; "
+        "given several, a later run's brokers replace the earlier runs'.",
+    )
+    parser.add_argument("results", nargs="*", type=Path, help=f"default: {RESULTS_JSON}")
+    options = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    sources: list[Path] = options.results or [RESULTS_JSON]
+    runs = []
+    for source in sources:
+        try:
+            runs.append(json.loads(source.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            parser.error(f"{source}: not a readable results.json ({exc})")
     data = runs[0] if len(runs) == 1 else merge_results(runs)
     MATRIX_MD.write_text(MatrixReporter.from_results(data).markdown(data), encoding="utf-8")
     print(f"wrote {MATRIX_MD} from {', '.join(map(str, sources))}")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from integration.report import MatrixReporter, merge_results
 
@@ -89,3 +92,14 @@ def test_a_later_run_replaces_the_brokers_it_covers() -> None:
     assert "| activemq | 5.18.3 |" in table
     assert f"- activemq: from the run of {b['generated']}" in table
     assert "**FAIL**" not in table
+
+
+def test_the_command_refuses_a_missing_results_file_with_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from integration import report
+
+    with pytest.raises(SystemExit) as exit_info:
+        report.main([str(tmp_path / "missing.json")])
+    assert exit_info.value.code == 2
+    assert "missing.json: not a readable results.json" in capsys.readouterr().err
