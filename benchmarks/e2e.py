@@ -958,19 +958,28 @@ def _block(text: str, begin: str, end: str) -> tuple[str, str, str]:
     return text[:start], text[start:stop], text[stop:]
 
 
-def write_aio_docs(path: Path, block: str) -> None:
-    """Put the asyncio section into ``path``, replacing the one there (and keeping its
-    hand-written notes); appended when the page has none."""
-    text = path.read_text(encoding="utf-8") if path.exists() else DOC_HEAD
-    before, old, after = _block(text, AIO_BEGIN, AIO_END)
-    _, notes, _ = _block(old, NOTES_BEGIN, NOTES_END)
-    if notes:
-        new_before, _, new_after = _block(block, NOTES_BEGIN, NOTES_END)
-        block = new_before + notes + new_after
+def replace_section(
+    path: Path, block: str, begin: str, end: str, notes: tuple[str, str], empty: str = ""
+) -> None:
+    """Put ``block`` (from ``begin`` to ``end``) into ``path``, replacing the one there and
+    keeping the hand-written text between its ``notes`` markers; appended to the page (or
+    to ``empty`` when there is no page) when it has none."""
+    text = path.read_text(encoding="utf-8") if path.exists() else empty
+    before, old, after = _block(text, begin, end)
+    _, kept, _ = _block(old, *notes)
+    if kept:
+        new_before, _, new_after = _block(block, *notes)
+        block = new_before + kept + new_after
     if not old:
         before, after = text.rstrip("\n") + "\n\n", ""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(before + block.rstrip("\n") + after.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def write_aio_docs(path: Path, block: str) -> None:
+    """Put the asyncio section into ``path``, replacing the one there (and keeping its
+    hand-written notes); appended when the page has none."""
+    replace_section(path, block, AIO_BEGIN, AIO_END, (NOTES_BEGIN, NOTES_END), DOC_HEAD)
 
 
 def environment() -> dict[str, Any]:

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import charts
-from benchmarks.e2e import WS_BEGIN, WS_END, BrokerSpec, Settings, _block, run_peer
+from benchmarks.e2e import WS_BEGIN, WS_END, BrokerSpec, Settings, replace_section, run_peer
 from benchmarks.e2e_peers import LOGIN, PASSCODE, raw_drain, raw_produce
 from benchmarks.marker_cost import process_cpu
 from stomp_enterprise.core.flavour import Flavour, flavour_of
@@ -481,15 +481,7 @@ def write_docs(data: dict[str, Any], path: Path = DOCS, data_path: Path = CHART_
     """Replace the WebSocket section of ``path`` (appended when it has none), keeping the
     hand-written notes inside it."""
     block = docs_section(data, path.parent, data_path)
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    before, old, after = _block(text, WS_BEGIN, WS_END)
-    _, notes, _ = _block(old, NOTES_BEGIN, NOTES_END)
-    if notes:
-        new_before, _, new_after = _block(block, NOTES_BEGIN, NOTES_END)
-        block = new_before + notes + new_after
-    if not old:
-        before, after = text.rstrip("\n") + "\n\n", ""
-    path.write_text(before + block + after.rstrip("\n") + "\n", encoding="utf-8")
+    replace_section(path, block, WS_BEGIN, WS_END, (NOTES_BEGIN, NOTES_END))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
