@@ -42,17 +42,21 @@ mvn_fetch() {
   quiet mvn -q -B dependency:copy -Dartifact="$1" -DoutputDirectory="$2" -Dmdep.overWriteIfNewer=true
 }
 
+mvn_unpack() {  # group:artifact:version:tar.gz:bin -> unpacked into $STOMP_BROKERS_INSTALL_DIR
+  mkdir -p "$STOMP_BROKERS_INSTALL_DIR"
+  local tmp; tmp="$(mktemp -d)"
+  mvn_fetch "$1" "$tmp"
+  tar -xzf "$tmp"/*.tar.gz -C "$STOMP_BROKERS_INSTALL_DIR"
+  rm -rf "$tmp"
+}
+
 # ActiveMQ Classic: the Apache distribution (Debian's activemq 5.17 package has no ws transport).
 # mvn keeps the archive in ~/.m2, so a second install (or a wiped install dir) downloads nothing.
 install_activemq() {
   local dest="$STOMP_BROKERS_INSTALL_DIR/apache-activemq-$ACTIVEMQ_VERSION"
   [ -f "$dest/bin/activemq.jar" ] && return 0
   command -v java >/dev/null || apt_install openjdk-17-jre-headless
-  mkdir -p "$STOMP_BROKERS_INSTALL_DIR"
-  local tmp; tmp="$(mktemp -d)"
-  mvn_fetch "org.apache.activemq:apache-activemq:$ACTIVEMQ_VERSION:tar.gz:bin" "$tmp"
-  tar -xzf "$tmp"/apache-activemq-*.tar.gz -C "$STOMP_BROKERS_INSTALL_DIR"
-  rm -rf "$tmp"
+  mvn_unpack "org.apache.activemq:apache-activemq:$ACTIVEMQ_VERSION:tar.gz:bin"
   [ -f "$dest/bin/activemq.jar" ] || die "activemq.jar not found at $dest after unpacking"
   [ -n "$(find "$dest/lib" -name 'activemq-http-*.jar' -print -quit)" ] \
     || die "activemq: no activemq-http jar in $dest/lib (needed by the ws connector)"
@@ -67,11 +71,7 @@ install_rabbitmq() {
 install_artemis() {
   local dest="$STOMP_BROKERS_INSTALL_DIR/apache-artemis-$ARTEMIS_VERSION"
   [ -x "$dest/bin/artemis" ] && return 0
-  mkdir -p "$STOMP_BROKERS_INSTALL_DIR"
-  local tmp; tmp="$(mktemp -d)"
-  mvn_fetch "org.apache.activemq:apache-artemis:$ARTEMIS_VERSION:tar.gz:bin" "$tmp"
-  tar -xzf "$tmp"/apache-artemis-*.tar.gz -C "$STOMP_BROKERS_INSTALL_DIR"
-  rm -rf "$tmp"
+  mvn_unpack "org.apache.activemq:apache-artemis:$ARTEMIS_VERSION:tar.gz:bin"
   [ -x "$dest/bin/artemis" ] || die "artemis not found at $dest after unpacking"
 }
 
