@@ -86,20 +86,24 @@ def test_messages_of_one_read_keep_their_order_around_other_events(make_client, 
     assert order[:8] == ["a1", "a2", "a3", "receipt r-9", "a4", "b1", "b2", "a5"]
 
 
-def test_acks_of_a_burst_never_wake_the_writer(make_client, stomp_broker, monkeypatch) -> None:
-    """Handlers' ACKs of one read wait for the batch and are written by the dispatcher
-    thread itself: no writer wake-up per ACK or per batch. Observed through the transport's
-    public test hooks (``write_observer``, ``writer_wakeups``), no patch of the stdlib."""
+def _burst_writers_and_wakeups(
+    make_client, stomp_broker, monkeypatch, destination: str, watched: tuple[bytes, ...], act
+) -> tuple[list[str], list[int]]:
+    """Consume 200 published messages with a handler that calls ``act(client, message,
+    number)`` (number counts from 1); returns the threads that wrote a batch holding a
+    frame starting with one of ``watched``, and the transport's writer wake-ups before the
+    first message and after the last. Observed through the transport's public test hooks
+    (``write_observer``, ``writer_wakeups``), no patch of the stdlib."""
     from stomp_enterprise.testing import transport_of
     from stomp_enterprise.transport import socket as transport_module
 
     count = 200
     for n in range(count):
-        stomp_broker.publish("/queue/hold-burst", b"%d" % n)
+        stomp_broker.publish(destination, b"%d" % n)
     writers: list[str] = []
 
     def observe(batch: list[bytes]) -> None:
-        if any(frame.startswith(b"ACK") for frame in batch):
+        if any(frame.startswith(watched) for frame in batch):
             writers.append(threading.current_thread().name)
 
     monkeypatch.setattr(transport_module, "DIRECT_WRITE_GAP", 3600.0)  # no lone direct write
@@ -113,16 +117,30 @@ def test_acks_of_a_burst_never_wake_the_writer(make_client, stomp_broker, monkey
 
         def handler(message) -> None:
             if acked[0] == 0:
-                wakeups.append(transport.writer_wakeups)  # before the first ACK
-            message.ack()
+                wakeups.append(transport.writer_wakeups)  # before the first frame
             acked[0] += 1
+            act(client, message, acked[0])
             if acked[0] == count:
                 wakeups.append(transport.writer_wakeups)  # after the last one
                 done.set()
 
-        client.subscribe("/queue/hold-burst", handler, ack="client-individual")
+        client.subscribe(destination, handler, ack="client-individual")
         assert done.wait(10)
         stomp_broker.wait_for(lambda: stomp_broker.unacked() == 0, timeout=5)
+    return writers, wakeups
+
+
+def test_acks_of_a_burst_never_wake_the_writer(make_client, stomp_broker, monkeypatch) -> None:
+    """Handlers' ACKs of one read wait for the batch and are written by the dispatcher
+    thread itself: no writer wake-up per ACK or per batch."""
+    writers, wakeups = _burst_writers_and_wakeups(
+        make_client,
+        stomp_broker,
+        monkeypatch,
+        "/queue/hold-burst",
+        (b"ACK",),
+        lambda client, message, number: message.ack(),
+    )
     assert writers
     assert all(name.startswith("stomp-dispatch") for name in writers), writers
     assert wakeups[0] == wakeups[1]  # not one wake-up of the writer for 200 ACKs
@@ -134,45 +152,19 @@ def test_transactional_acks_of_a_burst_never_wake_the_writer(
     """Handlers that ACK inside transactions (BEGIN in the handler, COMMIT every 50): the
     BEGINs and ACKs wait for the batch like plain ACKs, and each COMMIT (receipted) writes
     what waits on the dispatcher thread itself: no writer wake-up at all."""
-    from stomp_enterprise.testing import transport_of
-    from stomp_enterprise.transport import socket as transport_module
-
-    count = 200
-    for n in range(count):
-        stomp_broker.publish("/queue/hold-tx-burst", b"%d" % n)
-    writers: list[str] = []
-
-    def observe(batch: list[bytes]) -> None:
-        if any(frame.startswith((b"ACK", b"BEGIN")) for frame in batch):
-            writers.append(threading.current_thread().name)
-
-    monkeypatch.setattr(transport_module, "DIRECT_WRITE_GAP", 3600.0)  # no lone direct write
-    done = threading.Event()
-    acked = [0]
-    wakeups: list[int] = []
     current: list = [None]
-    with make_client() as client:
-        transport = transport_of(client)
-        assert transport is not None
-        transport.write_observer = observe
 
-        def handler(message) -> None:
-            if acked[0] == 0:
-                wakeups.append(transport.writer_wakeups)  # before the first BEGIN
-            if current[0] is None:
-                current[0] = client.transaction().begin()
-            current[0].ack(message)
-            acked[0] += 1
-            if acked[0] % 50 == 0:
-                current[0].commit()
-                current[0] = None
-            if acked[0] == count:
-                wakeups.append(transport.writer_wakeups)  # after the last COMMIT
-                done.set()
+    def act(client, message, number: int) -> None:
+        if current[0] is None:
+            current[0] = client.transaction().begin()
+        current[0].ack(message)
+        if number % 50 == 0:
+            current[0].commit()
+            current[0] = None
 
-        client.subscribe("/queue/hold-tx-burst", handler, ack="client-individual")
-        assert done.wait(10)
-        stomp_broker.wait_for(lambda: stomp_broker.unacked() == 0, timeout=5)
+    writers, wakeups = _burst_writers_and_wakeups(
+        make_client, stomp_broker, monkeypatch, "/queue/hold-tx-burst", (b"ACK", b"BEGIN"), act
+    )
     assert writers
     assert all(name.startswith("stomp-dispatch") for name in writers), writers
     assert wakeups[0] == wakeups[1]  # not one wake-up of the writer for 4 transactions
