@@ -16,6 +16,19 @@ from stomp_enterprise.transport.websocket import AUTO_PACK
 from tests.aio.conftest import Recorder, eventually
 
 
+async def _sent_and_received(client: Client, destination: str, bodies: list[bytes]) -> None:
+    """Send ``bodies`` then a receipted b"last" to ``destination``; each comes back in
+    order on a client-individual subscription and is acked."""
+    sub = await client.subscribe(destination, ack="client-individual")
+    for item in bodies:
+        await client.send(destination, item)
+    await client.send(destination, b"last", receipt=True)
+    for expected in [*bodies, b"last"]:
+        message = await sub.get(timeout=5)
+        assert message.body == expected
+        await message.ack()
+
+
 def _client(url: str, **options: object) -> Client:
     options.setdefault("heart_beats", (0, 0))
     options.setdefault("timeouts", {"receipt": 5.0, "disconnect": 2.0, "connect": 5.0})
@@ -30,14 +43,7 @@ def test_produce_and_consume_over_websocket(run_any_loop, pack: int) -> None:
         with Broker(websocket=True) as broker:
             async with _client(broker.url, websocket={"pack": pack}) as client:
                 assert client.version == "1.2"  # from the accepted subprotocol v12.stomp
-                sub = await client.subscribe("/queue/aio-ws", ack="client-individual")
-                for item in bodies:
-                    await client.send("/queue/aio-ws", item)
-                await client.send("/queue/aio-ws", b"last", receipt=True)
-                for expected in [*bodies, b"last"]:
-                    message = await sub.get(timeout=5)
-                    assert message.body == expected
-                    await message.ack()
+                await _sent_and_received(client, "/queue/aio-ws", bodies)
             messages = broker.websocket_messages()
         assert messages[0] == 0  # binary by default
 
@@ -139,13 +145,6 @@ def test_automatic_packing_follows_the_connected_broker(
                 assert connection is not None
                 assert connection.stream.websocket is not None
                 assert connection.stream.websocket.pack == expected
-                sub = await client.subscribe("/queue/aio-auto-pack", ack="client-individual")
-                for item in bodies:
-                    await client.send("/queue/aio-auto-pack", item)
-                await client.send("/queue/aio-auto-pack", b"last", receipt=True)
-                for wanted in [*bodies, b"last"]:
-                    message = await sub.get(timeout=5)
-                    assert message.body == wanted
-                    await message.ack()
+                await _sent_and_received(client, "/queue/aio-auto-pack", bodies)
 
     run(body())
