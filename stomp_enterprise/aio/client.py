@@ -427,7 +427,9 @@ class Client(ShellBase):
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
             self._forget_receipt(future)
-            raise ReceiptTimeout(f"no RECEIPT for {what} within {timeout:g}s") from None
+            connection = self._connection
+            state = "not connected" if connection is None else connection.outbound_state()
+            raise ReceiptTimeout(f"no RECEIPT for {what} within {timeout:g}s ({state})") from None
         except asyncio.CancelledError:
             self._forget_receipt(future)
             raise

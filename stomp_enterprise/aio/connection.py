@@ -28,7 +28,12 @@ from typing import TYPE_CHECKING
 from stomp_enterprise.aio.transport import Stream
 from stomp_enterprise.core.backlog import Backlog, BacklogInfo
 from stomp_enterprise.core.liveness import Liveness
-from stomp_enterprise.core.outbox import MARKER_PREFIX, SendTracker, carries_over
+from stomp_enterprise.core.outbox import (
+    MARKER_PREFIX,
+    SendTracker,
+    carries_over,
+    outbound_state,
+)
 from stomp_enterprise.core.receipts import Receipts
 from stomp_enterprise.core.reconnect import connected_in, is_artemis, loss_error, routed
 from stomp_enterprise.core.subscription import RetiredRoutes, ack_refusal
@@ -140,6 +145,11 @@ class Connection:
     def queued_bytes(self) -> int:
         """Bytes queued and not yet handed to the stream."""
         return self._out_bytes
+
+    def outbound_state(self) -> str:
+        """What this connection still holds outbound, in words (see
+        :func:`~stomp_enterprise.core.outbox.outbound_state`)."""
+        return outbound_state(self.url, self.alive, self._out_bytes, self.tracker, self._stalled)
 
     # ------------------------------------------------------------ handshake
 

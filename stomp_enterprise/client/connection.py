@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from stomp_enterprise.core.backlog import Backlog, BacklogInfo
 from stomp_enterprise.core.liveness import Liveness
-from stomp_enterprise.core.outbox import MARKER_PREFIX, carries_over
+from stomp_enterprise.core.outbox import MARKER_PREFIX, carries_over, outbound_state
 from stomp_enterprise.core.receipts import Receipts
 from stomp_enterprise.core.reconnect import connected_in, is_artemis, loss_error, routed
 from stomp_enterprise.core.subscription import RetiredRoutes, ack_refusal
@@ -401,7 +401,17 @@ class Connection:
             # a carried-over receipt may live on a later connection, or wait for one
             self._client._forget_receipt(future)
             self.forget_receipt(future)
-            raise ReceiptTimeout(f"no RECEIPT for {what} within {timeout:g}s") from None
+            current = self._client._connection
+            state = "not connected" if current is None else current.outbound_state()
+            raise ReceiptTimeout(f"no RECEIPT for {what} within {timeout:g}s ({state})") from None
+
+    def outbound_state(self) -> str:
+        """What this connection still holds outbound, in words (see
+        :func:`~stomp_enterprise.core.outbox.outbound_state`). Any thread."""
+        transport = self.transport
+        return outbound_state(
+            self.url, self.alive, transport.queued_bytes, transport.tracker, transport.stalled
+        )
 
     def forget_receipt(self, future: Future[Frame]) -> None:
         """Stop waiting for ``future``'s RECEIPT on this connection (it timed out)."""

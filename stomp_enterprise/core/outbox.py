@@ -34,6 +34,7 @@ __all__ = [
     "Outbox",
     "SendTracker",
     "carries_over",
+    "outbound_state",
     "plan_resend",
     "receipt_of",
     "split_sends",
@@ -125,6 +126,25 @@ def plan_resend(
     return [frame for frame in itertools.chain(written, cached, unsent) if carries_over(frame)]
 
 
+def outbound_state(
+    url: str, alive: bool, queued: int, tracker: SendTracker | None, stalled: bool
+) -> str:
+    """What a connection still holds outbound, in words, for a timeout's message (a
+    RECEIPT that does not come is told apart: frames never written, a tracking cache
+    waiting for the broker's confirmations, or a broker that got everything). Any thread
+    (reads counters; a racy snapshot is good enough for a message)."""
+    if not alive:
+        return f"{url}: lost, reconnecting"
+    parts = [f"{url}: {queued:,} bytes queued, not yet written"]
+    if tracker is not None:
+        parts.append(
+            f"tracking cache {tracker.bytes:,} of {tracker.max_bytes:,} bytes, "
+            f"{tracker.awaited} confirmation(s) awaited"
+            + (", writer waiting for room" if stalled else "")
+        )
+    return "; ".join(parts)
+
+
 class Mark(NamedTuple):
     """A confirmation point chosen by :meth:`SendTracker.prepare` for one batch."""
 
@@ -183,6 +203,11 @@ class SendTracker:
 
     def __len__(self) -> int:
         return self._count
+
+    @property
+    def awaited(self) -> int:
+        """Marks written or about to be, whose RECEIPT has not come yet."""
+        return len(self._marks)
 
     @property
     def end(self) -> int:

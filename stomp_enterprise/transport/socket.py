@@ -295,6 +295,11 @@ class SocketTransport:
         return self._out_size + sum(map(len, self._unsent))
 
     @property
+    def stalled(self) -> bool:
+        """The tracking cache is full: the writer waits for a confirmation."""
+        return self._stalled
+
+    @property
     def tracker(self) -> SendTracker | None:
         """The tracking cache, if any (see :meth:`track`)."""
         return self._tracker

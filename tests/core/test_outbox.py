@@ -16,6 +16,7 @@ from stomp_enterprise.core.outbox import (
     Outbox,
     SendTracker,
     carries_over,
+    outbound_state,
     plan_resend,
     receipt_of,
     split_sends,
@@ -395,3 +396,25 @@ def test_outbox_counts_resent_and_reports_undelivered() -> None:
     assert outbox.undelivered == 0
     outbox.report(2)
     assert outbox.undelivered == 2
+
+
+def test_outbound_state_names_what_a_connection_still_holds() -> None:
+    url = "tcp://127.0.0.1:61613"
+    assert outbound_state(url, False, 10, None, False) == f"{url}: lost, reconnecting"
+    assert outbound_state(url, True, 1234, None, False) == (
+        f"{url}: 1,234 bytes queued, not yet written"
+    )
+    tracker = SendTracker(2048)
+    batch = [b"SEND\ndestination:/q\n\n" + b"x" * 1500 + b"\0"]
+    mark = tracker.prepare(batch, len(batch[0]), 0.0)
+    tracker.written(batch, mark)
+    state = outbound_state(url, True, 0, tracker, True)
+    assert state == (
+        f"{url}: 0 bytes queued, not yet written; tracking cache {len(batch[0]):,} of 2,048 "
+        "bytes, 1 confirmation(s) awaited, writer waiting for room"
+    )
+    assert mark is not None
+    assert tracker.confirm(mark.receipt_id)
+    assert "0 of 2,048 bytes, 0 confirmation(s) awaited" in outbound_state(
+        url, True, 0, tracker, False
+    )

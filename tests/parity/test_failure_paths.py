@@ -43,6 +43,27 @@ def test_a_timed_out_receipt_is_not_left_pending(make_client, stomp_broker) -> N
         assert client.pending_receipts == 0
 
 
+def test_a_receipt_timeout_says_what_the_connection_still_holds(make_client, stomp_broker) -> None:
+    """A RECEIPT that does not come is told apart in the error: the frames were written
+    (nothing queued), and with trackMessages the cache waits for the broker's confirmation."""
+    with make_client() as client:
+        stomp_broker.go_silent()
+        with pytest.raises(ReceiptTimeout, match=r"within 0.2s \(tcp://[^:]+:\d+: 0 bytes queued"):
+            client.send("/queue/r", b"lost?", receipt=True, timeout=0.2)
+        stomp_broker.resume()
+    tracked = f"{failover(stomp_broker)}&trackMessages=true&maxCacheSize=4096"
+    with make_client(tracked) as client:
+        client.send("/queue/t", b"ok", receipt=True)
+        stomp_broker.go_silent()
+        with pytest.raises(ReceiptTimeout) as caught:
+            client.send("/queue/t", b"x" * 1000, receipt=True, timeout=0.2)
+        message = str(caught.value)
+        assert "0 bytes queued" in message
+        assert "tracking cache 1,0" in message
+        assert "of 4,096 bytes, 1 confirmation(s) awaited" in message
+        stomp_broker.resume()
+
+
 def test_an_unsubscribe_made_while_disconnected_is_not_replayed(
     new_client, stomp_broker, recorder
 ) -> None:
