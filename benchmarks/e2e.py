@@ -73,6 +73,9 @@ AIO_BEGIN, AIO_END = "<!-- asyncio-section:begin -->", "<!-- asyncio-section:end
 NOTES_BEGIN, NOTES_END = "<!-- asyncio-notes:begin -->", "<!-- asyncio-notes:end -->"
 #: the WebSocket section's block (``benchmarks.ws --write-docs``; the threaded run keeps it)
 WS_BEGIN, WS_END = "<!-- websocket-section:begin -->", "<!-- websocket-section:end -->"
+#: hand-written sections after the threaded results (send tracking, request/reply, tracing):
+#: ``--write-docs`` keeps them as they are
+KEPT_BEGIN, KEPT_END = "<!-- threaded-notes:begin -->", "<!-- threaded-notes:end -->"
 ALL_CASES = CASES  # one list: the case names the per-client runner knows
 #: ours only (the others have no ``trackMessages``: n/a, asked once): ``produce`` / ``consume``
 #: through ``failover:(URL)`` without and with ``?trackMessages=true``, each pair measured run
@@ -1077,9 +1080,9 @@ def write_docs(
     lines.append("## Results")
     for spec in specs:
         lines += ["", *broker_section(spec, summaries[spec.name], cfg)]
-    if path.exists():  # the asyncio and WebSocket sections are other runs': keep them
+    if path.exists():  # hand-written notes, the asyncio and WebSocket sections: keep them
         text = path.read_text(encoding="utf-8")
-        for begin, end in ((AIO_BEGIN, AIO_END), (WS_BEGIN, WS_END)):
+        for begin, end in ((KEPT_BEGIN, KEPT_END), (AIO_BEGIN, AIO_END), (WS_BEGIN, WS_END)):
             _, block, _ = _block(text, begin, end)
             if block:
                 lines += ["", block]

@@ -122,12 +122,13 @@ def test_write_docs_keeps_other_brokers_and_the_notes(tmp_path: Path) -> None:
     assert json.loads(data_path.read_text())["brokers"]["rabbitmq"]["command"] == "c2"
 
 
-def test_the_threaded_e2e_page_keeps_the_websocket_section(tmp_path: Path) -> None:
+def test_the_threaded_e2e_page_keeps_the_notes_and_websocket_sections(tmp_path: Path) -> None:
     from benchmarks import e2e
 
     page = tmp_path / "benchmarks.md"
+    notes = f"{e2e.KEPT_BEGIN}\n## Send tracking\nhand-written\n{e2e.KEPT_END}"
     block = f"{e2e.WS_BEGIN}\n## STOMP over WebSocket\nkept\n{e2e.WS_END}"
-    page.write_text(f"old page\n\n{block}\n")
+    page.write_text(f"old page\n\n{notes}\n\n{block}\n")
     cfg = e2e.Settings(
         count=1,
         size=1,
@@ -148,3 +149,5 @@ def test_the_threaded_e2e_page_keeps_the_websocket_section(tmp_path: Path) -> No
     text = page.read_text()
     assert "old page" not in text
     assert block in text
+    assert notes in text
+    assert text.index(notes) < text.index(block)
