@@ -103,3 +103,24 @@ def test_slow_auto_ack_consumer_stays_bounded(make_client: ClientFactory, names)
             sending.join(120)
     assert wait_until(lambda: count == total, 120), count
     assert most <= 100 + 27
+
+
+def test_a_queue_without_consumers_takes_a_burst_of_persistent_sends(
+    make_client: ClientFactory, names
+) -> None:
+    """8,000 persistent SENDs to a queue nobody consumes yet are all confirmed (the last one's
+    RECEIPT comes) and all delivered afterwards. Apollo without a store stops reading a
+    producer once the queue holds its ``tail_buffer`` (640 KB by default, about 5,000 such
+    messages) and answers no RECEIPT until consumers drain it: the suite's Apollo is
+    configured with room for such bursts (integration/brokers/start.sh)."""
+    count = 8000
+    queue_name = names("queue")
+    producer = make_client(timeouts={"receipt": 60.0})
+    for number in range(count - 1):
+        producer.send(queue_name, b"%05d" % number, {"persistent": "true"})
+    producer.send(queue_name, b"last", {"persistent": "true"}, receipt=True)
+    consumer = make_client()
+    sub = consumer.subscribe(queue_name, ack="auto")
+    bodies = [sub.get(timeout=30).body for _ in range(count)]
+    assert bodies[-1] == b"last"
+    assert sorted(bodies[:-1]) == [b"%05d" % number for number in range(count - 1)]

@@ -248,7 +248,11 @@ apollo_config() {
   # users: admin/password (Apollo's default) and guest/guest; both in group "users"
   printf 'admin=password\n%s=%s\n' "$STOMP_BROKERS_LOGIN" "$STOMP_BROKERS_PASSCODE" >"$inst/etc/users.properties"
   printf 'admins=admin\nusers=admin|%s\n' "$STOMP_BROKERS_LOGIN" >"$inst/etc/groups.properties"
-  # no store: memory only (Apollo logs a warning "does not have valid store configured"); no web admin
+  # no store: memory only (Apollo logs a warning "does not have valid store configured"); no web admin.
+  # Without a store a queue cannot swap messages out: once what it holds passes its tail_buffer
+  # (640 KB by default, about 5,000 small messages) Apollo stops reading its producers and answers
+  # no RECEIPT until consumers drain it. 64 MB per queue keeps the suite's bursts (a few thousand
+  # messages, resent ones included) in memory; the heap (-Xmx512m) bounds the total.
   cat >"$inst/etc/apollo.xml" <<EOT
 <?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <broker xmlns="http://activemq.apache.org/schema/activemq/apollo">
@@ -261,6 +265,7 @@ apollo_config() {
     <host_name>127.0.0.1</host_name>
     <host_name>/</host_name>
     <access_rule allow="users" action="connect create destroy send receive consume"/>
+    <queue tail_buffer="64M"/>
   </virtual_host>
   <connector id="tcp" bind="tcp://127.0.0.1:$APOLLO_STOMP_PORT" connection_limit="2000">
     <stomp max_data_length="$BROKER_MAX_FRAME_APOLLO"/>
