@@ -970,20 +970,20 @@ class _PresetTraceIds:
     the trace id the decision was taken on. Everything else is the generator's."""
 
     def __init__(self, ids: Any) -> None:
-        self._ids = ids
+        self.ids = ids
 
     def generate_trace_id(self) -> int:
         preset = _PRESET_TRACE_ID.get()
         if preset is None:
-            return int(self._ids.generate_trace_id())
+            return int(self.ids.generate_trace_id())
         _PRESET_TRACE_ID.set(None)
         return preset
 
     def generate_span_id(self) -> int:
-        return int(self._ids.generate_span_id())
+        return int(self.ids.generate_span_id())
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._ids, name)
+        return getattr(self.ids, name)
 
 
 class _Shortcuts:
@@ -1053,7 +1053,9 @@ class _Shortcuts:
 
             _UNSAMPLED_SPAN.append(Unsampled)
         roots = _ROOT_ON_TRACE_ID.match(description) is not None
-        if roots:
+        if isinstance(ids, _PresetTraceIds):  # the provider's tracer is shared: wrapped once
+            ids = ids.ids
+        elif roots:
             tracer.id_generator = _PresetTraceIds(ids)
         return cls(tracer, trace, ids, roots=roots)
 
