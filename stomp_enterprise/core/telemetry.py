@@ -866,8 +866,17 @@ class _Otel:
             self._inject_api(headers, span.get_span_context())
 
     def _direct_inject(self) -> bool:
-        direct = self._direct_mode()
-        return direct == _W3C or (direct == _W3C_BAGGAGE and not self._has_baggage())
+        """Whether :meth:`inject` writes the headers itself (W3C, no baggage to carry)."""
+        textmap = self._propagate.get_global_textmap()
+        if textmap is not self._textmap:
+            self._direct_mode()
+        direct = self._direct
+        if direct != _W3C_BAGGAGE:
+            return direct == _W3C
+        key = self._baggage_key
+        if key is None:
+            return not self._baggage.get_all()
+        return not self._context.get_current().get(key)
 
     def _inject_api(self, headers: dict[str, str], span_context: Any) -> None:
         trace = self._trace
@@ -903,12 +912,6 @@ class _Otel:
         extracted = self._propagate.extract(headers)
         return trace.get_current_span(extracted).get_span_context()
 
-    def _has_baggage(self) -> bool:
-        key = self._baggage_key
-        if key is None:
-            return bool(self._baggage.get_all())
-        return bool(self._context.get_current().get(key))
-
     def _direct_mode(self) -> int:
         textmap = self._propagate.get_global_textmap()
         if textmap is not self._textmap:
@@ -924,11 +927,14 @@ class _Otel:
 
     def end(self, span: Any, token: object, error: BaseException | None = None) -> None:
         """End a span of :meth:`start` (recording ``error``) and restore the context."""
-        if error is not None and span.is_recording():
-            span.record_exception(error)
-            span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, type(error).__name__))
-            span.set_attribute("error.type", type(error).__qualname__)
-        span.end()
+        if type(span) is not _UNSAMPLED_SPAN[-1]:  # (ending one of those does nothing)
+            if error is not None and span.is_recording():
+                span.record_exception(error)
+                span.set_status(
+                    self._trace.Status(self._trace.StatusCode.ERROR, type(error).__name__)
+                )
+                span.set_attribute("error.type", type(error).__qualname__)
+            span.end()
         if token is not None:
             self._context.detach(token)  # type: ignore[arg-type]
 
