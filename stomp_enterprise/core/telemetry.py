@@ -670,7 +670,13 @@ class _Otel:
     * a child of a context that is not sampled is not handed to the SDK when its sampler is
       the SDK's ``ParentBased`` dropping such children (it says so in its description): the
       child is the non-recording span the SDK would have made (a new span id, the parent's
-      trace id, flags and trace state), without the sampler and span machinery;
+      trace id, flags and trace state), without the sampler and span machinery; a message
+      whose ``traceparent`` says "not sampled" gets its ``process`` span straight from the
+      header (:meth:`start_unsampled`);
+    * a root whose ``ParentBased`` root sampler decides on the trace id alone
+      (``TraceIdRatioBased``, ``ALWAYS_ON``/``OFF``) is decided by asking that sampler
+      once; only a sampled root is handed to the SDK (see :class:`_Shortcuts`);
+    * the spans made without the SDK carry their ``traceparent``, formatted once;
     * ``traceparent``/``tracestate`` are written and read directly while the global
       propagator is the default (W3C trace context, with or without W3C baggage, and no
       baggage to carry); any other propagator goes through OpenTelemetry's API;

@@ -436,3 +436,22 @@ def test_a_root_sampler_that_may_not_decide_on_the_trace_id_alone_is_asked_by_th
     observer.requested(span, "/queue/a", None)
     assert asked == [11]  # once, by the SDK
     provider.shutdown()
+
+
+def test_with_the_sdks_internal_span_metrics_every_span_goes_through_the_sdk(
+    monkeypatch,
+) -> None:
+    """Those metrics count every span started, sampled or not: nothing is made without it."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    monkeypatch.setenv("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.0)), id_generator=_Ids(3))
+    asked = _asked(provider)
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    span = observer.processing({"traceparent": f"00-{5:032x}-{6:016x}-00"}, "/queue/a", "1", 0)
+    observer.processed(span, "/queue/a", 0.0, None)
+    span = observer.requesting("/queue/a")
+    observer.requested(span, "/queue/a", None)
+    assert asked == [5, 3]  # the child (the SDK asks about its parent's trace), the root once
+    provider.shutdown()
