@@ -821,7 +821,7 @@ class _Otel:
         if shortcuts is None:
             return None
         value = headers.get("traceparent")
-        if value is None or value[-1] not in _EVEN_HEX:  # absent, or sampled (flag bit 0)
+        if not value or value[-1] not in _EVEN_HEX:  # absent, empty or sampled (flag bit 0)
             return None
         direct = self._direct_mode()
         if direct == _GENERIC or (direct == _W3C_BAGGAGE and "baggage" in headers):

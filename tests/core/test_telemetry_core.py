@@ -455,3 +455,42 @@ def test_with_the_sdks_internal_span_metrics_every_span_goes_through_the_sdk(
     observer.requested(span, "/queue/a", None)
     assert asked == [5, 3]  # the child (the SDK asks about its parent's trace), the root once
     provider.shutdown()
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        "",
+        "0",
+        f"00-{0:032x}-{6:016x}-00",
+        f"00-{5:032x}-{0:016x}-00",
+        f"00-{5:032X}-{6:016x}-00",
+        f"01-{5:032x}-{6:016x}-00",
+        f"00-{5:032x}-{6:016x}-02",
+    ],
+)
+def test_a_process_span_from_an_unsampled_header_agrees_with_the_sdk(traceparent) -> None:
+    """Made from the header directly (a valid unsampled one) or through the SDK (any other):
+    the same trace and flags as the SDK makes of the context the API extracts."""
+    from opentelemetry import propagate, trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.0)))
+    headers = {"traceparent": traceparent}
+    theirs = provider.get_tracer("theirs").start_span("p", context=propagate.extract(headers))
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    span = observer.processing(headers, "/queue/a", "1", 0)
+    assert span is not None
+    ours = span[0].get_span_context()
+    assert trace.get_current_span() is span[0]
+    observer.processed(span, "/queue/a", 0.0, None)
+    expected = theirs.get_span_context()
+    assert ours.is_valid
+    assert not ours.trace_flags.sampled
+    assert not span[0].is_recording()
+    assert ours.trace_flags == expected.trace_flags
+    parent = trace.get_current_span(propagate.extract(headers)).get_span_context()
+    assert (ours.trace_id == parent.trace_id) == parent.is_valid
+    assert trace.get_current_span() is trace.INVALID_SPAN
+    provider.shutdown()
