@@ -34,8 +34,8 @@ to OpenTelemetry as *observable* counters read at collection time, so a message 
 instrument call; only the handler duration is a histogram recorded per call. A recorded
 span costs what the OpenTelemetry SDK charges for it; a trace that is not sampled is not
 handed to the SDK when the sampler is ``ParentBased`` (with ``TraceIdRatioBased`` at the
-root, its root costs one call of the sampler; see :class:`_Otel`), and the W3C headers are written and read directly: see
-``docs/observability.md`` for the measured overhead.
+root, its root costs one call of the sampler; see :class:`_Otel`), and the W3C headers
+are written and read directly: see ``docs/observability.md`` for the measured overhead.
 
 ``messaging.system`` is ``activemq`` (ActiveMQ Classic and Artemis) or ``rabbitmq`` as the
 CONNECTED ``server`` header says, and omitted otherwise: the conventions have no ``stomp``
