@@ -851,9 +851,10 @@ class _Otel:
             return
         if not span_context.is_valid:
             return
-        headers["traceparent"] = (
-            f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-"
-            f"{span_context.trace_flags:02x}"
+        headers["traceparent"] = "00-%032x-%016x-%02x" % (  # noqa: UP031 (see _Shortcuts._make)
+            span_context.trace_id,
+            span_context.span_id,
+            span_context.trace_flags,
         )
         state = span_context.trace_state
         if state:
@@ -1099,10 +1100,11 @@ class _Shortcuts:
         span = self._span(
             self._context(trace_id, span_id, is_remote=False, trace_flags=flags, trace_state=state)
         )
+        # %-formatting: a third cheaper than an f-string's format specs, on the hot path
         if trace_hex is None:
-            span.traceparent = f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
+            span.traceparent = "00-%032x-%016x-%02x" % (trace_id, span_id, flags)  # noqa: UP031
         else:
-            span.traceparent = f"00-{trace_hex}-{span_id:016x}-{flags:02x}"
+            span.traceparent = "00-%s-%016x-%02x" % (trace_hex, span_id, flags)  # noqa: UP031
         span.tracestate = None if state is None or not state else state.to_header()
         return span
 
