@@ -1026,7 +1026,6 @@ class _Shortcuts:
         self._span_id = ids.generate_span_id
         self._sampler = tracer.sampler
         self._enabled: Callable[[], bool] = getattr(tracer, "_is_enabled", lambda: True)
-        self._context = trace.SpanContext
         self._kinds = trace.SpanKind
         flags = trace.TraceFlags.DEFAULT
         random_flag = getattr(trace.TraceFlags, "RANDOM_TRACE_ID", 0)
@@ -1057,12 +1056,31 @@ class _Shortcuts:
         ):
             return None
         if _UNSAMPLED_SPAN[-1] is type(None):
+            span_context = trace.SpanContext
 
             class Unsampled(trace.NonRecordingSpan):  # type: ignore[misc]
-                """A non-recording span and its W3C headers."""
+                """A non-recording span and its W3C headers; its span context is made
+                when first asked for (the client itself only needs the headers)."""
 
                 traceparent: str
                 tracestate: str | None
+                _context: Any
+
+                def __init__(self, trace_id: int, span_id: int, flags: Any, state: Any) -> None:
+                    super().__init__(None)
+                    self._made = (trace_id, span_id, flags, state)
+
+                def get_span_context(self) -> Any:
+                    made = self._context
+                    if made is None:  # (two threads may both make it: equal contexts)
+                        trace_id, span_id, flags, state = self._made
+                        made = self._context = span_context(
+                            trace_id, span_id, is_remote=False, trace_flags=flags, trace_state=state
+                        )
+                    return made
+
+                def __repr__(self) -> str:
+                    return f"NonRecordingSpan({self.get_span_context()!r})"
 
             _UNSAMPLED_SPAN.append(Unsampled)
         roots = _ROOT_ON_TRACE_ID.match(description) is not None
@@ -1097,9 +1115,7 @@ class _Shortcuts:
     def _make(
         self, trace_id: int, span_id: int, flags: Any, state: Any, trace_hex: str | None
     ) -> Any:
-        span = self._span(
-            self._context(trace_id, span_id, is_remote=False, trace_flags=flags, trace_state=state)
-        )
+        span = self._span(trace_id, span_id, flags, state)
         # %-formatting: a third cheaper than an f-string's format specs, on the hot path
         if trace_hex is None:
             span.traceparent = "00-%032x-%016x-%02x" % (trace_id, span_id, flags)  # noqa: UP031

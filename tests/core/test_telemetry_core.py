@@ -494,3 +494,23 @@ def test_a_process_span_from_an_unsampled_header_agrees_with_the_sdk(traceparent
     assert (ours.trace_id == parent.trace_id) == parent.is_valid
     assert trace.get_current_span() is trace.INVALID_SPAN
     provider.shutdown()
+
+
+def test_a_span_inside_an_unsampled_handler_is_in_its_trace_and_not_sampled() -> None:
+    """The handler's current span, made without the SDK, is a parent like the SDK's own."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(1.0)))
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    headers = {"traceparent": f"00-{5:032x}-{6:016x}-00", "tracestate": "k=v"}
+    span = observer.processing(headers, "/queue/a", "1", 0)
+    assert span is not None
+    inner = provider.get_tracer("user").start_span("inner")
+    observer.processed(span, "/queue/a", 0.0, None)
+    made = span[0].get_span_context()
+    assert (made.trace_id, made.trace_state.to_header()) == (5, "k=v")
+    assert repr(span[0]) == f"NonRecordingSpan({made!r})"
+    assert inner.get_span_context().trace_id == 5
+    assert not inner.is_recording()  # ParentBased: the handler's span is not sampled
+    provider.shutdown()
