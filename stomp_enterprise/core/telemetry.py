@@ -32,10 +32,10 @@ span name           kind      when                              parent
 Cost: the counters are kept by the client (a lock and a dict per measurement) and handed
 to OpenTelemetry as *observable* counters read at collection time, so a message costs no
 instrument call; only the handler duration is a histogram recorded per call. A recorded
-span costs what the OpenTelemetry SDK charges for it; a span of a trace that is not
-sampled costs the SDK nothing below the root when the sampler is ``ParentBased`` (see
-:class:`_Otel`), and the W3C headers are written and read directly: see
-``docs/observability.md`` for the measured overhead.
+span costs what the OpenTelemetry SDK charges for it; a trace that is not sampled is not
+handed to the SDK when the sampler is ``ParentBased`` (with ``TraceIdRatioBased`` at the
+root, its root costs one call of the sampler; see :class:`_Otel`), and the W3C headers
+are written and read directly: see ``docs/observability.md`` for the measured overhead.
 
 ``messaging.system`` is ``activemq`` (ActiveMQ Classic and Artemis) or ``rabbitmq`` as the
 CONNECTED ``server`` header says, and omitted otherwise: the conventions have no ``stomp``
@@ -435,7 +435,7 @@ class Observer:
             span, annotate = folded
             if annotate and span.is_recording():
                 span.set_attributes(_sent_attributes(size, carrier))
-            otel.inject(carrier, span.get_span_context())
+            otel.inject_span(carrier, span)
             return carrier, None
         started = otel.start(
             "send",
@@ -447,7 +447,7 @@ class Observer:
             },
             current=False,
         )
-        otel.inject(carrier, started[0].get_span_context())
+        otel.inject_span(carrier, started[0])
         return carrier, started
 
     def sent(
@@ -497,6 +497,9 @@ class Observer:
         otel = self._traced
         if otel is None:
             return None
+        unsampled = otel.start_unsampled(headers)
+        if unsampled is not None:
+            return unsampled
         return otel.start(
             "process",
             "CONSUMER",
@@ -667,7 +670,13 @@ class _Otel:
     * a child of a context that is not sampled is not handed to the SDK when its sampler is
       the SDK's ``ParentBased`` dropping such children (it says so in its description): the
       child is the non-recording span the SDK would have made (a new span id, the parent's
-      trace id, flags and trace state), without the sampler and span machinery;
+      trace id, flags and trace state), without the sampler and span machinery; a message
+      whose ``traceparent`` says "not sampled" gets its ``process`` span straight from the
+      header (:meth:`start_unsampled`);
+    * a root whose ``ParentBased`` root sampler decides on the trace id alone
+      (``TraceIdRatioBased``, ``ALWAYS_ON``/``OFF``) is decided by asking that sampler
+      once; only a sampled root is handed to the SDK (see :class:`_Shortcuts`);
+    * the spans made without the SDK carry their ``traceparent``, formatted once;
     * ``traceparent``/``tracestate`` are written and read directly while the global
       propagator is the default (W3C trace context, with or without W3C baggage, and no
       baggage to carry); any other propagator goes through OpenTelemetry's API;
@@ -704,7 +713,7 @@ class _Otel:
         self.tracing = not isinstance(self.tracer, trace.NoOpTracer)
         # where the current context keeps its baggage (None: ask the API)
         self._baggage_key = getattr(baggage, "_BAGGAGE_KEY", None)
-        self._child_of_unsampled = _unsampled_child_maker(self.tracer, trace)
+        self._shortcuts = _Shortcuts.of(self.tracer, trace) if self.tracing else None
         meter = metrics.get_meter(_SCOPE, meter_provider=meter_provider)
         self._recorded: dict[str, Any] = {}
         for name, (instrument, kind, unit) in INSTRUMENTS.items():
@@ -770,10 +779,18 @@ class _Otel:
         trace = self._trace
         remote_parent = remote is not None and remote.is_valid
         parent = remote if remote_parent else trace.get_current_span().get_span_context()
-        maker = self._child_of_unsampled
-        if maker is not None and parent.is_valid and not parent.trace_flags.sampled:
-            span = maker(parent)  # what the SDK would make, without it
-        else:
+        name = None
+        span = None
+        shortcuts = self._shortcuts
+        if shortcuts is not None:
+            if not parent.is_valid:  # a root: the sampler's decision, then the SDK if sampled
+                name = f"{operation} {_span_destination(destination)}"
+                span = shortcuts.root(name, kind)
+            elif not parent.trace_flags.sampled:  # what the SDK would make, without it
+                span = shortcuts.child(
+                    parent.trace_id, parent.trace_flags, parent.trace_state, None
+                )
+        if span is None:
             context = None
             links = []
             if remote_parent:
@@ -781,34 +798,97 @@ class _Otel:
                 context = trace.set_span_in_context(trace.NonRecordingSpan(remote), _EMPTY[0])
             if link is not None and link.is_valid:
                 links.append(trace.Link(link))
-            span = self.tracer.start_span(
-                f"{operation} {_span_destination(destination)}",
-                context=context,
-                kind=getattr(trace.SpanKind, kind),
-                attributes=attributes(),
-                links=links,
-            )
+            try:
+                span = self.tracer.start_span(
+                    name or f"{operation} {_span_destination(destination)}",
+                    context=context,
+                    kind=getattr(trace.SpanKind, kind),
+                    attributes=attributes(),
+                    links=links,
+                )
+            finally:
+                _PRESET_TRACE_ID.set(None)  # taken by the SDK (or never, if it raised)
         token = self._context.attach(trace.set_span_in_context(span)) if current else None
         return span, token
+
+    def start_unsampled(self, headers: Mapping[str, str]) -> tuple[Any, object] | None:
+        """:meth:`start` of a ``process`` span, current, for a message whose W3C
+        ``traceparent`` is well formed and not sampled, when the sampler drops children of
+        unsampled parents: the non-recording child made from the header directly (no
+        remote span context, link or attributes). ``None`` in every other case (then
+        :meth:`start` with :meth:`extract`)."""
+        shortcuts = self._shortcuts
+        if shortcuts is None:
+            return None
+        value = headers.get("traceparent")
+        if not value or value[-1] not in _EVEN_HEX:  # absent, empty or sampled (flag bit 0)
+            return None
+        direct = self._direct_mode()
+        if direct == _GENERIC or (direct == _W3C_BAGGAGE and "baggage" in headers):
+            return None
+        matched = _TRACEPARENT.fullmatch(value)
+        state = headers.get("tracestate")
+        if matched is None or (state is not None and len(state) > _MAX_TRACESTATE):
+            return None
+        trace_id = int(matched[1], 16)
+        if not (trace_id and int(matched[2], 16)):
+            return None
+        span = shortcuts.child(
+            trace_id,
+            self._trace.TraceFlags(int(matched[3], 16)),
+            None if state is None else self._trace_state.from_header([state]),
+            matched[1],
+        )
+        if span is None:
+            return None
+        return span, self._context.attach(self._trace.set_span_in_context(span))
 
     def inject(self, headers: dict[str, str], span_context: Any) -> None:
         """Write ``span_context`` (``traceparent``/``tracestate``) into ``headers``, with the
         global propagator (directly for the default W3C one)."""
-        direct = self._direct_mode()
-        if direct == _GENERIC or (direct == _W3C_BAGGAGE and self._has_baggage()):
-            trace = self._trace
-            context = trace.set_span_in_context(trace.NonRecordingSpan(span_context))
-            self._propagate.inject(headers, context=context)
+        if not self._direct_inject():
+            self._inject_api(headers, span_context)
             return
         if not span_context.is_valid:
             return
-        headers["traceparent"] = (
-            f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-"
-            f"{span_context.trace_flags:02x}"
+        headers["traceparent"] = "00-%032x-%016x-%02x" % (  # noqa: UP031 (see _Shortcuts._make)
+            span_context.trace_id,
+            span_context.span_id,
+            span_context.trace_flags,
         )
         state = span_context.trace_state
         if state:
             headers["tracestate"] = state.to_header()
+
+    def inject_span(self, headers: dict[str, str], span: Any) -> None:
+        """:meth:`inject` of ``span``'s context; the headers of a span made by
+        :class:`_Shortcuts` were written when it was made."""
+        if type(span) is not _UNSAMPLED_SPAN[-1]:
+            self.inject(headers, span.get_span_context())
+        elif self._direct_inject():
+            headers["traceparent"] = span.traceparent
+            if span.tracestate:
+                headers["tracestate"] = span.tracestate
+        else:
+            self._inject_api(headers, span.get_span_context())
+
+    def _direct_inject(self) -> bool:
+        """Whether :meth:`inject` writes the headers itself (W3C, no baggage to carry)."""
+        textmap = self._propagate.get_global_textmap()
+        if textmap is not self._textmap:
+            self._direct_mode()
+        direct = self._direct
+        if direct != _W3C_BAGGAGE:
+            return direct == _W3C
+        key = self._baggage_key
+        if key is None:
+            return not self._baggage.get_all()
+        return not self._context.get_current().get(key)
+
+    def _inject_api(self, headers: dict[str, str], span_context: Any) -> None:
+        trace = self._trace
+        context = trace.set_span_in_context(trace.NonRecordingSpan(span_context))
+        self._propagate.inject(headers, context=context)
 
     def extract(self, headers: Mapping[str, str]) -> Any:
         """The span context ``headers`` carry (an invalid one when none), read with the
@@ -839,12 +919,6 @@ class _Otel:
         extracted = self._propagate.extract(headers)
         return trace.get_current_span(extracted).get_span_context()
 
-    def _has_baggage(self) -> bool:
-        key = self._baggage_key
-        if key is None:
-            return bool(self._baggage.get_all())
-        return bool(self._context.get_current().get(key))
-
     def _direct_mode(self) -> int:
         textmap = self._propagate.get_global_textmap()
         if textmap is not self._textmap:
@@ -860,11 +934,14 @@ class _Otel:
 
     def end(self, span: Any, token: object, error: BaseException | None = None) -> None:
         """End a span of :meth:`start` (recording ``error``) and restore the context."""
-        if error is not None and span.is_recording():
-            span.record_exception(error)
-            span.set_status(self._trace.Status(self._trace.StatusCode.ERROR, type(error).__name__))
-            span.set_attribute("error.type", type(error).__qualname__)
-        span.end()
+        if type(span) is not _UNSAMPLED_SPAN[-1]:  # (ending one of those does nothing)
+            if error is not None and span.is_recording():
+                span.record_exception(error)
+                span.set_status(
+                    self._trace.Status(self._trace.StatusCode.ERROR, type(error).__name__)
+                )
+                span.set_attribute("error.type", type(error).__qualname__)
+            span.end()
         if token is not None:
             self._context.detach(token)  # type: ignore[arg-type]
 
@@ -890,43 +967,162 @@ def _direct_mode(textmap: Any, trace_context: type, w3c_baggage: type) -> int:
     return _GENERIC
 
 
-def _unsampled_child_maker(tracer: Any, trace: Any) -> Callable[[Any], Any] | None:
-    """For a tracer of the SDK whose sampler drops every child of a context that is not
-    sampled (``ParentBased`` with its default delegates, as its description says): a
-    function making that child as the SDK would (a non-recording span, a new span id from
-    the tracer's id generator, the parent's trace id, flags and trace state). ``None`` for
-    any other tracer: every span then goes through ``start_span``."""
-    from opentelemetry.context import Context
+#: the preset trace id of a root the sampler sampled (see :class:`_PresetTraceIds`)
+_PRESET_TRACE_ID: ContextVar[int | None] = ContextVar("stomp_preset_trace_id", default=None)
+_UNSAMPLED_SPAN: list[Any] = [type(None)]  # [.., the non-recording span of _Shortcuts]
+_EVEN_HEX: Final = frozenset("02468ace")  # a traceparent's last digit: not sampled
+#: a root sampler (of ``ParentBased``) whose decision is a function of the trace id alone
+_ROOT_ON_TRACE_ID: Final = re.compile(
+    r"ParentBased\{root:(TraceIdRatioBased\{[^{}]*\}|AlwaysOnSampler|AlwaysOffSampler),"
+)
 
-    if not _EMPTY:
-        _EMPTY.append(Context())
-    sampler = getattr(tracer, "sampler", None)
-    new_id = getattr(getattr(tracer, "id_generator", None), "generate_span_id", None)
-    describe = getattr(sampler, "get_description", None)
-    if new_id is None or describe is None:
-        return None
-    description = describe()
-    if not (
-        isinstance(description, str)
-        and description.startswith("ParentBased{")
-        and "remoteParentNotSampled:AlwaysOffSampler" in description
-        and "localParentNotSampled:AlwaysOffSampler" in description
-    ):
-        return None
-    span_context, non_recording = trace.SpanContext, trace.NonRecordingSpan
 
-    def child(parent: Any) -> Any:
-        return non_recording(
-            span_context(
-                parent.trace_id,
-                new_id(),
-                is_remote=False,
-                trace_flags=parent.trace_flags,
-                trace_state=parent.trace_state,
-            )
+class _PresetTraceIds:
+    """The SDK tracer's id generator, except that it hands out, once, the trace id the
+    sampler already sampled a root on (:meth:`_Shortcuts.root`): the SDK's span then has
+    the trace id the decision was taken on. Everything else is the generator's."""
+
+    def __init__(self, ids: Any) -> None:
+        self.ids = ids
+
+    def generate_trace_id(self) -> int:
+        preset = _PRESET_TRACE_ID.get()
+        if preset is None:
+            return int(self.ids.generate_trace_id())
+        _PRESET_TRACE_ID.set(None)
+        return preset
+
+    def generate_span_id(self) -> int:
+        return int(self.ids.generate_span_id())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ids, name)
+
+
+class _Shortcuts:
+    """The spans of an unsampled trace, made as the OpenTelemetry SDK makes them, without it.
+
+    Only for an SDK tracer (its ``sampler`` and ``id_generator``, its internal span metrics
+    off) whose sampler is the SDK's ``ParentBased`` dropping the children of an unsampled
+    parent (its default delegates, as its description says); roots only when its root
+    sampler decides on the trace id alone (``TraceIdRatioBased``, ``ALWAYS_ON``,
+    ``ALWAYS_OFF``):
+
+    * a **child** of an unsampled parent: ``ParentBased`` drops it, so the SDK would make a
+      non-recording span with a new span id, the parent's trace id, flags and trace state:
+      made here, without the sampler and the SDK's span machinery;
+    * a **root**: the user's sampler is asked, once, on a trace id from the tracer's id
+      generator, as the SDK would ask it. Dropped: the non-recording span the SDK would
+      make (the sampler's trace state, the SDK's flags). Sampled: the SDK makes the span
+      (its sampler, attributes, processors) on that same trace id (:class:`_PresetTraceIds`),
+      and, the root sampler being a function of the trace id, decides the same.
+
+    The spans made here carry their W3C headers, written once (:meth:`_Otel.inject_span`).
+    """
+
+    def __init__(self, tracer: Any, trace: Any, ids: Any, *, roots: bool) -> None:
+        self._roots = roots
+        self._trace_id = ids.generate_trace_id
+        self._span_id = ids.generate_span_id
+        self._sampler = tracer.sampler
+        self._enabled: Callable[[], bool] = getattr(tracer, "_is_enabled", lambda: True)
+        self._kinds = trace.SpanKind
+        flags = trace.TraceFlags.DEFAULT
+        random_flag = getattr(trace.TraceFlags, "RANDOM_TRACE_ID", 0)
+        if random_flag and getattr(ids, "is_trace_id_random", lambda: False)():
+            flags |= random_flag
+        self._root_flags = trace.TraceFlags(flags)  # what the SDK gives a dropped root
+        self._span = _UNSAMPLED_SPAN[-1]
+
+    @classmethod
+    def of(cls, tracer: Any, trace: Any) -> _Shortcuts | None:
+        """The shortcuts for ``tracer``, or ``None`` when it is not such an SDK tracer."""
+        from opentelemetry.context import Context
+
+        if not _EMPTY:
+            _EMPTY.append(Context())
+        sampler = getattr(tracer, "sampler", None)
+        ids = getattr(tracer, "id_generator", None)
+        describe = getattr(sampler, "get_description", None)
+        metrics = type(getattr(tracer, "_tracer_metrics", None)).__name__
+        if ids is None or describe is None or metrics not in ("NoneType", "NoOpTracerMetrics"):
+            return None
+        description = describe()
+        if not (
+            isinstance(description, str)
+            and description.startswith("ParentBased{")
+            and "remoteParentNotSampled:AlwaysOffSampler" in description
+            and "localParentNotSampled:AlwaysOffSampler" in description
+        ):
+            return None
+        if _UNSAMPLED_SPAN[-1] is type(None):
+            span_context = trace.SpanContext
+
+            class Unsampled(trace.NonRecordingSpan):  # type: ignore[misc]
+                """A non-recording span and its W3C headers; its span context is made
+                when first asked for (the client itself only needs the headers)."""
+
+                traceparent: str
+                tracestate: str | None
+                _context: Any
+
+                def __init__(self, trace_id: int, span_id: int, flags: Any, state: Any) -> None:
+                    super().__init__(None)
+                    self._made = (trace_id, span_id, flags, state)
+
+                def get_span_context(self) -> Any:
+                    made = self._context
+                    if made is None:  # (two threads may both make it: equal contexts)
+                        trace_id, span_id, flags, state = self._made
+                        made = self._context = span_context(
+                            trace_id, span_id, is_remote=False, trace_flags=flags, trace_state=state
+                        )
+                    return made
+
+                def __repr__(self) -> str:
+                    return f"NonRecordingSpan({self.get_span_context()!r})"
+
+            _UNSAMPLED_SPAN.append(Unsampled)
+        roots = _ROOT_ON_TRACE_ID.match(description) is not None
+        if isinstance(ids, _PresetTraceIds):  # the provider's tracer is shared: wrapped once
+            ids = ids.ids
+        elif roots:
+            tracer.id_generator = _PresetTraceIds(ids)
+        return cls(tracer, trace, ids, roots=roots)
+
+    def child(self, trace_id: int, flags: Any, state: Any, trace_hex: str | None) -> Any:
+        """The non-recording child of an unsampled parent (``trace_hex``: the trace id as
+        the parent's ``traceparent`` wrote it); ``None`` when the tracer is disabled."""
+        if not self._enabled():
+            return None
+        return self._make(trace_id, self._span_id(), flags, state, trace_hex)
+
+    def root(self, name: str, kind: str) -> Any:
+        """A root span dropped by the sampler, or ``None``: sampled (the SDK makes it, on the
+        trace id preset here), the root sampler may decide on more than the trace id, or
+        the tracer is disabled."""
+        if not (self._roots and self._enabled()):
+            return None
+        trace_id = self._trace_id()
+        result = self._sampler.should_sample(
+            None, trace_id, name, getattr(self._kinds, kind), None, ()
         )
+        if result.decision.is_recording():
+            _PRESET_TRACE_ID.set(trace_id)
+            return None
+        return self._make(trace_id, self._span_id(), self._root_flags, result.trace_state, None)
 
-    return child
+    def _make(
+        self, trace_id: int, span_id: int, flags: Any, state: Any, trace_hex: str | None
+    ) -> Any:
+        span = self._span(trace_id, span_id, flags, state)
+        # %-formatting: a third cheaper than an f-string's format specs, on the hot path
+        if trace_hex is None:
+            span.traceparent = "00-%032x-%016x-%02x" % (trace_id, span_id, flags)  # noqa: UP031
+        else:
+            span.traceparent = "00-%s-%016x-%02x" % (trace_hex, span_id, flags)  # noqa: UP031
+        span.tracestate = None if state is None or not state else state.to_header()
+        return span
 
 
 def _span_destination(destination: str | None) -> str:

@@ -320,3 +320,197 @@ def test_children_of_an_unsampled_context_skip_the_sdk_only_when_its_sampler_dro
 def test_an_unknown_span_mode_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="spans must be one of essential, full, got 'some'"):
         Observer(contextlib.nullcontext(), spans="some")
+
+
+class _Ids:
+    """An id generator handing out the given trace ids in turn (span ids counting up)."""
+
+    def __init__(self, *trace_ids: int) -> None:
+        self.trace_ids = list(trace_ids)
+        self.span_id = 0
+
+    def generate_trace_id(self) -> int:
+        return self.trace_ids.pop(0)
+
+    def generate_span_id(self) -> int:
+        self.span_id += 1
+        return self.span_id
+
+    def is_trace_id_random(self) -> bool:
+        return True
+
+
+def _asked(provider: Any) -> list[int]:
+    """The trace ids ``provider``'s sampler is asked about, in order."""
+    asked: list[int] = []
+    should_sample = provider.sampler.should_sample
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        asked.append(args[1])
+        return should_sample(*args, **kwargs)
+
+    provider.sampler.should_sample = counting
+    return asked
+
+
+def test_a_root_is_sampled_once_on_the_trace_id_its_span_carries() -> None:
+    """ParentBased(TraceIdRatioBased(1/2)): the sampler decides on the root's trace id;
+    a sampled root is the SDK's span (through the processors) with that trace id, a dropped
+    one is not handed to the SDK and carries its trace id unsampled."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    kept, dropped = 1 << 100 | 5, (1 << 100) | ((1 << 64) - 5)  # below / above the bound
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(
+        sampler=ParentBased(TraceIdRatioBased(0.5)), id_generator=_Ids(kept, dropped)
+    )
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    asked = _asked(provider)
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    headers: list[str] = []
+    for _ in range(2):
+        span = observer.requesting("/queue/a")
+        observer.send("/queue/a", {}, 3, lambda h: headers.append((h or {})["traceparent"]))
+        observer.requested(span, "/queue/a", None)
+    (recorded,) = exporter.get_finished_spans()
+    assert recorded.name == "request /queue/a"
+    assert recorded.context.trace_id == kept
+    assert recorded.attributes["messaging.message.body.size"] == 3
+    assert asked == [kept, kept, dropped]  # ours, then the SDK's for the sampled root
+    assert headers[0] == f"00-{kept:032x}-{recorded.context.span_id:016x}-03"
+    _, trace_id, span_id, flags = headers[1].split("-")
+    assert (int(trace_id, 16), flags) == (dropped, "02")  # random trace id, not sampled
+    assert int(span_id, 16)
+    provider.shutdown()
+
+
+@pytest.mark.parametrize("ratio", [0.0, 1.0])
+def test_a_root_made_without_the_sdk_is_the_span_the_sdk_makes(ratio) -> None:
+    """The same flags, trace state and headers as the SDK's own root span, for a root
+    ParentBased drops (ratio 0) or samples (ratio 1; made by the SDK)."""
+    from opentelemetry import propagate, trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    provider = TracerProvider(
+        sampler=ParentBased(TraceIdRatioBased(ratio)), id_generator=_Ids(7, 7)
+    )
+    theirs = provider.get_tracer("theirs").start_span("request /queue/a")
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    span = observer.requesting("/queue/a")
+    assert span is not None
+    ours = span[0]
+    assert ours.is_recording() == theirs.is_recording() == (ratio == 1.0)
+    ours_context, theirs_context = ours.get_span_context(), theirs.get_span_context()
+    assert ours_context.trace_id == theirs_context.trace_id == 7
+    assert ours_context.trace_flags == theirs_context.trace_flags
+    assert ours_context.trace_state == theirs_context.trace_state
+    sent: dict[str, str] = {}
+    observer.send("/queue/a", {}, 0, lambda h: sent.update(h or {}))
+    expected: dict[str, str] = {}
+    propagate.inject(expected, trace.set_span_in_context(trace.NonRecordingSpan(ours_context)))
+    assert sent == expected
+    observer.requested(span, "/queue/a", None)
+    theirs.end()
+    provider.shutdown()
+
+
+def test_a_root_sampler_that_may_not_decide_on_the_trace_id_alone_is_asked_by_the_sdk() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
+
+    class Custom(Sampler):  # it samples: asked again by the SDK if we asked it first
+        def should_sample(self, *args: Any, **kwargs: Any) -> Any:
+            return ALWAYS_ON.should_sample(*args, **kwargs)
+
+        def get_description(self) -> str:
+            return "Custom"
+
+    provider = TracerProvider(sampler=ParentBased(Custom()), id_generator=_Ids(11))
+    asked = _asked(provider)
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    span = observer.requesting("/queue/a")
+    observer.requested(span, "/queue/a", None)
+    assert asked == [11]  # once, by the SDK
+    provider.shutdown()
+
+
+def test_with_the_sdks_internal_span_metrics_every_span_goes_through_the_sdk(
+    monkeypatch,
+) -> None:
+    """Those metrics count every span started, sampled or not: nothing is made without it."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    monkeypatch.setenv("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", "true")
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.0)), id_generator=_Ids(3))
+    asked = _asked(provider)
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    span = observer.processing({"traceparent": f"00-{5:032x}-{6:016x}-00"}, "/queue/a", "1", 0)
+    observer.processed(span, "/queue/a", 0.0, None)
+    span = observer.requesting("/queue/a")
+    observer.requested(span, "/queue/a", None)
+    assert asked == [5, 3]  # the child (the SDK asks about its parent's trace), the root once
+    provider.shutdown()
+
+
+@pytest.mark.parametrize(
+    "traceparent",
+    [
+        "",
+        "0",
+        f"00-{0:032x}-{6:016x}-00",
+        f"00-{5:032x}-{0:016x}-00",
+        f"00-{5:032X}-{6:016x}-00",
+        f"01-{5:032x}-{6:016x}-00",
+        f"00-{5:032x}-{6:016x}-02",
+    ],
+)
+def test_a_process_span_from_an_unsampled_header_agrees_with_the_sdk(traceparent) -> None:
+    """Made from the header directly (a valid unsampled one) or through the SDK (any other):
+    the same trace and flags as the SDK makes of the context the API extracts."""
+    from opentelemetry import propagate, trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.0)))
+    headers = {"traceparent": traceparent}
+    theirs = provider.get_tracer("theirs").start_span("p", context=propagate.extract(headers))
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    span = observer.processing(headers, "/queue/a", "1", 0)
+    assert span is not None
+    ours = span[0].get_span_context()
+    assert trace.get_current_span() is span[0]
+    observer.processed(span, "/queue/a", 0.0, None)
+    expected = theirs.get_span_context()
+    assert ours.is_valid
+    assert not ours.trace_flags.sampled
+    assert not span[0].is_recording()
+    assert ours.trace_flags == expected.trace_flags
+    parent = trace.get_current_span(propagate.extract(headers)).get_span_context()
+    assert (ours.trace_id == parent.trace_id) == parent.is_valid
+    assert trace.get_current_span() is trace.INVALID_SPAN
+    provider.shutdown()
+
+
+def test_a_span_inside_an_unsampled_handler_is_in_its_trace_and_not_sampled() -> None:
+    """The handler's current span, made without the SDK, is a parent like the SDK's own."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(1.0)))
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    headers = {"traceparent": f"00-{5:032x}-{6:016x}-00", "tracestate": "k=v"}
+    span = observer.processing(headers, "/queue/a", "1", 0)
+    assert span is not None
+    inner = provider.get_tracer("user").start_span("inner")
+    observer.processed(span, "/queue/a", 0.0, None)
+    made = span[0].get_span_context()
+    assert (made.trace_id, made.trace_state.to_header()) == (5, "k=v")
+    assert repr(span[0]) == f"NonRecordingSpan({made!r})"
+    assert inner.get_span_context().trace_id == 5
+    assert not inner.is_recording()  # ParentBased: the handler's span is not sampled
+    provider.shutdown()
