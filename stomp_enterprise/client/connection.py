@@ -685,7 +685,7 @@ class Connection:
         if sub.handler is None:
             sub._put(batch)
         else:
-            self._client._dispatcher.submit(sub.id, sub._deliver_all, batch)
+            self._client._dispatcher.submit(sub.id, sub._deliver_all, batch, size)
 
     def _other(self, event: Event) -> None:
         """A RECEIPT, an ERROR or an oversize MESSAGE (reader thread)."""

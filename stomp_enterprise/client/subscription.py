@@ -176,38 +176,57 @@ class Subscription(SubscriptionBase):
 
     # ------------------------------------------------------------ delivery (dispatcher thread)
 
-    def _deliver_all(self, messages: list[Message]) -> None:
-        """Deliver the messages of one read in order (a failure is handled per message).
+    def _deliver_all(self, messages: list[Message], size: int) -> None:
+        """Deliver the messages of one read in order (a failure is handled per message);
+        ``size``: their body bytes (counted by the reader, which handed them on).
 
         While a handler runs, the ACK of its own message waits in the queue: the ACKs of a
         batch are written together on this thread (one system call, no writer wake-up)
         when the batch is done, or as soon as a handler returns ``_HOLD_LIMIT`` seconds
         after the batch (or the last write) began. Nothing else waits: sends, other
-        messages' ACKs, receipts, flushes and heart-beats go as before."""
+        messages' ACKs, receipts, flushes and heart-beats go as before.
+
+        The per-message work of :meth:`_deliver` is inlined here for the common case (no
+        observer): this loop runs once per message received."""
         deliver = self._deliver
         connection = messages[0]._connection
         transport = connection.transport
+        client = self._client
+        handler = self.handler
+        client_acks = self.ack != "auto"
+        monotonic = time.monotonic
         transport.hold()
-        started = time.monotonic()
+        started = monotonic()
         discarded = 0
         try:
             for message in messages:
                 connection.delivering = message
                 try:
-                    if not deliver(message):
+                    if (
+                        client_acks
+                        and client._observer is None
+                        and handler is not None
+                        and not self._ended  # active
+                        and connection.alive
+                    ):  # what delivery() decides for a client-ack message: DELIVER
+                        try:
+                            handler(message)
+                        except Exception as exc:
+                            self._failed(message, exc)
+                    elif not deliver(message):
                         discarded += 1
                 except Exception:
                     log.exception("delivering %r failed", message)
-                if time.monotonic() - started > _HOLD_LIMIT:
+                if monotonic() - started > _HOLD_LIMIT:
                     _write_held(transport)
                     transport.hold()
-                    started = time.monotonic()
+                    started = monotonic()
         finally:
             connection.delivering = None
             _write_held(transport)
-            connection.finished(len(messages), sum(len(m.frame.body) for m in messages))
+            connection.finished(len(messages), size)
             if discarded:
-                self._client._discarded(self.id, discarded, "the client was closed first")
+                client._discarded(self.id, discarded, "the client was closed first")
 
     def _deliver(self, message: Message) -> bool:
         """Run the handler; False when an auto-ack message could not be delivered."""

@@ -86,6 +86,44 @@ def test_messages_of_one_read_keep_their_order_around_other_events(make_client, 
     assert order[:8] == ["a1", "a2", "a3", "receipt r-9", "a4", "b1", "b2", "a5"]
 
 
+@pytest.mark.parametrize(("ack", "handled"), [("client-individual", 2), ("auto", 4)])
+def test_a_handler_unsubscribing_in_a_batch_decides_the_rest_of_it(
+    make_client, recorder, ack: str, handled: int
+) -> None:
+    """The messages of one read after the one whose handler unsubscribed: with client acks
+    they are no longer handled (they cannot be acked; the broker redelivers them), an
+    auto-ack message read before the UNSUBSCRIBE still is (it is the broker's no more)."""
+    from stomp_enterprise.protocol.frames import Frame
+    from stomp_enterprise.protocol.session import MessageReceived
+
+    seen: list[bytes] = []
+    done = recorder()
+    with make_client() as client:
+
+        def handler(message) -> None:
+            seen.append(message.body)
+            if message.body == b"2":
+                message.subscription.unsubscribe()
+            done(1)
+
+        client.subscribe("/queue/unsub-batch", handler, id="u", ack=ack)
+        events = [
+            MessageReceived(
+                Frame(
+                    "MESSAGE",
+                    {"subscription": "u", "message-id": f"u{n}", "ack": f"u{n}"},
+                    b"%d" % n,
+                ),
+                "u",
+            )
+            for n in range(1, 5)
+        ]
+        client._connection._handle(events)  # one read: one batch for the dispatcher
+        done.wait(handled, timeout=5)
+    # disconnect() drained the dispatcher: every message of the batch was decided
+    assert seen == [b"%d" % n for n in range(1, handled + 1)]
+
+
 def _burst_writers_and_wakeups(
     make_client, stomp_broker, monkeypatch, destination: str, watched: tuple[bytes, ...], act
 ) -> tuple[list[str], list[int]]:
