@@ -311,9 +311,7 @@ class Connection:
         failed: ConnectionLost | None = None
         write_now = False
         try:
-            write_now = transport.enqueue(
-                data, hold=hold, gate=gate or self._accepting, lazy=lazy
-            )
+            write_now = transport.enqueue(data, hold=hold, gate=gate or self._accepting, lazy=lazy)
         except GateClosed:
             with self.lock:  # decide as request() would: refuse, or queue after all
                 if not self.alive:

@@ -19,7 +19,6 @@ State diagram (``EOF`` is ``receive_data(b"")``; every state goes to DISCONNECTE
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -646,8 +645,10 @@ class Session:
             raise LocalProtocolError(f"transaction {transaction!r} is already open")
         end = None  # the end of its frames on the fast paths (ACK, control): a plain id
         if type(transaction) is str and transaction and _plain(transaction):
-            with contextlib.suppress(UnicodeEncodeError):  # a lone surrogate: refused below
+            try:
                 end = b"\ntransaction:" + transaction.encode() + b"\n\n\0"
+            except UnicodeEncodeError:  # a lone surrogate: the general path refuses it
+                end = None
         data = self._control("BEGIN", end, receipt)
         if data is None:
             data = self._emit(commands.begin(transaction, receipt=receipt), receipt)
