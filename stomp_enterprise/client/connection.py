@@ -284,6 +284,7 @@ class Connection:
         *args: object,
         hold: bool = False,
         gate: Callable[[], bool] | None = None,
+        lazy: bool = False,
     ) -> None:
         """:meth:`request` for the hot path: a SEND or ACK without receipt (inside an open
         transaction with that transaction's ``gate``, see :meth:`transaction_gate`).
@@ -292,7 +293,8 @@ class Connection:
         connection and the session state are checked (:meth:`_accepting`, or ``gate``). A
         frame built just before another thread's DISCONNECT, COMMIT/ABORT or a loss is
         therefore never queued behind it: it is built again under the session lock, which
-        refuses it, or ConnectionLost is raised. ``hold``: see :meth:`SocketTransport.hold`.
+        refuses it, or ConnectionLost is raised. ``hold``: see :meth:`SocketTransport.hold`;
+        ``lazy`` (a SEND of a transaction): see :meth:`SocketTransport.enqueue`.
 
         Raises:
             ConnectionLost: the connection is gone or the write failed.
@@ -309,7 +311,7 @@ class Connection:
         failed: ConnectionLost | None = None
         write_now = False
         try:
-            write_now = transport.enqueue(data, hold=hold, gate=gate or self._accepting)
+            write_now = transport.enqueue(data, hold=hold, gate=gate or self._accepting, lazy=lazy)
         except GateClosed:
             with self.lock:  # decide as request() would: refuse, or queue after all
                 if not self.alive:

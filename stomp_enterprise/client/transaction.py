@@ -91,9 +91,14 @@ class Transaction(TransactionBase):
         """SEND inside the transaction (applied by the broker at COMMIT).
 
         Built outside the session lock and queued only while the transaction is open on its
-        connection (:meth:`Connection.transaction_gate`). ``options`` are
-        :meth:`Client.send`'s typed message options and ``codec``. May be called from any
-        thread."""
+        connection (:meth:`Connection.transaction_gate`). Queued lazily: the broker applies
+        it at COMMIT, so it waits for the transaction's next frame that is written at once
+        (the COMMIT, which writes the whole transaction in one system call on the calling
+        thread when it waits for its receipt), for another thread's frame, or for the
+        writer's next check; it wakes no thread of its own, and is queued as any other frame
+        once ``WRITE_CHUNK`` bytes wait (see :meth:`SocketTransport.enqueue`). ``options``
+        are :meth:`Client.send`'s typed message options and ``codec``. May be called from
+        any thread."""
         connection = self._connection
         if (
             options
@@ -127,6 +132,7 @@ class Transaction(TransactionBase):
                 content_type,
                 self._tx.id,
                 gate=self._gate,
+                lazy=True,
             )
         except ConnectionLost as exc:
             raise self._tx.lost(exc) from exc

@@ -114,7 +114,9 @@ class TransactionState:
         ``COMMIT`` or ``ABORT`` on ``session``, and its name for timeouts and logs."""
         transaction_id = self.id
         assert transaction_id is not None
-        build = {"BEGIN": session.begin, "COMMIT": session.commit, "ABORT": session.abort}[command]
+        if command not in ("BEGIN", "COMMIT", "ABORT"):
+            raise ValueError(f"not a transaction command: {command!r}")
+        build: Callable[..., bytes] = getattr(session, command.lower())  # begin, commit, abort
 
         def frame(receipt_id: str | None) -> bytes:
             return build(transaction_id, receipt=receipt_id)

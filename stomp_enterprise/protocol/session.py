@@ -643,10 +643,18 @@ class Session:
         """
         if transaction in self.transactions:
             raise LocalProtocolError(f"transaction {transaction!r} is already open")
-        data = self._emit(commands.begin(transaction, receipt=receipt), receipt)
+        end = None  # the end of its frames on the fast paths (ACK, control): a plain id
+        if type(transaction) is str and transaction and _plain(transaction):
+            try:
+                end = b"\ntransaction:" + transaction.encode() + b"\n\n\0"
+            except UnicodeEncodeError:  # a lone surrogate: the general path refuses it
+                end = None
+        data = self._control("BEGIN", end, receipt)
+        if data is None:
+            data = self._emit(commands.begin(transaction, receipt=receipt), receipt)
         self.transactions.add(transaction)
-        if _plain(transaction):  # the ACK fast path's end of frame for this transaction
-            self._tx_ends[transaction] = b"\ntransaction:" + transaction.encode() + b"\n\n\0"
+        if end is not None:
+            self._tx_ends[transaction] = end
         return data
 
     def commit(self, transaction: str, *, receipt: str | None = None) -> bytes:
@@ -654,21 +662,45 @@ class Session:
 
         Not thread-safe: the caller serializes calls (one thread or task at a time).
         """
-        return self._end(commands.commit, transaction, receipt)
+        return self._end("COMMIT", commands.commit, transaction, receipt)
 
     def abort(self, transaction: str, *, receipt: str | None = None) -> bytes:
         """Bytes of ABORT; the transaction is closed.
 
         Not thread-safe: the caller serializes calls (one thread or task at a time).
         """
-        return self._end(commands.abort, transaction, receipt)
+        return self._end("ABORT", commands.abort, transaction, receipt)
 
-    def _end(self, build: Callable[..., Frame], transaction: str, receipt: str | None) -> bytes:
+    def _end(
+        self, command: str, build: Callable[..., Frame], transaction: str, receipt: str | None
+    ) -> bytes:
         if transaction not in self.transactions:
             raise LocalProtocolError(f"transaction {transaction!r} is not open")
-        data = self._emit(build(transaction, receipt=receipt), receipt)
+        data = self._control(command, self._tx_ends.get(transaction), receipt)
+        if data is None:
+            data = self._emit(build(transaction, receipt=receipt), receipt)
         self.transactions.discard(transaction)
         self._tx_ends.pop(transaction, None)
+        return data
+
+    def _control(self, command: str, end: bytes | None, receipt: str | None) -> bytes | None:
+        """The bytes of a ``BEGIN``, ``COMMIT`` or ``ABORT`` joined directly, for a
+        transaction with a plain id and a plain ASCII ``receipt`` (``end``: the transaction's
+        end of frame, see :meth:`begin`; None when its id is not plain): byte for byte what
+        the general path writes, without building a :class:`Frame` (a transaction costs one
+        of each). None: the general path decides (and refuses what it refuses)."""
+        if end is None or self.state is not State.CONNECTED:
+            return None
+        if receipt is None:
+            data = command.encode() + end
+        elif type(receipt) is str and receipt and receipt.isascii() and _plain(receipt):
+            data = b"".join((command.encode(), end[:-2], b"receipt:", receipt.encode(), b"\n\n\0"))
+        else:
+            return None
+        if len(data) > self.max_frame_size + 1:
+            return None
+        if receipt is not None:
+            self.pending_receipts[receipt] = command
         return data
 
     def disconnect(self, *, receipt: str | None = None) -> bytes:

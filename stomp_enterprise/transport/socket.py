@@ -471,7 +471,10 @@ class SocketTransport:
             lazy: queue it without writing it or waking the writer: the next frame queued
                 (or a flush, a heart-beat, the writer's next check) takes it along. For a
                 frame nothing at the broker depends on before the frames that follow it (a
-                transaction's BEGIN): no system call, and no broker wake-up, of its own.
+                transaction's BEGIN and SENDs, applied at its COMMIT): no system call, and no
+                broker or writer wake-up, of its own. Bounded: a lazy frame that brings the
+                queue to ``WRITE_CHUNK`` bytes (or to the backpressure limit) is queued as
+                any other, so lazy frames never wait for room that nobody makes.
             gate: called under the queue lock; the frame is queued only if it returns True
                 (a caller that does not hold the lock its state is guarded by checks it
                 here, where the order of frames is decided).
@@ -492,7 +495,7 @@ class SocketTransport:
             now = time.monotonic()
             lone = now - self._last_enqueue > DIRECT_WRITE_GAP
             self._last_enqueue = now
-            if self._writing or lazy:
+            if self._writing or (lazy and self._out_size < min(self._limit, WRITE_CHUNK)):
                 return False  # the thread writing now takes it with its next batch
             if hold and self._holder == get_ident() and self._out_size < HOLD_BYTES:
                 return False  # held: release() writes it with the rest of the batch

@@ -236,3 +236,44 @@ def test_a_send_built_before_a_concurrent_disconnect_is_refused(make_client, sto
         other.join(10)
     assert stomp_broker.received_frames("DISCONNECT")
     assert stomp_broker.received_frames("SEND") == []
+
+
+@pytest.mark.parametrize("receipt", [True, False])
+def test_a_transactions_sends_wait_for_its_commit_and_wake_no_writer(
+    make_client, stomp_broker, monkeypatch, receipt: bool
+) -> None:
+    """A transaction's BEGIN and SENDs are queued lazily (the broker applies them at COMMIT
+    only): no writer wake-up per SEND. A receipted COMMIT then writes the whole transaction
+    on the calling thread in one batch; one without a receipt hands it to the writer once.
+    Every message is committed, in order."""
+    from stomp_enterprise.testing import transport_of
+    from stomp_enterprise.transport import socket as transport_module
+
+    monkeypatch.setattr(transport_module, "IDLE_WAIT", 600.0)  # no idle write meanwhile
+    monkeypatch.setattr(transport_module, "DIRECT_WRITE_GAP", 3600.0)  # no lone direct write
+    destination = f"/queue/tx-lazy-{receipt}"
+    batches: list[tuple[str, list[bytes]]] = []
+    with make_client() as client:
+        transport = transport_of(client)
+        assert transport is not None
+        transport.write_observer = lambda batch: batches.append(
+            (threading.current_thread().name, [frame.split(b"\n", 1)[0] for frame in batch])
+        )
+        wakeups = transport.writer_wakeups
+        with client.transaction(receipt=receipt) as tx:
+            for n in range(50):
+                tx.send(destination, b"%d" % n)
+            assert transport.writer_wakeups == wakeups  # nothing woken, nothing written
+            assert batches == []
+        stomp_broker.wait_for(lambda: stomp_broker.queue_depth(destination) == 50, timeout=5)
+    assert [m.body for m in stomp_broker.sent_messages(destination)] == [
+        b"%d" % n for n in range(50)
+    ]
+    thread, commands = batches[0]
+    assert commands == [b"BEGIN"] + [b"SEND"] * 50 + [b"COMMIT"]  # one write
+    if receipt:
+        assert thread == "MainThread"
+        assert transport.writer_wakeups == wakeups
+    else:
+        assert thread.startswith("stomp-writer")
+        assert transport.writer_wakeups == wakeups + 1

@@ -244,6 +244,33 @@ def test_begin_is_sent_without_receipt_and_not_waited_for(make_client, stomp_bro
         assert [m.body for m in stomp_broker.sent_messages("/queue/tx-pipelined")] == [b"1"]
 
 
+def test_a_transactions_frames_reach_the_broker_in_order_with_its_commit(
+    make_client, stomp_broker
+) -> None:
+    """BEGIN, the SENDs and COMMIT of each transaction (the threaded client queues BEGIN and
+    SENDs lazily, both clients join BEGIN/COMMIT directly): in order, each naming its
+    transaction, only COMMIT receipted, every message committed in order."""
+    destination = "/queue/tx-order"
+    with make_client() as client:
+        ids = []
+        for round_ in range(3):
+            with client.transaction() as tx:
+                for n in range(20):
+                    tx.send(destination, b"%d-%d" % (round_, n))
+            ids.append(tx.id)
+            assert tx.state == "committed"
+    assert len(set(ids)) == 3
+    frames = [f for f in stomp_broker.received_frames() if f.command in ("BEGIN", "SEND", "COMMIT")]
+    expected = []
+    for transaction in ids:
+        expected += [("BEGIN", transaction)] + [("SEND", transaction)] * 20
+        expected.append(("COMMIT", transaction))
+    assert [(f.command, f.headers.get("transaction")) for f in frames] == expected
+    assert ["receipt" in f.headers for f in frames] == [f.command == "COMMIT" for f in frames]
+    bodies = [m.body for m in stomp_broker.sent_messages(destination)]
+    assert bodies == [b"%d-%d" % (r, n) for r in range(3) for n in range(20)]
+
+
 def test_transaction_acks_are_atomic(make_client, stomp_broker) -> None:
     with make_client() as client:
         sub = client.subscribe("/queue/txack", ack="client-individual")

@@ -242,3 +242,76 @@ def test_header_values_a_version_refuses_still_raise_through_the_cache() -> None
     ):  # refused by the general path's checks when the head is made, never an assert
         with pytest.raises(LocalProtocolError):
             new.send(destination, b"x", headers, content_type)
+
+
+ids = st.text(min_size=1, max_size=24)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    version=st.sampled_from(["1.0", "1.1", "1.2"]),
+    transaction=ids,
+    receipt=st.none() | ids,
+    end=st.sampled_from(["COMMIT", "ABORT"]),
+)
+def test_transaction_control_frames_equal_the_general_path(
+    version, transaction, receipt, end
+) -> None:
+    """BEGIN, COMMIT and ABORT joined directly (plain ids) are byte for byte the general
+    path's frames; any other id goes the general path, which refuses what it refuses, and
+    leaves the transaction as it was."""
+    import pytest
+
+    from stomp_enterprise.errors import LocalProtocolError
+
+    session = connected(version)
+    build = {"COMMIT": commands.commit, "ABORT": commands.abort}[end]
+
+    def general(frame_builder, **kwargs) -> bytes | type[LocalProtocolError]:
+        try:
+            return frame_builder(transaction, receipt=receipt).to_bytes(version, **kwargs)
+        except (LocalProtocolError, UnicodeEncodeError):
+            return LocalProtocolError
+
+    expected = general(commands.begin)
+    if expected is LocalProtocolError:
+        with pytest.raises(LocalProtocolError):
+            session.begin(transaction, receipt=receipt)
+        assert transaction not in session.transactions
+        return
+    assert session.begin(transaction, receipt=receipt) == expected
+    assert transaction in session.transactions
+    if receipt is not None:
+        assert session.pending_receipts.pop(receipt) == "BEGIN"
+    ended = (session.commit if end == "COMMIT" else session.abort)(transaction, receipt=receipt)
+    assert ended == general(build)
+    assert transaction not in session.transactions
+    if receipt is not None:
+        assert session.pending_receipts[receipt] == end
+
+
+def test_transaction_control_fast_path_bytes_and_refusals(monkeypatch) -> None:
+    """The session's own ids take the direct path (no Frame is built); a closed
+    transaction, or one not begun, is refused whatever the path."""
+    import pytest
+
+    from stomp_enterprise.errors import LocalProtocolError
+    from stomp_enterprise.protocol import session as session_module
+
+    session = connected("1.2")
+    with monkeypatch.context() as patched:
+        for name in ("begin", "commit", "abort"):
+            patched.setattr(session_module.commands, name, None)  # the general path fails
+        assert session.begin("tx-1") == b"BEGIN\ntransaction:tx-1\n\n\0"
+        assert session.commit("tx-1", receipt="rcpt-2") == (
+            b"COMMIT\ntransaction:tx-1\nreceipt:rcpt-2\n\n\0"
+        )
+    assert session.pending_receipts["rcpt-2"] == "COMMIT"
+    with pytest.raises(LocalProtocolError, match="not open"):
+        session.commit("tx-1")
+    with pytest.raises(LocalProtocolError, match="not open"):
+        session.abort("tx-9")
+    assert session.begin("tx-3", receipt="r:1") == b"BEGIN\ntransaction:tx-3\nreceipt:r\\c1\n\n\0"
+    with pytest.raises(LocalProtocolError, match="already open"):
+        session.begin("tx-3")
+    assert session.abort("tx-3") == b"ABORT\ntransaction:tx-3\n\n\0"

@@ -4,6 +4,7 @@ broker."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -13,7 +14,13 @@ import pytest
 
 from stomp_enterprise.errors import ConnectionLost
 from stomp_enterprise.protocol.failover import BrokerAddress
-from stomp_enterprise.transport.socket import HOLD_BYTES, WRITE_CHUNK, GateClosed, SocketTransport
+from stomp_enterprise.transport.socket import (
+    HOLD_BYTES,
+    MAX_BUFFER,
+    WRITE_CHUNK,
+    GateClosed,
+    SocketTransport,
+)
 
 
 class Peer:
@@ -49,17 +56,27 @@ class Peer:
             return bytes(self.data)
 
 
-@pytest.fixture
-def pair() -> Iterator[tuple[SocketTransport, Peer]]:
+@contextlib.contextmanager
+def _transport_pair(max_buffer: int = MAX_BUFFER) -> Iterator[tuple[SocketTransport, Peer]]:
     ours, theirs = socket.socketpair()
-    transport = SocketTransport(ours, BrokerAddress(scheme="tcp", host="127.0.0.1", port=1))
+    transport = SocketTransport(
+        ours, BrokerAddress(scheme="tcp", host="127.0.0.1", port=1), max_buffer=max_buffer
+    )
     lost: list[ConnectionLost] = []
     transport.start_writer("test-writer", lost.append)
     peer = Peer(theirs)
-    yield transport, peer
-    transport.close(2.0)
-    theirs.close()
+    try:
+        yield transport, peer
+    finally:
+        transport.close(2.0)
+        theirs.close()
     assert not lost
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[SocketTransport, Peer]]:
+    with _transport_pair() as opened:
+        yield opened
 
 
 def _queue(transport: SocketTransport, data: bytes, *, hold: bool = False) -> None:
@@ -234,3 +251,39 @@ def test_a_lazy_frame_waits_for_the_next_one_and_goes_in_its_write(pair, monkeyp
     assert transport.enqueue(b"BEGIN2\0", lazy=True) is False
     assert transport.flush(30)
     peer.wait_for(b"BEGIN\0SEND\0BEGIN2\0")
+
+
+@pytest.mark.parametrize("max_buffer", [MAX_BUFFER, 20_000])
+def test_lazy_frames_wake_the_writer_once_a_chunk_or_the_limit_waits(
+    monkeypatch, max_buffer
+) -> None:
+    """Lazy frames (a transaction's SENDs) wait without waking the writer only below
+    ``WRITE_CHUNK`` bytes and the backpressure limit: the one that reaches either is queued
+    as any frame (the writer takes them all), so senders held back by ``wait_writable``
+    never wait for room that nobody makes."""
+    from stomp_enterprise.transport import socket as transport_module
+
+    monkeypatch.setattr(transport_module, "IDLE_WAIT", 600.0)  # no idle wake-up meanwhile
+    monkeypatch.setattr(transport_module, "DIRECT_WRITE_GAP", 3600.0)  # no lone direct write
+    with _transport_pair(max_buffer) as (transport, peer):
+        bound = min(WRITE_CHUNK, max_buffer)
+        _lazy_until_the_bound(transport, peer, bound)
+
+
+def _lazy_until_the_bound(transport: SocketTransport, peer: Peer, bound: int) -> None:
+    frame = b"SEND\n\n" + b"x" * 993 + b"\0"
+    wakeups = transport.writer_wakeups
+    sent = b""
+    while len(sent) + len(frame) < bound:
+        transport.wait_writable(5.0)
+        assert transport.enqueue(frame, lazy=True) is False
+        sent += frame
+    time.sleep(0.05)
+    assert peer.snapshot() == b""  # all waiting, no thread woken
+    assert transport.writer_wakeups == wakeups
+    transport.wait_writable(5.0)
+    assert transport.enqueue(frame, lazy=True) is False  # reaches the bound: the writer
+    sent += frame
+    peer.wait_for(sent, timeout=10)
+    assert transport.writer_wakeups == wakeups + 1
+    transport.wait_writable(1.0)  # room again at once
