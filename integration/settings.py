@@ -62,6 +62,13 @@ class Broker:
         dlq: where NACKed persistent messages go, when the broker tells (ActiveMQ).
         sets_redelivered: MESSAGE frames of a redelivery carry ``redelivered:true``.
         heart_beat_floor: smallest heart-beat the broker accepts (RabbitMQ raises < 1000).
+        tx_first_sends_ordered: a transaction's SENDs to a destination the connection has
+            not sent to before arrive in the order sent (Apollo 1.7 connects such routes
+            at COMMIT, one SEND at a time and concurrently, so they may not; later
+            transactions to the same destination keep their order: docs/brokers.md).
+        ws_heart_beat_flow_control: the WebSocket listener keeps a connection whose client
+            sends heart-beats through publisher flow control (RabbitMQ 3.10's Web STOMP
+            closes it: its heart-beat monitor crashes on ``resume``; docs/brokers.md).
         provision: ``local`` (plain processes), ``containers`` or ``none``.
         ws_port / ws_path: the STOMP-over-WebSocket listener (``None``: the broker has
             none here); Artemis serves it on its STOMP port.
@@ -92,6 +99,8 @@ class Broker:
     dlq: str | None = None
     sets_redelivered: bool = True
     heart_beat_floor: int = 0
+    tx_first_sends_ordered: bool = True
+    ws_heart_beat_flow_control: bool = True
     provision: str = "local"
     extra: dict[str, str] = field(default_factory=dict)
     ws_port: int | None = None
@@ -262,6 +271,7 @@ def load_brokers(environ: dict[str, str] | None = None) -> dict[str, Broker]:
             nack="requeue",
             nack_requeue_header=True,
             heart_beat_floor=1000,
+            ws_heart_beat_flow_control=False,
             ws_port=num("RABBITMQ_WS_PORT", 61725) or None,
             ws_path="/ws",
             # Web STOMP: the STOMP process dies on the oversize frame and the WebSocket is
@@ -290,6 +300,7 @@ def load_brokers(environ: dict[str, str] | None = None) -> dict[str, Broker]:
             login_error="Authentication failed",
             nack="requeue",
             sets_redelivered=False,
+            tx_first_sends_ordered=False,
             **common,
         ),
     }

@@ -195,18 +195,27 @@ def test_nack_and_redelivery(broker: Broker, make_client: ClientFactory, names) 
 # ---------------------------------------------------------------- transactions
 
 
-def test_transaction_commit(make_client: ClientFactory, names) -> None:
-    """Sends inside a transaction are invisible until COMMIT, then all arrive in order."""
+def test_transaction_commit(make_client: ClientFactory, names, broker: Broker) -> None:
+    """Sends inside a transaction are invisible until COMMIT, then all arrive, in order.
+    Apollo may deliver the first transaction's SENDs to a destination new to the connection
+    out of order (docs/brokers.md); the next transaction's keep their order there too."""
     client = make_client()
     watcher = make_client()
     queue_name = names("queue")
     sub = watcher.subscribe(queue_name, receipt=True)
+    first = [f"tx{i}".encode() for i in range(5)]
     with client.transaction() as tx:
-        for i in range(3):
-            tx.send(queue_name, f"tx{i}".encode())
+        for body in first:
+            tx.send(queue_name, body)
         expect_nothing(sub, 1.0)
     assert tx.state == "committed"
-    assert [m.body for m in drain(sub, 3)] == [b"tx0", b"tx1", b"tx2"]
+    bodies = [m.body for m in drain(sub, len(first))]
+    assert (bodies if broker.tx_first_sends_ordered else sorted(bodies)) == first
+    second = [f"again{i}".encode() for i in range(5)]
+    with client.transaction() as tx:
+        for body in second:
+            tx.send(queue_name, body)
+    assert [m.body for m in drain(sub, len(second))] == second
 
 
 def test_transaction_abort(make_client: ClientFactory, names) -> None:
