@@ -22,6 +22,7 @@ from stomp_enterprise.core.subscription import (
     delivery,
     failure_action,
     forward_headers,
+    handles_client_ack,
     oversize_action,
     oversize_error,
 )
@@ -192,8 +193,9 @@ class Subscription(SubscriptionBase):
         connection = messages[0]._connection
         transport = connection.transport
         client = self._client
-        handler = self.handler
-        client_acks = self.ack != "auto"
+        # delivery()'s client-ack case runs the handler here (when no observer is installed)
+        handler = self.handler if self.ack != "auto" else None
+        handles = handles_client_ack
         monotonic = time.monotonic
         transport.hold()
         started = monotonic()
@@ -203,12 +205,10 @@ class Subscription(SubscriptionBase):
                 connection.delivering = message
                 try:
                     if (
-                        client_acks
+                        handler is not None
                         and client._observer is None
-                        and handler is not None
-                        and not self._ended  # active
-                        and connection.alive
-                    ):  # what delivery() decides for a client-ack message: DELIVER
+                        and handles(self, connection.alive)
+                    ):
                         try:
                             handler(message)
                         except Exception as exc:

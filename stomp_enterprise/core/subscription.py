@@ -135,6 +135,14 @@ class Delivery(enum.Enum):
     DISCARD = "discard"  #: an auto-ack message the client closed before: report it
 
 
+def handles_client_ack(sub: SubscriptionBase, alive: bool) -> bool:
+    """Whether a client-ack message of ``sub``, arrived on a connection that is ``alive`` (or
+    not), goes to the handler: only while ``sub`` is active and the connection alive, since
+    otherwise it cannot be acked (the broker takes it back). :func:`delivery`'s rule for
+    client acks, and the whole rule for a shell's per-message fast path."""
+    return alive and not sub._ended
+
+
 def delivery(sub: SubscriptionBase, *, alive: bool, closing: bool) -> Delivery:
     """Whether to run the handler for a message of ``sub`` that arrived on a connection
     that is ``alive`` (or not). A client-ack message is skipped once ``sub`` ended or its
@@ -143,7 +151,7 @@ def delivery(sub: SubscriptionBase, *, alive: bool, closing: bool) -> Delivery:
     the UNSUBSCRIBE went out), unless the client is closing and gave up waiting for its
     handlers (then it is discarded, and reported)."""
     if sub.ack != "auto":
-        return Delivery.DELIVER if sub.active and alive else Delivery.SKIP
+        return Delivery.DELIVER if handles_client_ack(sub, alive) else Delivery.SKIP
     if not sub.active and closing:
         return Delivery.DISCARD
     return Delivery.DELIVER

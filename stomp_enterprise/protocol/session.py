@@ -54,10 +54,25 @@ __all__ = [
 ]
 
 
-def _plain(value: str) -> bool:
-    """True when ``value`` needs no escaping in any version (and holds no NUL, which no
-    version can carry in a header)."""
-    return not ("\\" in value or ":" in value or "\n" in value or "\r" in value or "\0" in value)
+def _plain_bytes(value: object) -> bytes | None:
+    """``value``'s UTF-8 bytes for a header value the fast paths write as is: a non-empty
+    ``str`` that needs no escaping in any version, holds no NUL (which no version can carry
+    in a header) and encodes (no lone surrogate). None otherwise: the general path decides,
+    and refuses what it refuses."""
+    if (
+        type(value) is not str
+        or not value
+        or "\\" in value
+        or ":" in value
+        or "\n" in value
+        or "\r" in value
+        or "\0" in value
+    ):
+        return None
+    try:
+        return value.encode()
+    except UnicodeEncodeError:
+        return None
 
 
 class State(Enum):
@@ -384,19 +399,13 @@ class Session:
                 if tail is None:
                     tail = self._tail(body)
                 if receipt is not None:
-                    if (
-                        type(receipt) is not str
-                        or not receipt
-                        or not _plain(receipt)
-                        or size + len(receipt) > self._fast_room - 9
-                    ):
+                    encoded = _plain_bytes(receipt)
+                    if encoded is None or size + len(encoded) > self._fast_room - 9:
                         return self._send_frame(
                             destination, body, None, content_type, None, receipt
                         )
                     self.pending_receipts[receipt] = "SEND"
-                    return b"".join(
-                        (prefix, b"receipt:", receipt.encode(), b"\n", tail, body, b"\0")
-                    )
+                    return b"".join((prefix, b"receipt:", encoded, b"\n", tail, body, b"\0"))
                 return b"".join((prefix, tail, body, b"\0"))
             elif (
                 (headers is None or type(headers) is dict)
@@ -643,12 +652,9 @@ class Session:
         """
         if transaction in self.transactions:
             raise LocalProtocolError(f"transaction {transaction!r} is already open")
-        end = None  # the end of its frames on the fast paths (ACK, control): a plain id
-        if type(transaction) is str and transaction and _plain(transaction):
-            try:
-                end = b"\ntransaction:" + transaction.encode() + b"\n\n\0"
-            except UnicodeEncodeError:  # a lone surrogate: the general path refuses it
-                end = None
+        # the end of its frames on the fast paths (ACK, control): a plain id
+        encoded = _plain_bytes(transaction)
+        end = None if encoded is None else b"\ntransaction:" + encoded + b"\n\n\0"
         data = self._control("BEGIN", end, receipt)
         if data is None:
             data = self._emit(commands.begin(transaction, receipt=receipt), receipt)
@@ -685,7 +691,7 @@ class Session:
 
     def _control(self, command: str, end: bytes | None, receipt: str | None) -> bytes | None:
         """The bytes of a ``BEGIN``, ``COMMIT`` or ``ABORT`` joined directly, for a
-        transaction with a plain id and a plain ASCII ``receipt`` (``end``: the transaction's
+        transaction with a plain id and a plain ``receipt`` (``end``: the transaction's
         end of frame, see :meth:`begin`; None when its id is not plain): byte for byte what
         the general path writes, without building a :class:`Frame` (a transaction costs one
         of each). None: the general path decides (and refuses what it refuses)."""
@@ -693,10 +699,11 @@ class Session:
             return None
         if receipt is None:
             data = command.encode() + end
-        elif type(receipt) is str and receipt and receipt.isascii() and _plain(receipt):
-            data = b"".join((command.encode(), end[:-2], b"receipt:", receipt.encode(), b"\n\n\0"))
         else:
-            return None
+            encoded = _plain_bytes(receipt)
+            if encoded is None:
+                return None
+            data = b"".join((command.encode(), end[:-2], b"receipt:", encoded, b"\n\n\0"))
         if len(data) > self.max_frame_size + 1:
             return None
         if receipt is not None:

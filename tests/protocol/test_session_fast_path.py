@@ -315,3 +315,32 @@ def test_transaction_control_fast_path_bytes_and_refusals(monkeypatch) -> None:
     with pytest.raises(LocalProtocolError, match="already open"):
         session.begin("tx-3")
     assert session.abort("tx-3") == b"ABORT\ntransaction:tx-3\n\n\0"
+
+
+def test_fast_paths_refuse_unencodable_values_with_the_typed_error() -> None:
+    """A lone surrogate in a receipt, a transaction id or a destination is refused with
+    LocalProtocolError on every fast path (SEND cached heads, BEGIN/COMMIT), never with a
+    raw UnicodeEncodeError, and leaves nothing pending."""
+    import pytest
+
+    from stomp_enterprise.errors import LocalProtocolError
+
+    session = connected("1.2")
+    session.send("/queue/x", b"warm", receipt="r-1")  # the cached head exists
+    for call in (
+        lambda: session.send("/queue/x", b"x", receipt="r-\ud800"),
+        lambda: session.send("/queue/\ud800", b"x"),
+        lambda: session.begin("tx-\ud800"),
+        lambda: session.begin("tx-1", receipt="r-\ud800"),
+    ):
+        with pytest.raises(LocalProtocolError, match="cannot encode"):
+            call()
+    assert "r-\ud800" not in session.pending_receipts
+    assert "tx-\ud800" not in session.transactions
+    session.begin("tx-2")
+    with pytest.raises(LocalProtocolError, match="cannot encode"):
+        session.commit("tx-2", receipt="r-\ud800")
+    assert (
+        session.commit("tx-2", receipt="r-é")
+        == "COMMIT\ntransaction:tx-2\nreceipt:r-é\n\n\0".encode()
+    )
