@@ -45,6 +45,7 @@ durations in.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -714,6 +715,8 @@ class _Otel:
         # where the current context keeps its baggage (None: ask the API)
         self._baggage_key = getattr(baggage, "_BAGGAGE_KEY", None)
         self._shortcuts = _Shortcuts.of(self.tracer, trace) if self.tracing else None
+        #: the type of the spans the shortcuts make (None: no shortcuts, no such spans)
+        self._unsampled: Any = None if self._shortcuts is None else self._shortcuts.span_type
         meter = metrics.get_meter(_SCOPE, meter_provider=meter_provider)
         self._recorded: dict[str, Any] = {}
         for name, (instrument, kind, unit) in INSTRUMENTS.items():
@@ -863,7 +866,7 @@ class _Otel:
     def inject_span(self, headers: dict[str, str], span: Any) -> None:
         """:meth:`inject` of ``span``'s context; the headers of a span made by
         :class:`_Shortcuts` were written when it was made."""
-        if type(span) is not _UNSAMPLED_SPAN[-1]:
+        if type(span) is not self._unsampled:
             self.inject(headers, span.get_span_context())
         elif self._direct_inject():
             headers["traceparent"] = span.traceparent
@@ -934,7 +937,7 @@ class _Otel:
 
     def end(self, span: Any, token: object, error: BaseException | None = None) -> None:
         """End a span of :meth:`start` (recording ``error``) and restore the context."""
-        if type(span) is not _UNSAMPLED_SPAN[-1]:  # (ending one of those does nothing)
+        if type(span) is not self._unsampled:  # (ending one of those does nothing)
             if error is not None and span.is_recording():
                 span.record_exception(error)
                 span.set_status(
@@ -969,7 +972,43 @@ def _direct_mode(textmap: Any, trace_context: type, w3c_baggage: type) -> int:
 
 #: the preset trace id of a root the sampler sampled (see :class:`_PresetTraceIds`)
 _PRESET_TRACE_ID: ContextVar[int | None] = ContextVar("stomp_preset_trace_id", default=None)
-_UNSAMPLED_SPAN: list[Any] = [type(None)]  # [.., the non-recording span of _Shortcuts]
+
+
+@functools.cache
+def unsampled_span_type(trace: Any) -> type:
+    """The class of the non-recording spans :class:`_Shortcuts` makes (one per
+    ``opentelemetry.trace`` module): OpenTelemetry's ``NonRecordingSpan`` that also
+    carries its W3C headers, and makes its span context only when first asked for it (the
+    client itself needs only the headers)."""
+    span_context = trace.SpanContext
+
+    class Unsampled(trace.NonRecordingSpan):  # type: ignore[misc]
+        traceparent: str
+        tracestate: str | None
+
+        def __init__(self, trace_id: int, span_id: int, flags: Any, state: Any) -> None:
+            super().__init__(None)
+            self._made: Any = (trace_id, span_id, flags, state)
+
+        def get_span_context(self) -> Any:
+            made = self._made
+            if type(made) is tuple:  # (two threads may both make it: equal contexts)
+                trace_id, span_id, flags, state = made
+                made = self._made = span_context(
+                    trace_id, span_id, is_remote=False, trace_flags=flags, trace_state=state
+                )
+            return made
+
+        def __repr__(self) -> str:
+            return f"NonRecordingSpan({self.get_span_context()!r})"
+
+    return Unsampled
+
+
+_PROBE_ID: Final = 0x5707E17E  # the ids and name of the spans _Shortcuts._agrees makes
+_PROBE_NAME: Final = "stomp_enterprise shortcut check"
+#: a trace id any ``TraceIdRatioBased`` below 1 drops (its low 64 bits are all ones)
+_PROBE_DROPPED: Final = (_PROBE_ID << 64) | ((1 << 64) - 1)
 _EVEN_HEX: Final = frozenset("02468ace")  # a traceparent's last digit: not sampled
 #: a root sampler (of ``ParentBased``) whose decision is a function of the trace id alone
 _ROOT_ON_TRACE_ID: Final = re.compile(
@@ -1032,7 +1071,7 @@ class _Shortcuts:
         if random_flag and getattr(ids, "is_trace_id_random", lambda: False)():
             flags |= random_flag
         self._root_flags = trace.TraceFlags(flags)  # what the SDK gives a dropped root
-        self._span = _UNSAMPLED_SPAN[-1]
+        self.span_type = unsampled_span_type(trace)
 
     @classmethod
     def of(cls, tracer: Any, trace: Any) -> _Shortcuts | None:
@@ -1055,40 +1094,56 @@ class _Shortcuts:
             and "localParentNotSampled:AlwaysOffSampler" in description
         ):
             return None
-        if _UNSAMPLED_SPAN[-1] is type(None):
-            span_context = trace.SpanContext
-
-            class Unsampled(trace.NonRecordingSpan):  # type: ignore[misc]
-                """A non-recording span and its W3C headers; its span context is made
-                when first asked for (the client itself only needs the headers)."""
-
-                traceparent: str
-                tracestate: str | None
-                _context: Any
-
-                def __init__(self, trace_id: int, span_id: int, flags: Any, state: Any) -> None:
-                    super().__init__(None)
-                    self._made = (trace_id, span_id, flags, state)
-
-                def get_span_context(self) -> Any:
-                    made = self._context
-                    if made is None:  # (two threads may both make it: equal contexts)
-                        trace_id, span_id, flags, state = self._made
-                        made = self._context = span_context(
-                            trace_id, span_id, is_remote=False, trace_flags=flags, trace_state=state
-                        )
-                    return made
-
-                def __repr__(self) -> str:
-                    return f"NonRecordingSpan({self.get_span_context()!r})"
-
-            _UNSAMPLED_SPAN.append(Unsampled)
         roots = _ROOT_ON_TRACE_ID.match(description) is not None
         if isinstance(ids, _PresetTraceIds):  # the provider's tracer is shared: wrapped once
             ids = ids.ids
         elif roots:
             tracer.id_generator = _PresetTraceIds(ids)
-        return cls(tracer, trace, ids, roots=roots)
+        shortcuts = cls(tracer, trace, ids, roots=roots)
+        if not shortcuts._agrees(tracer, trace):
+            if isinstance(tracer.id_generator, _PresetTraceIds):
+                tracer.id_generator = ids
+            return None
+        return shortcuts
+
+    def _agrees(self, tracer: Any, trace: Any) -> bool:
+        """Whether the installed SDK makes the spans these shortcuts stand for, checked once
+        with spans nobody records: the child of an unsampled remote parent (non-recording,
+        the parent's trace id, flags and trace state), and, when roots are shortcut, a root
+        the sampler drops on a preset trace id (non-recording, on that id). Where the
+        sampler keeps the probe's trace id (it keeps every root) only the child is checked:
+        every root then goes to the SDK anyway. The user's sampler sees these two spans
+        (named ``_PROBE_NAME``), no processor does. False: no shortcuts at all."""
+        state = trace.TraceState([("stomp", "probe")])
+        parent = trace.SpanContext(
+            _PROBE_ID, _PROBE_ID, is_remote=True, trace_flags=trace.TraceFlags(0), trace_state=state
+        )
+        context = trace.set_span_in_context(trace.NonRecordingSpan(parent), _EMPTY[0])
+        made = tracer.start_span(_PROBE_NAME, context=context)
+        child = made.get_span_context()
+        if made.is_recording() or (child.trace_id, child.trace_flags, child.trace_state) != (
+            _PROBE_ID,
+            trace.TraceFlags(0),
+            state,
+        ):
+            made.end()
+            return False
+        if not self._roots:
+            return True
+        trace_id = _PROBE_DROPPED
+        if self._sampler.should_sample(
+            None, trace_id, _PROBE_NAME, self._kinds.INTERNAL, None, ()
+        ).decision.is_recording():
+            return True  # (ALWAYS_ON, or a ratio of 1: every root goes to the SDK anyway)
+        _PRESET_TRACE_ID.set(trace_id)
+        try:
+            made = tracer.start_span(_PROBE_NAME, context=_EMPTY[0])
+        finally:
+            _PRESET_TRACE_ID.set(None)
+        if made.is_recording():
+            made.end()
+            return False
+        return bool(made.get_span_context().trace_id == trace_id)
 
     def child(self, trace_id: int, flags: Any, state: Any, trace_hex: str | None) -> Any:
         """The non-recording child of an unsampled parent (``trace_hex``: the trace id as
@@ -1115,7 +1170,7 @@ class _Shortcuts:
     def _make(
         self, trace_id: int, span_id: int, flags: Any, state: Any, trace_hex: str | None
     ) -> Any:
-        span = self._span(trace_id, span_id, flags, state)
+        span = self.span_type(trace_id, span_id, flags, state)
         # %-formatting: a third cheaper than an f-string's format specs, on the hot path
         if trace_hex is None:
             span.traceparent = "00-%032x-%016x-%02x" % (trace_id, span_id, flags)  # noqa: UP031

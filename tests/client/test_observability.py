@@ -16,6 +16,7 @@ from opentelemetry.trace import SpanKind
 
 from stomp_enterprise import Client, ClientStats, ConfigError
 from stomp_enterprise.client.client import Client as ClientClass
+from stomp_enterprise.core.telemetry import _PROBE_NAME
 
 FAST = "initialReconnectDelay=20&maxReconnectDelay=200"
 
@@ -270,7 +271,8 @@ def test_an_unsampled_trace_reaches_the_sdk_once_and_still_crosses_the_broker(
     should_sample = provider.sampler.should_sample
 
     def counting(*args, **kwargs):
-        sampled.append(args[2])  # the span name
+        if args[2] != _PROBE_NAME:  # the shortcuts' one check when observe() is called
+            sampled.append(args[2])  # the span name
         return should_sample(*args, **kwargs)
 
     provider.sampler.should_sample = counting  # type: ignore[method-assign]

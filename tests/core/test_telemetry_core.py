@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from stomp_enterprise.core.stats import COUNTERS, ClientStats, Counters
-from stomp_enterprise.core.telemetry import INSTRUMENTS, Observer, messaging_system, observed_body
+from stomp_enterprise.core.telemetry import (
+    _PROBE_NAME,
+    INSTRUMENTS,
+    Observer,
+    messaging_system,
+    observed_body,
+)
 from stomp_enterprise.errors import ConfigError
 
 
@@ -297,7 +303,9 @@ def test_children_of_an_unsampled_context_skip_the_sdk_only_when_its_sampler_dro
     should_sample = provider.sampler.should_sample
 
     def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs["name"] if "name" in kwargs else args[2])
+        name = kwargs["name"] if "name" in kwargs else args[2]
+        if name != _PROBE_NAME:  # the shortcuts' one check when the observer is made
+            calls.append(name)
         return should_sample(*args, **kwargs)
 
     provider.sampler.should_sample = counting  # type: ignore[method-assign]
@@ -346,7 +354,8 @@ def _asked(provider: Any) -> list[int]:
     should_sample = provider.sampler.should_sample
 
     def counting(*args: Any, **kwargs: Any) -> Any:
-        asked.append(args[1])
+        if args[2] != _PROBE_NAME:  # the shortcuts' one check when the observer is made
+            asked.append(args[1])
         return should_sample(*args, **kwargs)
 
     provider.sampler.should_sample = counting
@@ -513,4 +522,32 @@ def test_a_span_inside_an_unsampled_handler_is_in_its_trace_and_not_sampled() ->
     assert repr(span[0]) == f"NonRecordingSpan({made!r})"
     assert inner.get_span_context().trace_id == 5
     assert not inner.is_recording()  # ParentBased: the handler's span is not sampled
+    provider.shutdown()
+
+
+def test_shortcuts_are_off_when_the_sdk_does_not_make_the_spans_they_stand_for() -> None:
+    """A sampler that describes itself as the default ParentBased but records the children
+    of unsampled parents: the one check when the observer is made sees it, and every span
+    goes through the SDK (the sampler is asked for the child; the span records)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
+
+    class Pretender(Sampler):
+        def should_sample(self, *args: Any, **kwargs: Any) -> Any:
+            return ALWAYS_ON.should_sample(*args, **kwargs)
+
+        def get_description(self) -> str:
+            return ParentBased(ALWAYS_ON).get_description()
+
+    provider = TracerProvider(sampler=Pretender(), id_generator=_Ids(13))
+    asked = _asked(provider)
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    span = observer.processing({"traceparent": f"00-{5:032x}-{6:016x}-00"}, "/queue/a", "1", 0)
+    assert span is not None
+    assert span[0].is_recording()
+    observer.processed(span, "/queue/a", 0.0, None)
+    span = observer.requesting("/queue/a")
+    observer.requested(span, "/queue/a", None)
+    assert asked == [5, 13]  # both by the SDK, once each
+    assert type(provider.get_tracer("stomp_enterprise").id_generator) is _Ids
     provider.shutdown()
