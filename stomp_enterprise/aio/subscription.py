@@ -30,6 +30,7 @@ from stomp_enterprise.core.subscription import (
     delivery,
     failure_action,
     forward_headers,
+    handles_client_ack,
     oversize_action,
     oversize_error,
 )
@@ -183,6 +184,11 @@ class Subscription(SubscriptionBase):
 
     async def _run(self) -> None:
         queue = self._queue
+        client = self._client
+        # delivery()'s client-ack case runs the handler here (see the threaded
+        # Subscription._deliver_all): no _deliver coroutine and delivery() call per message
+        handler = self.handler if self.ack != "auto" else None
+        handles = handles_client_ack
         while True:
             if not queue:
                 if not self._in_flight:
@@ -194,7 +200,20 @@ class Subscription(SubscriptionBase):
                 continue
             item = queue.popleft()
             if self.max_concurrent_handlers == 1:
-                await self._deliver(item)
+                message, oversize = item
+                connection = message._connection
+                if (
+                    handler is None
+                    or oversize is not None
+                    or client._observer is not None
+                    or not handles(self, connection.alive)
+                ):
+                    await self._deliver(item)
+                    continue
+                try:
+                    await self._call(handler, message)
+                finally:
+                    connection.finished(1, len(message.frame.body))
                 continue
             await self._slots.acquire()
             task = asyncio.get_running_loop().create_task(self._deliver(item))
@@ -228,14 +247,19 @@ class Subscription(SubscriptionBase):
             if self._client._observer is not None:
                 await self._observed(handler, message)
                 return
-            try:
-                result = handler(message)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception as exc:
-                await self._failed(message, exc)
+            await self._call(handler, message)
         finally:
             connection.finished(1, len(message.frame.body))
+
+    async def _call(self, handler: Handler, message: Message) -> None:
+        """Run the handler (awaiting what it returns, if anything), then the error policy
+        if it raised."""
+        try:
+            result = handler(message)
+            if result is not None and inspect.isawaitable(result):  # a sync handler: None
+                await result
+        except Exception as exc:
+            await self._failed(message, exc)
 
     async def _observed(self, handler: Handler, message: Message) -> None:
         """:meth:`_deliver`'s handler call once the client is observed: counted, timed,

@@ -146,7 +146,8 @@ class Connection:
         self.backlog = Backlog(
             config.max_backlog_messages, config.max_backlog_bytes, config.backlog_low_water
         )
-        self._flow = threading.Condition(threading.Lock())  # guards backlog; wakes the reader
+        self._flow_lock = threading.Lock()  # guards backlog (taken without the condition)
+        self._flow = threading.Condition(self._flow_lock)  # wakes the paused reader
         self.reads = 0  # reads turned into events (under ``lock``): see retire()
         self._retired = RetiredRoutes(_RETIRED_KEPT)  # reader: unsubscribed, still routed
 
@@ -445,6 +446,9 @@ class Connection:
     ) -> None:
         """ACK ``message`` on this connection (``gate``: :meth:`transaction_gate` of
         ``transaction``, to queue it as :meth:`post` does)."""
+        if not receipt and transaction is None:
+            self.ack_now(message)
+            return
         if message._connection is not self or not self.alive or message.subscription.ack == "auto":
             self._check_ackable(message, "ack")
         frame = message.frame
@@ -457,16 +461,26 @@ class Connection:
                     receipt=receipt,
                     direct=receipt,
                 )
-            elif transaction is not None:  # held as below: COMMIT/ABORT write it at the latest
+            else:  # held as in ack_now(): COMMIT/ABORT write it at the latest
                 self.post(
                     _ack_in, session, frame, transaction, hold=message is self.delivering, gate=gate
                 )
-            else:  # the ACK of the message a handler is running for waits for its return
-                self.post(session.ack, frame, hold=message is self.delivering)
         except ConnectionLost as exc:
             raise AckError(f"cannot ack {message!r}: {exc}") from exc
         if future is not None:
             self.wait_receipt(future, timeout, "ACK")
+
+    def ack_now(self, message: Message) -> None:
+        """:meth:`ack` without receipt or transaction: the path of every handler's
+        ``message.ack()``, with no keyword arguments to sort out on the way. The ACK of the
+        message a handler is running for waits for its return (see
+        :meth:`SocketTransport.hold`). Any thread."""
+        if message._connection is not self or not self.alive or message.subscription.ack == "auto":
+            self._check_ackable(message, "ack")
+        try:
+            self.post(self.session.ack, message.frame, hold=message is self.delivering)
+        except ConnectionLost as exc:
+            raise AckError(f"cannot ack {message!r}: {exc}") from exc
 
     def nack(
         self,
@@ -512,11 +526,13 @@ class Connection:
         handle = self._handle
         liveness = self._liveness()
         tick = liveness.tick
+        active = liveness.active  # fixed for the connection: heart-beats in either direction
         backlog = self.backlog
         debug = frame_log.isEnabledFor(logging.DEBUG)
         coalesce = self._coalesce
         monotonic = time.monotonic
         parser = session.parser  # this connection's: a reset gives the session a new one
+        eager = False  # after a coalescing pause: read what came without select() first
         try:
             if self._early:
                 handle(self._early)
@@ -530,7 +546,10 @@ class Connection:
                     data = None
                 elif coalesce:
                     asked = monotonic()
-                    data = transport.read(tick)
+                    data = transport.read_now() if eager else None
+                    if data is None:
+                        data = transport.read(tick)
+                    eager = False
                     waited = monotonic() - asked
                 else:
                     data = transport.read(tick)
@@ -558,12 +577,13 @@ class Connection:
                             # several frames were already there when the reader came back
                             # for more: a stream, not a lone frame. Let the next batch gather.
                             _pause(coalesce)
+                            eager = True
                 elif data is not None:  # b"": EOF
                     if self.closing:
                         self._ended_while_closing("closed the connection")
                         return
                     raise ConnectionLost(f"{self.url} closed the connection")
-                if liveness.active:
+                if active:
                     now = time.monotonic()
                     if liveness.heartbeat_due(now, transport.last_write):
                         transport.try_write(b"\n")
@@ -610,13 +630,13 @@ class Connection:
 
     def handed(self, count: int, size: int) -> None:
         """Reader: ``count`` messages of ``size`` body bytes go to the application."""
-        with self._flow:
+        with self._flow_lock:
             self.backlog.add(count, size)
 
     def finished(self, count: int, size: int) -> None:
         """Any thread: the application is done with messages of this connection (their
         handlers returned, or they were taken from a pull queue)."""
-        with self._flow:
+        with self._flow_lock:
             if self.backlog.done(count, size):
                 self._flow.notify_all()
 

@@ -49,8 +49,10 @@ class Message(MessageBase):
         """
         if self.subscription._client._observer is not None:
             self._settle("ack", receipt, timeout, None)
-            return
-        self._connection.ack(self, receipt=receipt, timeout=timeout)
+        elif receipt:
+            self._connection.ack(self, receipt=True, timeout=timeout)
+        else:
+            self._connection.ack_now(self)
 
     def nack(
         self,

@@ -151,6 +151,9 @@ class MessageReceived(NamedTuple):
     subscription: str | None
 
 
+_new_tuple = tuple.__new__
+
+
 class MessageTooLarge(NamedTuple):
     """A MESSAGE larger than ``max_frame_size`` (with ``skip_oversize``): its body was
     skipped, never buffered. ``frame`` holds its headers and an empty body; ``size`` is the
@@ -812,7 +815,8 @@ class Session:
             if command == "MESSAGE":
                 if type(frame) is OversizeFrame:
                     return MessageTooLarge(frame, frame.get("subscription"), frame.size)
-                return MessageReceived(frame, frame.get("subscription"))
+                # built in C: a named tuple's own __new__ is a Python function (per MESSAGE)
+                return _new_tuple(MessageReceived, (frame, frame.get("subscription")))
             if command == "RECEIPT":
                 rid = frame.get("receipt-id")
                 if rid is not None:

@@ -1,7 +1,7 @@
 """A connected TCP or TLS socket with one write lock, bounded waits, and error mapping.
 
-:func:`map_socket_errors` is the one place where ``OSError`` and ``ssl.SSLError`` become
-:mod:`stomp_enterprise.errors` exceptions.
+:func:`socket_error` is the one place where ``OSError`` and ``ssl.SSLError`` become
+:mod:`stomp_enterprise.errors` exceptions (:func:`map_socket_errors` applies it to a block).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ __all__ = [
     "SocketTransport",
     "map_socket_errors",
     "open_transport",
+    "socket_error",
     "websocket_client",
 ]
 
@@ -51,7 +52,8 @@ HOLD_BYTES = 64 * 1024  # a holding thread (see hold) hands a bigger queue to th
 
 @contextmanager
 def map_socket_errors(what: str, *, connecting: bool = False) -> Iterator[None]:
-    """Turn socket and TLS errors raised inside the block into stomp_enterprise errors.
+    """Turn socket and TLS errors raised inside the block into stomp_enterprise errors
+    (see :func:`socket_error`).
 
     Any thread.
 
@@ -64,19 +66,30 @@ def map_socket_errors(what: str, *, connecting: bool = False) -> Iterator[None]:
         yield
     except StompConnectionError:
         raise
-    except TimeoutError as exc:  # socket.timeout is TimeoutError since 3.10
+    except OSError as exc:  # ssl.SSLError and TimeoutError too
+        raise socket_error(exc, what, connecting=connecting) from exc
+
+
+def socket_error(
+    exc: OSError, what: str, *, connecting: bool = False
+) -> ConnectFailed | ConnectionLost | ConnectTimeout:
+    """The stomp_enterprise error for a socket or TLS error ``exc`` raised while doing
+    ``what`` (the caller raises it ``from exc``): the one mapping, used by
+    :func:`map_socket_errors` and by the read and write hot paths, which catch ``OSError``
+    themselves (a context manager per read costs more than the read's own Python code).
+
+    Any thread.
+    """
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError since 3.10
         if connecting:
-            raise ConnectTimeout(f"{what}: timed out") from exc
-        raise ConnectionLost(f"{what}: timed out") from exc
-    except ssl.SSLCertVerificationError as exc:
-        raise ConnectFailed(
-            f"{what}: TLS certificate verification failed: {exc.verify_message}"
-        ) from exc
-    except (OSError, ssl.SSLError) as exc:
-        detail = exc.strerror or str(exc) if isinstance(exc, OSError) else str(exc)
-        if connecting:
-            raise ConnectFailed(f"{what}: {detail}") from exc
-        raise ConnectionLost(f"{what}: {detail}") from exc
+            return ConnectTimeout(f"{what}: timed out")
+        return ConnectionLost(f"{what}: timed out")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return ConnectFailed(f"{what}: TLS certificate verification failed: {exc.verify_message}")
+    detail = exc.strerror or str(exc)
+    if connecting:
+        return ConnectFailed(f"{what}: {detail}")
+    return ConnectionLost(f"{what}: {detail}")
 
 
 def open_transport(
@@ -215,6 +228,7 @@ class SocketTransport:
         self._queue_lock = threading.Lock()
         self._cond = threading.Condition(self._queue_lock)  # the writer waits here for work
         self._idle = threading.Condition(self._queue_lock)  # senders wait here for room/empty
+        self._idle_waiters = 0  # threads in _idle.wait: the hot paths notify only when any
         self._writer: threading.Thread | None = None
         self._error: ConnectionLost | None = None
         self._on_error: Callable[[ConnectionLost], None] | None = None
@@ -331,7 +345,7 @@ class SocketTransport:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                self._idle.wait(remaining)
+                self._wait_idle(remaining)
             frames = [frame for frame in (*self._unsent, *self._out) if frame]
             self._unsent = []
             self._out = []
@@ -445,7 +459,7 @@ class SocketTransport:
                         f"(maxCacheSize; {held} bytes unconfirmed, {self._out_size} queued) "
                         f"and the broker confirmed none of it within {self.write_timeout:g}s"
                     )
-                self._idle.wait(remaining)
+                self._wait_idle(remaining)
 
     def enqueue(
         self,
@@ -539,17 +553,27 @@ class SocketTransport:
         Raises:
             ConnectionLost: the write failed (the connection is then reported lost).
         """
+        lock = self._queue_lock  # the conditions' lock, taken without their Python wrapper
         while True:
-            with self._cond:
+            with lock:
                 batch, size = self._take_batch() if self._out and not self._closed else ([], 0)
                 if not batch:
                     self._writing = False
+                if self._idle_waiters:
                     self._idle.notify_all()
+                if not batch:
                     return
-                self._idle.notify_all()
             error = self._send_batch(batch, size)
             if error is not None:
                 raise error
+
+    def _wait_idle(self, timeout: float) -> None:
+        """Wait on ``_idle`` (holding the queue lock), counted in ``_idle_waiters``."""
+        self._idle_waiters += 1
+        try:
+            self._idle.wait(timeout)
+        finally:
+            self._idle_waiters -= 1
 
     def try_write(self, data: bytes) -> bool:
         """Queue ``data`` only when nothing is queued or being written (heart-beats: a busy
@@ -580,7 +604,7 @@ class SocketTransport:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                self._idle.wait(remaining)
+                self._wait_idle(remaining)
             return not (self._out or self._writing)
 
     def _write_loop(self) -> None:
@@ -597,14 +621,16 @@ class SocketTransport:
                 if not batch:  # the tracking cache is full: wait for a confirmation
                     continue
                 self._writing = True
-                self._idle.notify_all()  # room for senders held back by wait_writable
+                if self._idle_waiters:  # room for senders held back by wait_writable
+                    self._idle.notify_all()
             if self._send_batch(batch, size) is not None:
                 return
             with cond:
                 self._writing = False
                 if self._out:
                     continue
-                self._idle.notify_all()  # flush() waiters
+                if self._idle_waiters:  # flush() waiters
+                    self._idle.notify_all()
 
     def _send_batch(self, batch: list[bytes], size: int) -> ConnectionLost | None:
         """Write one batch of ``size`` bytes; on failure record the error, keep the frames
@@ -623,7 +649,7 @@ class SocketTransport:
             wire = self._framed(batch)
             size = sum(map(len, wire))
         try:
-            with map_socket_errors(f"write to {self.address.url}"):
+            try:
                 if len(wire) == 1:
                     self._write(wire[0])
                 elif size <= WRITE_CHUNK:
@@ -640,6 +666,8 @@ class SocketTransport:
                             start, total = index, 0
                     if start < len(wire):
                         self._write(b"".join(wire[start:]))
+            except OSError as os_exc:  # see socket_error
+                raise socket_error(os_exc, f"write to {self.address.url}") from os_exc
         except ConnectionLost as exc:
             # frames written completely: the pieces before, and those of the failed piece
             # that fit in the bytes it got out (a frame cut in the middle is not)
@@ -735,7 +763,7 @@ class SocketTransport:
             return self._ws_pending()
         sock = self._sock
         lock = self._io_lock
-        with map_socket_errors(f"read from {self.address.url}"):
+        try:
             if not (self._tls and sock.pending()):  # type: ignore[attr-defined]
                 readable, _, _ = select.select([sock], [], [], timeout)
                 if not readable:
@@ -756,6 +784,8 @@ class SocketTransport:
                 if self._closed:
                     return b""
                 raise
+        except OSError as exc:  # see socket_error
+            raise socket_error(exc, f"read from {self.address.url}") from exc
         if data:
             self.last_read = time.monotonic()  # liveness: every byte, control frames too
         if self.websocket is None or not data:
@@ -764,6 +794,36 @@ class SocketTransport:
         if self._ws_payload or self._ws_closed is not None:
             return self._ws_pending()
         return None
+
+    def read_now(self) -> bytes | None:
+        """What has already arrived, without waiting: one non-blocking ``recv`` and no
+        ``select()`` (plain TCP only). For a reader that expects data (a stream: see
+        ``ClientConfig.read_coalescing``), this spares the ``select()`` system call.
+
+        The connection's reader thread only.
+
+        Returns:
+            As :meth:`read`; ``None`` also when the transport cannot read without waiting
+            (TLS, WebSocket): then call :meth:`read`.
+
+        Raises:
+            ConnectionLost: the socket failed.
+        """
+        nb = self._nb
+        if nb is None or self.websocket is not None:
+            return None
+        try:
+            size = nb.recv_into(self._rbuf)
+        except BlockingIOError:
+            return None
+        except OSError as exc:
+            if self._closed:
+                return b""
+            raise socket_error(exc, f"read from {self.address.url}") from exc
+        if not size:
+            return b""
+        self.last_read = time.monotonic()  # liveness: every byte
+        return bytes(self._rview[:size])
 
     # ------------------------------------------------------------ WebSocket
 

@@ -11,6 +11,7 @@ from stomp_enterprise import (
     NotConnected,
 )
 from stomp_enterprise.testing import Broker
+from stomp_enterprise.transport.socket import SocketTransport
 
 
 def test_thread_names(make_client) -> None:
@@ -75,6 +76,15 @@ def test_read_coalescing_pauses_when_frames_were_waiting(
         return feed(parser, data)
 
     monkeypatch.setattr(FrameParser, "feed", held_feed)
+    eager: list[bytes | None] = []  # the reads after a pause: without select() first
+    read_now = SocketTransport.read_now
+
+    def watched_read_now(transport: SocketTransport) -> bytes | None:
+        data = read_now(transport)
+        eager.append(data)
+        return data
+
+    monkeypatch.setattr(SocketTransport, "read_now", watched_read_now)
     with make_client(read_coalescing=coalescing) as client:
         for i in range(1000):
             client.send("/queue/stream", str(i))
@@ -99,6 +109,7 @@ def test_read_coalescing_pauses_when_frames_were_waiting(
         assert done.wait(20)
     assert got == list(range(1000))
     assert set(pauses) == ({coalescing} if coalescing else set())
+    assert bool(eager) == bool(coalescing)  # the read after each pause tried read_now first
 
 
 def test_read_coalescing_never_delays_a_lone_frame(make_client, monkeypatch) -> None:

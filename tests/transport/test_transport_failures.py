@@ -5,15 +5,16 @@ after close is refused, a pending loss fails the sender."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 
 import pytest
 
-from stomp_enterprise.errors import ConnectionLost
+from stomp_enterprise.errors import ConnectFailed, ConnectionLost, ConnectTimeout
 from stomp_enterprise.protocol.failover import BrokerAddress
 from stomp_enterprise.transport import socket as transport_module
-from stomp_enterprise.transport.socket import SocketTransport
+from stomp_enterprise.transport.socket import SocketTransport, map_socket_errors, socket_error
 
 ADDRESS = BrokerAddress(scheme="tcp", host="127.0.0.1", port=1)
 
@@ -81,3 +82,71 @@ def test_a_peer_that_closes_fails_the_writer_and_reports_the_loss_once() -> None
     assert reported.wait(10)
     assert len(losses) == 1
     transport.close(5.0)
+
+
+def test_read_now_takes_what_arrived_without_waiting() -> None:
+    """``read_now`` (the reader's read after a coalescing pause): None when nothing came,
+    the bytes when something did (liveness stamped), b"" at EOF. A socketpair hands what
+    one end sent to the other at once."""
+    ours, theirs = socket.socketpair()
+    transport = SocketTransport(ours, ADDRESS)
+    try:
+        assert transport.read_now() is None
+        transport.last_read = 0.0
+        theirs.sendall(b"MESSAGE\n\n\0")
+        assert transport.read_now() == b"MESSAGE\n\n\0"
+        assert transport.last_read > 0.0
+        assert transport.read_now() is None
+        theirs.close()
+        assert transport.read_now() == b""
+    finally:
+        transport.close(5.0)
+        theirs.close()
+
+
+def test_read_now_is_none_where_it_cannot_read_without_waiting() -> None:
+    """Over a WebSocket (or TLS: no non-blocking handle) ``read_now`` says None: the caller
+    reads with ``read``."""
+    ours, theirs = socket.socketpair()
+    transport = SocketTransport(ours, ADDRESS)
+    handle, transport._nb = transport._nb, None  # as on TLS: only the waiting path reads
+    try:
+        theirs.sendall(b"\n")
+        assert transport.read_now() is None
+        assert transport.read(5.0) == b"\n"
+    finally:
+        transport.close(5.0)
+        theirs.close()
+        assert handle is not None
+        handle.close()
+
+
+@pytest.mark.parametrize(
+    ("error", "connecting", "expected", "text"),
+    [
+        (TimeoutError("t"), False, ConnectionLost, "read from x: timed out"),
+        (TimeoutError("t"), True, ConnectTimeout, "connect to x: timed out"),
+        (
+            ConnectionResetError(104, "Connection reset by peer"),
+            False,
+            ConnectionLost,
+            "read from x: Connection reset by peer",
+        ),
+        (
+            ConnectionRefusedError(111, "Connection refused"),
+            True,
+            ConnectFailed,
+            "connect to x: Connection refused",
+        ),
+        (ssl.SSLError("bad record"), False, ConnectionLost, "read from x: "),
+    ],
+)
+def test_socket_error_is_the_one_mapping(error, connecting, expected, text) -> None:
+    what = "connect to x" if connecting else "read from x"
+    mapped = socket_error(error, what, connecting=connecting)
+    assert type(mapped) is expected
+    assert str(mapped).startswith(text)
+    with pytest.raises(expected) as raised, map_socket_errors(what, connecting=connecting):
+        raise error
+    assert str(raised.value) == str(mapped)
+    assert raised.value.__cause__ is error
