@@ -707,7 +707,9 @@ class Connection:
                             self._ended_while_closing("closed the connection")
                             return
                         raise ConnectionLost(f"{self.url} closed the connection")
-                    direct, self._direct = self._direct, False
+                    direct = self._direct
+                    if direct:
+                        self._direct = False
                 finally:
                     reading.release()
                 if events:
@@ -726,7 +728,8 @@ class Connection:
                         # several frames were already there when the reader came back
                         # for more: a stream, not a lone frame. Let the next batch gather.
                         _pause(coalesce)
-                self._check_liveness(liveness)
+                if liveness.active:
+                    self._check_liveness(liveness)
         except Exception as exc:  # see _read_failed
             self._read_failed(exc)
 
