@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from tenacity import Retrying
 
 from stomp_enterprise._shell import ConnectPlan, ShellBase
-from stomp_enterprise.client.connection import Connection, ReceiptFuture
+from stomp_enterprise.client.connection import Connection, ReceiptFuture, Waiter, settled
 from stomp_enterprise.client.dispatcher import Dispatcher
 from stomp_enterprise.client.listeners import Listeners
 from stomp_enterprise.client.message import Message
@@ -105,7 +105,7 @@ class Client(ShellBase):
         # guards the connection, the lifecycle (ShellBase._life) and the fields below
         self._state = threading.Condition(threading.Lock())
         # receipted sends' futures waiting for the next connection
-        self._carried_receipts: Receipts[ReceiptFuture] = Receipts()
+        self._carried_receipts: Receipts[Waiter] = Receipts()
         self._connection: Connection | None = None
         self._subscriptions: dict[str, Subscription] = {}
         self._dispatcher: Dispatcher = _idle_dispatcher()
@@ -309,13 +309,13 @@ class Client(ShellBase):
         connection: Connection,
         cached: list[bytes],
         unsent: list[bytes],
-        receipts: Receipts[ReceiptFuture],
+        receipts: Receipts[Waiter],
         error: ConnectionLost,
-    ) -> list[ReceiptFuture]:
+    ) -> list[Waiter]:
         """``connection`` was lost (called once, before :meth:`_connection_lost`): keep what
         must be written again on the next connection, or report it when none will come.
         Returns the receipt futures the caller fails with ``error``."""
-        carried, frames, rest = receipts.plan_loss(Future.done, cached, unsent)
+        carried, frames, rest = receipts.plan_loss(settled, cached, unsent)
         with self._state:
             if self._life.carries(self._connection is connection, self._closing.is_set()):
                 self._outbox.carry(frames)
@@ -329,7 +329,7 @@ class Client(ShellBase):
         frames: list[bytes],
         error: BaseException,
         *,
-        receipted: Receipts[ReceiptFuture] | None = None,
+        receipted: Receipts[Waiter] | None = None,
     ) -> None:
         """Give up ``frames`` and whatever waits for the next connection: receipted sends
         fail with ConnectionLost (their callers learn it so); the other frames are counted,
@@ -349,10 +349,10 @@ class Client(ShellBase):
         log.warning("%d send(s) not delivered: %s", count, error)
         self._dispatcher.submit(None, self.listeners.fire, "undelivered", count, error)
 
-    def _forget_receipt(self, future: Future[Frame]) -> None:
+    def _forget_receipt(self, future: Waiter) -> None:
         """A receipted send timed out: stop waiting for its RECEIPT wherever it waits."""
         with self._state:
-            self._carried_receipts.forget(future)  # type: ignore[arg-type]
+            self._carried_receipts.forget(future)
             connection = self._connection
         if connection is not None:
             connection.forget_receipt(future)
@@ -736,7 +736,7 @@ class Client(ShellBase):
         *,
         receipt: bool,
         direct: bool,
-    ) -> tuple[Connection, Future[Frame] | None]:
+    ) -> tuple[Connection, Waiter | None]:
         payload, content_type = self._encode_body(body, content_type)
         for last in (False, True):
             connection = self._current_connection(timeout)
@@ -769,7 +769,9 @@ class Client(ShellBase):
         frame, or fails with BrokerError / ConnectionLost (on a failover URI a lost connection
         does not fail it: the frame is written again on the next one and the future waits
         on). Pipelining many of these is much faster than one receipted ``send`` at a time.
-        Future callbacks run on the reader thread: keep them short and non-blocking.
+        Future callbacks run on the thread that reads the RECEIPT (the reader, or a thread
+        waiting for a receipt of its own: see docs/design.md): keep them short and
+        non-blocking.
         ``options`` are :meth:`send`'s typed message options and ``codec``. May be called
         from any thread."""
         if options:
@@ -779,7 +781,7 @@ class Client(ShellBase):
         _, future = self._send(
             destination, body, headers, content_type, timeout, receipt=True, direct=False
         )
-        assert future is not None
+        assert isinstance(future, ReceiptFuture)
         return future
 
     # ------------------------------------------------------------ subscribing

@@ -14,7 +14,9 @@ a blocked socket never holds a lock anyone else needs.
 
 The reader thread reads, parses, records liveness on every byte, queues heart-beats when
 idle, detects a silent broker, resolves receipt futures, and hands messages and listener
-calls to the dispatcher. It never runs user code.
+calls to the dispatcher. It never runs user code. After it read the RECEIPT a thread was
+waiting for, it stands aside for a moment: that thread's next RECEIPT is read by the thread
+itself, one wake-up instead of two (leader/followers, see :meth:`Connection._await`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from stomp_enterprise.errors import (
     StompError,
 )
 from stomp_enterprise.protocol.frames import Frame, redacted_headers
+from stomp_enterprise.protocol.parser import FrameParser
 from stomp_enterprise.protocol.session import (
     Connected,
     ErrorReceived,
@@ -75,6 +78,9 @@ _RETIRED_KEPT = 256  # unsubscribed subscriptions a connection still routes mess
 _pause = time.sleep  # the read-coalescing pause (a name tests can watch)
 _BUSY_WAIT = 0.0005  # a read that waited less found a stream (see ClientConfig.read_coalescing)
 _BODY_SHOWN = 64
+#: How long the reader stays aside for threads that read their own RECEIPTs (see
+#: Connection._await): frames that arrive while none of them waits are read this late at most.
+_ASIDE = 0.002
 
 
 def describe(data: bytes | Frame) -> str:
@@ -109,7 +115,78 @@ class ReceiptFuture(Future[Frame]):
     """The future of a receipted frame (resolved by its RECEIPT, failed by an ERROR naming
     it or by the loss of the connection); kept in a
     :class:`~stomp_enterprise.core.receipts.Receipts` with the frame's bytes when it is a
-    SEND a failover client writes again on the next connection."""
+    SEND a failover client writes again on the next connection. Handed to the application
+    (:meth:`Client.send_async`); a thread that waits at once gets a :class:`ReceiptWaiter`."""
+
+
+class ReceiptWaiter:
+    """The waiter of a receipted frame whose sending thread waits for it at once (a
+    receipted ``send``, COMMIT/ABORT, ACK, SUBSCRIBE, DISCONNECT...); never handed to the
+    application. Settled as a :class:`ReceiptFuture` is (``set_result``,
+    ``set_exception``; the first outcome wins, a later one is ignored) and waited for with
+    :meth:`result`.
+
+    One lock, taken when the waiter is made, is all the waiting: the waiting thread blocks
+    acquiring it, the settling thread releases it. A ``Future`` costs more on both threads
+    for the same wait: its ``result()`` builds a ``Condition`` waiter (a new lock, acquired
+    twice) under the future's own condition, and settling it takes that condition and
+    notifies through the Python-level ``Condition`` code.
+    """
+
+    __slots__ = ("_claim", "_error", "_frame", "_gate")
+
+    def __init__(self) -> None:
+        self._gate = threading.Lock()
+        self._gate.acquire()
+        self._claim = [True]  # popped by the one settling call: list.pop is atomic
+        self._frame: Frame | None = None
+        self._error: BaseException | None = None
+
+    def done(self) -> bool:
+        """Whether the outcome is in (or being set)."""
+        return not self._claim
+
+    def set_result(self, frame: Frame) -> None:
+        """The RECEIPT arrived (the thread reading)."""
+        self._settle(frame, None)
+
+    def set_exception(self, error: BaseException) -> None:
+        """An ERROR named the receipt, or the connection is lost (any thread)."""
+        self._settle(None, error)
+
+    def _settle(self, frame: Frame | None, error: BaseException | None) -> None:
+        try:
+            self._claim.pop()
+        except IndexError:
+            return  # settled already
+        self._frame = frame
+        self._error = error
+        self._gate.release()
+
+    def result(self, timeout: float) -> Frame:
+        """The RECEIPT frame, waiting up to ``timeout`` seconds for it.
+
+        Raises:
+            concurrent.futures.TimeoutError: nothing in time.
+            BaseException: the error it was failed with.
+        """
+        gate = self._gate
+        if not gate.acquire(True, min(max(timeout, 0.0), threading.TIMEOUT_MAX)):
+            raise FutureTimeout
+        gate.release()  # settled for good: a later result() returns at once
+        if self._error is not None:
+            raise self._error
+        assert self._frame is not None
+        return self._frame
+
+
+#: What waits for a RECEIPT on a threaded connection.
+Waiter = ReceiptFuture | ReceiptWaiter
+
+
+def settled(waiter: Waiter) -> bool:
+    """Whether ``waiter`` has its outcome (for :meth:`Receipts.plan_loss`)."""
+    return waiter.done()
 
 
 class Connection:
@@ -135,8 +212,8 @@ class Connection:
         self.artemis = False  # the broker's CONNECTED says it is Artemis (see routed())
         self._tolerance = tolerance
         self._coalesce = coalesce
-        self._receipts: Receipts[ReceiptFuture] = Receipts()
-        self._ended: Receipts[ReceiptFuture] = Receipts()  # receipts failed by _end()
+        self._receipts: Receipts[Waiter] = Receipts()
+        self._ended: Receipts[Waiter] = Receipts()  # receipts failed by _end()
         self._early: list[Event] = []
         self._reader: threading.Thread | None = None
         self.lost_error: BaseException | None = None
@@ -149,6 +226,15 @@ class Connection:
         self._flow_lock = threading.Lock()  # guards backlog (taken without the condition)
         self._flow = threading.Condition(self._flow_lock)  # wakes the paused reader
         self.reads = 0  # reads turned into events (under ``lock``): see retire()
+        # Reading: whoever holds ``_reading`` reads the socket, parses and routes the events
+        # (the reader thread; while it stands ``_aside``, a thread waiting for its own
+        # RECEIPT: see _await). ``_followers``: receipt waiters not reading themselves.
+        self._reading = threading.Lock()
+        self._aside = False
+        self._led = 0  # reads led by waiting threads (the reader stays aside while it grows)
+        self._direct = False  # the read being routed settled a ReceiptWaiter
+        self._followers: list[ReceiptWaiter] = []
+        self._parser = session.parser
         self._retired = RetiredRoutes(_RETIRED_KEPT)  # reader: unsubscribed, still routed
 
     @property
@@ -241,9 +327,10 @@ class Connection:
         direct: bool = False,
         hold: bool = False,
         lazy: bool = False,
-    ) -> Future[Frame] | None:
-        """Build a frame under the locks and write it; with ``receipt`` return a future that
-        the RECEIPT resolves (or an ERROR / the connection's loss fails).
+    ) -> Waiter | None:
+        """Build a frame under the locks and write it; with ``receipt`` return a waiter that
+        the RECEIPT resolves (or an ERROR / the connection's loss fails): a
+        :class:`ReceiptWaiter` with ``direct``, else a :class:`ReceiptFuture`.
 
         ``build(receipt_id)`` runs with the session lock held and returns the bytes. With
         ``direct`` (the caller will wait for the receipt anyway) the calling thread writes the
@@ -256,7 +343,7 @@ class Connection:
         """
         transport = self.transport
         transport.wait_writable()  # backpressure first, holding no lock
-        future: ReceiptFuture | None = None
+        future: Waiter | None = None
         failed: ConnectionLost | None = None
         write_now = False
         with self.lock:
@@ -265,7 +352,7 @@ class Connection:
             receipt_id = self.session.new_id("rcpt") if receipt else None
             data = build(receipt_id)
             if receipt_id is not None:
-                future = ReceiptFuture()
+                future = ReceiptWaiter() if direct else ReceiptFuture()
                 self._receipts.add(receipt_id, future, data)
             try:
                 write_now = transport.enqueue(data, direct=direct, hold=hold, lazy=lazy)
@@ -387,7 +474,7 @@ class Connection:
         if future is not None:
             self.wait_receipt(future, timeout, what)
 
-    def wait_receipt(self, future: Future[Frame], timeout: float | None, what: str) -> Frame:
+    def wait_receipt(self, future: Waiter, timeout: float | None, what: str) -> Frame:
         """Wait (bounded; ``None``: the receipt timeout) for a receipt future. On timeout
         the receipt is forgotten, so a RECEIPT that never comes leaks nothing.
 
@@ -399,6 +486,8 @@ class Connection:
         if timeout is None:
             timeout = self._client.config.timeouts.receipt
         try:
+            if type(future) is ReceiptWaiter:
+                return self._await(future, timeout)
             return future.result(timeout)
         except FutureTimeout:
             # a carried-over receipt may live on a later connection, or wait for one
@@ -408,6 +497,73 @@ class Connection:
             state = "not connected" if current is None else current.outbound_state()
             raise ReceiptTimeout(f"no RECEIPT for {what} within {timeout:g}s ({state})") from None
 
+    def _await(self, waiter: ReceiptWaiter, timeout: float) -> Frame:
+        """Wait for a receipt this thread asked for (bounded by ``timeout``).
+
+        Leader/followers: when the reader thread stands aside (it read the last RECEIPT a
+        waiting thread asked for, and no MESSAGE came with it, see :meth:`_run`), this
+        thread reads the socket itself until its RECEIPT is in (:meth:`_lead`): one thread
+        wakes when it arrives instead of two (the reader, then this one). Frames are still
+        routed in order by one thread at a time, messages still go to the dispatcher: no
+        user code runs here. Otherwise it waits, as a follower, for the reader.
+        """
+        if waiter.done():
+            return waiter.result(0)
+        deadline = time.monotonic() + timeout
+        followers = self._followers
+        followers.append(waiter)  # before looking at _aside: see _run
+        try:
+            if self._aside:
+                self._lead(waiter, deadline)
+            return waiter.result(deadline - time.monotonic())
+        finally:
+            followers.remove(waiter)
+
+    def _lead(self, waiter: ReceiptWaiter, deadline: float) -> None:
+        """Read and route frames on this thread until ``waiter`` is settled, the deadline
+        passes, or the reader must take over (the connection is gone, the consume backlog
+        is full). Does nothing when another thread reads."""
+        reading = self._reading
+        if not reading.acquire(False):
+            return
+        transport = self.transport
+        backlog = self.backlog
+        parser = self._parser
+        debug = frame_log.isEnabledFor(logging.DEBUG)
+        stream = False  # MESSAGEs came in: more follow, the reader takes them
+        try:
+            self._led += 1
+            while not waiter.done() and self._aside and self.alive and not backlog.paused:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                data = transport.read(min(remaining, _MAX_TICK))
+                if data:
+                    events = self._route_read(data, parser, debug)
+                    if events is None:
+                        break
+                    stream = stream or any(type(event) is MessageReceived for event in events)
+                elif data is not None:  # b"": EOF
+                    if self.closing:
+                        self._ended_while_closing("closed the connection")
+                        break
+                    raise ConnectionLost(f"{self.url} closed the connection")
+        except Exception as exc:  # handled as the reader handles it
+            self._read_failed(exc)
+        finally:
+            self._direct = False
+            reading.release()
+            if stream or not waiter.done() or any(not w.done() for w in self._followers):
+                # messages are streaming in, others wait, or this one stopped early: the
+                # reader reads
+                self._take_over()
+
+    def _take_over(self) -> None:
+        """The reader thread reads again (wakes it when it stands aside)."""
+        with self._flow:
+            self._aside = False
+            self._flow.notify_all()
+
     def outbound_state(self) -> str:
         """What this connection still holds outbound, in words (see
         :func:`~stomp_enterprise.core.outbox.outbound_state`). Any thread."""
@@ -416,13 +572,13 @@ class Connection:
             self.url, self.alive, transport.queued_bytes, transport.tracker, transport.stalled
         )
 
-    def forget_receipt(self, future: Future[Frame]) -> None:
+    def forget_receipt(self, future: Waiter) -> None:
         """Stop waiting for ``future``'s RECEIPT on this connection (it timed out)."""
         with self.lock:
-            for key in self._receipts.forget(future):  # type: ignore[arg-type]
+            for key in self._receipts.forget(future):
                 self.session.pending_receipts.pop(key, None)
 
-    def adopt_receipts(self, receipts: Receipts[ReceiptFuture]) -> None:
+    def adopt_receipts(self, receipts: Receipts[Waiter]) -> None:
         """Before this connection is installed: wait here for the RECEIPTs of frames carried
         over from a lost connection (same receipt ids)."""
         with self.lock:
@@ -453,7 +609,7 @@ class Connection:
             self._check_ackable(message, "ack")
         frame = message.frame
         session = self.session
-        future: Future[Frame] | None = None
+        future: Waiter | None = None
         try:
             if receipt or (transaction is not None and gate is None):
                 future = self.request(
@@ -522,8 +678,7 @@ class Connection:
     def _run(self) -> None:
         transport = self.transport
         session = self.session
-        lock = self.lock
-        handle = self._handle
+        reading = self._reading
         liveness = self._liveness()
         tick = liveness.tick
         active = liveness.active  # fixed for the connection: heart-beats in either direction
@@ -531,79 +686,135 @@ class Connection:
         debug = frame_log.isEnabledFor(logging.DEBUG)
         coalesce = self._coalesce
         monotonic = time.monotonic
-        parser = session.parser  # this connection's: a reset gives the session a new one
+        # this connection's parser: a reset gives the session a new one
+        parser = self._parser = session.parser
         eager = False  # after a coalescing pause: read what came without select() first
         try:
             if self._early:
-                handle(self._early)
+                self._handle(self._early)
                 self._early = []
             while True:
+                if self._aside:
+                    if not self._stand_aside(liveness):
+                        return
+                    continue
                 if backlog.paused:
                     # the application holds as much as it may: stop reading, so TCP pushes
                     # back on the broker; keep ticking for our heart-beats
                     if not self._wait_for_room(liveness, tick):
                         return
-                    data = None
-                elif coalesce:
+                    self._check_liveness(liveness)
+                    continue
+                if not reading.acquire(True, tick):  # a waiting thread reads (see _await)
+                    self._check_liveness(liveness)
+                    continue
+                try:
                     asked = monotonic()
                     data = transport.read_now() if eager else None
                     if data is None:
                         data = transport.read(tick)
                     eager = False
                     waited = monotonic() - asked
-                else:
-                    data = transport.read(tick)
-                if data:
-                    if debug:
-                        frame_log.debug("<- %s %d bytes: %r", self.url, len(data), data[:200])
-                    # Parse holding no lock: this connection's parser is fed only here. Only
-                    # turning frames into events moves the session, so only that holds the
-                    # lock senders (and handlers' ACKs) need.
-                    before = parser.heartbeats
-                    parsed = parser.feed(data)
-                    with lock:
-                        if not self.alive or session.parser is not parser:
-                            return  # lost meanwhile (a reconnect gives the session a new one)
-                        events = session.receive_frames(parsed, parser.heartbeats - before)
-                        self.reads += 1
-                    if events:
-                        handle(events)
-                        if (
-                            coalesce
-                            and waited < _BUSY_WAIT
-                            and len(events) - (type(events[0]) is HeartbeatReceived) > 1
-                            and len(data) < RECV_SIZE
-                        ):
-                            # several frames were already there when the reader came back
-                            # for more: a stream, not a lone frame. Let the next batch gather.
-                            _pause(coalesce)
-                            eager = True
-                elif data is not None:  # b"": EOF
-                    if self.closing:
-                        self._ended_while_closing("closed the connection")
-                        return
-                    raise ConnectionLost(f"{self.url} closed the connection")
+                    events = None
+                    if data:
+                        # Parse holding no session lock (see _route_read).
+                        events = self._route_read(data, parser, debug)
+                        if events is None:
+                            return  # lost meanwhile
+                    elif data is not None:  # b"": EOF
+                        if self.closing:
+                            self._ended_while_closing("closed the connection")
+                            return
+                        raise ConnectionLost(f"{self.url} closed the connection")
+                    direct = self._direct
+                    if direct:
+                        self._direct = False
+                finally:
+                    reading.release()
+                if events:
+                    if direct and not any(type(event) is MessageReceived for event in events):
+                        # it settled the receipt a thread waits for, and no stream is
+                        # coming in: stand aside, that thread reads its next RECEIPT itself
+                        self._aside = True
+                        if any(not w.done() for w in self._followers):
+                            self._aside = False  # someone waits without reading: read on
+                    elif (
+                        coalesce
+                        and waited < _BUSY_WAIT
+                        and len(events) - (type(events[0]) is HeartbeatReceived) > 1
+                        and len(data or b"") < RECV_SIZE
+                    ):
+                        # several frames were already there when the reader came back
+                        # for more: a stream, not a lone frame. Let the next batch gather.
+                        _pause(coalesce)
+                        eager = True
                 if active:
-                    now = time.monotonic()
-                    if liveness.heartbeat_due(now, transport.last_write):
-                        transport.try_write(b"\n")
-                    silent = liveness.silence(now, transport.last_read)
-                    if silent is not None:
-                        raise HeartbeatTimeout(
-                            f"nothing from {self.url} for {silent:.2f}s "
-                            f"(heart-beat every {liveness.expect_within:g}s expected)"
-                        )
-        except StompError as exc:
+                    self._check_liveness(liveness)
+        except Exception as exc:  # see _read_failed
+            self._read_failed(exc)
+
+    def _route_read(self, data: bytes, parser: FrameParser, debug: bool) -> list[Event] | None:
+        """Holding ``_reading``: parse one read and route its events (the reader, or a
+        thread waiting for its RECEIPT). Returns None when the connection was lost
+        meanwhile."""
+        if debug:
+            frame_log.debug("<- %s %d bytes: %r", self.url, len(data), data[:200])
+        # Parse holding no lock: this connection's parser is fed only by the holder of
+        # ``_reading``. Only turning frames into events moves the session, so only that
+        # holds the lock senders (and handlers' ACKs) need.
+        before = parser.heartbeats
+        parsed = parser.feed(data)
+        session = self.session
+        with self.lock:
+            if not self.alive or session.parser is not parser:
+                return None  # lost meanwhile (a reconnect gives the session a new one)
+            events = session.receive_frames(parsed, parser.heartbeats - before)
+            self.reads += 1
+        if events:
+            self._handle(events)
+        return events
+
+    def _check_liveness(self, liveness: Liveness) -> None:
+        """Reader: a heart-beat when one is due; HeartbeatTimeout on a silent broker."""
+        if liveness.active:
+            transport = self.transport
+            now = time.monotonic()
+            if liveness.heartbeat_due(now, transport.last_write):
+                transport.try_write(b"\n")
+            silent = liveness.silence(now, transport.last_read)
+            if silent is not None:
+                raise HeartbeatTimeout(
+                    f"nothing from {self.url} for {silent:.2f}s "
+                    f"(heart-beat every {liveness.expect_within:g}s expected)"
+                )
+
+    def _stand_aside(self, liveness: Liveness) -> bool:
+        """Reader, aside: wait (``_ASIDE`` at most) while threads waiting for their RECEIPTs
+        read; read again when none did meanwhile. Returns False when the connection is
+        gone."""
+        led = self._led
+        with self._flow:
+            self._flow.wait_for(lambda: not self._aside or not self.alive, _ASIDE)
+        if not self.alive:
+            return False
+        self._check_liveness(liveness)
+        if self._aside and self._led == led and not self._reading.locked():
+            self._aside = False  # nobody read meanwhile: frames may be waiting
+        return True
+
+    def _read_failed(self, exc: Exception) -> None:
+        """Reading (the reader or a leading waiter) failed: the connection is lost, or it
+        ended while closing."""
+        if isinstance(exc, StompError):
             if not self.closing:
                 self._lost(exc)
             else:
                 self._ended_while_closing(f"failed ({exc})")
-        except Exception as exc:  # a bug must not leave the connection half dead
-            if self.closing:  # close() shut the socket under a read: nothing is wrong
-                log.debug("reader of %s ends on close: %r", self.url, exc)
-                self._ended_while_closing("was closed")
-                return
-            log.exception("reader thread of %s failed", self.url)
+        elif self.closing:  # close() shut the socket under a read: nothing is wrong
+            log.debug("reader of %s ends on close: %r", self.url, exc)
+            self._ended_while_closing("was closed")
+        else:  # a bug must not leave the connection half dead
+            log.error("reader thread of %s failed", self.url, exc_info=exc)
             self._lost(ConnectionLost(f"reader failed: {exc!r}"))
 
     def _wait_for_room(self, liveness: Liveness, tick: float) -> bool:
@@ -724,6 +935,8 @@ class Connection:
             future = self._receipts.pop(event.receipt_id)  # dict pops: no lock needed
             if future is not None:
                 future.set_result(event.frame)
+                if type(future) is ReceiptWaiter:
+                    self._direct = True  # a thread waits for it: see _run
             self.transport.confirmed(event.receipt_id)  # trackMessages: frames confirmed
             if event.receipt_id.startswith(MARKER_PREFIX):
                 return  # a marker receipt: internal, not the application's
@@ -770,7 +983,7 @@ class Connection:
         DISCONNECT's, when the broker sends none) fails now instead of at its timeout."""
         self._end(ConnectionLost(f"{self.url} {how} while disconnecting"))
 
-    def _end(self, error: ConnectionLost) -> Receipts[ReceiptFuture]:
+    def _end(self, error: ConnectionLost) -> Receipts[Waiter]:
         """Mark the connection dead and fail every pending receipt with ``error``. Returns
         every receipt future this connection ever failed so (see :meth:`close`)."""
         with self.lock:
