@@ -544,10 +544,8 @@ class Connection:
                         break
                     stream = stream or any(type(event) is MessageReceived for event in events)
                 elif data is not None:  # b"": EOF
-                    if self.closing:
-                        self._ended_while_closing("closed the connection")
-                        break
-                    raise ConnectionLost(f"{self.url} closed the connection")
+                    self._at_eof()
+                    break
         except Exception as exc:  # handled as the reader handles it
             self._read_failed(exc)
         finally:
@@ -722,10 +720,8 @@ class Connection:
                         if events is None:
                             return  # lost meanwhile
                     elif data is not None:  # b"": EOF
-                        if self.closing:
-                            self._ended_while_closing("closed the connection")
-                            return
-                        raise ConnectionLost(f"{self.url} closed the connection")
+                        self._at_eof()
+                        return
                     direct = self._direct
                     if direct:
                         self._direct = False
@@ -773,6 +769,17 @@ class Connection:
         if events:
             self._handle(events)
         return events
+
+    def _at_eof(self) -> None:
+        """The thread reading (the reader or a leading waiter) read EOF: the connection
+        ends quietly while closing (the broker closes after DISCONNECT).
+
+        Raises:
+            ConnectionLost: not closing: the broker closed the connection.
+        """
+        if not self.closing:
+            raise ConnectionLost(f"{self.url} closed the connection")
+        self._ended_while_closing("closed the connection")
 
     def _check_liveness(self, liveness: Liveness) -> None:
         """Reader: a heart-beat when one is due; HeartbeatTimeout on a silent broker."""
