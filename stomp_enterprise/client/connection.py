@@ -30,6 +30,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import TYPE_CHECKING
 
 from stomp_enterprise.core.backlog import Backlog, BacklogInfo
+from stomp_enterprise.core.coalescing import ReadCoalescing
 from stomp_enterprise.core.liveness import Liveness
 from stomp_enterprise.core.outbox import MARKER_PREFIX, carries_over, outbound_state
 from stomp_enterprise.core.receipts import Receipts
@@ -76,7 +77,6 @@ frame_log = logging.getLogger("stomp_enterprise.frames")
 _MAX_TICK = 1.0
 _RETIRED_KEPT = 256  # unsubscribed subscriptions a connection still routes messages to
 _pause = time.sleep  # the read-coalescing pause (a name tests can watch)
-_BUSY_WAIT = 0.0005  # a read that waited less found a stream (see ClientConfig.read_coalescing)
 _BODY_SHOWN = 64
 #: How long the reader stays aside for threads that read their own RECEIPTs (see
 #: Connection._await): frames that arrive while none of them waits are read this late at most.
@@ -682,10 +682,10 @@ class Connection:
         active = liveness.active  # fixed for the connection: heart-beats in either direction
         backlog = self.backlog
         debug = frame_log.isEnabledFor(logging.DEBUG)
-        coalesce = self._coalesce
         monotonic = time.monotonic
         # this connection's parser: a reset gives the session a new one
         parser = self._parser = session.parser
+        coalescing = ReadCoalescing(self._coalesce)
         eager = False  # after a coalescing pause: read what came without select() first
         try:
             if self._early:
@@ -732,18 +732,18 @@ class Connection:
                         # it settled the receipt a thread waits for, and no stream is
                         # coming in: stand aside, that thread reads its next RECEIPT itself
                         self._aside = True
+                        coalescing.reset()
                         if any(not w.done() for w in self._followers):
                             self._aside = False  # someone waits without reading: read on
-                    elif (
-                        coalesce
-                        and waited < _BUSY_WAIT
-                        and len(events) - (type(events[0]) is HeartbeatReceived) > 1
-                        and len(data or b"") < RECV_SIZE
-                    ):
-                        # several frames were already there when the reader came back
-                        # for more: a stream, not a lone frame. Let the next batch gather.
-                        _pause(coalesce)
-                        eager = True
+                    else:
+                        pause = coalescing.after_read(
+                            len(events) - (type(events[0]) is HeartbeatReceived),
+                            waited,
+                            len(data or b"") >= RECV_SIZE,
+                        )
+                        if pause:
+                            _pause(pause)  # a stream: let the next batch gather
+                            eager = True
                 if active:
                     self._check_liveness(liveness)
         except Exception as exc:  # see _read_failed

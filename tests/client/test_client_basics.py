@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -10,6 +11,7 @@ import pytest
 from stomp_enterprise import (
     NotConnected,
 )
+from stomp_enterprise.core.coalescing import FIRST_PAUSE
 from stomp_enterprise.testing import Broker
 from stomp_enterprise.transport.socket import SocketTransport
 
@@ -52,7 +54,7 @@ def test_client_is_unusable_in_a_forked_child_with_a_clear_error(make_client) ->
         client.send("/queue/fork", b"parent still works", receipt=True)
 
 
-@pytest.mark.parametrize("coalescing", [0.0, 0.0003])
+@pytest.mark.parametrize("coalescing", [0.0, 0.0003, 0.002])
 def test_read_coalescing_pauses_when_frames_were_waiting(
     make_client, stomp_broker: Broker, monkeypatch, coalescing
 ) -> None:
@@ -108,8 +110,18 @@ def test_read_coalescing_pauses_when_frames_were_waiting(
         release.set()
         assert done.wait(20)
     assert got == list(range(1000))
-    assert set(pauses) == ({coalescing} if coalescing else set())
-    assert bool(eager) == bool(coalescing)  # the read after each pause tried read_now first
+    if not coalescing:
+        assert pauses == []
+        assert eager == []
+        return
+    # a stream starts with the first pause and each pause after it doubles up to the bound
+    # (or the stream ended and a new one started)
+    first = min(FIRST_PAUSE, coalescing)
+    assert pauses
+    assert pauses[0] == first
+    for before, pause in itertools.pairwise(pauses):
+        assert pause in (first, min(before * 2, coalescing))
+    assert eager  # the read after each pause tried read_now first
 
 
 def test_read_coalescing_never_delays_a_lone_frame(make_client, monkeypatch) -> None:
