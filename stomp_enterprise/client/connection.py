@@ -533,7 +533,13 @@ class Connection:
         stream = False  # MESSAGEs came in: more follow, the reader takes them
         try:
             self._led += 1
-            while not waiter.done() and self._aside and self.alive and not backlog.paused:
+            while (
+                not stream
+                and not waiter.done()
+                and self._aside
+                and self.alive
+                and not backlog.paused
+            ):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -555,6 +561,9 @@ class Connection:
                 # messages are streaming in, others wait, or this one stopped early: the
                 # reader reads
                 self._take_over()
+            else:  # wake the reader waiting for this lead to end (see _stand_aside)
+                with self._flow:
+                    self._flow.notify_all()
 
     def _take_over(self) -> None:
         """The reader thread reads again (wakes it when it stands aside)."""
@@ -796,16 +805,28 @@ class Connection:
                 )
 
     def _stand_aside(self, liveness: Liveness) -> bool:
-        """Reader, aside: wait (``_ASIDE`` at most) while threads waiting for their RECEIPTs
-        read; read again when none did meanwhile. Returns False when the connection is
-        gone."""
+        """Reader, aside, while threads waiting for their RECEIPTs read (see :meth:`_lead`).
+
+        While a thread leads (it holds ``_reading``, its COMMIT may take the broker tens of
+        milliseconds), wait until it hands back (it notifies ``_flow``), one heart-beat tick
+        at most: no polling meanwhile. Between leads, wait ``_ASIDE`` at most and read again
+        when nobody led meanwhile (frames nobody asked for may be waiting). Returns False
+        when the connection is gone."""
         led = self._led
+        reading = self._reading
         with self._flow:
-            self._flow.wait_for(lambda: not self._aside or not self.alive, _ASIDE)
+            leader = reading.locked()
+            if leader:
+                self._flow.wait_for(
+                    lambda: not self._aside or not self.alive or not reading.locked(),
+                    liveness.tick,
+                )
+            else:
+                self._flow.wait_for(lambda: not self._aside or not self.alive, _ASIDE)
         if not self.alive:
             return False
         self._check_liveness(liveness)
-        if self._aside and self._led == led and not self._reading.locked():
+        if self._aside and not leader and self._led == led and not reading.locked():
             self._aside = False  # nobody read meanwhile: frames may be waiting
         return True
 

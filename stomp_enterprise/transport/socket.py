@@ -765,7 +765,12 @@ class SocketTransport:
         lock = self._io_lock
         try:
             if not (self._tls and sock.pending()):  # type: ignore[attr-defined]
-                readable, _, _ = select.select([sock], [], [], timeout)
+                try:
+                    readable, _, _ = select.select([sock], [], [], timeout)
+                except ValueError:  # closed under us: its descriptor is -1
+                    if self._closed:
+                        return b""
+                    raise ConnectionLost(f"read from {self.address.url}: socket closed") from None
                 if not readable:
                     return None
             try:

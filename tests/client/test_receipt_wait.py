@@ -118,6 +118,34 @@ def test_a_frame_arriving_while_the_reader_stands_aside_is_read(
         assert [m.body for m in got.wait(1, timeout=5.0)] == [b"late"]
 
 
+def test_the_reader_does_not_poll_while_a_thread_waits_long_for_its_receipt(
+    make_client, stomp_broker: Broker
+) -> None:
+    """A slow RECEIPT (a COMMIT a broker writes to disk first: ActiveMQ takes ~50 ms) read
+    by the waiting thread itself: the reader standing aside waits for that thread to hand
+    back instead of waking every few milliseconds to look."""
+    with make_client(heart_beats=(0, 0)) as client:
+        connection = _connection(client)
+        client.send("/queue/rcpt-slow", b"0", receipt=True)
+        client.send("/queue/rcpt-slow", b"1", receipt=True)  # this thread leads now
+        calls = 0
+        stand_aside = connection._stand_aside
+
+        def counted(liveness) -> bool:
+            nonlocal calls
+            calls += 1
+            return stand_aside(liveness)
+
+        connection._stand_aside = counted  # type: ignore[method-assign]
+        stomp_broker.delay_frames(0.4)
+        led = connection._led
+        client.send("/queue/rcpt-slow", b"2", receipt=True)
+        assert connection._led == led + 1  # this thread read its RECEIPT itself
+        assert calls <= 5  # polling every 2 ms would be ~200
+        stomp_broker.delay_frames(0)
+        assert len(stomp_broker.sent_messages("/queue/rcpt-slow")) == 3
+
+
 def test_threads_waiting_at_once_all_get_their_receipts(make_client, stomp_broker) -> None:
     """Several threads waiting for receipts at once: one reads (the reader or one of them),
     the others follow; every send is confirmed, none waits for its timeout."""

@@ -60,6 +60,18 @@ def test_a_write_after_close_is_refused() -> None:
     theirs.close()
 
 
+def test_a_read_after_close_is_the_end_of_the_stream() -> None:
+    """close() from another thread may come just before the reader's next read: that read
+    reports EOF (b""), not the ValueError select() raises for a closed socket's -1."""
+    ours, theirs = socket.socketpair()
+    transport = SocketTransport(ours, ADDRESS)
+    transport.start_writer("test-writer", lambda exc: None)
+    transport.close(5.0)
+    assert transport.read(0.5) == b""
+    assert transport.read_now() in (b"", None)
+    theirs.close()
+
+
 def test_a_peer_that_closes_fails_the_writer_and_reports_the_loss_once() -> None:
     ours, theirs = socket.socketpair()
     transport = SocketTransport(ours, ADDRESS)
