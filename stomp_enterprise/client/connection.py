@@ -79,8 +79,11 @@ _RETIRED_KEPT = 256  # unsubscribed subscriptions a connection still routes mess
 _pause = time.sleep  # the read-coalescing pause (a name tests can watch)
 _BODY_SHOWN = 64
 #: How long the reader stays aside for threads that read their own RECEIPTs (see
-#: Connection._await): frames that arrive while none of them waits are read this late at most.
+#: Connection._await) before it looks again: ``_ASIDE`` at first, doubled each time threads
+#: led meanwhile, up to ``_ASIDE_MAX``. Frames that arrive while none of them reads are read
+#: this late at most.
 _ASIDE = 0.002
+_ASIDE_MAX = 0.016
 
 
 def describe(data: bytes | Frame) -> str:
@@ -232,6 +235,8 @@ class Connection:
         self._reading = threading.Lock()
         self._aside = False
         self._led = 0  # reads led by waiting threads (the reader stays aside while it grows)
+        self._aside_for = _ASIDE  # the reader's next wait while aside (see _stand_aside)
+        self._handback = False  # the reader waits for the leading thread to hand back
         self._direct = False  # the read being routed settled a ReceiptWaiter
         self._followers: list[ReceiptWaiter] = []
         self._parser = session.parser
@@ -561,7 +566,7 @@ class Connection:
                 # messages are streaming in, others wait, or this one stopped early: the
                 # reader reads
                 self._take_over()
-            else:  # wake the reader waiting for this lead to end (see _stand_aside)
+            elif self._handback:  # the reader waits for this (long) lead to end
                 with self._flow:
                     self._flow.notify_all()
 
@@ -741,6 +746,7 @@ class Connection:
                         # it settled the receipt a thread waits for, and no stream is
                         # coming in: stand aside, that thread reads its next RECEIPT itself
                         self._aside = True
+                        self._aside_for = _ASIDE
                         coalescing.reset()
                         if any(not w.done() for w in self._followers):
                             self._aside = False  # someone waits without reading: read on
@@ -807,27 +813,35 @@ class Connection:
     def _stand_aside(self, liveness: Liveness) -> bool:
         """Reader, aside, while threads waiting for their RECEIPTs read (see :meth:`_lead`).
 
-        While a thread leads (it holds ``_reading``, its COMMIT may take the broker tens of
-        milliseconds), wait until it hands back (it notifies ``_flow``), one heart-beat tick
-        at most: no polling meanwhile. Between leads, wait ``_ASIDE`` at most and read again
-        when nobody led meanwhile (frames nobody asked for may be waiting). Returns False
-        when the connection is gone."""
+        Wait ``_aside_for``; read again when nobody led meanwhile (frames nobody asked for
+        may be waiting). While threads keep leading (a producer's transactions, one after
+        the other), the wait doubles up to ``_ASIDE_MAX``: a frame nobody asked for is read
+        by the next leader anyway. When one lead outlasts the wait (a COMMIT ActiveMQ syncs
+        to disk first, ~50 ms), wait for that thread to hand back (one heart-beat tick at
+        most) instead of looking again and again. Returns False when the connection is
+        gone."""
         led = self._led
         reading = self._reading
+        leading = reading.locked()
         with self._flow:
-            leader = reading.locked()
-            if leader:
-                self._flow.wait_for(
-                    lambda: not self._aside or not self.alive or not reading.locked(),
-                    liveness.tick,
-                )
-            else:
-                self._flow.wait_for(lambda: not self._aside or not self.alive, _ASIDE)
+            self._flow.wait_for(lambda: not self._aside or not self.alive, self._aside_for)
+            if leading and self._aside and self.alive and self._led == led and reading.locked():
+                self._handback = True  # the same lead as before the wait: a slow RECEIPT
+                try:
+                    self._flow.wait_for(
+                        lambda: not self._aside or not self.alive or not reading.locked(),
+                        liveness.tick,
+                    )
+                finally:
+                    self._handback = False
         if not self.alive:
             return False
         self._check_liveness(liveness)
-        if self._aside and not leader and self._led == led and not reading.locked():
-            self._aside = False  # nobody read meanwhile: frames may be waiting
+        if self._aside:
+            if self._led != led or reading.locked():  # threads lead: look less often
+                self._aside_for = min(self._aside_for * 2, _ASIDE_MAX, liveness.tick)
+            else:
+                self._aside = False  # nobody read meanwhile: frames may be waiting
         return True
 
     def _read_failed(self, exc: Exception) -> None:
