@@ -146,6 +146,39 @@ def test_the_reader_does_not_poll_while_a_thread_waits_long_for_its_receipt(
         assert len(stomp_broker.sent_messages("/queue/rcpt-slow")) == 3
 
 
+def test_the_reader_looks_less_often_while_threads_keep_reading_receipts(
+    make_client, stomp_broker: Broker, recorder
+) -> None:
+    """Receipted calls back to back (a producer's transactions): the reader standing aside
+    doubles its wait up to 16 ms instead of waking every 2 ms, and still reads a frame
+    nobody asked for once they stop."""
+    got = recorder()
+    with make_client(heart_beats=(0, 0)) as client:
+        connection = _connection(client)
+        client.subscribe("/queue/rcpt-idle", got, receipt=True)
+        calls = 0
+        waits: list[float] = []
+        stand_aside = connection._stand_aside
+
+        def counted(liveness) -> bool:
+            nonlocal calls
+            calls += 1
+            waits.append(connection._aside_for)
+            return stand_aside(liveness)
+
+        connection._stand_aside = counted  # type: ignore[method-assign]
+        ended = time.monotonic() + 0.3
+        sent = 0
+        while time.monotonic() < ended and sent < 100_000:  # bounded
+            client.send("/queue/rcpt-busy", b"x", receipt=True)
+            sent += 1
+        assert sent > 20
+        assert max(waits) == pytest.approx(0.016)
+        assert calls < 60  # a 2 ms poll would be ~150
+        stomp_broker.publish("/queue/rcpt-idle", b"after")
+        assert [m.body for m in got.wait(1, timeout=5.0)] == [b"after"]
+
+
 def test_threads_waiting_at_once_all_get_their_receipts(make_client, stomp_broker) -> None:
     """Several threads waiting for receipts at once: one reads (the reader or one of them),
     the others follow; every send is confirmed, none waits for its timeout."""
