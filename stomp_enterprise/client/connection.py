@@ -567,8 +567,7 @@ class Connection:
                 # reader reads
                 self._take_over()
             elif self._handback:  # the reader waits for this (long) lead to end
-                with self._flow:
-                    self._flow.notify_all()
+                self._wake()
 
     def _take_over(self) -> None:
         """The reader thread reads again (wakes it when it stands aside)."""
@@ -823,15 +822,16 @@ class Connection:
         led = self._led
         reading = self._reading
         leading = reading.locked()
+
+        def done() -> bool:  # reading again, or the connection is gone
+            return not self._aside or not self.alive
+
         with self._flow:
-            self._flow.wait_for(lambda: not self._aside or not self.alive, self._aside_for)
-            if leading and self._aside and self.alive and self._led == led and reading.locked():
+            self._flow.wait_for(done, self._aside_for)
+            if leading and not done() and self._led == led and reading.locked():
                 self._handback = True  # the same lead as before the wait: a slow RECEIPT
                 try:
-                    self._flow.wait_for(
-                        lambda: not self._aside or not self.alive or not reading.locked(),
-                        liveness.tick,
-                    )
+                    self._flow.wait_for(lambda: done() or not reading.locked(), liveness.tick)
                 finally:
                     self._handback = False
         if not self.alive:
@@ -1062,7 +1062,8 @@ class Connection:
         self.join(left())
 
     def _wake(self) -> None:
-        """Wake a reader paused on a full backlog (it then sees the connection is gone)."""
+        """Wake a reader waiting on ``_flow``: paused on a full backlog (it then sees the
+        connection is gone), or aside waiting for a long lead to hand back."""
         with self._flow:
             self._flow.notify_all()
 

@@ -23,6 +23,19 @@ def _connection(client: Client) -> Connection:
     return connection
 
 
+def _count_stand_aside(connection: Connection) -> list[float]:
+    """Record each time the reader stands aside from now on, with the wait it starts with."""
+    waits: list[float] = []
+    stand_aside = connection._stand_aside
+
+    def counted(liveness) -> bool:
+        waits.append(connection._aside_for)
+        return stand_aside(liveness)
+
+    connection._stand_aside = counted  # type: ignore[method-assign]
+    return waits
+
+
 # ------------------------------------------------------------ ReceiptWaiter
 
 
@@ -128,20 +141,12 @@ def test_the_reader_does_not_poll_while_a_thread_waits_long_for_its_receipt(
         connection = _connection(client)
         client.send("/queue/rcpt-slow", b"0", receipt=True)
         client.send("/queue/rcpt-slow", b"1", receipt=True)  # this thread leads now
-        calls = 0
-        stand_aside = connection._stand_aside
-
-        def counted(liveness) -> bool:
-            nonlocal calls
-            calls += 1
-            return stand_aside(liveness)
-
-        connection._stand_aside = counted  # type: ignore[method-assign]
+        waits = _count_stand_aside(connection)
         stomp_broker.delay_frames(0.4)
         led = connection._led
         client.send("/queue/rcpt-slow", b"2", receipt=True)
         assert connection._led == led + 1  # this thread read its RECEIPT itself
-        assert calls <= 5  # polling every 2 ms would be ~200
+        assert len(waits) <= 5  # polling every 2 ms would be ~200
         stomp_broker.delay_frames(0)
         assert len(stomp_broker.sent_messages("/queue/rcpt-slow")) == 3
 
@@ -156,17 +161,7 @@ def test_the_reader_looks_less_often_while_threads_keep_reading_receipts(
     with make_client(heart_beats=(0, 0)) as client:
         connection = _connection(client)
         client.subscribe("/queue/rcpt-idle", got, receipt=True)
-        calls = 0
-        waits: list[float] = []
-        stand_aside = connection._stand_aside
-
-        def counted(liveness) -> bool:
-            nonlocal calls
-            calls += 1
-            waits.append(connection._aside_for)
-            return stand_aside(liveness)
-
-        connection._stand_aside = counted  # type: ignore[method-assign]
+        waits = _count_stand_aside(connection)
         ended = time.monotonic() + 0.3
         sent = 0
         while time.monotonic() < ended and sent < 100_000:  # bounded
@@ -174,7 +169,7 @@ def test_the_reader_looks_less_often_while_threads_keep_reading_receipts(
             sent += 1
         assert sent > 20
         assert max(waits) == pytest.approx(0.016)
-        assert calls < 60  # a 2 ms poll would be ~150
+        assert len(waits) < 60  # a 2 ms poll would be ~150
         stomp_broker.publish("/queue/rcpt-idle", b"after")
         assert [m.body for m in got.wait(1, timeout=5.0)] == [b"after"]
 
