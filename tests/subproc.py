@@ -7,6 +7,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import textwrap
 from typing import Any
 
 import stomp_enterprise
@@ -32,6 +33,22 @@ def run_python(code: str, *, measured: bool = True, **env: str) -> str:
         timeout=60,
     )
     return out.stdout
+
+
+def run_program(
+    preamble: str, program: str, *args: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """Run ``preamble`` + ``program`` (each dedented) in a fresh interpreter with ``args``
+    as ``sys.argv[1:]``; the process is returned whatever its exit status. ``timeout``
+    (subprocess.TimeoutExpired) is the bound the caller's assertion is about."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(preamble) + textwrap.dedent(program), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def run_quick_e2e(

@@ -462,6 +462,20 @@ class Client(ShellBase):
         events.put_nowait((event, args))
 
     async def _run_events(self, events: asyncio.Queue[tuple[str, tuple[Any, ...]] | None]) -> None:
+        """The event task: runs the listeners, in order. Cancelled while the client is open,
+        the program is ending without ``disconnect()`` (``asyncio.run()`` cancels every task
+        when its coroutine returns or raises): it disconnects first, so what was accepted
+        is written (queued sends, the transport's buffer), then lets the cancellation go
+        on. Only :meth:`_stop_events` ends this task otherwise, while closing."""
+        try:
+            await self._pump_events(events)
+        except asyncio.CancelledError:
+            if not self.closing and self._connection is not None:
+                log.info("the event loop is ending without disconnect(): disconnecting now")
+                await self.disconnect()
+            raise
+
+    async def _pump_events(self, events: asyncio.Queue[tuple[str, tuple[Any, ...]] | None]) -> None:
         while True:
             item = await events.get()
             if item is None:
@@ -479,13 +493,12 @@ class Client(ShellBase):
         """Let the event task run what is queued (bounded), then end it."""
         task, events = self._event_task, self._events
         self._event_task = self._events = None
+        if events is not None:
+            if events.full():
+                events.get_nowait()
+            events.put_nowait(None)  # the task ends after what it runs now
         if task is None or events is None or task is asyncio.current_task():
-            if events is not None and task is not None:
-                events.put_nowait(None)
             return
-        if events.full():
-            events.get_nowait()
-        events.put_nowait(None)
         # an idle event task ends within an iteration or two: give it that much at least
         timeout = max(timeout, _EVENT_END_MIN)
         try:

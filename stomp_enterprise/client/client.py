@@ -7,6 +7,7 @@ dispatcher for user code, and, with a failover URI, a background reconnect threa
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -383,7 +384,7 @@ class Client(ShellBase):
                 )
             old = self._reconnect_thread
             self._reconnect_thread = threading.Thread(
-                target=self._reconnect, args=(connection, old), name="stomp-reconnect"
+                target=self._reconnect, args=(connection, old), name="stomp-reconnect", daemon=True
             )
             self._reconnect_thread.start()
             self._state.notify_all()
@@ -421,7 +422,10 @@ class Client(ShellBase):
             if previous is not None and previous.is_alive():
                 return
             self._priority_thread = threading.Thread(
-                target=self._return_to_priority, args=(current,), name="stomp-priority-return"
+                target=self._return_to_priority,
+                args=(current,),
+                name="stomp-priority-return",
+                daemon=True,
             )
             self._priority_thread.start()
 
@@ -1191,6 +1195,32 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _disconnect_at_exit() -> None:
+    """At interpreter exit, every client still open is disconnected as ``disconnect()``
+    does it: bounded, and what was accepted (queued sends, handlers in flight) is written
+    and run first.
+
+    The client's threads are daemon threads, so a program that ends without
+    ``disconnect()`` (a forgotten call, an uncaught exception, ``sys.exit()`` in a
+    gunicorn worker) is not kept alive by them forever; :mod:`atexit` runs this after
+    every non-daemon thread of the program has ended (they may still send until then)
+    and while the client's own threads still run."""
+    for client in list(_ALL_CLIENTS):
+        life = client._life
+        if client._forked or not (
+            client._connection is not None or life.started or life.reconnecting
+        ):
+            continue
+        log.info("the program is exiting without disconnect(): disconnecting now")
+        try:
+            client.disconnect()
+        except Exception:  # one client's failure must not keep the others open
+            log.exception("disconnect at exit failed")
+
+
+atexit.register(_disconnect_at_exit)
 
 
 def _send_builder(

@@ -305,7 +305,7 @@ class Connection:
         address = self.transport.address
         self.transport.start_writer(f"stomp-writer-{address.host}:{address.port}", self._lost)
         self._reader = threading.Thread(
-            target=self._run, name=f"stomp-reader-{address.host}:{address.port}"
+            target=self._run, name=f"stomp-reader-{address.host}:{address.port}", daemon=True
         )
         self._reader.start()
 

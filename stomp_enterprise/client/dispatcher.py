@@ -36,7 +36,10 @@ class Dispatcher:
         self._queues: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in range(workers)]
         self._threads = [
             threading.Thread(
-                target=self._run, args=(q,), name=f"{name}-{i}" if workers > 1 else name
+                target=self._run,
+                args=(q,),
+                name=f"{name}-{i}" if workers > 1 else name,
+                daemon=True,
             )
             for i, q in enumerate(self._queues)
         ]

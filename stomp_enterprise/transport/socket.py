@@ -423,7 +423,7 @@ class SocketTransport:
         many frames cost one system call. ``on_error`` is called (on the writer thread) when
         the socket fails."""
         self._on_error = on_error
-        self._writer = threading.Thread(target=self._write_loop, name=name)
+        self._writer = threading.Thread(target=self._write_loop, name=name, daemon=True)
         self._writer.start()
 
     def wait_writable(self, timeout: float | None = None) -> None:
