@@ -37,6 +37,37 @@ def tests(session: nox.Session) -> None:
     session.run("coverage", "report")  # exits non-zero below fail_under
 
 
+#: the other interpreters the package supports (pyproject's classifiers); CI runs them
+#: through pyenv's shims (``.ci/run`` sets PYENV_VERSION)
+OTHER_PYTHONS = ["3.10", "3.12", "3.13"]
+#: the offline suite's library tests: protocol, core, both clients on the in-process broker
+#: (the tool tests: docs, site, release, benchmarks, CLI run on the main interpreter)
+COMPAT_TESTS = [
+    "tests/protocol",
+    "tests/core",
+    "tests/transport",
+    "tests/testing",
+    "tests/client",
+    "tests/aio",
+    "tests/parity",
+]
+
+
+@nox.session(python=OTHER_PYTHONS)
+def compat(session: nox.Session) -> None:
+    """The library's tests on every other supported Python, with the C accelerator built for
+    it (``STOMP_ENTERPRISE_REQUIRE_SPEEDUPS=1``: a failed compile fails) and the pure-Python
+    fallback checked against it by the differential tests."""
+    session.install("-e", ".[test]")
+    session.run("python", "setup.py", "-q", "build_ext", "--inplace")
+    session.run(
+        "python",
+        "-c",
+        "import stomp_enterprise.protocol._speedups as c; print('accelerator:', c.__file__)",
+    )
+    session.run("pytest", *COMPAT_TESTS, "-q", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
     """The real-broker suite (testcontainers with --provision=containers where Docker runs,

@@ -95,6 +95,32 @@ def test_a_handler_in_flight_at_exit_finishes_and_its_send_arrives(stomp_broker:
     assert stomp_broker.queue_depth("/queue/work") == 0
 
 
+def test_a_stuck_handler_does_not_keep_the_program_alive(stomp_broker: Broker) -> None:
+    """The exit hook is ``disconnect()``: bounded by ``timeouts.drain`` for a handler that
+    never returns (its daemon thread is left behind, named in a WARNING)."""
+    stomp_broker.publish("/queue/stuck", b"job")
+    result = _run(
+        """
+        started = threading.Event()
+
+        def handler(message):
+            started.set()
+            time.sleep(3600)
+
+        client = Client(URL, heart_beats=(0, 0), timeouts={"drain": 0.3, "disconnect": 1.0})
+        client.connect()
+        client.subscribe("/queue/stuck", handler, ack="client-individual")
+        assert started.wait(5)
+        """,
+        stomp_broker.url,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "handlers still running after 0.3s" in result.stderr
+    assert stomp_broker.received_frames("DISCONNECT")
+    assert stomp_broker.unacked("/queue/stuck") == 0  # the broker redelivers it to the next
+    assert stomp_broker.queue_depth("/queue/stuck") == 1
+
+
 def test_a_program_that_disconnects_is_not_disconnected_again(stomp_broker: Broker) -> None:
     result = _run(
         """
