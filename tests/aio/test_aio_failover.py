@@ -227,9 +227,8 @@ def test_tls_verifies_by_default_and_accepts_a_ca_file(
 
 
 def test_priority_backup_returns_to_the_priority_broker(run, stomp_broker_factory) -> None:
-    priority = stomp_broker_factory()
-    priority.stop()
-    backup = stomp_broker_factory()
+    priority, backup = stomp_broker_factory(), stomp_broker_factory()
+    priority.stop()  # after both are up: the backup cannot get the port the priority frees
     url = (
         f"failover:(tcp://127.0.0.1:{priority.port},tcp://127.0.0.1:{backup.port})"
         f"?randomize=false&priorityBackup=true&{FAST}"

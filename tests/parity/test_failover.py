@@ -28,10 +28,14 @@ def failover(*brokers: Broker, options: str = FAST) -> str:
     return f"failover:({inner})?{options}"
 
 
-def stopped_broker(factory) -> Broker:
-    broker = factory()
-    broker.stop()
-    return broker
+def some_down(factory, count: int, *, down: int) -> list[Broker]:
+    """``count`` brokers of which the first ``down`` are stopped. All are started before any
+    is stopped: each holds its port meanwhile, so that a later one cannot get the port a
+    stopped one just freed (a failover URI listing a broker twice is refused)."""
+    brokers = [factory() for _ in range(count)]
+    for broker in brokers[:down]:
+        broker.stop()
+    return brokers
 
 
 def test_reconnect_replays_subscriptions_with_the_same_ids(
@@ -76,8 +80,7 @@ def test_open_transaction_and_old_messages_fail_clearly_after_reconnect(
 
 
 def test_three_brokers_first_two_down(new_client, stomp_broker_factory, caplog) -> None:
-    down1, down2 = stopped_broker(stomp_broker_factory), stopped_broker(stomp_broker_factory)
-    up = stomp_broker_factory()
+    down1, down2, up = some_down(stomp_broker_factory, 3, down=2)
     url = failover(down1, down2, up, options=f"randomize=false&{FAST}")
     caplog.set_level(logging.INFO, logger="stomp_enterprise")
     with new_client(url, heart_beats=(0, 0)) as client:
@@ -91,7 +94,7 @@ def test_three_brokers_first_two_down(new_client, stomp_broker_factory, caplog) 
 def test_all_down_lists_every_broker_and_counts_passes(
     new_client, stomp_broker_factory, caplog
 ) -> None:
-    brokers = [stopped_broker(stomp_broker_factory) for _ in range(3)]
+    brokers = some_down(stomp_broker_factory, 3, down=3)
     url = failover(
         *brokers,
         options="randomize=false&startupMaxReconnectAttempts=2&initialReconnectDelay=100"
@@ -117,7 +120,7 @@ def test_all_down_lists_every_broker_and_counts_passes(
 
 
 def test_randomize_is_deterministic_under_a_seed(new_client, stomp_broker_factory, caplog) -> None:
-    brokers = [stopped_broker(stomp_broker_factory) for _ in range(4)]
+    brokers = some_down(stomp_broker_factory, 4, down=4)
     url = failover(*brokers, options="randomize=true&startupMaxReconnectAttempts=1")
     caplog.set_level(logging.INFO, logger="stomp_enterprise")
     ours = {f"tcp://127.0.0.1:{broker.port}" for broker in brokers}
@@ -196,8 +199,7 @@ def test_send_while_disconnected_without_timeout_raises_at_once(new_client, stom
 def test_priority_backup_returns_to_the_priority_broker(
     new_client, stomp_broker_factory, recorder
 ) -> None:
-    priority = stopped_broker(stomp_broker_factory)
-    backup = stomp_broker_factory()
+    priority, backup = some_down(stomp_broker_factory, 2, down=1)
     got = recorder()
     url = failover(priority, backup, options=f"randomize=false&priorityBackup=true&{FAST}")
     with new_client(url, heart_beats=(0, 0)) as client:
