@@ -56,6 +56,7 @@ SHORT = {
     "produce": "produce",
     "produce-headers": "produce + headers",
     "produce-tx": "produce in tx of 100",
+    "produce-tx-confirmed": "produce in tx, COMMIT confirmed",
     "receipt-single": "receipted, one at a time",
     "receipt-pipelined": "receipted, pipelined",
     "threads": "produce, 16 threads",

@@ -92,6 +92,7 @@ SENT_CASES = (
     "threads",
     "produce-headers",
     "produce-tx",
+    "produce-tx-confirmed",
     *TRACKING_PAIR,
 )
 #: the cases that consume a pre-loaded queue (it must be empty afterwards)
@@ -106,6 +107,7 @@ CASE_TITLES = {
     "rss": "RSS through one auto-ack subscription",
     "produce-headers": "produce N, content-type + 3 application headers",
     "produce-tx": "produce N in transactions of {tx} (BEGIN/COMMIT included)",
+    "produce-tx-confirmed": "produce N in transactions of {tx}, every COMMIT's RECEIPT awaited",
     "consume-headers": "consume N (content-type + 5 headers; handler reads 2 + text), ACK each",
     "ack-tx": "consume N, ACK each inside transactions of {tx}",
     "produce-failover": "produce N through failover:(URL), no tracking",
@@ -489,6 +491,7 @@ def throughput_table(summary: dict[str, Any], cfg: Settings) -> list[str]:
         *TRACKING_PAIR,
         "produce-headers",
         "produce-tx",
+        "produce-tx-confirmed",
         "consume",
         *CONSUME_TRACKING_PAIR,
         "consume-headers",
@@ -679,6 +682,19 @@ def realistic_targets(
                 None if own is None or peer is None else own <= own_limit and peer <= peer_limit,
             )
         )
+    same = _ratio(cpu("produce-tx-confirmed", "ours"), cpu("produce-tx-confirmed", "stomp.py"))
+    out.append(
+        (
+            "transactional SEND, every COMMIT's RECEIPT awaited by every client (the same "
+            "guarantee; ours by default): CPU ≤ 0.4x stomp.py's",
+            f"{_fmt_ratio(same)} stomp.py's",
+            _fmt_ratio(
+                _ratio(cpu("produce-tx-confirmed", "raw"), cpu("produce-tx-confirmed", "stomp.py"))
+            )
+            + " stomp.py's",
+            None if same is None else same <= 0.4,
+        )
+    )
     ack = _ratio(cpu("ack-tx", "ours"), cpu("ack-tx", "stomp.py"))
     out.append(
         (
@@ -1047,7 +1063,9 @@ harness is described in `benchmarks/e2e.py` and `benchmarks/e2e_peers.py`; in sh
 - The paths applications take (issue 14): produce with `content-type: application/json` and 3
   application headers; produce in transactions of 100, BEGIN and COMMIT included (ours: `with
   client.transaction()`, whose COMMIT waits for a receipt by default; the others send them
-  unreceipted, the last COMMIT receipted); consume of messages carrying
+  unreceipted, the last COMMIT receipted), and the same with every client waiting for each
+  COMMIT's RECEIPT before the next transaction (`produce-tx-confirmed`: the same guarantee
+  for all, that each transaction was applied); consume of messages carrying
   `content-type: text/plain;charset=utf-8` and 5 application headers, the handler reading two
   of them (ours: `message.headers[...]`) and the text body, client-individual ACK; consume
   with every ACK inside a transaction committed every 100 ACKs.

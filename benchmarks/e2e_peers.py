@@ -42,6 +42,9 @@ Cases (every one counts what moved; the parent checks the queue afterwards):
 * ``produce-tx``: N SENDs in transactions of ``TX_SIZE``, BEGIN and COMMIT included (ours:
   ``with client.transaction()``, whose COMMIT waits for a receipt by default; the
   others send them unreceipted); timed until the RECEIPT of the last COMMIT.
+* ``produce-tx-confirmed``: ``produce-tx`` with every COMMIT receipted and its RECEIPT
+  waited for before the next transaction, by every client (ours as in ``produce-tx``): the
+  same guarantee for all, that each transaction was applied.
 * ``consume-headers``: the queue holds N messages with ``content-type:
   text/plain;charset=utf-8`` and 5 application headers; the handler reads two of them and
   the text body, then ACKs it (client-individual).
@@ -90,6 +93,7 @@ CASES: tuple[str, ...] = (
     "rss",
     "produce-headers",
     "produce-tx",
+    "produce-tx-confirmed",
     "consume-headers",
     "ack-tx",
     "produce-failover",
@@ -459,20 +463,24 @@ class Raw:
             dest, count, body, meter, headers={"content-type": CONTENT_TYPE, **APP_HEADERS}
         )
 
-    def produce_tx(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+    def produce_tx(
+        self, dest: str, count: int, body: bytes, meter: Meter, *, confirmed: bool = False
+    ) -> int:
         sock = self.conn.sock
         meter.start()
         for n, start in enumerate(range(0, count, TX_SIZE)):
             tx = f"tx-{n}"
             size = min(TX_SIZE, count - start)
             last = start + size >= count
+            receipt = b"c-%d" % n if confirmed else b"done" if last else None
             commit = b"COMMIT\ntransaction:%s\n%s\n\0" % (
                 tx.encode(),
-                b"receipt:done\n" if last else b"",
+                b"receipt:%s\n" % receipt if receipt else b"",
             )
             frame = send_frame(dest, body, transaction=tx)
             sock.sendall(b"BEGIN\ntransaction:%s\n\n\0" % tx.encode() + frame * size + commit)
-        self.conn.wait_receipts({b"done"})
+            if receipt and (confirmed or last):
+                self.conn.wait_receipts({receipt})
         meter.stop()
         return count
 
@@ -753,7 +761,10 @@ class Ours:
         meter.stop()
         return count
 
-    def produce_tx(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+    def produce_tx(
+        self, dest: str, count: int, body: bytes, meter: Meter, *, confirmed: bool = False
+    ) -> int:
+        # every COMMIT waits for its RECEIPT by default: ``confirmed`` changes nothing here
         transaction = self.client.transaction
         meter.start()
         for start in range(0, count, TX_SIZE):
@@ -974,19 +985,24 @@ class StompPy:
         meter.stop()
         return count
 
-    def produce_tx(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+    def produce_tx(
+        self, dest: str, count: int, body: bytes, meter: Meter, *, confirmed: bool = False
+    ) -> int:
         conn = self.conn
         send = conn.send
         meter.start()
-        for start in range(0, count, TX_SIZE):
+        for n, start in enumerate(range(0, count, TX_SIZE)):
             tx = conn.begin()
             for _ in range(min(TX_SIZE, count - start)):
                 send(dest, body, transaction=tx)
-            if start + TX_SIZE >= count:
+            if confirmed:
+                conn.commit(tx, receipt=f"c-{n}")
+                self.wait_receipt(f"c-{n}")
+            elif start + TX_SIZE >= count:
                 conn.commit(tx, receipt="done")
+                self.wait_receipt("done")
             else:
                 conn.commit(tx)
-        self.wait_receipt("done")
         meter.stop()
         return count
 
@@ -1191,7 +1207,9 @@ class Stompest:
         meter.stop()
         return count
 
-    def produce_tx(self, dest: str, count: int, body: bytes, meter: Meter) -> int:
+    def produce_tx(
+        self, dest: str, count: int, body: bytes, meter: Meter, *, confirmed: bool = False
+    ) -> int:
         client = self.client
         send = client.send
         meter.start()
@@ -1201,8 +1219,10 @@ class Stompest:
             headers = {"transaction": tx}
             for _ in range(min(TX_SIZE, count - start)):
                 send(dest, body, headers)
-            client.commit(tx, receipt="done" if start + TX_SIZE >= count else None)
-        self._wait_receipts(client, 1)
+            last = start + TX_SIZE >= count
+            client.commit(tx, receipt=f"c-{n}" if confirmed or last else None)
+            if confirmed or last:
+                self._wait_receipts(client, 1)
         meter.stop()
         return count
 
@@ -1375,8 +1395,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 moved = adapter.consume(args.dest, args.count, meter)
             elif case == "produce-headers":
                 moved = adapter.produce_headers(args.dest, args.count, body, meter)
-            elif case == "produce-tx":
-                moved = adapter.produce_tx(args.dest, args.count, body, meter)
+            elif case in ("produce-tx", "produce-tx-confirmed"):
+                moved = adapter.produce_tx(
+                    args.dest, args.count, body, meter, confirmed=case == "produce-tx-confirmed"
+                )
             elif case == "consume-headers":
                 moved = adapter.consume_headers(args.dest, args.count, meter)
             elif case == "ack-tx":
