@@ -479,7 +479,7 @@ class Raw:
             )
             frame = send_frame(dest, body, transaction=tx)
             sock.sendall(b"BEGIN\ntransaction:%s\n\n\0" % tx.encode() + frame * size + commit)
-            if receipt and (confirmed or last):
+            if receipt:  # every COMMIT when confirmed, else the last one
                 self.conn.wait_receipts({receipt})
         meter.stop()
         return count

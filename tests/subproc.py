@@ -35,6 +35,15 @@ def run_python(code: str, *, measured: bool = True, **env: str) -> str:
     return out.stdout
 
 
+def _program(preamble: str, program: str, args: tuple[str, ...]) -> list[str]:
+    """The command line of ``preamble`` + ``program`` (each dedented) with ``args``."""
+    return [sys.executable, "-c", textwrap.dedent(preamble) + textwrap.dedent(program), *args]
+
+
+def _program_env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
 def run_program(
     preamble: str, program: str, *args: str, timeout: float
 ) -> subprocess.CompletedProcess[str]:
@@ -42,12 +51,25 @@ def run_program(
     as ``sys.argv[1:]``; the process is returned whatever its exit status. ``timeout``
     (subprocess.TimeoutExpired) is the bound the caller's assertion is about."""
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(preamble) + textwrap.dedent(program), *args],
+        _program(preamble, program, args),
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=_program_env(),
+    )
+
+
+def start_program(preamble: str, program: str, *args: str) -> subprocess.Popen[str]:
+    """:func:`run_program` without waiting: the child's stdin, stdout and stderr are pipes
+    (text) for a test that talks to it while it runs. The caller kills and waits for it."""
+    return subprocess.Popen(
+        _program(preamble, program, args),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_program_env(),
     )
 
 

@@ -8,11 +8,9 @@ threads (the old code) the child never exits and the test fails on the bound.
 from __future__ import annotations
 
 import subprocess
-import sys
-import textwrap
 
 from stomp_enterprise.testing import Broker
-from tests.subproc import run_program
+from tests.subproc import run_program, start_program
 
 _EXIT_BOUND = 20.0  # seconds; the children below exit in well under 2
 
@@ -141,28 +139,17 @@ def test_a_client_reconnecting_at_exit_does_not_keep_the_program_alive(
     """The broker is gone and the failover client retries forever (the default): the
     program still exits when its main thread ends, without waiting for a reconnect."""
     url = f"failover:({stomp_broker.url})?initialReconnectDelay=50&maxReconnectDelay=100"
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                """
-                import sys, time
-                from stomp_enterprise import Client
-                client = Client(sys.argv[1], heart_beats=(0, 0))
-                client.listeners.on("disconnected", lambda error: print("lost", flush=True))
-                client.connect()
-                print("connected", flush=True)
-                sys.stdin.readline()  # the test stops the broker, then says go on
-                print("connected now:", client.is_connected, flush=True)
-                """
-            ),
-            url,
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    child = start_program(
+        _PREAMBLE,
+        """
+        client = Client(URL, heart_beats=(0, 0))
+        client.listeners.on("disconnected", lambda error: print("lost", flush=True))
+        client.connect()
+        print("connected", flush=True)
+        sys.stdin.readline()  # the test stops the broker, then says go on
+        print("connected now:", client.is_connected, flush=True)
+        """,
+        url,
     )
     try:
         assert child.stdout is not None
