@@ -4,7 +4,7 @@ Run::
 
     python -m benchmarks.request_reply [--brokers activemq,rabbitmq,artemis,apollo,embedded]
                                        [--requests 4000] [--threads 16] [--runs 3]
-                                       [--count 20000] [--json PATH] [--quick]
+                                       [--rate 0] [--count 20000] [--json PATH] [--quick]
 
 Each measurement runs in a fresh ``python -m benchmarks.request_reply CASE --peer ...``
 process holding both ends (the requester client and the responder client), so its CPU
@@ -44,6 +44,16 @@ all alike:
 
 Figures: round trips/s (wall clock, all threads), p50/p99 latency of one request, CPU µs per
 round trip or per message. The brokers share the machine's cores with the clients.
+
+By default the ``rr-*`` cases run closed-loop: each thread sends its next request as soon as
+the last reply is in, so the clients run flat out and every case is measured at its own
+saturation. There a slower case also batches less (fewer frames per system call and per
+thread wake-up), which adds CPU per round trip on top of its own work. ``--rate N`` runs
+them open-loop instead: request ``k`` is due ``k / N`` seconds after the start, spread over
+the threads, so every case does the same work per second (as a service does under a given
+load) and the CPU per round trip compares like with like; pick ``N`` below the slowest
+case's closed-loop rate. Each ``rr-*`` result also has ``threads_us``: CPU µs per round trip
+of the requesting threads and of the clients' readers, writers and dispatchers.
 """
 
 from __future__ import annotations
@@ -212,16 +222,27 @@ def _ours(
     return client
 
 
-def _threads(count: int, threads: int, one: Callable[[int], None]) -> list[float]:
-    """``count`` calls of ``one(i)`` spread over ``threads`` threads; their latencies."""
+def _threads(
+    count: int, threads: int, one: Callable[[int], None], rate: float = 0.0
+) -> list[float]:
+    """``count`` calls of ``one(i)`` spread over ``threads`` threads; their latencies. With
+    ``rate``, call ``i`` waits until ``i / rate`` seconds after the start (open loop). The
+    CPU the calling threads spent goes to ``_SPLIT["requesters"]``."""
     latencies: list[float] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
+    _SPLIT["requesters"] = 0.0
+    start = time.perf_counter()
 
     def worker(first: int) -> None:
         mine = []
+        started_cpu = time.thread_time()
         try:
             for i in range(first, count, threads):
+                if rate:
+                    delay = start + i / rate - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
                 started = time.perf_counter()
                 one(i)
                 mine.append(time.perf_counter() - started)
@@ -229,6 +250,7 @@ def _threads(count: int, threads: int, one: Callable[[int], None]) -> list[float
             errors.append(exc)
         with lock:
             latencies.extend(mine)
+            _SPLIT["requesters"] += time.thread_time() - started_cpu
 
     pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
     for thread in pool:
@@ -240,8 +262,10 @@ def _threads(count: int, threads: int, one: Callable[[int], None]) -> list[float
     return latencies
 
 
-def rr_ours(url: str, vhost: str, dest: str, count: int, threads: int, case: str) -> list[float]:
-    """One of :data:`RR_OURS`."""
+def rr_ours(
+    url: str, vhost: str, dest: str, count: int, threads: int, case: str, rate: float = 0.0
+) -> list[float]:
+    """One of :data:`RR_OURS` (``rate``: open loop, see :func:`_threads`)."""
     observe, ratio, spans = RR_OURS[case]
     providers = _otel_providers(ratio) if observe == "otel" else None
     with contextlib.ExitStack() as stack:
@@ -260,7 +284,30 @@ def rr_ours(url: str, vhost: str, dest: str, count: int, threads: int, case: str
             if client.request(dest, body, timeout=30).body != body:
                 raise AssertionError("a reply that is not the echo of its request")
 
-        return _timed(lambda: _threads(count, threads, one))
+        before = _library_threads()
+        latencies = _timed(lambda: _threads(count, threads, one, rate))
+        for group, seconds in _library_threads().items():
+            _SPLIT[group] = seconds - before.get(group, 0.0)
+        return latencies
+
+
+def _library_threads() -> dict[str, float]:
+    """CPU seconds so far of the clients' threads, summed by kind (``stomp-reader``,
+    ``stomp-writer``, ``stomp-dispatch``; both clients together), from Linux's
+    ``/proc/self/task/*/schedstat``; empty elsewhere."""
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    totals: dict[str, float] = {}
+    for native_id, name in names.items():
+        if not name.startswith("stomp-"):
+            continue
+        kind = "-".join(name.split("-")[:2])
+        try:
+            with open(f"/proc/self/task/{native_id}/schedstat") as stat:
+                nanoseconds = int(stat.read().split()[0])
+        except OSError:
+            return {}
+        totals[kind] = totals.get(kind, 0.0) + nanoseconds / 1e9
+    return totals
 
 
 def _reply_plan(server: str) -> tuple[str, str | None]:
@@ -274,7 +321,9 @@ def _reply_plan(server: str) -> tuple[str, str | None]:
     return f"/temp-queue/{name}", f"/temp-queue/{name}"
 
 
-def rr_stomppy(url: str, vhost: str, dest: str, count: int, threads: int) -> list[float]:
+def rr_stomppy(
+    url: str, vhost: str, dest: str, count: int, threads: int, rate: float = 0.0
+) -> list[float]:
     import stomp
 
     host, port = url.removeprefix("tcp://").rsplit(":", 1)
@@ -332,7 +381,7 @@ def rr_stomppy(url: str, vhost: str, dest: str, count: int, threads: int) -> lis
 
         request(b"warm-up")
         body = b"x" * SIZE
-        return _timed(lambda: _threads(count, threads, lambda i: request(body)))
+        return _timed(lambda: _threads(count, threads, lambda i: request(body), rate))
     finally:
         for connection in (requester, responder):
             with contextlib.suppress(Exception):  # it may never have connected
@@ -435,6 +484,9 @@ def observer_round_trips(count: int, case: str) -> list[float]:
 
 
 _CLOCK: dict[str, float] = {}
+#: the CPU of an ``rr-*`` case by thread kind: the requesting threads, and the clients'
+#: readers, writers and dispatchers (seconds; see ``threads_us`` in the peer's result)
+_SPLIT: dict[str, float] = {}
 
 
 def _timed(fn: Callable[[], list[float]]) -> list[float]:
@@ -453,17 +505,18 @@ def peer(argv: list[str]) -> int:
     parser.add_argument("--vhost", default="/")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=0.0)
     args = parser.parse_args(argv)
     dest = f"/queue/bench-rr-{uuid.uuid4().hex[:12]}"
     case = args.case
     if case in RR_OURS:
-        latencies = rr_ours(args.url, args.vhost, dest, args.count, args.threads, case)
+        latencies = rr_ours(args.url, args.vhost, dest, args.count, args.threads, case, args.rate)
     elif case in FLOOR_CASES:
         latencies = sdk_floor(args.count, *FLOOR_CASES[case])
     elif case in OBSERVER_CASES:
         latencies = observer_round_trips(args.count, case)
     elif case == "rr-stomp.py":
-        latencies = rr_stomppy(args.url, args.vhost, dest, args.count, args.threads)
+        latencies = rr_stomppy(args.url, args.vhost, dest, args.count, args.threads, args.rate)
     else:
         observe = {"produce": None, "produce-observed": "counters", "produce-otel": "otel"}[case]
         latencies = produce(args.url, args.vhost, dest, args.count, observe)
@@ -477,6 +530,10 @@ def peer(argv: list[str]) -> int:
         ordered = sorted(latencies)
         result["p50_ms"] = ordered[len(ordered) // 2] * 1e3
         result["p99_ms"] = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3
+    if _SPLIT:  # µs per round trip by thread kind (ours)
+        result["threads_us"] = {
+            kind: seconds / args.count * 1e6 for kind, seconds in sorted(_SPLIT.items())
+        }
     print(json.dumps(result))
     return 0
 
@@ -505,11 +562,14 @@ def embedded() -> Iterator[tuple[str, str, str]]:
         yield "embedded", broker.url, "/"
 
 
-def run_one(url: str, vhost: str, case: str, count: int, threads: int) -> dict[str, Any]:
+def run_one(
+    url: str, vhost: str, case: str, count: int, threads: int, rate: float = 0.0
+) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     cmd = [
         sys.executable, "-m", "benchmarks.request_reply", "--peer", case,
         "--url", url, "--vhost", vhost, "--count", str(count), "--threads", str(threads),
+        "--rate", str(rate),
     ]  # fmt: skip
     try:
         proc = subprocess.run(
@@ -525,15 +585,23 @@ def run_one(url: str, vhost: str, case: str, count: int, threads: int) -> dict[s
 
 
 def measure(
-    url: str, vhost: str, cases: list[str], runs: int, requests: int, count: int, threads: int
+    url: str,
+    vhost: str,
+    cases: list[str],
+    runs: int,
+    requests: int,
+    count: int,
+    threads: int,
+    rate: float = 0.0,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Every case ``runs`` times, the order rotating from run to run."""
+    """Every case ``runs`` times, the order rotating from run to run (``rate``: the ``rr-*``
+    cases open loop at that many round trips per second)."""
     results: dict[str, list[dict[str, Any]]] = {case: [] for case in cases}
     for run in range(runs):
         order = cases[run % len(cases) :] + cases[: run % len(cases)]
         for case in order:
             n = count if case in PRODUCE_CASES else requests
-            result = run_one(url, vhost, case, n, threads)
+            result = run_one(url, vhost, case, n, threads, rate)
             print(f"  run {run + 1} {case}: {result}", file=sys.stderr)
             results[case].append(result)
     return results
@@ -636,6 +704,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=4000, help="round trips per rr case")
     parser.add_argument("--count", type=int, default=20000, help="messages per produce case")
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument(
+        "--rate", type=float, default=0.0, help="rr cases open loop at N per second (0: flat out)"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", default=None, help="write every number here")
     parser.add_argument("--quick", action="store_true", help="tiny counts, 1 run (smoke test)")
@@ -655,7 +726,9 @@ def main(argv: list[str] | None = None) -> int:
             targets.append(stack.enter_context(embedded()))
         for name, url, vhost in targets:
             print(f"{name} ({url})", file=sys.stderr)
-            results = measure(url, vhost, cases, args.runs, args.requests, args.count, args.threads)
+            results = measure(
+                url, vhost, cases, args.runs, args.requests, args.count, args.threads, args.rate
+            )
             everything[name] = results
             lines += table(name, results)
     print("\n".join(lines))

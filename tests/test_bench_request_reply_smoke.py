@@ -83,6 +83,31 @@ def test_every_case_runs_on_the_embedded_broker(tmp_path: Path) -> None:
         assert result["cpu_us"] > 0
         if case in RR_CASES:
             assert result["p50_ms"] <= result["p99_ms"]
+    for case in set(RR_CASES) - {"rr-stomp.py"}:  # ours: the CPU by thread kind too
+        assert set(results[case][0]["threads_us"]) >= {
+            "requesters",
+            "stomp-reader",
+            "stomp-writer",
+            "stomp-dispatch",
+        }
     assert "| rr-stomp.py |" in proc.stdout
     assert "| produce-otel |" in proc.stdout
     assert "| rr-otel-1% |" in proc.stdout.split("| tracing |")[1]  # the split table
+
+
+@pytest.mark.parametrize("case", ["rr-ours", "rr-stomp.py"])
+def test_an_open_loop_run_keeps_to_its_rate(case: str) -> None:
+    """``--rate``: request ``k`` is not sent before ``k / rate`` seconds, so 64 round trips
+    at 200/s take at least 63/200 s, whatever the machine."""
+    from stomp_enterprise.testing import Broker
+
+    with Broker() as broker:
+        proc = subprocess.run(
+            [sys.executable, "-m", "benchmarks.request_reply", "--peer", case, "--url",
+             broker.url, "--count", "64", "--threads", "4", "--rate", "200"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.splitlines()[-1])
+    assert result["count"] == 64
+    assert result["per_s"] <= 64 / (63 / 200)

@@ -1012,8 +1012,9 @@ _PROBE_DROPPED: Final = (_PROBE_ID << 64) | ((1 << 64) - 1)
 _EVEN_HEX: Final = frozenset("02468ace")  # a traceparent's last digit: not sampled
 #: a root sampler (of ``ParentBased``) whose decision is a function of the trace id alone
 _ROOT_ON_TRACE_ID: Final = re.compile(
-    r"ParentBased\{root:(TraceIdRatioBased\{[^{}]*\}|AlwaysOnSampler|AlwaysOffSampler),"
+    r"ParentBased\{root:(TraceIdRatioBased\{([^{}]*)\}|AlwaysOnSampler|AlwaysOffSampler),"
 )
+_LOW_64: Final = (1 << 64) - 1  # the bits of a trace id TraceIdRatioBased decides on
 
 
 class _PresetTraceIds:
@@ -1051,10 +1052,13 @@ class _Shortcuts:
       non-recording span with a new span id, the parent's trace id, flags and trace state:
       made here, without the sampler and the SDK's span machinery;
     * a **root**: the user's sampler is asked, once, on a trace id from the tracer's id
-      generator, as the SDK would ask it. Dropped: the non-recording span the SDK would
-      make (the sampler's trace state, the SDK's flags). Sampled: the SDK makes the span
-      (its sampler, attributes, processors) on that same trace id (:class:`_PresetTraceIds`),
-      and, the root sampler being a function of the trace id, decides the same.
+      generator, as the SDK would ask it; for ``TraceIdRatioBased`` (and ``AlwaysOn``/
+      ``AlwaysOff``) the trace id is compared with the ratio's bound instead, a decision
+      checked against the sampler once (:meth:`_decided_bound`). Dropped: the
+      non-recording span the SDK would make (the sampler's trace state, the SDK's flags).
+      Sampled: the SDK makes the span (its sampler, attributes, processors) on that same
+      trace id (:class:`_PresetTraceIds`), and, the root sampler being a function of the
+      trace id, decides the same.
 
     The spans made here carry their W3C headers, written once (:meth:`_Otel.inject_span`).
     """
@@ -1072,6 +1076,9 @@ class _Shortcuts:
             flags |= random_flag
         self._root_flags = trace.TraceFlags(flags)  # what the SDK gives a dropped root
         self.span_type = unsampled_span_type(trace)
+        #: a root is sampled when the low 64 bits of its trace id are below this (None:
+        #: the sampler is asked; see :meth:`_decided_bound`)
+        self._bound: int | None = None
 
     @classmethod
     def of(cls, tracer: Any, trace: Any) -> _Shortcuts | None:
@@ -1094,7 +1101,8 @@ class _Shortcuts:
             and "localParentNotSampled:AlwaysOffSampler" in description
         ):
             return None
-        roots = _ROOT_ON_TRACE_ID.match(description) is not None
+        on_trace_id = _ROOT_ON_TRACE_ID.match(description)
+        roots = on_trace_id is not None
         if isinstance(ids, _PresetTraceIds):  # the provider's tracer is shared: wrapped once
             ids = ids.ids
         elif roots:
@@ -1104,6 +1112,8 @@ class _Shortcuts:
             if isinstance(tracer.id_generator, _PresetTraceIds):
                 tracer.id_generator = ids
             return None
+        if on_trace_id is not None:
+            shortcuts._bound = shortcuts._decided_bound(on_trace_id)
         return shortcuts
 
     def _agrees(self, tracer: Any, trace: Any) -> bool:
@@ -1145,6 +1155,36 @@ class _Shortcuts:
             return False
         return bool(made.get_span_context().trace_id == trace_id)
 
+    def _decided_bound(self, description: re.Match[str]) -> int | None:
+        """The bound a root's trace id is compared with instead of asking the sampler, when
+        its root sampler is ``TraceIdRatioBased`` (``AlwaysOn``/``AlwaysOff``: every
+        root / none), or ``None``. The bound is computed as that sampler documents it
+        (``round(rate * 2**64)`` on the low 64 bits), then checked once against the sampler
+        itself on trace ids at and around it and spread over the range: any disagreement
+        (another formula in another SDK version) and the sampler is asked for every root,
+        as before. The sampler sees these probes (named ``_PROBE_NAME``); no span is
+        made."""
+        rate = description[2]
+        if rate is not None:
+            try:
+                bound = round(float(rate) * (_LOW_64 + 1))
+            except (ValueError, OverflowError):
+                return None
+        else:
+            bound = _LOW_64 + 1 if description[1] == "AlwaysOnSampler" else 0
+        lows = {0, 1, _LOW_64, _LOW_64 >> 8, _LOW_64 >> 1}
+        for offset in (0, 1, 2, 1 << 8, 1 << 56):
+            lows.update((bound - offset, bound + offset - 1))
+        lows.update((n * 0x9E3779B97F4A7C15) & _LOW_64 for n in range(1, 33))
+        for low in sorted(low for low in lows if 0 <= low <= _LOW_64):
+            trace_id = (_PROBE_ID << 64) | low
+            decision = self._sampler.should_sample(
+                _EMPTY[0], trace_id, _PROBE_NAME, self._kinds.INTERNAL, None, ()
+            ).decision
+            if decision.is_recording() != (low < bound):
+                return None
+        return bound
+
     def child(self, trace_id: int, flags: Any, state: Any, trace_hex: str | None) -> Any:
         """The non-recording child of an unsampled parent (``trace_hex``: the trace id as
         the parent's ``traceparent`` wrote it); ``None`` when the tracer is disabled."""
@@ -1159,6 +1199,12 @@ class _Shortcuts:
         if not (self._roots and self._enabled()):
             return None
         trace_id = self._trace_id()
+        bound = self._bound
+        if bound is not None:  # decided as the sampler decides (checked: _decided_bound)
+            if trace_id & _LOW_64 < bound:
+                _PRESET_TRACE_ID.set(trace_id)
+                return None
+            return self._make(trace_id, self._span_id(), self._root_flags, None, None)
         result = self._sampler.should_sample(
             None, trace_id, name, getattr(self._kinds, kind), None, ()
         )

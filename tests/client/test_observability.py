@@ -257,11 +257,12 @@ def test_essential_spans_a_request_is_its_send_and_a_reply_is_its_process_span(
     ]
 
 
-def test_an_unsampled_trace_reaches_the_sdk_once_and_still_crosses_the_broker(
+def test_an_unsampled_trace_never_reaches_the_sdk_and_still_crosses_the_broker(
     stomp_broker, make_client
 ) -> None:
-    """ParentBased(ratio) drops a trace at its root; its children are not handed to the
-    SDK's sampler again, yet the W3C context (flags 00) still travels with each message."""
+    """ParentBased(ALWAYS_OFF) drops a trace at its root, decided without asking the sampler
+    (the bound its check agreed on); its children are not handed to the SDK's sampler
+    either, yet the W3C context (flags 00) still travels with each message."""
     from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 
     exporter = InMemorySpanExporter()
@@ -287,7 +288,7 @@ def test_an_unsampled_trace_reaches_the_sdk_once_and_still_crosses_the_broker(
     finally:
         provider.shutdown()
     assert exporter.get_finished_spans() == ()
-    assert sampled == ["request /queue/svc"]  # the root only
+    assert sampled == []  # neither the root nor its children
     request = stomp_broker.sent_messages("/queue/svc")[0].header("traceparent")
     version, trace_id, span_id, flags = request.split("-")
     assert version == "00"

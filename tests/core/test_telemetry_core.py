@@ -388,7 +388,7 @@ def test_a_root_is_sampled_once_on_the_trace_id_its_span_carries() -> None:
     assert recorded.name == "request /queue/a"
     assert recorded.context.trace_id == kept
     assert recorded.attributes["messaging.message.body.size"] == 3
-    assert asked == [kept, kept, dropped]  # ours, then the SDK's for the sampled root
+    assert asked == [kept]  # the SDK's, for the sampled root: ours compared with the bound
     assert headers[0] == f"00-{kept:032x}-{recorded.context.span_id:016x}-03"
     _, trace_id, span_id, flags = headers[1].split("-")
     assert (int(trace_id, 16), flags) == (dropped, "02")  # random trace id, not sampled
@@ -424,6 +424,70 @@ def test_a_root_made_without_the_sdk_is_the_span_the_sdk_makes(ratio) -> None:
     assert sent == expected
     observer.requested(span, "/queue/a", None)
     theirs.end()
+    provider.shutdown()
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.01, 0.3, 0.5, 0.999, 1.0])
+def test_a_root_decided_on_the_ratio_bound_is_what_the_sampler_decides(ratio) -> None:
+    """ParentBased(TraceIdRatioBased(r)): the roots are not asked about one by one; each is
+    sampled exactly when the sampler samples its trace id (here over 4,000 trace ids, the
+    bound and its neighbours among them)."""
+    import random
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    bound = TraceIdRatioBased.get_bound_for_rate(ratio)
+    generator = random.Random(ratio)
+    lows = [generator.getrandbits(64) for _ in range(4_000)] + [
+        low for low in (bound - 1, bound, bound + 1) if 0 <= low < 1 << 64
+    ]
+    trace_ids = [(1 << 100) | low for low in lows]
+    provider = TracerProvider(
+        sampler=ParentBased(TraceIdRatioBased(ratio)), id_generator=_Ids(*trace_ids)
+    )
+    should_sample = provider.sampler.should_sample  # before _asked() counts its calls
+    asked = _asked(provider)
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    for trace_id in list(trace_ids):
+        span = observer.requesting("/queue/a")
+        assert span is not None
+        made = span[0].get_span_context()
+        assert made.trace_id == trace_id
+        expected = should_sample(None, trace_id, "request /queue/a").decision
+        assert span[0].is_recording() is expected.is_recording()
+        assert made.trace_flags.sampled is expected.is_recording()
+        observer.requested(span, "/queue/a", None)
+    sampled = sum(1 for low in lows if low < bound)
+    assert len(asked) == sampled  # the SDK's own call for each sampled root, no other
+    provider.shutdown()
+
+
+def test_a_sampler_that_only_says_it_is_a_ratio_is_asked_for_every_root() -> None:
+    """A root sampler describing itself as TraceIdRatioBased{0.5} but sampling everything:
+    the check when the observer is made sees it, and the sampler decides every root (a
+    trace id above a real ratio's bound is sampled, as the sampler says)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler
+
+    class Pretender(Sampler):
+        def should_sample(self, *args: Any, **kwargs: Any) -> Any:
+            return ALWAYS_ON.should_sample(*args, **kwargs)
+
+        def get_description(self) -> str:
+            return "TraceIdRatioBased{0.5}"
+
+    high = (1 << 100) | ((1 << 64) - 7)  # above the bound of a real ratio of 0.5
+    provider = TracerProvider(sampler=ParentBased(Pretender()), id_generator=_Ids(high, high))
+    asked = _asked(provider)
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    for _ in range(2):
+        span = observer.requesting("/queue/a")
+        assert span is not None
+        assert span[0].is_recording()
+        assert span[0].get_span_context().trace_id == high
+        observer.requested(span, "/queue/a", None)
+    assert asked == [high] * 4  # by us, then by the SDK, for each root
     provider.shutdown()
 
 
