@@ -675,8 +675,9 @@ class _Otel:
       whose ``traceparent`` says "not sampled" gets its ``process`` span straight from the
       header (:meth:`start_unsampled`);
     * a root whose ``ParentBased`` root sampler decides on the trace id alone
-      (``TraceIdRatioBased``, ``ALWAYS_ON``/``OFF``) is decided by asking that sampler
-      once; only a sampled root is handed to the SDK (see :class:`_Shortcuts`);
+      (``TraceIdRatioBased``, ``ALWAYS_ON``/``OFF``) is decided on the ratio's bound
+      (checked against that sampler once), or by asking the sampler once; only a sampled
+      root is handed to the SDK (see :class:`_Shortcuts`);
     * the spans made without the SDK carry their ``traceparent``, formatted once;
     * ``traceparent``/``tracestate`` are written and read directly while the global
       propagator is the default (W3C trace context, with or without W3C baggage, and no
