@@ -1,6 +1,7 @@
 """The ``stomp-enterprise`` command line (also ``python -m stomp_enterprise``).
 
-Subcommands: ``send``, ``listen``, ``broker``, ``demo`` and ``bench``; ``--help`` on each.
+Subcommands: ``send``, ``listen``, ``request``, ``broker``, ``demo`` and ``bench``;
+``--help`` on each.
 
 Exit codes:
 
@@ -8,7 +9,8 @@ Exit codes:
 - 1: a runtime or broker error (an ERROR frame, a failed demo, a file unreadable)
 - 2: bad usage (unknown option, invalid URL or value)
 - 3: connection failure (no broker reachable, login refused, connection lost)
-- 4: timeout (a receipt, or ``listen --count`` not reached within ``--timeout``)
+- 4: timeout (a receipt, ``listen --count`` not reached within ``--timeout``, or no
+  reply to ``request`` within its ``--timeout``)
 - 130: interrupted (Ctrl-C)
 
 Errors are printed as one line on stderr; ``-v`` adds INFO logs (and the traceback of a
@@ -178,6 +180,86 @@ def _connection_parent() -> _Parser:
     return parent
 
 
+def _message_options_parent() -> _Parser:
+    """The typed message options of ``send`` and ``request`` (``Client.send``'s
+    ``**options``, validated and written as the connected broker expects)."""
+    parent = _Parser(add_help=False)
+    group = parent.add_argument_group(
+        "message options (written as the connected broker expects, see docs/patterns.md)"
+    )
+    group.add_argument(
+        "--persistent",
+        dest="persistent",
+        action="store_const",
+        const=True,
+        help="store the message durably (ActiveMQ's STOMP default is non-persistent)",
+    )
+    group.add_argument(
+        "--non-persistent",
+        dest="persistent",
+        action="store_const",
+        const=False,
+        help="ask for a non-persistent message (the last of the two given wins)",
+    )
+    group.add_argument("--priority", type=int, metavar="N", help="0 (lowest) to 9")
+    group.add_argument(
+        "--ttl", type=float, metavar="S", help="the broker may drop it after S seconds"
+    )
+    group.add_argument("--correlation-id", metavar="ID", help="the correlation-id header")
+    group.add_argument(
+        "--type", dest="message_type", metavar="NAME", help="the message type (type header)"
+    )
+    return parent
+
+
+_SEND_OPTIONS = ("persistent", "priority", "ttl", "correlation_id", "reply_to", "message_type")
+
+
+def _send_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The typed message options given on the command line (validated by the client)."""
+    return {
+        name: getattr(args, name) for name in _SEND_OPTIONS if getattr(args, name, None) is not None
+    }
+
+
+def _body_arguments(parser: _Parser) -> None:
+    """BODY, ``--file``, ``-H`` and ``--content-type`` (send, request)."""
+    parser.add_argument(
+        "body",
+        metavar="BODY",
+        nargs="?",
+        help="the body as text; '-' (or nothing, when stdin is not a terminal) reads stdin",
+    )
+    parser.add_argument("--file", metavar="PATH", help="read the body from PATH (bytes as is)")
+    parser.add_argument(
+        "-H",
+        "--header",
+        dest="headers",
+        action="append",
+        type=_header,
+        default=[],
+        metavar="NAME:VALUE",
+        help="add a header (repeatable)",
+    )
+    parser.add_argument(
+        "--content-type",
+        help="content-type header (default for a text BODY: text/plain;charset=utf-8)",
+    )
+
+
+def _output_arguments(parser: _Parser) -> None:
+    """``--json`` and ``--headers``: how a received message is printed (listen, request)."""
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='one JSON object per line: {"destination", "message_id", "headers", "body", '
+        '"encoding"} where encoding is "text" or "base64"',
+    )
+    parser.add_argument(
+        "--headers", action="store_true", help="print the headers above each body (not JSON)"
+    )
+
+
 _URL_HELP = (
     "broker URL: tcp://host:61613, ssl://host:61614, or a failover URI such as "
     "'failover:(tcp://a:61613,tcp://b:61613)?randomize=false'"
@@ -194,12 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
     verbose_top = _verbosity_parent(suppress=False)
     verbose_sub = _verbosity_parent(suppress=True)
     connection = _connection_parent()
+    message_options = _message_options_parent()
     formatter = argparse.RawDescriptionHelpFormatter
 
     parser = _Parser(
         prog=PROG,
-        description="A thread-safe STOMP 1.0/1.1/1.2 client: send, listen, run a test broker, "
-        "see failover in action, measure throughput.",
+        description="A thread-safe STOMP 1.0/1.1/1.2 client: send, listen, make a request, "
+        "run a test broker, see failover in action, measure throughput.",
         epilog=_EPILOG,
         formatter_class=formatter,
         parents=[verbose_top],
@@ -215,34 +298,16 @@ def build_parser() -> argparse.ArgumentParser:
         "  stomp-enterprise send tcp://localhost:61613 /queue/orders 'hello'\n"
         "  echo '{\"id\": 1}' | stomp-enterprise send tcp://localhost:61613 /queue/orders - "
         "--content-type application/json\n"
-        "  stomp-enterprise send tcp://localhost:61613 /queue/files --file report.pdf\n\n"
-        + _EPILOG,
+        "  stomp-enterprise send tcp://localhost:61613 /queue/files --file report.pdf\n"
+        "  stomp-enterprise send tcp://localhost:61613 /queue/orders 'x' --persistent "
+        "--priority 7 --ttl 60\n\n" + _EPILOG,
         formatter_class=formatter,
-        parents=[verbose_sub, connection],
+        parents=[verbose_sub, connection, message_options],
     )
     send.add_argument("url", metavar="URL", help=_URL_HELP)
     send.add_argument("destination", metavar="DEST", help="destination, e.g. /queue/orders")
-    send.add_argument(
-        "body",
-        metavar="BODY",
-        nargs="?",
-        help="the body as text; '-' (or nothing, when stdin is not a terminal) reads stdin",
-    )
-    send.add_argument("--file", metavar="PATH", help="read the body from PATH (bytes as is)")
-    send.add_argument(
-        "-H",
-        "--header",
-        dest="headers",
-        action="append",
-        type=_header,
-        default=[],
-        metavar="NAME:VALUE",
-        help="add a header (repeatable)",
-    )
-    send.add_argument(
-        "--content-type",
-        help="content-type header (default for a text BODY: text/plain;charset=utf-8)",
-    )
+    _body_arguments(send)
+    send.add_argument("--reply-to", metavar="DEST", help="the reply-to header")
     send.add_argument(
         "--receipt",
         action="store_true",
@@ -282,16 +347,53 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="stop after S seconds; with --count, fewer than N messages by then exits 4",
     )
-    listen.add_argument(
-        "--json",
-        action="store_true",
-        help='one JSON object per line: {"destination", "message_id", "headers", "body", '
-        '"encoding"} where encoding is "text" or "base64"',
+    _output_arguments(listen)
+    subscription = listen.add_argument_group(
+        "subscription options (mapped per broker, see docs/patterns.md)"
     )
-    listen.add_argument(
-        "--headers", action="store_true", help="print the headers above each body (not JSON)"
+    subscription.add_argument(
+        "--selector",
+        metavar="EXPR",
+        help="a JMS/SQL-92 selector (ActiveMQ, Artemis, Apollo; RabbitMQ has none: exit 2)",
+    )
+    subscription.add_argument(
+        "--prefetch", type=_positive_int, metavar="N", help="at most N unacked messages"
+    )
+    subscription.add_argument(
+        "--durable",
+        metavar="NAME",
+        help="a durable topic subscription NAME, kept while nobody listens (ActiveMQ and "
+        "Artemis also need --client-id)",
+    )
+    subscription.add_argument(
+        "--client-id", metavar="ID", help="the connection's client-id (for --durable)"
     )
     listen.set_defaults(func=_cmd_listen)
+
+    request = commands.add_parser(
+        "request",
+        help="send a request and print its reply",
+        description="Send BODY to DEST with a reply-to and a correlation-id, wait for the "
+        "reply and print it (as listen prints a message). The reply destination is a "
+        "temporary queue where the broker has them (see docs/request-reply.md).",
+        epilog="examples:\n"
+        "  stomp-enterprise request tcp://localhost:61613 /queue/prices '{\"sku\": 1}' "
+        "--content-type application/json --timeout 5\n\n" + _EPILOG,
+        formatter_class=formatter,
+        parents=[verbose_sub, connection, message_options],
+    )
+    request.add_argument("url", metavar="URL", help=_URL_HELP)
+    request.add_argument("destination", metavar="DEST", help="the service's destination")
+    _body_arguments(request)
+    request.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=10.0,
+        metavar="S",
+        help="wait S seconds for the reply, then exit 4 (default: 10)",
+    )
+    _output_arguments(request)
+    request.set_defaults(func=_cmd_request)
 
     broker = commands.add_parser(
         "broker",
@@ -549,6 +651,7 @@ def _read_body(args: argparse.Namespace) -> tuple[bytes | str, str | None]:
 def _cmd_send(args: argparse.Namespace) -> int:
     body, content_type = _read_body(args)
     headers = dict(args.headers)
+    options = _send_options(args)
     client = _client(args)
     _connect(client, args.connect_timeout)
     try:
@@ -559,6 +662,7 @@ def _cmd_send(args: argparse.Namespace) -> int:
                 headers,
                 content_type=content_type,
                 receipt=args.receipt,
+                **options,
             )
     finally:
         client.disconnect()
@@ -606,7 +710,7 @@ def _message_text(message: Message, with_headers: bool) -> str:
 
 def _cmd_listen(args: argparse.Namespace) -> int:
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    client = _client(args)
+    client = _client(args, client_id=args.client_id)
     lost: list[BaseException] = []
 
     def on_disconnected(error: BaseException | None) -> None:
@@ -618,7 +722,19 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     _connect(client, args.connect_timeout)
     received = 0
     try:
-        sub = client.subscribe(args.destination, ack=args.ack, receipt=True)
+        try:
+            sub = client.subscribe(
+                args.destination,
+                ack=args.ack,
+                receipt=True,
+                selector=args.selector,
+                prefetch=args.prefetch,
+                durable=args.durable,
+            )
+        except ConfigError as exc:
+            if args.durable is not None and args.client_id is None:
+                raise CliError(f"{exc} (here: --client-id ID)", EXIT_USAGE) from exc
+            raise
         print(
             f"listening on {args.destination} at {client.broker} (STOMP {client.version}); "
             "Ctrl-C to stop",
@@ -637,10 +753,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
                 continue
             except NotConnected as exc:
                 raise ConnectionLost(f"the subscription ended: {exc}") from exc
-            if args.json:
-                print(_message_json(message), flush=True)
-            else:
-                print(_message_text(message, args.headers), flush=True)
+            _print_message(message, args)
             received += 1
             if args.ack != "auto":
                 try:
@@ -654,6 +767,38 @@ def _cmd_listen(args: argparse.Namespace) -> int:
             f"timed out after {args.timeout:g}s: received {received} of {args.count} message(s)",
             EXIT_TIMEOUT,
         )
+    return EXIT_OK
+
+
+def _print_message(message: Message, args: argparse.Namespace) -> None:
+    """Print a received message as ``--json`` / ``--headers`` ask (listen, request)."""
+    if args.json:
+        print(_message_json(message), flush=True)
+    else:
+        print(_message_text(message, args.headers), flush=True)
+
+
+# ---------------------------------------------------------------------------- request
+
+
+def _cmd_request(args: argparse.Namespace) -> int:
+    body, content_type = _read_body(args)
+    headers = dict(args.headers)
+    options = _send_options(args)
+    client = _client(args)
+    _connect(client, args.connect_timeout)
+    try:
+        reply = client.request(
+            args.destination,
+            body,
+            timeout=args.timeout,
+            headers=headers,
+            content_type=content_type,
+            **options,
+        )
+        _print_message(reply, args)
+    finally:
+        client.disconnect()
     return EXIT_OK
 
 

@@ -12,7 +12,7 @@ import pytest
 from stomp_enterprise.cli import main
 from stomp_enterprise.testing import Broker
 
-COMMANDS = ["send", "listen", "broker", "demo", "bench"]
+COMMANDS = ["send", "listen", "request", "broker", "demo", "bench"]
 
 
 @pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)])
@@ -116,6 +116,8 @@ def test_verbose_shows_the_traceback(stomp_broker_factory, capsys) -> None:
         ["send", "nonsense://host", "/queue/x", "y"],
         ["send", "tcp://127.0.0.1:61613", "/queue/x", "--file", "/nonexistent/file"],
         ["frobnicate"],
+        ["request", "tcp://127.0.0.1:61613", "/queue/x", "y", "--timeout", "0"],
+        ["send", "tcp://127.0.0.1:61613", "/queue/x", "y", "--priority", "high"],
     ],
 )
 def test_usage_errors_exit_2(argv, capsys) -> None:
@@ -202,3 +204,102 @@ def test_demo_runs_and_every_message_arrives(capsys, argv) -> None:
     assert "subscriptions replayed" in out
     assert "sending the whole batch again" in out
     assert "received order 7" in out
+
+
+# ---------------------------------------------------------------- message and subscription options
+
+
+def test_send_takes_the_typed_message_options(stomp_broker: Broker, capsys) -> None:
+    argv = ["send", stomp_broker.url, "/queue/opts", "x", "--persistent", "--priority", "7",
+            "--ttl", "60", "--correlation-id", "c-1", "--reply-to", "/queue/r",
+            "--type", "order.created", "--receipt"]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["listen", stomp_broker.url, "/queue/opts", "--count", "1", "--json"]) == 0
+    headers = json.loads(capsys.readouterr().out)["headers"]
+    assert (headers["persistent"], headers["priority"]) == ("true", "7")
+    assert (headers["correlation-id"], headers["reply-to"]) == ("c-1", "/queue/r")
+    assert headers["type"] == "order.created"
+    assert int(headers["expires"]) > 0  # epoch ms, 60 s from now
+    assert main(["send", stomp_broker.url, "/queue/opts", "y", "--non-persistent"]) == 0
+    (_, plain) = stomp_broker.sent_messages("/queue/opts")
+    assert plain.header("persistent") == "false"
+
+
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [(["--priority", "12"], "priority"), (["--ttl", "-1"], "ttl")],
+)
+def test_an_invalid_message_option_exits_2_before_sending(
+    stomp_broker: Broker, capsys, option, named
+) -> None:
+    assert main(["send", stomp_broker.url, "/queue/opts", "x", *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("stomp-enterprise: error:")
+    assert named in err
+    assert stomp_broker.sent_messages("/queue/opts") == []
+
+
+def test_listen_with_a_selector_the_broker_refuses_exits_1(stomp_broker: Broker, capsys) -> None:
+    argv = ["listen", stomp_broker.url, "/queue/x", "--selector", "priority > 4", "--count", "1"]
+    assert main(argv) == 1
+    assert "selectors are not supported" in capsys.readouterr().err
+
+
+def test_listen_with_a_selector_on_rabbitmq_is_a_usage_error(stomp_broker_factory, capsys) -> None:
+    broker = stomp_broker_factory(name="RabbitMQ/3.10.8")
+    assert main(["listen", broker.url, "/queue/x", "--selector", "a = 1", "--count", "1"]) == 2
+    assert "selector" in capsys.readouterr().err
+    assert broker.received_frames("SUBSCRIBE") == []
+
+
+def test_listen_prefetch_is_written_as_the_broker_expects(stomp_broker: Broker) -> None:
+    argv = ["listen", stomp_broker.url, "/queue/p", "--prefetch", "3", "--ack", "client",
+            "--timeout", "0.2"]  # fmt: skip
+    assert main(argv) == 0
+    (subscribe,) = stomp_broker.received_frames("SUBSCRIBE")
+    assert "3" in {subscribe.get("activemq.prefetchSize"), subscribe.get("prefetch-count")}
+
+
+def test_listen_durable_keeps_the_topics_messages_while_away(stomp_broker: Broker, capsys) -> None:
+    durable = ["--durable", "cli-invoices", "--client-id", "cli"]
+    argv = ["listen", stomp_broker.url, "/topic/invoices", *durable, "--timeout", "0.2"]
+    assert main(argv) == 0  # subscribed once, then away
+    assert main(["send", stomp_broker.url, "/topic/invoices", "kept while away"]) == 0
+    capsys.readouterr()
+    assert main([*argv[:-2], "--count", "1", "--timeout", "5"]) == 0
+    assert capsys.readouterr().out == "kept while away\n"
+
+
+def test_listen_durable_without_client_id_exits_2(stomp_broker: Broker, capsys) -> None:
+    argv = ["listen", stomp_broker.url, "/topic/t", "--durable", "d", "--count", "1"]
+    assert main(argv) == 2
+    assert "client_id=...): the broker keys it by client id and name (here: --client-id ID)" in (
+        capsys.readouterr().err
+    )
+
+
+# ---------------------------------------------------------------- request
+
+
+def test_request_prints_the_reply(stomp_broker: Broker, capsys) -> None:
+    from stomp_enterprise import Client
+
+    with Client(stomp_broker.url) as service:
+        service.serve("/queue/svc", lambda message: "pong:" + message.text, receipt=True)
+        argv = ["request", stomp_broker.url, "/queue/svc", "ping", "--priority", "5",
+                "--timeout", "5", "--json"]  # fmt: skip
+        assert main(argv) == 0
+    reply = json.loads(capsys.readouterr().out)
+    assert reply["body"] == "pong:ping"
+    assert reply["headers"]["correlation-id"]
+    (request,) = stomp_broker.sent_messages("/queue/svc")
+    assert request.header("priority") == "5"
+    assert request.header("correlation-id") == reply["headers"]["correlation-id"]
+
+
+def test_request_without_a_reply_exits_4(stomp_broker: Broker, capsys) -> None:
+    assert main(["request", stomp_broker.url, "/queue/nobody", "x", "--timeout", "0.3"]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("stomp-enterprise: error:")
+    assert "/queue/nobody" in err
