@@ -1,7 +1,7 @@
 """The ``stomp-enterprise`` command line (also ``python -m stomp_enterprise``).
 
-Subcommands: ``send``, ``listen``, ``request``, ``broker``, ``demo`` and ``bench``;
-``--help`` on each.
+Subcommands: ``send``, ``listen``, ``request``, ``unsubscribe``, ``broker``, ``demo`` and
+``bench``; ``--help`` on each.
 
 Exit codes:
 
@@ -370,6 +370,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listen.set_defaults(func=_cmd_listen)
 
+    unsubscribe = commands.add_parser(
+        "unsubscribe",
+        help="delete a durable topic subscription",
+        description="Delete the durable subscription NAME of topic DEST at the broker, with "
+        "the messages it holds (what listen --durable NAME made).",
+        epilog="examples:\n"
+        "  stomp-enterprise unsubscribe tcp://localhost:61613 /topic/invoices --durable "
+        "billing --client-id billing\n\n" + _EPILOG,
+        formatter_class=formatter,
+        parents=[verbose_sub, connection],
+    )
+    unsubscribe.add_argument("url", metavar="URL", help=_URL_HELP)
+    unsubscribe.add_argument("destination", metavar="DEST", help="the topic")
+    unsubscribe.add_argument(
+        "--durable", required=True, metavar="NAME", help="the durable subscription's name"
+    )
+    unsubscribe.add_argument(
+        "--client-id",
+        metavar="ID",
+        help="the client-id it was made with (ActiveMQ and Artemis find it by it)",
+    )
+    unsubscribe.set_defaults(func=_cmd_unsubscribe)
+
     request = commands.add_parser(
         "request",
         help="send a request and print its reply",
@@ -732,8 +755,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
                 durable=args.durable,
             )
         except ConfigError as exc:
-            if args.durable is not None and args.client_id is None:
-                raise CliError(f"{exc} (here: --client-id ID)", EXIT_USAGE) from exc
+            _client_id_hint(exc, args)
             raise
         print(
             f"listening on {args.destination} at {client.broker} (STOMP {client.version}); "
@@ -767,6 +789,26 @@ def _cmd_listen(args: argparse.Namespace) -> int:
             f"timed out after {args.timeout:g}s: received {received} of {args.count} message(s)",
             EXIT_TIMEOUT,
         )
+    return EXIT_OK
+
+
+def _client_id_hint(exc: ConfigError, args: argparse.Namespace) -> None:
+    """A durable subscription refused for want of a client id: say which option gives it."""
+    if args.durable is not None and args.client_id is None:
+        raise CliError(f"{exc} (here: --client-id ID)", EXIT_USAGE) from exc
+
+
+def _cmd_unsubscribe(args: argparse.Namespace) -> int:
+    client = _client(args, client_id=args.client_id)
+    _connect(client, args.connect_timeout)
+    try:
+        client.unsubscribe_durable(args.destination, args.durable)
+    except ConfigError as exc:
+        _client_id_hint(exc, args)
+        raise
+    finally:
+        client.disconnect()
+    print(f"deleted the durable subscription {args.durable} of {args.destination}")
     return EXIT_OK
 
 

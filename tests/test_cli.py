@@ -12,7 +12,7 @@ import pytest
 from stomp_enterprise.cli import main
 from stomp_enterprise.testing import Broker
 
-COMMANDS = ["send", "listen", "request", "broker", "demo", "bench"]
+COMMANDS = ["send", "listen", "request", "unsubscribe", "broker", "demo", "bench"]
 
 
 @pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)])
@@ -269,6 +269,33 @@ def test_listen_durable_keeps_the_topics_messages_while_away(stomp_broker: Broke
     capsys.readouterr()
     assert main([*argv[:-2], "--count", "1", "--timeout", "5"]) == 0
     assert capsys.readouterr().out == "kept while away\n"
+
+
+def test_unsubscribe_deletes_a_durable_subscription_and_what_it_kept(
+    stomp_broker: Broker, capsys
+) -> None:
+    durable = ["--durable", "cli-audit", "--client-id", "cli"]
+    assert main(["listen", stomp_broker.url, "/topic/audit", *durable, "--timeout", "0.2"]) == 0
+    assert main(["send", stomp_broker.url, "/topic/audit", "kept, then deleted"]) == 0
+    assert len(stomp_broker.durable_subscriptions()) == 1
+    capsys.readouterr()
+    assert main(["unsubscribe", stomp_broker.url, "/topic/audit", *durable]) == 0
+    assert capsys.readouterr().out == "deleted the durable subscription cli-audit of /topic/audit\n"
+    assert stomp_broker.durable_subscriptions() == []
+    argv = [
+        "listen",
+        stomp_broker.url,
+        "/topic/audit",
+        *durable,
+        "--count",
+        "1",
+        "--timeout",
+        "0.3",
+    ]
+    assert main(argv) == 4  # a new, empty subscription: the kept message went with the old one
+    assert main(["unsubscribe", stomp_broker.url, "/topic/audit", *durable]) == 0
+    assert main(["unsubscribe", stomp_broker.url, "/topic/audit", *durable]) == 1  # none left
+    assert "no durable subscription 'cli-audit'" in capsys.readouterr().err
 
 
 def test_listen_durable_without_client_id_exits_2(stomp_broker: Broker, capsys) -> None:
