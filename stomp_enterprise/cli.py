@@ -177,6 +177,12 @@ def _connection_parent() -> _Parser:
         metavar="S",
         help="give up connecting after S seconds (default: 10)",
     )
+    group.add_argument(
+        "--ws-text",
+        action="store_true",
+        help="over ws:// or wss://, send WebSocket text messages (ActiveMQ Classic needs them; "
+        "bodies must then be UTF-8)",
+    )
     return parent
 
 
@@ -630,6 +636,8 @@ def _logging(verbose: int, default_level: int) -> Iterator[None]:
 
 def _client(args: argparse.Namespace, url: str | None = None, **options: Any) -> Client:
     timeout: float = args.connect_timeout
+    if args.ws_text:
+        options["websocket"] = {"text": True}
     return Client(
         url or args.url,
         login=args.login,

@@ -173,6 +173,18 @@ def test_send_then_listen_over_websocket(capsys) -> None:
         broker.wait_for(lambda: broker.queue_depth("/queue/cli-ws") == 1)
 
 
+@pytest.mark.parametrize("command", [["send", "/queue/x", "y"], ["listen", "/queue/x"]])
+def test_ws_text_asks_for_websocket_text_messages(command) -> None:
+    """ActiveMQ Classic ignores binary WebSocket messages: --ws-text is the client's
+    ``websocket={"text": True}``; without it, the default (binary)."""
+    from stomp_enterprise.cli import _client, build_parser
+
+    name, *rest = command
+    for flag, text in (["--ws-text"], True), ([], False):
+        args = build_parser().parse_args([name, "ws://127.0.0.1:61715/", *rest, *flag])
+        assert _client(args).config.websocket.text is text
+
+
 def test_bench_embedded(capsys) -> None:
     assert main(["bench", "embedded", "--count", "500", "--size", "64"]) == 0
     captured = capsys.readouterr()
