@@ -376,29 +376,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listen.set_defaults(func=_cmd_listen)
 
-    unsubscribe = commands.add_parser(
-        "unsubscribe",
-        help="delete a durable topic subscription",
-        description="Delete the durable subscription NAME of topic DEST at the broker, with "
-        "the messages it holds (what listen --durable NAME made).",
-        epilog="examples:\n"
-        "  stomp-enterprise unsubscribe tcp://localhost:61613 /topic/invoices --durable "
-        "billing --client-id billing\n\n" + _EPILOG,
-        formatter_class=formatter,
-        parents=[verbose_sub, connection],
-    )
-    unsubscribe.add_argument("url", metavar="URL", help=_URL_HELP)
-    unsubscribe.add_argument("destination", metavar="DEST", help="the topic")
-    unsubscribe.add_argument(
-        "--durable", required=True, metavar="NAME", help="the durable subscription's name"
-    )
-    unsubscribe.add_argument(
-        "--client-id",
-        metavar="ID",
-        help="the client-id it was made with (ActiveMQ and Artemis find it by it)",
-    )
-    unsubscribe.set_defaults(func=_cmd_unsubscribe)
-
     request = commands.add_parser(
         "request",
         help="send a request and print its reply",
@@ -423,6 +400,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _output_arguments(request)
     request.set_defaults(func=_cmd_request)
+
+    unsubscribe = commands.add_parser(
+        "unsubscribe",
+        help="delete a durable topic subscription",
+        description="Delete the durable subscription NAME of topic DEST at the broker, with "
+        "the messages it holds (what listen --durable NAME made).",
+        epilog="examples:\n"
+        "  stomp-enterprise unsubscribe tcp://localhost:61613 /topic/invoices --durable "
+        "billing --client-id billing\n\n" + _EPILOG,
+        formatter_class=formatter,
+        parents=[verbose_sub, connection],
+    )
+    unsubscribe.add_argument("url", metavar="URL", help=_URL_HELP)
+    unsubscribe.add_argument("destination", metavar="DEST", help="the topic")
+    unsubscribe.add_argument(
+        "--durable", required=True, metavar="NAME", help="the durable subscription's name"
+    )
+    unsubscribe.add_argument(
+        "--client-id",
+        metavar="ID",
+        help="the client-id it was made with (ActiveMQ and Artemis find it by it)",
+    )
+    unsubscribe.set_defaults(func=_cmd_unsubscribe)
 
     broker = commands.add_parser(
         "broker",
