@@ -60,7 +60,13 @@ def test_read_coalescing_pauses_when_frames_were_waiting(
 ) -> None:
     """A reader that finds several frames already waiting when it comes back for more (here:
     held at its first parse until the broker has written all 1,000 MESSAGEs to the socket)
-    pauses after them (when asked to), and loses nothing."""
+    pauses after them (when asked to), and loses nothing.
+
+    The reader knows frames were waiting when its read returned within ``BUSY_WAIT``
+    (0.5 ms); a reader that gets the GIL or a core back later than that on a loaded machine
+    takes the read for one that waited, and does not pause: a missed pause costs batching,
+    never a frame. So a round without any pause is repeated (up to 3 rounds); every round
+    must deliver everything, and every pause must follow the rules."""
     from stomp_enterprise.client import connection
     from stomp_enterprise.protocol.parser import FrameParser
 
@@ -87,37 +93,44 @@ def test_read_coalescing_pauses_when_frames_were_waiting(
         return data
 
     monkeypatch.setattr(SocketTransport, "read_now", watched_read_now)
+    rounds = 0
     with make_client(read_coalescing=coalescing) as client:
-        for i in range(1000):
-            client.send("/queue/stream", str(i))
-        got: list[int] = []
-        done = threading.Event()
+        while rounds < 3 and not (rounds and (pauses or not coalescing)):
+            rounds += 1
+            destination = f"/queue/stream-{rounds}"
+            for i in range(1000):
+                client.send(destination, str(i))
+            got: list[int] = []
+            done = threading.Event()
 
-        def handler(message) -> None:
-            got.append(int(message.body))
-            if len(got) == 1000:
-                done.set()
+            def handler(message, got=got, done=done) -> None:  # type: ignore[no-untyped-def]
+                got.append(int(message.body))
+                if len(got) == 1000:
+                    done.set()
 
-        hold.set()
-        client.subscribe("/queue/stream", handler)
-        stomp_broker.wait_for(
-            lambda: (
-                len(stomp_broker.deliveries("/queue/stream")) == 1000
-                and stomp_broker.unsent_bytes() == 0
-            ),
-            timeout=10,
-        )
-        release.set()
-        assert done.wait(20)
-    assert got == list(range(1000))
+            release.clear()
+            hold.set()
+            sub = client.subscribe(destination, handler)
+            stomp_broker.wait_for(
+                lambda destination=destination: (
+                    len(stomp_broker.deliveries(destination)) == 1000
+                    and stomp_broker.unsent_bytes() == 0
+                ),
+                timeout=10,
+            )
+            release.set()
+            assert done.wait(20)
+            assert got == list(range(1000))  # every round: nothing lost, in order
+            sub.unsubscribe(receipt=True)
     if not coalescing:
         assert pauses == []
         assert eager == []
+        assert rounds == 1
         return
     # a stream starts with the first pause and each pause after it doubles up to the bound
     # (or the stream ended and a new one started)
     first = min(FIRST_PAUSE, coalescing)
-    assert pauses
+    assert pauses, f"no pause in {rounds} rounds"
     assert pauses[0] == first
     for before, pause in itertools.pairwise(pauses):
         assert pause in (first, min(before * 2, coalescing))
