@@ -530,7 +530,7 @@ def peer(argv: list[str]) -> int:
         ordered = sorted(latencies)
         result["p50_ms"] = ordered[len(ordered) // 2] * 1e3
         result["p99_ms"] = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3
-    if _SPLIT:  # µs per round trip by thread kind (ours)
+    if _SPLIT:  # µs per round trip by thread kind (the requesters; ours: also its threads)
         result["threads_us"] = {
             kind: seconds / args.count * 1e6 for kind, seconds in sorted(_SPLIT.items())
         }

@@ -35,6 +35,8 @@ from stomp_enterprise import Client  # imported here: never inside a timed regio
 
 STYLES = ("confirmed", "unconfirmed", "unconfirmed+sleep")
 PHASES = ("begin", "sends", "commit", "process")
+#: every figure of a style: the CPU phases and the COMMIT's wall time
+MEASURES = (*PHASES, "commit_wall")
 
 
 def one_style(
@@ -44,7 +46,7 @@ def one_style(
     thread, process, wall = time.thread_time, time.process_time, time.perf_counter
     receipt = style == "confirmed"
     dest = "/topic/bench-tx-wait"
-    phases: dict[str, list[float]] = {phase: [] for phase in (*PHASES, "commit_wall")}
+    phases: dict[str, list[float]] = {measure: [] for measure in MEASURES}
     for _ in range(transactions):
         started_process = process()
         started = thread()
@@ -97,8 +99,7 @@ def summary(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if mine:
             rows.append(
                 {"style": style}
-                | {phase: statistics.median(r[phase] for r in mine) for phase in PHASES}
-                | {"commit_wall": statistics.median(r["commit_wall"] for r in mine)}
+                | {measure: statistics.median(r[measure] for r in mine) for measure in MEASURES}
             )
     return rows
 
