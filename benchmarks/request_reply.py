@@ -26,14 +26,19 @@ all alike:
   ``process``, the reply's ``send``).
 * ``rr-otel-10%``, ``rr-otel-1%``: ``rr-otel`` with the sampler most deployments use,
   ``ParentBased(TraceIdRatioBased(r))``: one trace in ten (a hundred) is recorded.
-* ``sdk-floor-2``, ``sdk-floor-4``, ``sdk-floor-2-10%``, ``sdk-floor-2-1%``: no client, no
+* ``rr-otel-0%``: the same sampler at 0: tracing on, no trace recorded. Every round trip
+  still carries its (unsampled) trace context, so this is the client's own cost of
+  propagating traces, without any span the SDK records.
+* ``sdk-floor-2``, ``sdk-floor-4``, ``sdk-floor-2-10%``, ``sdk-floor-2-1%``,
+  ``sdk-floor-2-0%``: no client, no
   broker: what the SDK alone charges, in a bare loop with the same tracer provider, for the
   spans of one round trip (a root span and 1 or 3 children with the attributes and link
   ours carry), at the same sampling. The difference between ``rr-otel*`` and
   ``rr-otel-metrics`` minus this floor is the client's own part of the tracing cost.
 * ``obs-counters``, ``obs-metrics``, ``obs-otel``, ``obs-otel-full``, ``obs-otel-10%``,
-  ``obs-otel-1%``: no broker, no socket, one thread: the calls both clients' observers
-  (``core.telemetry.Observer``, set up as in the ``rr-*`` case of the same name) make for
+  ``obs-otel-1%``, ``obs-otel-0%``: no broker, no socket, one thread: the calls both
+  clients' observers (``core.telemetry.Observer``, set up as in the ``rr-*`` case of the
+  same name) make for
   one round trip, in the order the threaded clients make them (request span, SEND, process
   span, the reply's SEND, the reply's link, every counter). The observation's own CPU
   without the broker, the sockets and 16 threads sharing the GIL, so the most stable of
@@ -74,16 +79,17 @@ from pathlib import Path
 from typing import Any
 
 _ROOT = Path(__file__).resolve().parents[1]
-#: rr case -> (observe: None | "counters" | "otel", sampled ratio, spans mode); ratio 0:
+#: rr case -> (observe: None | "counters" | "otel", sampled ratio, spans mode); ratio None:
 #: OpenTelemetry metrics with tracing off (a no-op tracer provider)
-RR_OURS: dict[str, tuple[str | None, float, str]] = {
-    "rr-ours": (None, 0.0, ""),
-    "rr-observed": ("counters", 0.0, ""),
-    "rr-otel-metrics": ("otel", 0.0, "essential"),
+RR_OURS: dict[str, tuple[str | None, float | None, str]] = {
+    "rr-ours": (None, None, ""),
+    "rr-observed": ("counters", None, ""),
+    "rr-otel-metrics": ("otel", None, "essential"),
     "rr-otel": ("otel", 1.0, "essential"),
     "rr-otel-full": ("otel", 1.0, "full"),
     "rr-otel-10%": ("otel", 0.1, "essential"),
     "rr-otel-1%": ("otel", 0.01, "essential"),
+    "rr-otel-0%": ("otel", 0.0, "essential"),
 }
 RR_CASES = ("rr-ours", "rr-stomp.py", *list(RR_OURS)[1:])
 #: floor case -> (spans per round trip, sampled ratio)
@@ -92,6 +98,7 @@ FLOOR_CASES = {
     "sdk-floor-4": (4, 1.0),
     "sdk-floor-2-10%": (2, 0.1),
     "sdk-floor-2-1%": (2, 0.01),
+    "sdk-floor-2-0%": (2, 0.0),
 }
 #: observer case -> the observe() setup of rr case: the observers' work of one round trip
 OBSERVER_CASES = {
@@ -101,6 +108,7 @@ OBSERVER_CASES = {
     "obs-otel-full": "rr-otel-full",
     "obs-otel-10%": "rr-otel-10%",
     "obs-otel-1%": "rr-otel-1%",
+    "obs-otel-0%": "rr-otel-0%",
 }
 PRODUCE_CASES = ("produce", "produce-observed", "produce-otel")
 CASES = RR_CASES + tuple(FLOOR_CASES) + tuple(OBSERVER_CASES) + PRODUCE_CASES
@@ -113,9 +121,10 @@ SIZE = 1024
 # --------------------------------------------------------------------------------------------
 
 
-def _otel_providers(ratio: float = 1.0) -> tuple[Any, Any]:
-    """The SDK's providers as production sets them up: ``ratio`` 1 every trace, 0 a no-op
-    tracer provider (tracing off), else ``ParentBased(TraceIdRatioBased(ratio))``; spans
+def _otel_providers(ratio: float | None = 1.0) -> tuple[Any, Any]:
+    """The SDK's providers as production sets them up: ``ratio`` 1 every trace, ``None`` a
+    no-op tracer provider (tracing off), else ``ParentBased(TraceIdRatioBased(ratio))`` (0:
+    tracing on, no trace sampled); spans
     to a ``BatchSpanProcessor`` whose exporter drops them."""
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -133,7 +142,7 @@ def _otel_providers(ratio: float = 1.0) -> tuple[Any, Any]:
             return SpanExportResult.SUCCESS
 
     meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    if ratio <= 0:
+    if ratio is None:
         return _Unshut(NoOpTracerProvider()), meter_provider
     sampler = ALWAYS_ON if ratio >= 1.0 else ParentBased(TraceIdRatioBased(ratio))
     tracer_provider = TracerProvider(sampler=sampler)
@@ -618,6 +627,7 @@ TRACING: dict[str, tuple[str, str]] = {
     "rr-otel-full": ("rr-otel-metrics", "sdk-floor-4"),
     "rr-otel-10%": ("rr-otel-metrics", "sdk-floor-2-10%"),
     "rr-otel-1%": ("rr-otel-metrics", "sdk-floor-2-1%"),
+    "rr-otel-0%": ("rr-otel-metrics", "sdk-floor-2-0%"),
 }
 
 

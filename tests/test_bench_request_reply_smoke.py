@@ -34,8 +34,15 @@ def test_the_cases_compare_what_the_brief_asks() -> None:
         "rr-otel-full",
         "rr-otel-10%",
         "rr-otel-1%",
+        "rr-otel-0%",
     }
-    assert set(FLOOR_CASES) == {"sdk-floor-2", "sdk-floor-4", "sdk-floor-2-10%", "sdk-floor-2-1%"}
+    assert set(FLOOR_CASES) == {
+        "sdk-floor-2",
+        "sdk-floor-4",
+        "sdk-floor-2-10%",
+        "sdk-floor-2-1%",
+        "sdk-floor-2-0%",
+    }
     assert set(PRODUCE_CASES) == {"produce", "produce-observed", "produce-otel"}
     assert set(OBSERVER_CASES.values()) == set(RR_CASES) - {"rr-ours", "rr-stomp.py"}
     assert RR_CASES + tuple(FLOOR_CASES) + tuple(OBSERVER_CASES) + PRODUCE_CASES == CASES

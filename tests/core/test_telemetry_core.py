@@ -8,6 +8,8 @@ import sys
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stomp_enterprise.core.stats import COUNTERS, ClientStats, Counters
 from stomp_enterprise.core.telemetry import (
@@ -16,6 +18,7 @@ from stomp_enterprise.core.telemetry import (
     Observer,
     messaging_system,
     observed_body,
+    traceparent,
 )
 from stomp_enterprise.errors import ConfigError
 
@@ -249,6 +252,33 @@ def test_the_direct_w3c_writing_equals_the_propagator_api() -> None:
         context.detach(token)
     assert ours["baggage"] == "user=alice"
     assert ours["traceparent"] == f"00-{3:032x}-{4:016x}-01"
+
+
+@given(
+    trace_id=st.integers(min_value=1, max_value=(1 << 128) - 1),
+    span_id=st.integers(min_value=1, max_value=(1 << 64) - 1),
+    flags=st.integers(min_value=0, max_value=255),
+)
+def test_the_traceparent_written_is_the_propagators(trace_id, span_id, flags) -> None:
+    from opentelemetry import propagate, trace
+
+    written: dict[str, str] = {}
+    span_context = trace.SpanContext(trace_id, span_id, False, trace.TraceFlags(flags))
+    propagate.inject(written, trace.set_span_in_context(trace.NonRecordingSpan(span_context)))
+    assert traceparent(trace_id, span_id, flags) == written["traceparent"]
+    assert traceparent(0, span_id, flags, f"{trace_id:032x}") == written["traceparent"]
+
+
+@pytest.mark.parametrize(
+    ("ids", "expected"),
+    [
+        ((1 << 128, 1, 1), f"00-{1 << 128:032x}-0000000000000001-01"),
+        ((1, 1 << 64, 0), f"00-00000000000000000000000000000001-{1 << 64:016x}-00"),
+        ((1, 2, 256), "00-00000000000000000000000000000001-0000000000000002-100"),
+    ],
+)
+def test_ids_out_of_w3c_range_are_written_as_opentelemetry_writes_them(ids, expected) -> None:
+    assert traceparent(*ids) == expected
 
 
 def test_another_global_propagator_is_used_through_the_api(global_textmap) -> None:
