@@ -1,5 +1,5 @@
-"""Instructions and system calls per message on the paths of issue 14, counted: repeatable
-where CPU time on a shared machine is not.
+"""Instructions and system calls per message on the paths of issues 14 and 17, counted:
+repeatable where CPU time on a shared machine is not.
 
 Each client (``ours``, ``stomp.py``) runs each case in a fresh process under ``valgrind
 --tool=callgrind`` (user-space instructions, every thread) and, separately, under ``strace
@@ -16,7 +16,11 @@ Cases (1 KiB bodies):
 * ``produce-tx``: transactions of 100, BEGIN and COMMIT included (ours: ``with
   client.transaction()``, whose COMMIT waits for its RECEIPT; stomp.py: unreceipted
   COMMITs);
-* ``produce-tx-confirmed``: the same with every COMMIT's RECEIPT awaited by every client.
+* ``produce-tx-confirmed``: the same with every COMMIT's RECEIPT awaited by every client;
+* ``rr-otel-metrics``, ``rr-otel-1%``, ``rr-otel-0%`` (ours only): the request/reply round
+  trips of ``benchmarks.request_reply`` (16 threads, both clients in the process), with
+  OpenTelemetry metrics and tracing off, tracing at 1 %, and tracing on with nothing
+  sampled; a "message" is a round trip.
 
 Instructions leave out the kernel's work and the time a thread waits: a confirmed COMMIT
 costs a round trip that shows as system calls here and as idle time and a colder cache in
@@ -41,21 +45,31 @@ import uuid
 from collections.abc import Iterator
 
 CLIENTS = ("ours", "stomp.py")
-CASES = ("produce", "produce-headers", "produce-tx", "produce-tx-confirmed")
+SEND_CASES = ("produce", "produce-headers", "produce-tx", "produce-tx-confirmed")
+RR_CASES = ("rr-otel-metrics", "rr-otel-1%", "rr-otel-0%")
+CASES = SEND_CASES + RR_CASES
+RR_THREADS = 16
 TOOLS = ("valgrind", "strace")
 SIZE = 1024
 _COLLECTED = re.compile(r"Collected : (\d+)")
 #: the ``total`` line of ``strace -c``: % time, seconds, usecs/call, calls, [errors,] total
 _STRACE_TOTAL = re.compile(r"^\s*\S+\s+\S+\s+\S+\s+(\d+)\s+(?:\d+\s+)?total$", re.MULTILINE)
-#: issue 14's targets on these paths: (case, against, bound): ours' count on ``case`` at
-#: most ``bound`` times ``against`` (a case of ours, or ``stomp.py:case``)
+#: the targets of issues 14 and 17 on these paths: (case, against, bound): ours' count on
+#: ``case`` at most ``bound`` times ``against`` (a case of ours, or ``stomp.py:case``)
 TARGETS = (
     ("produce-headers", "produce", 1.3),
     ("produce-headers", "stomp.py:produce-headers", 0.35),
     ("produce-tx", "produce", 1.5),
     ("produce-tx", "stomp.py:produce-tx", 0.4),
     ("produce-tx-confirmed", "stomp.py:produce-tx-confirmed", 0.4),
+    ("rr-otel-1%", "rr-otel-metrics", 1.15),
+    ("rr-otel-0%", "rr-otel-metrics", 1.15),
 )
+
+
+def applies(client: str, case: str) -> bool:
+    """Whether ``client`` runs ``case`` (the round trips are ours only)."""
+    return client == "ours" or case in SEND_CASES
 
 
 # --------------------------------------------------------------------------------------------
@@ -64,8 +78,15 @@ TARGETS = (
 
 
 def run_case(client: str, case: str, url: str, count: int) -> int:
-    """``count`` messages of ``case`` through ``client``'s adapter; the messages sent."""
+    """``count`` messages of ``case`` through ``client``'s adapter (a round trip case:
+    ``count`` round trips); the messages sent."""
     from benchmarks.e2e_peers import ADAPTERS, Meter
+
+    if case in RR_CASES:
+        from benchmarks.request_reply import rr_ours
+
+        dest = f"/queue/instructions-rr-{uuid.uuid4().hex[:8]}"
+        return len(rr_ours(url, "/", dest, count, RR_THREADS, case))
 
     adapter = ADAPTERS[client](url, None)
     dest = f"/queue/instructions-{uuid.uuid4().hex[:8]}"
@@ -167,7 +188,7 @@ def measure(
     with broker() as url:
         for tool in tools:
             for client in clients:
-                for case in cases:
+                for case in (case for case in cases if applies(client, case)):
                     value = per_message(tool, client, case, url, small, large)
                     results[tool].setdefault(client, {})[case] = value
                     print(f"  {tool} {client} {case}: {value:,.3f}", file=sys.stderr)

@@ -26,7 +26,7 @@ STRACE_REPORT = """\
 """
 
 
-@pytest.mark.parametrize("case", instructions.CASES)
+@pytest.mark.parametrize("case", instructions.SEND_CASES)
 @pytest.mark.parametrize("client", instructions.CLIENTS)
 def test_each_run_sends_its_messages_to_the_broker(client, case) -> None:
     with Broker() as broker:
@@ -35,6 +35,20 @@ def test_each_run_sends_its_messages_to_the_broker(client, case) -> None:
     assert len({m.destination for m in messages}) == 1
     assert messages[0].destination.startswith("/queue/instructions-")
     assert [m.body for m in messages] == [b"x" * instructions.SIZE] * 200
+
+
+@pytest.mark.parametrize("case", instructions.RR_CASES)
+def test_each_round_trip_run_makes_its_round_trips(case) -> None:
+    assert not instructions.applies("stomp.py", case)
+    with Broker() as broker:
+        assert run_case("ours", case, broker.url, 40) == 40
+        requests = [m for m in broker.sent_messages() if m.header("reply-to")]
+        replies = [m for m in broker.sent_messages() if not m.header("reply-to")]
+    assert len(requests) == len(replies) == 41  # the warm-up request too
+    traced = [m for m in requests if m.header("traceparent")]
+    assert len(traced) == (0 if case == "rr-otel-metrics" else 41)
+    if case == "rr-otel-0%":  # tracing on, no trace sampled
+        assert all(int(m.header("traceparent", "")[-2:], 16) & 1 == 0 for m in traced)
 
 
 def test_the_strace_total_is_the_calls_column() -> None:
@@ -90,7 +104,12 @@ def test_targets_and_report_come_from_the_counts() -> None:
         ("ours produce-tx / ours produce", 1.6, False),
         ("ours produce-tx / stomp.py produce-tx", 0.41, False),
     ]
-    assert len(TARGETS) == len(rows) + 1  # produce-tx-confirmed was not counted
+    assert len(TARGETS) == len(rows) + 3  # produce-tx-confirmed and rr-* were not counted
+    counts["ours"] |= {"rr-otel-metrics": 1000.0, "rr-otel-1%": 1100.0, "rr-otel-0%": 1160.0}
+    assert [(round(ratio, 2), ok) for _, ratio, _, ok in targets(counts)[4:]] == [
+        (1.1, True),
+        (1.16, False),
+    ]
     lines = report({"valgrind": counts})
     assert "| produce-headers | 120 | 400 |" in lines
     assert "| ours produce-tx / ours produce | 1.60x | 1.5x | no |" in lines

@@ -108,7 +108,6 @@ SPAN_MODES: Final = ("essential", "full")
 #: the span whose context the next SEND of this thread/task carries instead of a span of its
 #: own, and whether that SEND's message attributes go on it (``spans="essential"``)
 _CARRIER: ContextVar[tuple[Any, bool] | None] = ContextVar("stomp_carrier_span", default=None)
-_TRACEPARENT: Final = re.compile("00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
 
 class _Attributes:
@@ -662,6 +661,86 @@ def _sent_attributes(size: int, headers: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+class _Contexts:
+    """OpenTelemetry's current context, read and set in a few C calls where the API takes
+    four to six Python calls: directly through the ``ContextVar`` of its default runtime
+    context, and the span a context keeps under the API's own key. Both are
+    OpenTelemetry's internals, so they are checked once against the API (the current
+    context read both ways, a span set and read back both ways); with any other runtime
+    context (``OTEL_PYTHON_CONTEXT``), or if a check fails, every call goes through the
+    API. Either way the contexts are the API's: what one way sets, the other reads."""
+
+    def __init__(self, context: Any, trace: Any) -> None:
+        from opentelemetry.context.context import Context
+        from opentelemetry.trace import propagation
+
+        self._api = context
+        self._trace = trace
+        self._made = Context
+        self._invalid = trace.INVALID_SPAN
+        self._span_class = trace.Span
+        self._span_types: set[type] = set()  # classes seen to be spans
+        runtime = getattr(context, "_RUNTIME_CONTEXT", None)
+        variable = getattr(runtime, "_current_context", None)
+        key = getattr(propagation, "_SPAN_KEY", None)
+        probe = trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT)
+        direct = (
+            type(runtime).__name__ == "ContextVarsRuntimeContext"
+            and isinstance(variable, ContextVar)
+            and isinstance(key, str)
+            and variable.get() is context.get_current()
+            and trace.set_span_in_context(probe, Context()).get(key) is probe
+            and trace.get_current_span(Context({key: probe})) is probe
+        )
+        #: the runtime context's variable and the span key (None: through the API)
+        self.variable: ContextVar[Any] | None = variable if direct else None
+        self.key: str = key if direct and isinstance(key, str) else ""
+
+    def span(self) -> Any:
+        """The current span (``INVALID_SPAN`` when there is none), as
+        ``trace.get_current_span()``."""
+        variable = self.variable
+        if variable is None:
+            return self._trace.get_current_span()
+        span = variable.get().get(self.key)
+        if span is None:
+            return self._invalid
+        if type(span) in self._span_types:
+            return span
+        if not isinstance(span, self._span_class):  # (an ABC: a Python call, so remembered)
+            return self._invalid
+        self._span_types.add(type(span))
+        return span
+
+    def value(self, key: str) -> Any:
+        """The current context's value of ``key`` (``None`` when absent)."""
+        variable = self.variable
+        if variable is None:
+            return self._api.get_current().get(key)
+        return variable.get().get(key)
+
+    def attach_span(self, span: Any) -> object:
+        """Make ``span`` current (``attach(set_span_in_context(span))``); the token for
+        :meth:`detach`."""
+        variable = self.variable
+        if variable is None:
+            return self._api.attach(self._trace.set_span_in_context(span))
+        values = variable.get().copy()
+        values[self.key] = span
+        return variable.set(self._made(values))
+
+    def detach(self, token: object) -> None:
+        """Restore the context ``token`` replaced; a token that cannot be reset (another
+        context's) is logged, as the API's ``detach`` does."""
+        if self.variable is None:
+            self._api.detach(token)
+            return
+        try:
+            self.variable.reset(token)  # type: ignore[arg-type]
+        except (ValueError, RuntimeError):
+            log.exception("Failed to detach context")
+
+
 class _Otel:
     """The OpenTelemetry side of an :class:`Observer` (built only when asked for).
 
@@ -716,6 +795,8 @@ class _Otel:
         self.tracing = not isinstance(self.tracer, trace.NoOpTracer)
         # where the current context keeps its baggage (None: ask the API)
         self._baggage_key = getattr(baggage, "_BAGGAGE_KEY", None)
+        self._contexts = _Contexts(context, trace)
+        self._no_parent = trace.INVALID_SPAN_CONTEXT
         self._shortcuts = _Shortcuts.of(self.tracer, trace) if self.tracing else None
         #: the type of the spans the shortcuts make (None: no shortcuts, no such spans)
         self._unsampled: Any = None if self._shortcuts is None else self._shortcuts.span_type
@@ -764,7 +845,7 @@ class _Otel:
 
     def current(self) -> Any:
         """The current span (a non-recording one when there is none)."""
-        return self._trace.get_current_span()
+        return self._contexts.span()
 
     def start(
         self,
@@ -783,16 +864,14 @@ class _Otel:
         ``link``: a span context to link to. Returns ``(span, token)`` for :meth:`end`."""
         trace = self._trace
         remote_parent = remote is not None and remote.is_valid
-        parent = remote if remote_parent else trace.get_current_span().get_span_context()
+        parent = remote if remote_parent else self._contexts.span().get_span_context()
         span = None
         shortcuts = self._shortcuts
         if shortcuts is not None:
-            if not parent.is_valid:  # a root: the sampler's decision, then the SDK if sampled
+            if parent is self._no_parent or not parent.is_valid:  # a root: the sampler decides
                 span = shortcuts.root(operation, destination, kind)
             elif not parent.trace_flags.sampled:  # what the SDK would make, without it
-                span = shortcuts.child(
-                    parent.trace_id, parent.trace_flags, parent.trace_state, None
-                )
+                span = shortcuts.child(parent.trace_id, parent.trace_flags, parent.trace_state)
         if span is None:
             context = None
             links = []
@@ -811,7 +890,7 @@ class _Otel:
                 )
             finally:
                 _PRESET_TRACE_ID.set(None)  # taken by the SDK (or never, if it raised)
-        token = self._context.attach(trace.set_span_in_context(span)) if current else None
+        token = self._contexts.attach_span(span) if current else None
         return span, token
 
     def start_unsampled(self, headers: Mapping[str, str]) -> tuple[Any, object] | None:
@@ -829,22 +908,21 @@ class _Otel:
         direct = self._direct_mode()
         if direct == _GENERIC or (direct == _W3C_BAGGAGE and "baggage" in headers):
             return None
-        matched = _TRACEPARENT.fullmatch(value)
+        fields = traceparent_fields(value)
         state = headers.get("tracestate")
-        if matched is None or (state is not None and len(state) > _MAX_TRACESTATE):
+        if fields is None or (state is not None and len(state) > _MAX_TRACESTATE):
             return None
-        trace_id = int(matched[1], 16)
-        if not (trace_id and int(matched[2], 16)):
+        trace_hex, parent_hex, flags_hex = fields
+        if trace_hex == _ZERO_TRACE or parent_hex == _ZERO_SPAN:
             return None
         span = shortcuts.child(
-            trace_id,
-            self._flags[int(matched[3], 16)],
+            trace_hex,
+            flags_hex,
             None if state is None else self._trace_state.from_header([state]),
-            matched[1],
         )
         if span is None:
             return None
-        return span, self._context.attach(self._trace.set_span_in_context(span))
+        return span, self._contexts.attach_span(span)
 
     def inject(self, headers: dict[str, str], span_context: Any) -> None:
         """Write ``span_context`` (``traceparent``/``tracestate``) into ``headers``, with the
@@ -884,7 +962,7 @@ class _Otel:
         key = self._baggage_key
         if key is None:
             return not self._baggage.get_all()
-        return not self._context.get_current().get(key)
+        return not self._contexts.value(key)
 
     def _inject_api(self, headers: dict[str, str], span_context: Any) -> None:
         trace = self._trace
@@ -901,9 +979,9 @@ class _Otel:
         if direct != _GENERIC and (direct == _W3C or "baggage" not in headers):
             if value is None:
                 return trace.INVALID_SPAN_CONTEXT
-            matched = _TRACEPARENT.fullmatch(value)
-            if matched is not None:
-                trace_id, span_id = int(matched[1], 16), int(matched[2], 16)
+            fields = traceparent_fields(value)
+            if fields is not None:
+                trace_id, span_id = int(fields[0], 16), int(fields[1], 16)
                 if not (trace_id and span_id):
                     return trace.INVALID_SPAN_CONTEXT
                 state = headers.get("tracestate")
@@ -912,7 +990,7 @@ class _Otel:
                         trace_id,
                         span_id,
                         is_remote=True,
-                        trace_flags=self._flags[int(matched[3], 16)],
+                        trace_flags=self._flags[int(fields[2], 16)],
                         trace_state=None
                         if state is None
                         else self._trace_state.from_header([state]),
@@ -944,25 +1022,38 @@ class _Otel:
                 span.set_attribute("error.type", type(error).__qualname__)
             span.end()
         if token is not None:
-            self._context.detach(token)  # type: ignore[arg-type]
+            self._contexts.detach(token)
 
 
 _BYTE_HEX: Final = tuple(f"{bits:02x}" for bits in range(256))
+_TRACEPARENT: Final = re.compile("00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_ZERO_TRACE: Final = "0" * 32
+_ZERO_SPAN: Final = "0" * 16
+_new = object.__new__  # (a span made without its class's __init__: see unsampled_span_type)
 
 
-def traceparent(trace_id: int, span_id: int, flags: int, trace_hex: str | None = None) -> str:
-    """The W3C ``traceparent`` (version 00) of a span context; ``trace_hex``: the trace id
-    already written (as the parent's header wrote it). Ids from the hot path are formatted
-    as bytes (a third of the cost of ``%032x``); ids that do not fit W3C's sizes (from a
-    faulty id generator) are written as OpenTelemetry's own propagator writes them."""
+def traceparent(trace: int | str, span_id: int, flags: int | str) -> str:
+    """The W3C ``traceparent`` (version 00) of a span context; ``trace`` and ``flags`` may
+    be the hex digits a parent's header already wrote. Ids are formatted as bytes (a third
+    of the cost of ``%032x``); ids that do not fit W3C's sizes (from a faulty id generator)
+    are written as OpenTelemetry's own propagator writes them."""
     try:
         return "00-%s-%s-%s" % (  # noqa: UP031 (%-formatting: cheaper than an f-string here)
-            trace_hex or trace_id.to_bytes(16, "big").hex(),
+            trace if isinstance(trace, str) else trace.to_bytes(16, "big").hex(),
             span_id.to_bytes(8, "big").hex(),
-            _BYTE_HEX[flags],
+            flags if isinstance(flags, str) else _BYTE_HEX[flags],
         )
     except (OverflowError, IndexError):
-        return f"00-{trace_id:032x}-{span_id:016x}-{flags:02x}"
+        trace_hex = trace if isinstance(trace, str) else f"{trace:032x}"
+        flags_hex = flags if isinstance(flags, str) else f"{flags:02x}"
+        return f"00-{trace_hex}-{span_id:016x}-{flags_hex}"
+
+
+def traceparent_fields(value: str) -> tuple[str, ...] | None:
+    """``(trace id, parent id, flags)`` as a well-formed version 00 W3C ``traceparent``
+    writes them (lowercase hex in the exact layout; ids may be all zeros), else ``None``."""
+    matched = _TRACEPARENT.fullmatch(value)
+    return None if matched is None else matched.groups()
 
 
 _GENERIC, _W3C, _W3C_BAGGAGE = 0, 1, 2  # how a global propagator is served (_Otel.inject)
@@ -995,23 +1086,34 @@ def unsampled_span_type(trace: Any) -> type:
     """The class of the non-recording spans :class:`_Shortcuts` makes (one per
     ``opentelemetry.trace`` module): OpenTelemetry's ``NonRecordingSpan`` that also
     carries its W3C headers, and makes its span context only when first asked for it (the
-    client itself needs only the headers)."""
+    client itself needs only the headers).
+
+    Made by :meth:`_Shortcuts._make` without ``NonRecordingSpan.__init__``, whose only
+    attribute (``_context``) is read by the two methods this class replaces. ``_made``
+    holds ``(trace id, span id, flags, trace state)`` until the span context is made; the
+    trace id and flags may still be the hex digits a parent's header wrote."""
     span_context = trace.SpanContext
+    trace_flags = trace.TraceFlags
 
     class Unsampled(trace.NonRecordingSpan):  # type: ignore[misc]
         traceparent: str
         tracestate: str | None
-
-        def __init__(self, trace_id: int, span_id: int, flags: Any, state: Any) -> None:
-            super().__init__(None)
-            self._made: Any = (trace_id, span_id, flags, state)
+        _made: Any
 
         def get_span_context(self) -> Any:
             made = self._made
             if type(made) is tuple:  # (two threads may both make it: equal contexts)
                 trace_id, span_id, flags, state = made
+                if type(trace_id) is str:
+                    trace_id = int(trace_id, 16)
+                if type(flags) is str:
+                    flags = int(flags, 16)
                 made = self._made = span_context(
-                    trace_id, span_id, is_remote=False, trace_flags=flags, trace_state=state
+                    trace_id,
+                    span_id,
+                    is_remote=False,
+                    trace_flags=trace_flags(flags),
+                    trace_state=state,
                 )
             return made
 
@@ -1201,12 +1303,13 @@ class _Shortcuts:
                 return None
         return bound
 
-    def child(self, trace_id: int, flags: Any, state: Any, trace_hex: str | None) -> Any:
-        """The non-recording child of an unsampled parent (``trace_hex``: the trace id as
-        the parent's ``traceparent`` wrote it); ``None`` when the tracer is disabled."""
+    def child(self, trace: int | str, flags: int | str, state: Any) -> Any:
+        """The non-recording child of an unsampled parent (``trace``, ``flags``: the
+        parent's, as ints or as the hex digits of its ``traceparent``); ``None`` when the
+        tracer is disabled."""
         if not self._enabled():
             return None
-        return self._make(trace_id, self._span_id(), flags, state, trace_hex)
+        return self._make(trace, self._span_id(), flags, state)
 
     def root(self, operation: str, destination: str | None, kind: str) -> Any:
         """A root span (``operation`` on ``destination``, of ``kind``) dropped by the
@@ -1221,7 +1324,7 @@ class _Shortcuts:
             if trace_id & _LOW_64 < bound:
                 _PRESET_TRACE_ID.set(trace_id)
                 return None
-            return self._make(trace_id, self._span_id(), self._root_flags, None, None)
+            return self._make(trace_id, self._span_id(), self._root_flags, None)
         name = f"{operation} {_span_destination(destination)}"  # (the span's name)
         result = self._sampler.should_sample(
             None, trace_id, name, getattr(self._kinds, kind), None, ()
@@ -1229,13 +1332,14 @@ class _Shortcuts:
         if result.decision.is_recording():
             _PRESET_TRACE_ID.set(trace_id)
             return None
-        return self._make(trace_id, self._span_id(), self._root_flags, result.trace_state, None)
+        return self._make(trace_id, self._span_id(), self._root_flags, result.trace_state)
 
-    def _make(
-        self, trace_id: int, span_id: int, flags: Any, state: Any, trace_hex: str | None
-    ) -> Any:
-        span = self.span_type(trace_id, span_id, flags, state)
-        span.traceparent = traceparent(trace_id, span_id, flags, trace_hex)
+    def _make(self, trace: int | str, span_id: int, flags: int | str, state: Any) -> Any:
+        """A span of :attr:`span_type` (``trace`` and ``flags``: ints, or the hex digits a
+        parent's ``traceparent`` wrote) with its W3C headers."""
+        span: Any = _new(self.span_type)
+        span._made = (trace, span_id, flags, state)
+        span.traceparent = traceparent(trace, span_id, flags)
         span.tracestate = None if state is None or not state else state.to_header()
         return span
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 from typing import Any
 
@@ -19,6 +20,7 @@ from stomp_enterprise.core.telemetry import (
     messaging_system,
     observed_body,
     traceparent,
+    traceparent_fields,
 )
 from stomp_enterprise.errors import ConfigError
 
@@ -266,7 +268,7 @@ def test_the_traceparent_written_is_the_propagators(trace_id, span_id, flags) ->
     span_context = trace.SpanContext(trace_id, span_id, False, trace.TraceFlags(flags))
     propagate.inject(written, trace.set_span_in_context(trace.NonRecordingSpan(span_context)))
     assert traceparent(trace_id, span_id, flags) == written["traceparent"]
-    assert traceparent(0, span_id, flags, f"{trace_id:032x}") == written["traceparent"]
+    assert traceparent(f"{trace_id:032x}", span_id, f"{flags:02x}") == written["traceparent"]
 
 
 @pytest.mark.parametrize(
@@ -279,6 +281,101 @@ def test_the_traceparent_written_is_the_propagators(trace_id, span_id, flags) ->
 )
 def test_ids_out_of_w3c_range_are_written_as_opentelemetry_writes_them(ids, expected) -> None:
     assert traceparent(*ids) == expected
+
+
+W3C_VERSION_00 = re.compile("00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789abcdefABX- _", min_size=50, max_size=58),
+        st.builds(
+            lambda parts, at, char: parts[:at] + char + parts[at + 1 :],
+            st.just(TRACEPARENT),
+            st.integers(min_value=0, max_value=54),
+            st.sampled_from("0fF-g_ \n+"),
+        ),
+    )
+)
+def test_the_traceparent_test_is_the_w3c_pattern(value) -> None:
+    matched = W3C_VERSION_00.fullmatch(value)
+    assert traceparent_fields(value) == (None if matched is None else matched.groups())
+
+
+def test_the_current_context_read_directly_is_the_apis() -> None:
+    from opentelemetry import context, trace
+
+    otel = traced().otel
+    assert otel is not None
+    contexts = otel._contexts
+    assert contexts.variable is not None  # the default runtime context: direct
+    assert contexts.span() is trace.INVALID_SPAN
+    span = trace.NonRecordingSpan(trace.SpanContext(5, 6, False))
+    token = contexts.attach_span(span)
+    try:
+        assert trace.get_current_span() is span
+        assert contexts.span() is span
+        assert contexts.value("absent") is None
+    finally:
+        contexts.detach(token)
+    assert trace.get_current_span() is trace.INVALID_SPAN
+    api_token = context.attach(trace.set_span_in_context(span))
+    try:
+        assert contexts.span() is span  # set through the API, read directly
+    finally:
+        context.detach(api_token)
+
+
+def test_a_token_that_cannot_be_reset_is_logged_as_the_api_does(caplog) -> None:
+    from opentelemetry import trace
+
+    otel = traced().otel
+    assert otel is not None
+    token = otel._contexts.attach_span(trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT))
+    otel._contexts.detach(token)
+    otel._contexts.detach(token)  # used twice: the variable refuses it
+    assert "Failed to detach context" in caplog.text
+
+
+def test_another_runtime_context_is_used_through_the_api(monkeypatch) -> None:
+    from opentelemetry import context, trace
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+    class Other(ContextVarsRuntimeContext):  # what OTEL_PYTHON_CONTEXT could name
+        pass
+
+    monkeypatch.setattr(context, "_RUNTIME_CONTEXT", Other())
+    observer = traced()
+    assert observer.otel is not None
+    contexts = observer.otel._contexts
+    assert contexts.variable is None
+    span = observer.processing({"traceparent": f"00-{5:032x}-{6:016x}-00"}, "/q/a", "1", 0)
+    assert span is not None
+    assert trace.get_current_span() is span[0] is contexts.span()
+    observer.processed(span, "/q/a", 0.0, None)
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_a_span_made_without_the_sdk_behaves_as_a_non_recording_span() -> None:
+    from opentelemetry import trace
+
+    observer = traced()
+    assert observer.otel is not None
+    span = observer.processing({"traceparent": f"00-{5:032x}-{6:016x}-02"}, "/q/a", "1", 0)
+    assert span is not None
+    made = span[0]
+    assert isinstance(made, trace.NonRecordingSpan)
+    made.set_attribute("k", "v")
+    made.add_event("e")
+    made.set_status(trace.Status(trace.StatusCode.ERROR))
+    made.record_exception(ValueError("x"))
+    made.update_name("n")
+    observer.processed(span, "/q/a", 0.0, None)
+    context = made.get_span_context()
+    assert (context.trace_id, context.trace_flags, context.is_remote) == (5, 2, False)
+    assert made.traceparent == f"00-{5:032x}-{context.span_id:016x}-02"
+    assert repr(made) == f"NonRecordingSpan({context!r})"
+    assert not made.is_recording()
 
 
 def test_another_global_propagator_is_used_through_the_api(global_textmap) -> None:
