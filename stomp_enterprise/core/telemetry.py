@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -647,6 +648,10 @@ class Observer:
     def _end(self, span: tuple[Any, object], error: BaseException | None) -> None:
         otel = self._traced
         assert otel is not None
+        if type(span[0]) is otel.unsampled:  # ending it does nothing: only its context
+            if span[1] is not None:
+                otel.contexts.detach(span[1])
+            return
         otel.end(span[0], span[1], error)
 
 
@@ -795,11 +800,12 @@ class _Otel:
         self.tracing = not isinstance(self.tracer, trace.NoOpTracer)
         # where the current context keeps its baggage (None: ask the API)
         self._baggage_key = getattr(baggage, "_BAGGAGE_KEY", None)
-        self._contexts = _Contexts(context, trace)
+        #: the current context, read and set (see :class:`_Contexts`)
+        self.contexts = _Contexts(context, trace)
         self._no_parent = trace.INVALID_SPAN_CONTEXT
         self._shortcuts = _Shortcuts.of(self.tracer, trace) if self.tracing else None
         #: the type of the spans the shortcuts make (None: no shortcuts, no such spans)
-        self._unsampled: Any = None if self._shortcuts is None else self._shortcuts.span_type
+        self.unsampled: Any = None if self._shortcuts is None else self._shortcuts.span_type
         meter = metrics.get_meter(_SCOPE, meter_provider=meter_provider)
         self._recorded: dict[str, Any] = {}
         for name, (instrument, kind, unit) in INSTRUMENTS.items():
@@ -845,7 +851,7 @@ class _Otel:
 
     def current(self) -> Any:
         """The current span (a non-recording one when there is none)."""
-        return self._contexts.span()
+        return self.contexts.span()
 
     def start(
         self,
@@ -864,7 +870,7 @@ class _Otel:
         ``link``: a span context to link to. Returns ``(span, token)`` for :meth:`end`."""
         trace = self._trace
         remote_parent = remote is not None and remote.is_valid
-        parent = remote if remote_parent else self._contexts.span().get_span_context()
+        parent = remote if remote_parent else self.contexts.span().get_span_context()
         span = None
         shortcuts = self._shortcuts
         if shortcuts is not None:
@@ -890,7 +896,7 @@ class _Otel:
                 )
             finally:
                 _PRESET_TRACE_ID.set(None)  # taken by the SDK (or never, if it raised)
-        token = self._contexts.attach_span(span) if current else None
+        token = self.contexts.attach_span(span) if current else None
         return span, token
 
     def start_unsampled(self, headers: Mapping[str, str]) -> tuple[Any, object] | None:
@@ -922,7 +928,7 @@ class _Otel:
         )
         if span is None:
             return None
-        return span, self._contexts.attach_span(span)
+        return span, self.contexts.attach_span(span)
 
     def inject(self, headers: dict[str, str], span_context: Any) -> None:
         """Write ``span_context`` (``traceparent``/``tracestate``) into ``headers``, with the
@@ -942,7 +948,7 @@ class _Otel:
     def inject_span(self, headers: dict[str, str], span: Any) -> None:
         """:meth:`inject` of ``span``'s context; the headers of a span made by
         :class:`_Shortcuts` were written when it was made."""
-        if type(span) is not self._unsampled:
+        if type(span) is not self.unsampled:
             self.inject(headers, span.get_span_context())
         elif self._direct_inject():
             headers["traceparent"] = span.traceparent
@@ -962,7 +968,7 @@ class _Otel:
         key = self._baggage_key
         if key is None:
             return not self._baggage.get_all()
-        return not self._contexts.value(key)
+        return not self.contexts.value(key)
 
     def _inject_api(self, headers: dict[str, str], span_context: Any) -> None:
         trace = self._trace
@@ -1013,7 +1019,7 @@ class _Otel:
 
     def end(self, span: Any, token: object, error: BaseException | None = None) -> None:
         """End a span of :meth:`start` (recording ``error``) and restore the context."""
-        if type(span) is not self._unsampled:  # (ending one of those does nothing)
+        if type(span) is not self.unsampled:  # (ending one of those does nothing)
             if error is not None and span.is_recording():
                 span.record_exception(error)
                 span.set_status(
@@ -1022,7 +1028,7 @@ class _Otel:
                 span.set_attribute("error.type", type(error).__qualname__)
             span.end()
         if token is not None:
-            self._contexts.detach(token)
+            self.contexts.detach(token)
 
 
 _BYTE_HEX: Final = tuple(f"{bits:02x}" for bits in range(256))
@@ -1135,6 +1141,20 @@ _ROOT_ON_TRACE_ID: Final = re.compile(
 _LOW_64: Final = (1 << 64) - 1  # the bits of a trace id TraceIdRatioBased decides on
 
 
+def _id_makers(ids: Any) -> tuple[Callable[[], int], Callable[[], int]]:
+    """``(trace id, span id)`` makers for the id generator ``ids``: its own methods, or, for
+    the SDK's ``RandomIdGenerator`` as shipped, the ``random.getrandbits`` calls those
+    methods make, without their Python frames. Either may return 0 (not an id; the SDK's
+    generator draws again): the caller then asks ``ids`` itself."""
+    try:
+        from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+    except ImportError:  # (an API-only install has no such generator)
+        return ids.generate_trace_id, ids.generate_span_id
+    if type(ids) is RandomIdGenerator and not vars(ids):
+        return functools.partial(random.getrandbits, 128), functools.partial(random.getrandbits, 64)
+    return ids.generate_trace_id, ids.generate_span_id
+
+
 class _PresetTraceIds:
     """The SDK tracer's id generator, except that it hands out, once, the trace id the
     sampler already sampled a root on (:meth:`_Shortcuts.root`): the SDK's span then has
@@ -1183,8 +1203,8 @@ class _Shortcuts:
 
     def __init__(self, tracer: Any, trace: Any, ids: Any, *, roots: bool) -> None:
         self._roots = roots
-        self._trace_id = ids.generate_trace_id
-        self._span_id = ids.generate_span_id
+        self._ids = ids
+        self._trace_id, self._span_id = _id_makers(ids)
         self._sampler = tracer.sampler
         self._enabled: Callable[[], bool] = getattr(tracer, "_is_enabled", lambda: True)
         self._kinds = trace.SpanKind
@@ -1309,7 +1329,7 @@ class _Shortcuts:
         tracer is disabled."""
         if not self._enabled():
             return None
-        return self._make(trace, self._span_id(), flags, state)
+        return self._make(trace, self._span_id() or self._ids.generate_span_id(), flags, state)
 
     def root(self, operation: str, destination: str | None, kind: str) -> Any:
         """A root span (``operation`` on ``destination``, of ``kind``) dropped by the
@@ -1318,13 +1338,14 @@ class _Shortcuts:
         the tracer is disabled."""
         if not (self._roots and self._enabled()):
             return None
-        trace_id = self._trace_id()
+        trace_id = self._trace_id() or self._ids.generate_trace_id()  # (0: not an id)
         bound = self._bound
         if bound is not None:  # decided as the sampler decides (checked: _decided_bound)
             if trace_id & _LOW_64 < bound:
                 _PRESET_TRACE_ID.set(trace_id)
                 return None
-            return self._make(trace_id, self._span_id(), self._root_flags, None)
+            span_id = self._span_id() or self._ids.generate_span_id()
+            return self._make(trace_id, span_id, self._root_flags, None)
         name = f"{operation} {_span_destination(destination)}"  # (the span's name)
         result = self._sampler.should_sample(
             None, trace_id, name, getattr(self._kinds, kind), None, ()
@@ -1332,7 +1353,8 @@ class _Shortcuts:
         if result.decision.is_recording():
             _PRESET_TRACE_ID.set(trace_id)
             return None
-        return self._make(trace_id, self._span_id(), self._root_flags, result.trace_state)
+        span_id = self._span_id() or self._ids.generate_span_id()
+        return self._make(trace_id, span_id, self._root_flags, result.trace_state)
 
     def _make(self, trace: int | str, span_id: int, flags: int | str, state: Any) -> Any:
         """A span of :attr:`span_type` (``trace`` and ``flags``: ints, or the hex digits a

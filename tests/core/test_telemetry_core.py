@@ -307,7 +307,7 @@ def test_the_current_context_read_directly_is_the_apis() -> None:
 
     otel = traced().otel
     assert otel is not None
-    contexts = otel._contexts
+    contexts = otel.contexts
     assert contexts.variable is not None  # the default runtime context: direct
     assert contexts.span() is trace.INVALID_SPAN
     span = trace.NonRecordingSpan(trace.SpanContext(5, 6, False))
@@ -331,9 +331,9 @@ def test_a_token_that_cannot_be_reset_is_logged_as_the_api_does(caplog) -> None:
 
     otel = traced().otel
     assert otel is not None
-    token = otel._contexts.attach_span(trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT))
-    otel._contexts.detach(token)
-    otel._contexts.detach(token)  # used twice: the variable refuses it
+    token = otel.contexts.attach_span(trace.NonRecordingSpan(trace.INVALID_SPAN_CONTEXT))
+    otel.contexts.detach(token)
+    otel.contexts.detach(token)  # used twice: the variable refuses it
     assert "Failed to detach context" in caplog.text
 
 
@@ -347,7 +347,7 @@ def test_another_runtime_context_is_used_through_the_api(monkeypatch) -> None:
     monkeypatch.setattr(context, "_RUNTIME_CONTEXT", Other())
     observer = traced()
     assert observer.otel is not None
-    contexts = observer.otel._contexts
+    contexts = observer.otel.contexts
     assert contexts.variable is None
     span = observer.processing({"traceparent": f"00-{5:032x}-{6:016x}-00"}, "/q/a", "1", 0)
     assert span is not None
@@ -487,6 +487,43 @@ def _asked(provider: Any) -> list[int]:
 
     provider.sampler.should_sample = counting
     return asked
+
+
+def test_ids_come_from_the_generators_own_calls(monkeypatch) -> None:
+    """The SDK's RandomIdGenerator: its getrandbits calls made directly, and a 0 drawn (not
+    an id) asks the generator, which draws again; any other generator: its own methods."""
+    import random
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    from stomp_enterprise.core.telemetry import _id_makers
+
+    with monkeypatch.context() as patch:
+        patch.setattr(random, "getrandbits", lambda bits: bits + 1)
+        trace_id, span_id = _id_makers(RandomIdGenerator())
+    assert (trace_id(), span_id()) == (129, 65)
+    custom = _Ids(5)
+    assert _id_makers(custom) == (custom.generate_trace_id, custom.generate_span_id)
+    patched = RandomIdGenerator()
+    patched.generate_span_id = lambda: 3  # type: ignore[method-assign]
+    assert _id_makers(patched)[1]() == 3
+
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.0)))
+    observer = Observer(contextlib.nullcontext(), otel=True, tracer_provider=provider)
+    assert observer.otel is not None
+    shortcuts = observer.otel._shortcuts
+    assert shortcuts is not None
+    shortcuts._trace_id = shortcuts._span_id = lambda: 0  # a 0 drawn
+    request = observer.requesting("/queue/a")
+    assert request is not None
+    made = request[0].get_span_context()
+    assert made.trace_id  # the SDK's generator drew again
+    assert made.span_id
+    assert request[0].traceparent == f"00-{made.trace_id:032x}-{made.span_id:016x}-02"
+    observer.requested(request, "/queue/a", None)
+    provider.shutdown()
 
 
 def test_a_root_is_sampled_once_on_the_trace_id_its_span_carries() -> None:
