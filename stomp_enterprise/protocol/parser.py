@@ -313,8 +313,12 @@ class FrameParser:
                         f"not a STOMP frame: starts with {head[:16]!r}", offset=base
                     )
                 )
-            last_line = len(head) - head.rfind(b"\n") - 1
-            if last_line > self.max_header_length:
+            # every header line so far, the one still arriving too (the command line is
+            # bounded by the test above), so that where a read ends never changes the
+            # outcome; a CR at a line's end is its CRLF's (the frame's own check is exact)
+            lines = stripped.split(b"\n")[1:]
+            longest = max((len(line) - line.endswith(b"\r") for line in lines), default=0)
+            if longest > self.max_header_length:
                 raise self._fail(
                     FrameTooLarge(
                         f"header line longer than max_header_length={self.max_header_length}",

@@ -424,6 +424,35 @@ def test_header_length_limit() -> None:
         parse(b"SEND\n" + line + b"v\n\n\0", max_header_length=100)
 
 
+@pytest.mark.parametrize(
+    ("wire", "limit"),
+    [
+        (b"SEND\r\nk:vv\r\n\r\n\0", 4),  # a header line of exactly the limit, CRLF
+        (b"\nCONNECTED\n\n\0", 1),  # the command line is not a header line
+        (b"\r\nDISCONNECT\r\n\r\n\0", 1),
+    ],
+)
+def test_the_header_length_limit_does_not_depend_on_where_reads_end(wire, limit) -> None:
+    """Fuzzing found these: the partial-head check counted the command line still
+    arriving, and the CR of a header line's CRLF whose LF had not, against the limit."""
+    whole = parse(wire, max_header_length=limit)
+    for cut in range(1, len(wire)):
+        parser = FrameParser(max_header_length=limit)
+        frames = feed_chunks(parser, [wire[:cut], wire[cut:]])
+        assert [(f.command, list(f.headers)) for f in frames] == [
+            (f.command, list(f.headers)) for f in whole
+        ], cut
+
+
+def test_a_header_line_still_arriving_is_bounded() -> None:
+    parser = FrameParser(max_header_length=50)
+    with pytest.raises(FrameTooLarge, match="max_header_length=50"):
+        parser.feed(b"SEND\n" + b"k" * 51)
+    parser = FrameParser(max_header_length=50)
+    with pytest.raises(FrameTooLarge, match="max_header_length=50"):
+        parser.feed(b"SEND\r\n" + b"k" * 51 + b"\r")
+
+
 def test_header_length_limit_counts_utf8_bytes() -> None:
     line = "k:" + "é" * 50  # 102 bytes, 52 characters
     with pytest.raises(FrameTooLarge, match="max_header_length"):
