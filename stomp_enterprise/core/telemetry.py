@@ -648,10 +648,6 @@ class Observer:
     def _end(self, span: tuple[Any, object], error: BaseException | None) -> None:
         otel = self._traced
         assert otel is not None
-        if type(span[0]) is otel.unsampled:  # ending it does nothing: only its context
-            if span[1] is not None:
-                otel.contexts.detach(span[1])
-            return
         otel.end(span[0], span[1], error)
 
 
@@ -1329,7 +1325,7 @@ class _Shortcuts:
         tracer is disabled."""
         if not self._enabled():
             return None
-        return self._make(trace, self._span_id() or self._ids.generate_span_id(), flags, state)
+        return self._make(trace, flags, state)
 
     def root(self, operation: str, destination: str | None, kind: str) -> Any:
         """A root span (``operation`` on ``destination``, of ``kind``) dropped by the
@@ -1344,8 +1340,7 @@ class _Shortcuts:
             if trace_id & _LOW_64 < bound:
                 _PRESET_TRACE_ID.set(trace_id)
                 return None
-            span_id = self._span_id() or self._ids.generate_span_id()
-            return self._make(trace_id, span_id, self._root_flags, None)
+            return self._make(trace_id, self._root_flags, None)
         name = f"{operation} {_span_destination(destination)}"  # (the span's name)
         result = self._sampler.should_sample(
             None, trace_id, name, getattr(self._kinds, kind), None, ()
@@ -1353,12 +1348,12 @@ class _Shortcuts:
         if result.decision.is_recording():
             _PRESET_TRACE_ID.set(trace_id)
             return None
-        span_id = self._span_id() or self._ids.generate_span_id()
-        return self._make(trace_id, span_id, self._root_flags, result.trace_state)
+        return self._make(trace_id, self._root_flags, result.trace_state)
 
-    def _make(self, trace: int | str, span_id: int, flags: int | str, state: Any) -> Any:
-        """A span of :attr:`span_type` (``trace`` and ``flags``: ints, or the hex digits a
-        parent's ``traceparent`` wrote) with its W3C headers."""
+    def _make(self, trace: int | str, flags: int | str, state: Any) -> Any:
+        """A span of :attr:`span_type` with a new span id (``trace`` and ``flags``: ints,
+        or the hex digits a parent's ``traceparent`` wrote) and its W3C headers."""
+        span_id = self._span_id() or self._ids.generate_span_id()  # (0: not an id)
         span: Any = _new(self.span_type)
         span._made = (trace, span_id, flags, state)
         span.traceparent = traceparent(trace, span_id, flags)
